@@ -1,0 +1,80 @@
+//! Commands: requests for change. Each enters the log in an envelope that
+//! says who asked, why and when; the decider accepts or rejects it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ids::{DeploymentId, NodeId, PodId};
+use crate::model::{DeploymentSpec, NodeSpec, Placement};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandEnvelope {
+    pub command_id: Uuid,
+    pub correlation_id: Uuid,
+    pub actor: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub issued_at: DateTime<Utc>,
+    pub body: Command,
+}
+
+impl CommandEnvelope {
+    pub fn new(command_id: Uuid, actor: impl Into<String>, reason: Option<String>, body: Command) -> Self {
+        CommandEnvelope {
+            command_id,
+            correlation_id: command_id,
+            actor: actor.into(),
+            reason,
+            issued_at: Utc::now(),
+            body,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all_fields = "camelCase")]
+pub enum Command {
+    RegisterNode { node_id: NodeId, spec: NodeSpec },
+    MarkNodeReady { node_id: NodeId },
+    MarkNodeNotReady { node_id: NodeId, silent_for_ms: u64 },
+    MarkNodeLost { node_id: NodeId, silent_for_ms: u64 },
+    CreateDeployment { deployment_id: DeploymentId, spec: DeploymentSpec },
+    ScaleDeployment { deployment_id: DeploymentId, replicas: u32 },
+    DeleteDeployment { deployment_id: DeploymentId },
+    /// Create the deployment's pod number `ordinal` (its `next_ordinal`).
+    CreatePod { deployment_id: DeploymentId, ordinal: u64 },
+    BindPod { pod_id: PodId, node_id: NodeId, placement: Placement },
+    ReportPodStarted { pod_id: PodId, node_id: NodeId },
+    ReportPodReady { pod_id: PodId, node_id: NodeId },
+    ReportPodFailed { pod_id: PodId, node_id: NodeId, reason: String },
+    /// `only_if_surplus`: refuse when the deployment would drop below its
+    /// replicas, so a controller acting on a stale view never deletes too many.
+    DeletePod {
+        pod_id: PodId,
+        reason: String,
+        #[serde(default)]
+        only_if_surplus: bool,
+    },
+}
+
+impl Command {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Command::RegisterNode { .. } => "RegisterNode",
+            Command::MarkNodeReady { .. } => "MarkNodeReady",
+            Command::MarkNodeNotReady { .. } => "MarkNodeNotReady",
+            Command::MarkNodeLost { .. } => "MarkNodeLost",
+            Command::CreateDeployment { .. } => "CreateDeployment",
+            Command::ScaleDeployment { .. } => "ScaleDeployment",
+            Command::DeleteDeployment { .. } => "DeleteDeployment",
+            Command::CreatePod { .. } => "CreatePod",
+            Command::BindPod { .. } => "BindPod",
+            Command::ReportPodStarted { .. } => "ReportPodStarted",
+            Command::ReportPodReady { .. } => "ReportPodReady",
+            Command::ReportPodFailed { .. } => "ReportPodFailed",
+            Command::DeletePod { .. } => "DeletePod",
+        }
+    }
+}

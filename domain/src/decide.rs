@@ -1,0 +1,284 @@
+//! `decide(&State, &Command) -> Result<Vec<Event>, Rejection>`: every rule
+//! of the write side. `Ok(vec![])` means "already done": a duplicate or a
+//! request made on a stale view, dropped without a trace.
+
+use crate::command::Command;
+use crate::event::Event;
+use crate::ids::{NodeId, PodId};
+use crate::model::{DeploymentSpec, NodeCondition, NodeUsage, PodPhase};
+use crate::scheduler::{self, statically_feasible};
+use crate::state::{Node, State};
+
+/// Most replicas one deployment may ask for.
+pub const MAX_REPLICAS: u32 = 100_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct Rejection {
+    pub code: &'static str,
+    pub message: String,
+}
+
+pub mod code {
+    pub const ALREADY_EXISTS: &str = "ALREADY_EXISTS";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const INSUFFICIENT_CLUSTER_CAPACITY: &str = "INSUFFICIENT_CLUSTER_CAPACITY";
+    pub const VALIDATION_FAILED: &str = "VALIDATION_FAILED";
+    pub const POD_ALREADY_BOUND: &str = "POD_ALREADY_BOUND";
+    pub const POD_NOT_PENDING: &str = "POD_NOT_PENDING";
+    pub const POD_NOT_ON_NODE: &str = "POD_NOT_ON_NODE";
+    pub const NODE_NOT_READY: &str = "NODE_NOT_READY";
+    pub const BIND_INFEASIBLE: &str = "BIND_INFEASIBLE";
+}
+
+fn reject(code: &'static str, message: impl Into<String>) -> Result<Vec<Event>, Rejection> {
+    Err(Rejection { code, message: message.into() })
+}
+
+pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection> {
+    match command {
+        Command::RegisterNode { node_id, spec } => {
+            if spec.cpu_allocatable_milli > spec.cpu_capacity_milli || spec.mem_allocatable_mb > spec.mem_capacity_mb {
+                return reject(code::VALIDATION_FAILED, "allocatable must not exceed capacity");
+            }
+            if let Some(other) = state.node_by_name(spec.name.as_str()) {
+                if other.id != *node_id {
+                    return reject(code::ALREADY_EXISTS, format!("node name '{}' is taken", spec.name));
+                }
+            }
+            match state.nodes.get(node_id) {
+                Some(n) if n.spec == *spec && n.condition == NodeCondition::Ready => Ok(vec![]),
+                Some(n) if n.spec == *spec => Ok(vec![Event::NodeReady { node_id: n.id }]),
+                _ => Ok(vec![Event::NodeRegistered { node_id: *node_id, spec: spec.clone() }]),
+            }
+        }
+        Command::MarkNodeReady { node_id } => match state.nodes.get(node_id) {
+            None => reject(code::NOT_FOUND, format!("node {node_id} is not registered")),
+            Some(n) if n.condition == NodeCondition::Ready => Ok(vec![]),
+            Some(_) => Ok(vec![Event::NodeReady { node_id: *node_id }]),
+        },
+        Command::MarkNodeNotReady { node_id, silent_for_ms } => match state.nodes.get(node_id) {
+            None => reject(code::NOT_FOUND, format!("node {node_id} is not registered")),
+            Some(n) if n.condition != NodeCondition::Ready => Ok(vec![]),
+            Some(_) => Ok(vec![Event::NodeNotReady { node_id: *node_id, silent_for_ms: *silent_for_ms }]),
+        },
+        Command::MarkNodeLost { node_id, silent_for_ms } => match state.nodes.get(node_id) {
+            None => reject(code::NOT_FOUND, format!("node {node_id} is not registered")),
+            Some(n) if n.condition == NodeCondition::Lost => Ok(vec![]),
+            Some(n) => Ok(node_lost(state, n, *silent_for_ms)),
+        },
+        Command::CreateDeployment { deployment_id, spec } => {
+            if state.deployments.contains_key(deployment_id) {
+                return reject(code::ALREADY_EXISTS, format!("deployment {deployment_id} already exists"));
+            }
+            if state.deployment_by_name(spec.namespace.as_str(), spec.name.as_str()).is_some() {
+                return reject(
+                    code::ALREADY_EXISTS,
+                    format!("deployment '{}' already exists in namespace '{}'", spec.name, spec.namespace),
+                );
+            }
+            validate_spec(spec)?;
+            check_capacity(state, spec, spec.replicas)?;
+            Ok(vec![Event::DeploymentCreated { deployment_id: *deployment_id, spec: spec.clone(), revision: 1 }])
+        }
+        Command::ScaleDeployment { deployment_id, replicas } => {
+            let Some(d) = state.deployments.get(deployment_id) else {
+                return reject(code::NOT_FOUND, format!("deployment {deployment_id} not found"));
+            };
+            if *replicas > MAX_REPLICAS {
+                return reject(code::VALIDATION_FAILED, format!("replicas must be at most {MAX_REPLICAS}"));
+            }
+            if *replicas > d.spec.replicas {
+                check_capacity(state, &d.spec, *replicas)?;
+            }
+            Ok(vec![Event::DeploymentScaled { deployment_id: *deployment_id, from: d.spec.replicas, to: *replicas }])
+        }
+        Command::DeleteDeployment { deployment_id } => {
+            let Some(d) = state.deployments.get(deployment_id) else {
+                return reject(code::NOT_FOUND, format!("deployment {deployment_id} not found"));
+            };
+            let mut events = Vec::with_capacity(d.pods.len() + 1);
+            let mut usage = UsageTracker::default();
+            for pod_id in &d.pods {
+                let pod = &state.pods[pod_id];
+                let u = usage.release(state, pod_id, pod.node);
+                events.push(Event::PodDeleted { pod_id: *pod_id, reason: "deployment deleted".into(), usage: u });
+            }
+            events.push(Event::DeploymentDeleted {
+                deployment_id: *deployment_id,
+                namespace: d.spec.namespace.clone(),
+                name: d.spec.name.clone(),
+            });
+            Ok(events)
+        }
+        Command::CreatePod { deployment_id, ordinal } => {
+            let Some(d) = state.deployments.get(deployment_id) else { return Ok(vec![]) };
+            if *ordinal != d.next_ordinal || state.live_pod_count(d) >= d.spec.replicas {
+                return Ok(vec![]);
+            }
+            let pod_id = PodId::for_ordinal(*deployment_id, *ordinal);
+            Ok(vec![Event::PodCreated {
+                pod_id,
+                deployment_id: *deployment_id,
+                namespace: d.spec.namespace.clone(),
+                name: format!("{}-{}", d.spec.name, ordinal),
+                ordinal: *ordinal,
+                image: d.spec.image.clone(),
+                resources: d.spec.resources,
+                revision: d.revision,
+            }])
+        }
+        Command::BindPod { pod_id, node_id, placement } => {
+            let Some(pod) = state.pods.get(pod_id) else {
+                return reject(code::NOT_FOUND, format!("pod {pod_id} not found"));
+            };
+            if let Some(bound) = pod.node {
+                return reject(code::POD_ALREADY_BOUND, format!("pod {pod_id} is already bound to node {bound}"));
+            }
+            if pod.phase != PodPhase::Pending {
+                return reject(code::POD_NOT_PENDING, format!("pod {pod_id} is {}", pod.phase.as_str()));
+            }
+            let Some(node) = state.nodes.get(node_id) else {
+                return reject(code::NOT_FOUND, format!("node {node_id} not found"));
+            };
+            let spec = &state.deployments[&pod.deployment].spec;
+            if let Err(r) = scheduler::run_filters(node, spec, pod.cpu_milli as u64, pod.mem_mb as u64, (0, 0)) {
+                let c = if r == scheduler::reason::NODE_NOT_READY { code::NODE_NOT_READY } else { code::BIND_INFEASIBLE };
+                return reject(c, format!("pod {pod_id} cannot be bound to node {}: {r}", node.spec.name));
+            }
+            let usage = NodeUsage {
+                node_id: *node_id,
+                cpu_requested_milli: node.cpu_requested_milli + pod.cpu_milli as u64,
+                mem_requested_mb: node.mem_requested_mb + pod.mem_mb as u64,
+                pods: node.pods.len() as u32 + 1,
+            };
+            Ok(vec![Event::PodBound { pod_id: *pod_id, node_id: *node_id, usage, placement: placement.clone() }])
+        }
+        Command::ReportPodStarted { pod_id, node_id } => {
+            let pod = pod_on_node(state, pod_id, node_id)?;
+            match pod.phase {
+                PodPhase::Pending => Ok(vec![Event::PodStarted { pod_id: *pod_id, node_id: *node_id }]),
+                _ => Ok(vec![]),
+            }
+        }
+        Command::ReportPodReady { pod_id, node_id } => {
+            let pod = pod_on_node(state, pod_id, node_id)?;
+            match (pod.phase, pod.ready) {
+                (PodPhase::Running, false) => Ok(vec![Event::PodReady { pod_id: *pod_id, node_id: *node_id }]),
+                (PodPhase::Running, true) => Ok(vec![]),
+                (phase, _) => reject(code::POD_NOT_PENDING, format!("pod {pod_id} is {}", phase.as_str())),
+            }
+        }
+        Command::ReportPodFailed { pod_id, node_id, reason } => {
+            let pod = pod_on_node(state, pod_id, node_id)?;
+            if !pod.is_live() {
+                return Ok(vec![]);
+            }
+            let usage = UsageTracker::default().release(state, pod_id, pod.node);
+            Ok(vec![Event::PodFailed { pod_id: *pod_id, node_id: Some(*node_id), reason: reason.clone(), usage }])
+        }
+        Command::DeletePod { pod_id, reason, only_if_surplus } => {
+            let Some(pod) = state.pods.get(pod_id) else { return Ok(vec![]) };
+            if *only_if_surplus && pod.is_live() {
+                let Some(d) = state.deployments.get(&pod.deployment) else { return Ok(vec![]) };
+                if state.live_pod_count(d) <= d.spec.replicas {
+                    return Ok(vec![]);
+                }
+            }
+            let usage = UsageTracker::default().release(state, pod_id, pod.node);
+            Ok(vec![Event::PodDeleted { pod_id: *pod_id, reason: reason.clone(), usage }])
+        }
+    }
+}
+
+fn pod_on_node<'s>(state: &'s State, pod_id: &PodId, node_id: &NodeId) -> Result<&'s crate::state::Pod, Rejection> {
+    let Some(pod) = state.pods.get(pod_id) else {
+        return Err(Rejection { code: code::NOT_FOUND, message: format!("pod {pod_id} not found") });
+    };
+    if pod.node != Some(*node_id) {
+        return Err(Rejection { code: code::POD_NOT_ON_NODE, message: format!("pod {pod_id} is not bound to node {node_id}") });
+    }
+    Ok(pod)
+}
+
+/// Node usage as a sequence of releases lowers it, one event at a time.
+#[derive(Default)]
+struct UsageTracker {
+    current: std::collections::HashMap<NodeId, NodeUsage>,
+}
+
+impl UsageTracker {
+    fn release(&mut self, state: &State, pod_id: &PodId, node: Option<NodeId>) -> Option<NodeUsage> {
+        let node_id = node?;
+        let node = state.nodes.get(&node_id)?;
+        let pod = state.pods.get(pod_id)?;
+        let u = self.current.entry(node_id).or_insert_with(|| node.usage());
+        u.cpu_requested_milli = u.cpu_requested_milli.saturating_sub(pod.cpu_milli as u64);
+        u.mem_requested_mb = u.mem_requested_mb.saturating_sub(pod.mem_mb as u64);
+        u.pods = u.pods.saturating_sub(1);
+        Some(*u)
+    }
+}
+
+fn node_lost(state: &State, node: &Node, silent_for_ms: u64) -> Vec<Event> {
+    let live: Vec<PodId> = node.pods.iter().copied().filter(|p| state.pods.get(p).is_some_and(|p| p.is_live())).collect();
+    let mut events = Vec::with_capacity(live.len() + 1);
+    events.push(Event::NodeLost { node_id: node.id, silent_for_ms, pods_failed: live.len() as u32 });
+    let mut usage = UsageTracker::default();
+    for pod_id in live {
+        let u = usage.release(state, &pod_id, Some(node.id));
+        events.push(Event::PodFailed {
+            pod_id,
+            node_id: Some(node.id),
+            reason: format!("NodeLost: node {} silent for {} ms", node.spec.name, silent_for_ms),
+            usage: u,
+        });
+    }
+    events
+}
+
+fn validate_spec(spec: &DeploymentSpec) -> Result<(), Rejection> {
+    let r = &spec.resources;
+    let fail = |m: String| Err(Rejection { code: code::VALIDATION_FAILED, message: m });
+    if spec.replicas > MAX_REPLICAS {
+        return fail(format!("replicas: must be at most {MAX_REPLICAS}"));
+    }
+    if r.cpu_request_milli == 0 || r.mem_request_mb == 0 {
+        return fail("resources: cpuRequestMilli and memRequestMb must be greater than 0".into());
+    }
+    if r.cpu_limit_milli < r.cpu_request_milli {
+        return fail("resources.cpuLimitMilli: must be at least cpuRequestMilli".into());
+    }
+    if r.mem_limit_mb < r.mem_request_mb {
+        return fail("resources.memLimitMb: must be at least memRequestMb".into());
+    }
+    Ok(())
+}
+
+/// 422 when the replicas could not fit even on an empty cluster: no node
+/// where the pod may run is large enough, or all of them together hold fewer.
+fn check_capacity(state: &State, spec: &DeploymentSpec, replicas: u32) -> Result<(), Rejection> {
+    if replicas == 0 {
+        return Ok(());
+    }
+    let (cpu, mem) = (spec.resources.cpu_request_milli as u64, spec.resources.mem_request_mb as u64);
+    let mut slots: u64 = 0;
+    let mut candidates = 0;
+    for node in state.nodes.values().filter(|n| statically_feasible(n, spec)) {
+        candidates += 1;
+        let by_cpu = node.spec.cpu_allocatable_milli / cpu;
+        let by_mem = node.spec.mem_allocatable_mb / mem;
+        slots += by_cpu.min(by_mem);
+    }
+    if slots >= replicas as u64 {
+        return Ok(());
+    }
+    let message = if candidates == 0 {
+        "no node in the cluster can run this pod (taints, node selector, or no nodes registered)".to_string()
+    } else if slots == 0 {
+        format!("no node is large enough for one pod requesting {cpu}m CPU and {mem} MB memory")
+    } else {
+        format!("{replicas} replicas requesting {cpu}m CPU and {mem} MB each can never fit: the cluster holds at most {slots}")
+    };
+    Err(Rejection { code: code::INSUFFICIENT_CLUSTER_CAPACITY, message })
+}

@@ -1,0 +1,146 @@
+//! Events: immutable facts in past tense, each carrying the values it
+//! produced so no reader has to re-derive a rule. Old events must always
+//! deserialize: fields are only ever added, as optional.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ids::{DeploymentId, NodeId, PodId, derive_id};
+use crate::model::{DeploymentSpec, NodeSpec, NodeUsage, Placement, Resources};
+use crate::names::{Image, Name};
+
+pub const SCHEMA_VERSION: u16 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AggregateKind {
+    Node,
+    Pod,
+    Deployment,
+    Command,
+}
+
+impl AggregateKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AggregateKind::Node => "node",
+            AggregateKind::Pod => "pod",
+            AggregateKind::Deployment => "deployment",
+            AggregateKind::Command => "command",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AggregateRef {
+    pub kind: AggregateKind,
+    pub id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all_fields = "camelCase")]
+pub enum Event {
+    NodeRegistered { node_id: NodeId, spec: NodeSpec },
+    NodeReady { node_id: NodeId },
+    NodeNotReady { node_id: NodeId, silent_for_ms: u64 },
+    /// The node is gone; `pods_failed` of its pods failed with it (each has its own `PodFailed`).
+    NodeLost { node_id: NodeId, silent_for_ms: u64, pods_failed: u32 },
+    DeploymentCreated { deployment_id: DeploymentId, spec: DeploymentSpec, revision: u64 },
+    DeploymentScaled { deployment_id: DeploymentId, from: u32, to: u32 },
+    DeploymentDeleted { deployment_id: DeploymentId, namespace: Name, name: Name },
+    PodCreated {
+        pod_id: PodId,
+        deployment_id: DeploymentId,
+        namespace: Name,
+        name: String,
+        ordinal: u64,
+        image: Image,
+        resources: Resources,
+        revision: u64,
+    },
+    PodBound { pod_id: PodId, node_id: NodeId, usage: NodeUsage, placement: Placement },
+    PodStarted { pod_id: PodId, node_id: NodeId },
+    PodReady { pod_id: PodId, node_id: NodeId },
+    PodFailed { pod_id: PodId, node_id: Option<NodeId>, reason: String, usage: Option<NodeUsage> },
+    PodDeleted { pod_id: PodId, reason: String, usage: Option<NodeUsage> },
+    CommandRejected { command_type: String, code: String, message: String },
+}
+
+impl Event {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::NodeRegistered { .. } => "NodeRegistered",
+            Event::NodeReady { .. } => "NodeReady",
+            Event::NodeNotReady { .. } => "NodeNotReady",
+            Event::NodeLost { .. } => "NodeLost",
+            Event::DeploymentCreated { .. } => "DeploymentCreated",
+            Event::DeploymentScaled { .. } => "DeploymentScaled",
+            Event::DeploymentDeleted { .. } => "DeploymentDeleted",
+            Event::PodCreated { .. } => "PodCreated",
+            Event::PodBound { .. } => "PodBound",
+            Event::PodStarted { .. } => "PodStarted",
+            Event::PodReady { .. } => "PodReady",
+            Event::PodFailed { .. } => "PodFailed",
+            Event::PodDeleted { .. } => "PodDeleted",
+            Event::CommandRejected { .. } => "CommandRejected",
+        }
+    }
+
+    /// The aggregate the event belongs to; `command_id` names a rejection's.
+    pub fn aggregate(&self, command_id: Uuid) -> AggregateRef {
+        use AggregateKind::*;
+        let (kind, id) = match self {
+            Event::NodeRegistered { node_id, .. }
+            | Event::NodeReady { node_id }
+            | Event::NodeNotReady { node_id, .. }
+            | Event::NodeLost { node_id, .. } => (Node, node_id.0),
+            Event::DeploymentCreated { deployment_id, .. }
+            | Event::DeploymentScaled { deployment_id, .. }
+            | Event::DeploymentDeleted { deployment_id, .. } => (Deployment, deployment_id.0),
+            Event::PodCreated { pod_id, .. }
+            | Event::PodBound { pod_id, .. }
+            | Event::PodStarted { pod_id, .. }
+            | Event::PodReady { pod_id, .. }
+            | Event::PodFailed { pod_id, .. }
+            | Event::PodDeleted { pod_id, .. } => (Pod, pod_id.0),
+            Event::CommandRejected { .. } => (Command, command_id),
+        };
+        AggregateRef { kind, id }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventEnvelope {
+    pub event_id: Uuid,
+    pub causation_id: Uuid,
+    pub correlation_id: Uuid,
+    pub aggregate: AggregateRef,
+    pub sequence: u64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub schema_version: u16,
+    pub body: Event,
+}
+
+impl EventEnvelope {
+    /// Event ids are derived from the command and the event's index, so a
+    /// re-decided command yields the same ids and duplicates are detectable.
+    pub fn event_id_for(command_id: Uuid, index: usize) -> Uuid {
+        derive_id(&[b"event", command_id.as_bytes(), &(index as u64).to_be_bytes()])
+    }
+}
+
+/// One Kafka record on the event topic: everything one command produced.
+/// It is also the decider's checkpoint: `command_offset` says which command
+/// record it answers, `epoch` which decider incarnation wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventBatch {
+    pub command_id: Uuid,
+    pub command_offset: i64,
+    pub epoch: u64,
+    pub events: Vec<EventEnvelope>,
+}

@@ -1,0 +1,21 @@
+//! The orchestrator's domain: every decision is a pure function of state and
+//! command (`decide`), every state change a pure fold of events (`evolve`).
+//! The decider, the projectors, the reconcilers and the node agent all share
+//! this crate so the rules exist once. Nothing here does I/O or is async.
+
+pub mod command;
+pub mod decide;
+pub mod event;
+pub mod ids;
+pub mod model;
+pub mod names;
+pub mod reconcile;
+pub mod scheduler;
+pub mod state;
+pub mod testing;
+
+pub use command::{Command, CommandEnvelope};
+pub use decide::{Rejection, decide};
+pub use event::{AggregateKind, AggregateRef, Event, EventBatch, EventEnvelope};
+pub use ids::{DeploymentId, NodeId, PodId};
+pub use state::State;

@@ -1,0 +1,264 @@
+//! The write model and the in-memory read model are the same fold:
+//! `State::evolve` applied to every event in log order.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{AggregateKind, AggregateRef, Event};
+use crate::ids::{DeploymentId, NodeId, PodId};
+use crate::model::{DeploymentSpec, NodeCondition, NodeSpec, NodeUsage, PodPhase};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    pub id: NodeId,
+    pub spec: NodeSpec,
+    pub condition: NodeCondition,
+    pub cpu_requested_milli: u64,
+    pub mem_requested_mb: u64,
+    /// Pods bound here and not yet failed or deleted.
+    pub pods: BTreeSet<PodId>,
+    pub version: u64,
+}
+
+impl Node {
+    pub fn cpu_free(&self) -> u64 {
+        self.spec.cpu_allocatable_milli.saturating_sub(self.cpu_requested_milli)
+    }
+    pub fn mem_free(&self) -> u64 {
+        self.spec.mem_allocatable_mb.saturating_sub(self.mem_requested_mb)
+    }
+    pub fn usage(&self) -> NodeUsage {
+        NodeUsage {
+            node_id: self.id,
+            cpu_requested_milli: self.cpu_requested_milli,
+            mem_requested_mb: self.mem_requested_mb,
+            pods: self.pods.len() as u32,
+        }
+    }
+}
+
+/// Kept lean (no strings): the template lives on the deployment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pod {
+    pub id: PodId,
+    pub deployment: DeploymentId,
+    pub ordinal: u64,
+    pub cpu_milli: u32,
+    pub mem_mb: u32,
+    pub revision: u64,
+    pub phase: PodPhase,
+    pub node: Option<NodeId>,
+    pub ready: bool,
+    pub version: u64,
+}
+
+impl Pod {
+    /// Counts towards the deployment's replicas.
+    pub fn is_live(&self) -> bool {
+        matches!(self.phase, PodPhase::Pending | PodPhase::Running)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub id: DeploymentId,
+    pub spec: DeploymentSpec,
+    pub revision: u64,
+    pub next_ordinal: u64,
+    /// Every pod of this deployment still in the state (live or failed).
+    pub pods: BTreeSet<PodId>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub nodes: HashMap<NodeId, Node>,
+    pub deployments: HashMap<DeploymentId, Deployment>,
+    pub pods: HashMap<PodId, Pod>,
+    #[serde(skip)]
+    node_names: HashMap<String, NodeId>,
+    #[serde(skip)]
+    deployment_names: HashMap<(String, String), DeploymentId>,
+}
+
+impl State {
+    /// Call after deserializing a snapshot: the name indexes are not stored.
+    pub fn rebuild_indexes(&mut self) {
+        self.node_names = self.nodes.values().map(|n| (n.spec.name.to_string(), n.id)).collect();
+        self.deployment_names = self
+            .deployments
+            .values()
+            .map(|d| ((d.spec.namespace.to_string(), d.spec.name.to_string()), d.id))
+            .collect();
+    }
+
+    pub fn node_by_name(&self, name: &str) -> Option<&Node> {
+        self.node_names.get(name).and_then(|id| self.nodes.get(id))
+    }
+
+    pub fn deployment_by_name(&self, namespace: &str, name: &str) -> Option<&Deployment> {
+        self.deployment_names
+            .get(&(namespace.to_string(), name.to_string()))
+            .and_then(|id| self.deployments.get(id))
+    }
+
+    pub fn live_pods(&self, d: &Deployment) -> impl Iterator<Item = &Pod> {
+        d.pods.iter().filter_map(|p| self.pods.get(p)).filter(|p| p.is_live())
+    }
+
+    pub fn live_pod_count(&self, d: &Deployment) -> u32 {
+        self.live_pods(d).count() as u32
+    }
+
+    /// The version (last sequence number) of an aggregate; 0 if unknown.
+    pub fn version_of(&self, agg: &AggregateRef) -> u64 {
+        match agg.kind {
+            AggregateKind::Node => self.nodes.get(&NodeId(agg.id)).map_or(0, |n| n.version),
+            AggregateKind::Pod => self.pods.get(&PodId(agg.id)).map_or(0, |p| p.version),
+            AggregateKind::Deployment => self.deployments.get(&DeploymentId(agg.id)).map_or(0, |d| d.version),
+            AggregateKind::Command => 0,
+        }
+    }
+
+    fn release(&mut self, pod_id: PodId, node_id: Option<NodeId>) {
+        let Some(node_id) = node_id else { return };
+        let Some(pod) = self.pods.get(&pod_id) else { return };
+        let (cpu, mem) = (pod.cpu_milli as u64, pod.mem_mb as u64);
+        if let Some(node) = self.nodes.get_mut(&node_id) {
+            if node.pods.remove(&pod_id) {
+                node.cpu_requested_milli = node.cpu_requested_milli.saturating_sub(cpu);
+                node.mem_requested_mb = node.mem_requested_mb.saturating_sub(mem);
+            }
+        }
+    }
+
+    /// Apply one event. Total: an event about an unknown object is ignored,
+    /// so a reader that starts from a snapshot never panics.
+    pub fn evolve(&mut self, event: &Event) {
+        match event {
+            Event::NodeRegistered { node_id, spec } => {
+                let node = self.nodes.entry(*node_id).or_insert_with(|| Node {
+                    id: *node_id,
+                    spec: spec.clone(),
+                    condition: NodeCondition::Ready,
+                    cpu_requested_milli: 0,
+                    mem_requested_mb: 0,
+                    pods: BTreeSet::new(),
+                    version: 0,
+                });
+                node.spec = spec.clone();
+                node.condition = NodeCondition::Ready;
+                node.version += 1;
+                self.node_names.insert(spec.name.to_string(), *node_id);
+            }
+            Event::NodeReady { node_id } => {
+                if let Some(n) = self.nodes.get_mut(node_id) {
+                    n.condition = NodeCondition::Ready;
+                    n.version += 1;
+                }
+            }
+            Event::NodeNotReady { node_id, .. } => {
+                if let Some(n) = self.nodes.get_mut(node_id) {
+                    n.condition = NodeCondition::NotReady;
+                    n.version += 1;
+                }
+            }
+            Event::NodeLost { node_id, .. } => {
+                if let Some(n) = self.nodes.get_mut(node_id) {
+                    n.condition = NodeCondition::Lost;
+                    n.version += 1;
+                }
+            }
+            Event::DeploymentCreated { deployment_id, spec, revision } => {
+                self.deployment_names
+                    .insert((spec.namespace.to_string(), spec.name.to_string()), *deployment_id);
+                self.deployments.insert(
+                    *deployment_id,
+                    Deployment {
+                        id: *deployment_id,
+                        spec: spec.clone(),
+                        revision: *revision,
+                        next_ordinal: 0,
+                        pods: BTreeSet::new(),
+                        version: 1,
+                    },
+                );
+            }
+            Event::DeploymentScaled { deployment_id, to, .. } => {
+                if let Some(d) = self.deployments.get_mut(deployment_id) {
+                    d.spec.replicas = *to;
+                    d.version += 1;
+                }
+            }
+            Event::DeploymentDeleted { deployment_id, namespace, name } => {
+                self.deployments.remove(deployment_id);
+                self.deployment_names.remove(&(namespace.to_string(), name.to_string()));
+            }
+            Event::PodCreated { pod_id, deployment_id, ordinal, resources, revision, .. } => {
+                if let Some(d) = self.deployments.get_mut(deployment_id) {
+                    d.next_ordinal = d.next_ordinal.max(ordinal + 1);
+                    d.pods.insert(*pod_id);
+                }
+                self.pods.insert(
+                    *pod_id,
+                    Pod {
+                        id: *pod_id,
+                        deployment: *deployment_id,
+                        ordinal: *ordinal,
+                        cpu_milli: resources.cpu_request_milli,
+                        mem_mb: resources.mem_request_mb,
+                        revision: *revision,
+                        phase: PodPhase::Pending,
+                        node: None,
+                        ready: false,
+                        version: 1,
+                    },
+                );
+            }
+            Event::PodBound { pod_id, node_id, .. } => {
+                let Some(pod) = self.pods.get_mut(pod_id) else { return };
+                pod.node = Some(*node_id);
+                pod.version += 1;
+                let (cpu, mem) = (pod.cpu_milli as u64, pod.mem_mb as u64);
+                if let Some(node) = self.nodes.get_mut(node_id) {
+                    if node.pods.insert(*pod_id) {
+                        node.cpu_requested_milli += cpu;
+                        node.mem_requested_mb += mem;
+                    }
+                }
+            }
+            Event::PodStarted { pod_id, .. } => {
+                if let Some(pod) = self.pods.get_mut(pod_id) {
+                    pod.phase = PodPhase::Running;
+                    pod.version += 1;
+                }
+            }
+            Event::PodReady { pod_id, .. } => {
+                if let Some(pod) = self.pods.get_mut(pod_id) {
+                    pod.ready = true;
+                    pod.version += 1;
+                }
+            }
+            Event::PodFailed { pod_id, .. } => {
+                let node = self.pods.get(pod_id).and_then(|p| p.node);
+                self.release(*pod_id, node);
+                if let Some(pod) = self.pods.get_mut(pod_id) {
+                    pod.phase = PodPhase::Failed;
+                    pod.ready = false;
+                    pod.version += 1;
+                }
+            }
+            Event::PodDeleted { pod_id, .. } => {
+                let node = self.pods.get(pod_id).and_then(|p| p.node);
+                self.release(*pod_id, node);
+                if let Some(pod) = self.pods.remove(pod_id) {
+                    if let Some(d) = self.deployments.get_mut(&pod.deployment) {
+                        d.pods.remove(pod_id);
+                    }
+                }
+            }
+            Event::CommandRejected { .. } => {}
+        }
+    }
+}

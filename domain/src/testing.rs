@@ -1,0 +1,71 @@
+//! Given / when / then for aggregates: given these events, when this
+//! command, then these events (or this rejection).
+
+use crate::command::Command;
+use crate::decide::{Rejection, decide};
+use crate::event::Event;
+use crate::ids::{DeploymentId, NodeId};
+use crate::model::{DeploymentSpec, NodeSpec, Resources, RollingUpdate, Taint};
+use crate::names::{Image, Name};
+use crate::state::State;
+
+pub struct Given {
+    pub state: State,
+}
+
+pub fn given(events: &[Event]) -> Given {
+    let mut state = State::default();
+    for e in events {
+        state.evolve(e);
+    }
+    Given { state }
+}
+
+impl Given {
+    pub fn when(&self, command: Command) -> Result<Vec<Event>, Rejection> {
+        decide(&self.state, &command)
+    }
+
+    /// Decide and fold, like the decider does.
+    pub fn apply(&mut self, command: Command) -> Result<Vec<Event>, Rejection> {
+        let events = decide(&self.state, &command)?;
+        for e in &events {
+            self.state.evolve(e);
+        }
+        Ok(events)
+    }
+}
+
+pub fn node_spec(name: &str, zone: &str, cpu: u64, mem: u64) -> NodeSpec {
+    NodeSpec {
+        name: Name::parse("name", name).unwrap(),
+        zone: zone.into(),
+        cpu_capacity_milli: cpu,
+        mem_capacity_mb: mem,
+        cpu_allocatable_milli: cpu,
+        mem_allocatable_mb: mem,
+        labels: Default::default(),
+        taints: Vec::<Taint>::new(),
+    }
+}
+
+pub fn node_registered(name: &str, zone: &str, cpu: u64, mem: u64) -> Event {
+    Event::NodeRegistered { node_id: NodeId::from_name(name), spec: node_spec(name, zone, cpu, mem) }
+}
+
+pub fn deployment_spec(name: &str, replicas: u32, cpu: u32, mem: u32) -> DeploymentSpec {
+    DeploymentSpec {
+        namespace: Name::parse("namespace", "default").unwrap(),
+        name: Name::parse("name", name).unwrap(),
+        image: Image::parse("image", "demo:v1").unwrap(),
+        replicas,
+        resources: Resources { cpu_request_milli: cpu, cpu_limit_milli: cpu, mem_request_mb: mem, mem_limit_mb: mem },
+        strategy: RollingUpdate::default(),
+        node_selector: Default::default(),
+        tolerations: vec![],
+    }
+}
+
+pub fn deployment_id(n: u128) -> DeploymentId {
+    DeploymentId(uuid::Uuid::from_u128(n))
+}

@@ -1,0 +1,93 @@
+//! Invariants under any sequence of commands.
+
+use domain::command::Command;
+use domain::event::Event;
+use domain::ids::{NodeId, PodId};
+use domain::model::PodPhase;
+use domain::testing::*;
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Create(u8),
+    Bind(u8, u8),
+    Scale(u8),
+    Lose(u8),
+    Delete(u8),
+    Fail(u8),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0u8..20).prop_map(Op::Create),
+        (0u8..20, 0u8..4).prop_map(|(p, n)| Op::Bind(p, n)),
+        (0u8..15).prop_map(Op::Scale),
+        (0u8..4).prop_map(Op::Lose),
+        (0u8..20).prop_map(Op::Delete),
+        (0u8..20).prop_map(Op::Fail),
+    ]
+}
+
+const NODES: [&str; 4] = ["n-0", "n-1", "n-2", "n-3"];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn no_sequence_of_commands_overcommits_a_node_or_binds_a_pod_twice(ops in prop::collection::vec(op(), 1..120)) {
+        let mut g = given(&NODES.iter().map(|n| node_registered(n, "az-a", 2000, 2048)).collect::<Vec<_>>());
+        let d = deployment_id(7);
+        g.apply(Command::CreateDeployment { deployment_id: d, spec: deployment_spec("web", 8, 700, 500) }).unwrap();
+        let mut bound_events: std::collections::HashMap<PodId, u32> = Default::default();
+        for op in ops {
+            let cmd = match op {
+                Op::Create(o) => Command::CreatePod { deployment_id: d, ordinal: o as u64 },
+                Op::Bind(p, n) => Command::BindPod { pod_id: PodId::for_ordinal(d, p as u64), node_id: NodeId::from_name(NODES[n as usize]), placement: Default::default() },
+                Op::Scale(r) => Command::ScaleDeployment { deployment_id: d, replicas: r as u32 },
+                Op::Lose(n) => Command::MarkNodeLost { node_id: NodeId::from_name(NODES[n as usize]), silent_for_ms: 1 },
+                Op::Delete(p) => Command::DeletePod { pod_id: PodId::for_ordinal(d, p as u64), reason: "test".into(), only_if_surplus: false },
+                Op::Fail(p) => {
+                    let pod = PodId::for_ordinal(d, p as u64);
+                    match g.state.pods.get(&pod).and_then(|x| x.node) {
+                        Some(node_id) => Command::ReportPodFailed { pod_id: pod, node_id, reason: "crash".into() },
+                        None => continue,
+                    }
+                }
+            };
+            if let Ok(events) = g.apply(cmd) {
+                for e in events {
+                    if let Event::PodBound { pod_id, usage, node_id, .. } = e {
+                        *bound_events.entry(pod_id).or_default() += 1;
+                        let n = &g.state.nodes[&node_id];
+                        prop_assert_eq!(usage.cpu_requested_milli, n.cpu_requested_milli);
+                    }
+                }
+            }
+            for n in g.state.nodes.values() {
+                prop_assert!(n.cpu_requested_milli <= n.spec.cpu_allocatable_milli);
+                prop_assert!(n.mem_requested_mb <= n.spec.mem_allocatable_mb);
+                let sum: u64 = n.pods.iter().map(|p| g.state.pods[p].cpu_milli as u64).sum();
+                prop_assert_eq!(sum, n.cpu_requested_milli);
+            }
+            for p in g.state.pods.values() {
+                if p.phase == PodPhase::Running { prop_assert!(p.node.is_some()); }
+            }
+        }
+        prop_assert!(bound_events.values().all(|n| *n == 1));
+    }
+
+    #[test]
+    fn every_event_round_trips_through_json(cpu in 1u32..10_000, mem in 1u32..10_000, replicas in 0u32..1000) {
+        let spec = deployment_spec("web", replicas, cpu, mem);
+        let events = vec![
+            node_registered("n-0", "az-a", 1000, 1000),
+            Event::DeploymentCreated { deployment_id: deployment_id(1), spec: spec.clone(), revision: 1 },
+            Event::DeploymentScaled { deployment_id: deployment_id(1), from: replicas, to: replicas + 1 },
+        ];
+        for e in events {
+            let json = serde_json::to_string(&e).unwrap();
+            let back: Event = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(back, e);
+        }
+    }
+}
