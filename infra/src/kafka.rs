@@ -1,0 +1,344 @@
+//! Kafka: topic names and creation, producers, and followers that read a
+//! topic partition from an explicit offset. Nothing here relies on a
+//! broker-specific behaviour; the dev broker and Apache Kafka get the same
+//! settings (no transactions anywhere).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::{CommandEnvelope, EventBatch};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{Error, Result};
+
+/// Where the log lives. `prefix` lets several clusters (or tests) share one broker.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    pub prefix: String,
+}
+
+/// The single cell's partition: one cell is one partition of each log topic.
+pub const CELL_PARTITION: i32 = 0;
+
+impl KafkaConfig {
+    pub fn commands_topic(&self) -> String {
+        format!("{}orch.commands", self.prefix)
+    }
+    pub fn events_topic(&self) -> String {
+        format!("{}orch.events", self.prefix)
+    }
+    pub fn heartbeats_topic(&self) -> String {
+        format!("{}orch.heartbeats", self.prefix)
+    }
+
+    fn base(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers)
+            .set("broker.address.family", "v4")
+            .set("socket.keepalive.enable", "true");
+        c
+    }
+
+    /// Creates the topics if missing, with partitions and retention set explicitly.
+    pub async fn ensure_topics(&self) -> Result<()> {
+        let admin: AdminClient<DefaultClientContext> = self.base().create()?;
+        let commands = self.commands_topic();
+        let events = self.events_topic();
+        let heartbeats = self.heartbeats_topic();
+        let week = (7 * 24 * 3600 * 1000i64).to_string();
+        let topics = [
+            // Commands are consumed once; the decider's output is its checkpoint.
+            NewTopic::new(&commands, 1, TopicReplication::Fixed(1)).set("retention.ms", &week),
+            // Events are the system of record: kept forever.
+            NewTopic::new(&events, 1, TopicReplication::Fixed(1))
+                .set("retention.ms", "-1")
+                .set("retention.bytes", "-1"),
+            // Only the last heartbeat of each node matters.
+            NewTopic::new(&heartbeats, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact"),
+        ];
+        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let results = admin.create_topics(&topics, &opts).await?;
+        for r in results {
+            match r {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((t, e)) => return Err(Error::Other(format!("creating topic {t}: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Idempotent producer (acks=all): retries never duplicate or reorder.
+    pub fn producer(&self, linger_ms: u32) -> Result<FutureProducer> {
+        Ok(self
+            .base()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", linger_ms.to_string())
+            .set("batch.num.messages", "10000")
+            .set("queue.buffering.max.messages", "1000000")
+            .set("message.timeout.ms", "30000")
+            .create()?)
+    }
+
+    /// A consumer of one partition from an explicit offset: no group
+    /// membership, no committed offsets; the reader keeps its own position.
+    pub fn reader(&self, topic: &str, offset: Offset) -> Result<StreamConsumer> {
+        let consumer: StreamConsumer = self
+            .base()
+            .set("group.id", format!("orch-reader-{}", Uuid::new_v4()))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set("fetch.wait.max.ms", "20")
+            .set("fetch.min.bytes", "1")
+            .set("auto.offset.reset", "earliest")
+            .create()?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, CELL_PARTITION, offset)?;
+        consumer.assign(&tpl)?;
+        Ok(consumer)
+    }
+
+    /// (low, high) watermarks of the cell partition of `topic`.
+    pub async fn watermarks(&self, topic: &str) -> Result<(i64, i64)> {
+        let consumer: StreamConsumer = self.base().set("group.id", "orch-watermarks").create()?;
+        let topic = topic.to_string();
+        let w = tokio::task::spawn_blocking(move || {
+            consumer.fetch_watermarks(&topic, CELL_PARTITION, Duration::from_secs(10))
+        })
+        .await
+        .map_err(|e| Error::Other(e.to_string()))??;
+        Ok(w)
+    }
+}
+
+/// Sends commands to the command topic.
+#[derive(Clone)]
+pub struct CommandBus {
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl CommandBus {
+    pub fn new(cfg: &KafkaConfig) -> Result<Self> {
+        Ok(CommandBus { producer: cfg.producer(2)?, topic: cfg.commands_topic() })
+    }
+
+    /// Enqueue without waiting for the broker.
+    pub fn enqueue(&self, env: &CommandEnvelope) -> Result<DeliveryFuture> {
+        let payload = serde_json::to_vec(env).map_err(|e| Error::Other(e.to_string()))?;
+        let key = env.command_id.to_string();
+        let headers = OwnedHeaders::new().insert(Header { key: "type", value: Some(env.body.type_name()) });
+        let record = FutureRecord::to(&self.topic)
+            .partition(CELL_PARTITION)
+            .key(&key)
+            .payload(&payload)
+            .headers(headers);
+        loop {
+            match self.producer.send_result(record) {
+                Ok(f) => return Ok(f),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    return Err(Error::Other("producer queue full".into()));
+                }
+                Err((e, _)) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Send and wait until the broker has it (acks=all).
+    pub async fn send(&self, env: &CommandEnvelope) -> Result<i64> {
+        let f = self.enqueue(env)?;
+        wait_delivery(f).await
+    }
+
+    /// Send many, then wait for all of them.
+    pub async fn send_all(&self, envs: &[CommandEnvelope]) -> Result<()> {
+        let mut futs = Vec::with_capacity(envs.len());
+        for e in envs {
+            futs.push(self.enqueue(e)?);
+        }
+        for f in futs {
+            wait_delivery(f).await?;
+        }
+        Ok(())
+    }
+}
+
+pub async fn wait_delivery(f: DeliveryFuture) -> Result<i64> {
+    match f.await {
+        Ok(Ok(d)) => Ok(d.offset),
+        Ok(Err((e, _))) => Err(e.into()),
+        Err(_) => Err(Error::Other("producer dropped before delivery".into())),
+    }
+}
+
+/// Reads event batches in order from an offset, dropping those written by a
+/// fenced-off decider (an epoch lower than one already seen).
+pub struct EventFollower {
+    consumer: StreamConsumer,
+    pub max_epoch: u64,
+    pub next_offset: i64,
+}
+
+impl EventFollower {
+    pub fn new(cfg: &KafkaConfig, from: i64, max_epoch: u64) -> Result<Self> {
+        let consumer = cfg.reader(&cfg.events_topic(), Offset::Offset(from))?;
+        Ok(EventFollower { consumer, max_epoch, next_offset: from })
+    }
+
+    /// Up to `max` batches; waits at most `wait` for the first one.
+    /// Stale-epoch batches advance the offset but are not returned.
+    pub async fn next(&mut self, max: usize, wait: Duration) -> Result<Vec<(i64, EventBatch)>> {
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut seen = 0;
+        while seen < max {
+            let remaining = if seen == 0 {
+                deadline.saturating_duration_since(tokio::time::Instant::now())
+            } else {
+                Duration::from_millis(0)
+            };
+            let msg = if remaining.is_zero() {
+                match futures::FutureExt::now_or_never(self.consumer.recv()) {
+                    Some(m) => m,
+                    None => break,
+                }
+            } else {
+                match tokio::time::timeout(remaining, self.consumer.recv()).await {
+                    Ok(m) => m,
+                    Err(_) => break,
+                }
+            };
+            let msg = msg?;
+            let offset = msg.offset();
+            seen += 1;
+            self.next_offset = offset + 1;
+            let Some(payload) = msg.payload() else { continue };
+            let batch: EventBatch =
+                serde_json::from_slice(payload).map_err(|source| Error::Decode { offset, source })?;
+            if batch.epoch < self.max_epoch {
+                tracing::warn!(offset, epoch = batch.epoch, max_epoch = self.max_epoch, "ignoring a fenced decider's batch");
+                continue;
+            }
+            self.max_epoch = batch.epoch;
+            out.push((offset, batch));
+        }
+        Ok(out)
+    }
+}
+
+/// Reads raw command records in order from an offset.
+pub struct CommandFollower {
+    consumer: StreamConsumer,
+}
+
+impl CommandFollower {
+    pub fn new(cfg: &KafkaConfig, from: i64) -> Result<Self> {
+        Ok(CommandFollower { consumer: cfg.reader(&cfg.commands_topic(), Offset::Offset(from))? })
+    }
+
+    /// Up to `max` commands; a record that does not decode is returned as `Err` text.
+    pub async fn next(&mut self, max: usize, wait: Duration) -> Result<Vec<(i64, Result<CommandEnvelope, String>)>> {
+        let mut out = Vec::new();
+        let first = match tokio::time::timeout(wait, self.consumer.recv()).await {
+            Ok(m) => m?,
+            Err(_) => return Ok(out),
+        };
+        out.push(decode_command(&first));
+        while out.len() < max {
+            match futures::FutureExt::now_or_never(self.consumer.recv()) {
+                Some(m) => out.push(decode_command(&m?)),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn decode_command(m: &rdkafka::message::BorrowedMessage<'_>) -> (i64, Result<CommandEnvelope, String>) {
+    let decoded = match m.payload() {
+        Some(p) => serde_json::from_slice(p).map_err(|e| e.to_string()),
+        None => Err("empty command record".to_string()),
+    };
+    (m.offset(), decoded)
+}
+
+/// A node agent's heartbeat. Not an event: it goes to a compacted topic keyed by node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Heartbeat {
+    pub node_id: Uuid,
+    pub sent_at: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+pub struct HeartbeatSender {
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl HeartbeatSender {
+    pub fn new(cfg: &KafkaConfig) -> Result<Self> {
+        // Heartbeats are best-effort: a lost one is covered by the next.
+        let producer = cfg
+            .base()
+            .set("acks", "1")
+            .set("linger.ms", "20")
+            .set("queue.buffering.max.messages", "1000000")
+            .create()?;
+        Ok(HeartbeatSender { producer, topic: cfg.heartbeats_topic() })
+    }
+
+    pub fn send(&self, hb: &Heartbeat) -> Result<DeliveryFuture> {
+        let payload = serde_json::to_vec(hb).map_err(|e| Error::Other(e.to_string()))?;
+        let key = hb.node_id.to_string();
+        let record = FutureRecord::to(&self.topic).partition(CELL_PARTITION).key(&key).payload(&payload);
+        self.producer.send_result(record).map_err(|(e, _)| e.into())
+    }
+}
+
+pub struct HeartbeatFollower {
+    consumer: StreamConsumer,
+}
+
+impl HeartbeatFollower {
+    pub fn new(cfg: &KafkaConfig) -> Result<Self> {
+        Ok(HeartbeatFollower { consumer: cfg.reader(&cfg.heartbeats_topic(), Offset::Beginning)? })
+    }
+
+    pub async fn next(&mut self, max: usize, wait: Duration) -> Result<Vec<Heartbeat>> {
+        let mut out = Vec::new();
+        let first = match tokio::time::timeout(wait, self.consumer.recv()).await {
+            Ok(m) => m?,
+            Err(_) => return Ok(out),
+        };
+        let mut push = |m: &rdkafka::message::BorrowedMessage<'_>| {
+            if let Some(hb) = m.payload().and_then(|p| serde_json::from_slice::<Heartbeat>(p).ok()) {
+                out.push(hb);
+            }
+        };
+        push(&first);
+        for _ in 1..max {
+            match futures::FutureExt::now_or_never(self.consumer.recv()) {
+                Some(m) => push(&m?),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The `type` header of a record, for tools that route without decoding.
+pub fn type_header(m: &impl Message) -> Option<String> {
+    m.headers()?.iter().find(|h| h.key == "type").and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+}

@@ -1,0 +1,540 @@
+//! One batch of events folded into row changes per table: full rows for
+//! objects created in the batch, column patches for rows that already
+//! exist, deletions. Later events in the batch overwrite earlier ones, so
+//! each row is written once per batch.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use domain::event::{Event, EventBatch, EventEnvelope};
+use domain::model::{NodeCondition, NodeUsage, PodPhase};
+use serde_json::Value;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+#[derive(Default, Clone)]
+struct PodRow {
+    workload_id: Uuid,
+    namespace: String,
+    name: String,
+    ordinal: i64,
+    image: String,
+    cpu: i32,
+    mem: i32,
+    revision: i64,
+    created_at: DateTime<Utc>,
+    p: PodPatch,
+}
+
+#[derive(Default, Clone)]
+struct PodPatch {
+    node_id: Option<Uuid>,
+    phase: Option<&'static str>,
+    ready: Option<bool>,
+    placement: Option<Value>,
+    failure_reason: Option<String>,
+    bound_at: Option<DateTime<Utc>>,
+    started_at: Option<DateTime<Utc>>,
+    ready_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+struct NodeRow {
+    name: String,
+    zone: String,
+    cpu_total: i64,
+    mem_total: i64,
+    cpu_alloc: i64,
+    mem_alloc: i64,
+    labels: Value,
+    taints: Value,
+    registered_at: DateTime<Utc>,
+    p: NodePatch,
+}
+
+#[derive(Default, Clone)]
+struct NodePatch {
+    condition: Option<&'static str>,
+    cpu_requested: Option<i64>,
+    mem_requested: Option<i64>,
+    pods: Option<i32>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+struct DeploymentRow {
+    namespace: String,
+    name: String,
+    spec: Value,
+    strategy: Value,
+    image: String,
+    cpu_req: i32,
+    cpu_lim: i32,
+    mem_req: i32,
+    mem_lim: i32,
+    revision: i64,
+    created_at: DateTime<Utc>,
+    replicas: i32,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct Changes {
+    pods_new: HashMap<Uuid, PodRow>,
+    pods_patch: HashMap<Uuid, PodPatch>,
+    pods_deleted: Vec<Uuid>,
+    nodes_upsert: HashMap<Uuid, NodeRow>,
+    nodes_patch: HashMap<Uuid, NodePatch>,
+    deps_new: HashMap<Uuid, DeploymentRow>,
+    deps_patch: HashMap<Uuid, (i32, DateTime<Utc>)>,
+    deps_deleted: Vec<Uuid>,
+    rollouts: Vec<(Uuid, Uuid, i64, DateTime<Utc>)>,
+    log: Vec<(i64, i32, u64, EventEnvelope)>,
+}
+
+fn merge_pod(into: &mut PodPatch, p: PodPatch) {
+    macro_rules! take {
+        ($($f:ident),*) => { $( if p.$f.is_some() { into.$f = p.$f; } )* };
+    }
+    take!(node_id, phase, ready, placement, failure_reason, bound_at, started_at, ready_at, finished_at);
+    into.updated_at = p.updated_at;
+}
+
+fn merge_node(into: &mut NodePatch, p: NodePatch) {
+    if p.condition.is_some() {
+        into.condition = p.condition;
+    }
+    if p.cpu_requested.is_some() {
+        into.cpu_requested = p.cpu_requested;
+        into.mem_requested = p.mem_requested;
+        into.pods = p.pods;
+    }
+    into.updated_at = p.updated_at;
+}
+
+fn condition(c: NodeCondition) -> &'static str {
+    c.as_str()
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.log.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.log.len()
+    }
+
+    fn pod(&mut self, id: Uuid, p: PodPatch) {
+        if let Some(row) = self.pods_new.get_mut(&id) {
+            merge_pod(&mut row.p, p);
+        } else {
+            merge_pod(self.pods_patch.entry(id).or_default(), p);
+        }
+    }
+
+    fn node(&mut self, id: Uuid, p: NodePatch) {
+        if let Some(row) = self.nodes_upsert.get_mut(&id) {
+            merge_node(&mut row.p, p);
+        } else {
+            merge_node(self.nodes_patch.entry(id).or_default(), p);
+        }
+    }
+
+    fn usage(&mut self, u: &NodeUsage, at: DateTime<Utc>) {
+        self.node(
+            u.node_id.0,
+            NodePatch {
+                cpu_requested: Some(u.cpu_requested_milli as i64),
+                mem_requested: Some(u.mem_requested_mb as i64),
+                pods: Some(u.pods as i32),
+                updated_at: at,
+                ..Default::default()
+            },
+        );
+    }
+
+    pub fn add(&mut self, offset: i64, batch: &EventBatch) {
+        for (i, env) in batch.events.iter().enumerate() {
+            self.add_event(env);
+            self.log.push((offset, i as i32, batch.epoch, env.clone()));
+        }
+    }
+
+    fn add_event(&mut self, env: &EventEnvelope) {
+        let at = env.occurred_at;
+        match &env.body {
+            Event::NodeRegistered { node_id, spec } => {
+                let row = NodeRow {
+                    name: spec.name.to_string(),
+                    zone: spec.zone.clone(),
+                    cpu_total: spec.cpu_capacity_milli as i64,
+                    mem_total: spec.mem_capacity_mb as i64,
+                    cpu_alloc: spec.cpu_allocatable_milli as i64,
+                    mem_alloc: spec.mem_allocatable_mb as i64,
+                    labels: serde_json::to_value(&spec.labels).unwrap_or(Value::Null),
+                    taints: serde_json::to_value(&spec.taints).unwrap_or(Value::Null),
+                    registered_at: at,
+                    p: NodePatch { condition: Some(condition(NodeCondition::Ready)), updated_at: at, ..Default::default() },
+                };
+                // Usage changed earlier in this batch survives a re-registration;
+                // an earlier condition does not (registering makes the node Ready).
+                let mut row = row;
+                if let Some(old) = self.nodes_patch.remove(&node_id.0) {
+                    row.p.cpu_requested = old.cpu_requested;
+                    row.p.mem_requested = old.mem_requested;
+                    row.p.pods = old.pods;
+                }
+                self.nodes_upsert.insert(node_id.0, row);
+            }
+            Event::NodeReady { node_id } => self.node(node_id.0, NodePatch { condition: Some("Ready"), updated_at: at, ..Default::default() }),
+            Event::NodeNotReady { node_id, .. } => {
+                self.node(node_id.0, NodePatch { condition: Some("NotReady"), updated_at: at, ..Default::default() })
+            }
+            Event::NodeLost { node_id, .. } => self.node(node_id.0, NodePatch { condition: Some("Lost"), updated_at: at, ..Default::default() }),
+            Event::DeploymentCreated { deployment_id, spec, revision } => {
+                let r = &spec.resources;
+                self.deps_new.insert(
+                    deployment_id.0,
+                    DeploymentRow {
+                        namespace: spec.namespace.to_string(),
+                        name: spec.name.to_string(),
+                        spec: serde_json::to_value(spec).unwrap_or(Value::Null),
+                        strategy: serde_json::json!({"type": "RollingUpdate", "maxUnavailable": spec.strategy.max_unavailable, "maxSurge": spec.strategy.max_surge}),
+                        image: spec.image.as_str().to_string(),
+                        cpu_req: r.cpu_request_milli as i32,
+                        cpu_lim: r.cpu_limit_milli as i32,
+                        mem_req: r.mem_request_mb as i32,
+                        mem_lim: r.mem_limit_mb as i32,
+                        revision: *revision as i64,
+                        created_at: at,
+                        replicas: spec.replicas as i32,
+                        updated_at: at,
+                    },
+                );
+                self.rollouts.push((env.event_id, deployment_id.0, *revision as i64, at));
+            }
+            Event::DeploymentScaled { deployment_id, to, .. } => {
+                if let Some(row) = self.deps_new.get_mut(&deployment_id.0) {
+                    row.replicas = *to as i32;
+                    row.updated_at = at;
+                } else {
+                    self.deps_patch.insert(deployment_id.0, (*to as i32, at));
+                }
+            }
+            Event::DeploymentDeleted { deployment_id, .. } => {
+                self.deps_new.remove(&deployment_id.0);
+                self.deps_patch.remove(&deployment_id.0);
+                self.deps_deleted.push(deployment_id.0);
+            }
+            Event::PodCreated { pod_id, deployment_id, namespace, name, ordinal, image, resources, revision } => {
+                self.pods_new.insert(
+                    pod_id.0,
+                    PodRow {
+                        workload_id: deployment_id.0,
+                        namespace: namespace.to_string(),
+                        name: name.clone(),
+                        ordinal: *ordinal as i64,
+                        image: image.as_str().to_string(),
+                        cpu: resources.cpu_request_milli as i32,
+                        mem: resources.mem_request_mb as i32,
+                        revision: *revision as i64,
+                        created_at: at,
+                        p: PodPatch { phase: Some(PodPhase::Pending.as_str()), ready: Some(false), updated_at: at, ..Default::default() },
+                    },
+                );
+            }
+            Event::PodBound { pod_id, node_id, usage, placement } => {
+                self.pod(
+                    pod_id.0,
+                    PodPatch {
+                        node_id: Some(node_id.0),
+                        placement: serde_json::to_value(placement).ok(),
+                        bound_at: Some(at),
+                        updated_at: at,
+                        ..Default::default()
+                    },
+                );
+                self.usage(usage, at);
+            }
+            Event::PodStarted { pod_id, .. } => self.pod(
+                pod_id.0,
+                PodPatch { phase: Some(PodPhase::Running.as_str()), started_at: Some(at), updated_at: at, ..Default::default() },
+            ),
+            Event::PodReady { pod_id, .. } => {
+                self.pod(pod_id.0, PodPatch { ready: Some(true), ready_at: Some(at), updated_at: at, ..Default::default() })
+            }
+            Event::PodFailed { pod_id, reason, usage, .. } => {
+                self.pod(
+                    pod_id.0,
+                    PodPatch {
+                        phase: Some(PodPhase::Failed.as_str()),
+                        ready: Some(false),
+                        failure_reason: Some(reason.clone()),
+                        finished_at: Some(at),
+                        updated_at: at,
+                        ..Default::default()
+                    },
+                );
+                if let Some(u) = usage {
+                    self.usage(u, at);
+                }
+            }
+            Event::PodDeleted { pod_id, usage, .. } => {
+                self.pods_new.remove(&pod_id.0);
+                self.pods_patch.remove(&pod_id.0);
+                self.pods_deleted.push(pod_id.0);
+                if let Some(u) = usage {
+                    self.usage(u, at);
+                }
+            }
+            Event::CommandRejected { .. } => {}
+        }
+    }
+
+    /// Write everything in the caller's transaction.
+    pub async fn write(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        self.write_event_log(tx).await?;
+        self.write_nodes(tx).await?;
+        self.write_deployments(tx).await?;
+        self.write_pods(tx).await?;
+        Ok(())
+    }
+
+    async fn write_event_log(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        if self.log.is_empty() {
+            return Ok(());
+        }
+        let n = self.log.len();
+        let (mut ids, mut offs, mut idx, mut caus, mut corr) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut kinds, mut aggs, mut seqs, mut types, mut ats) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut actors, mut reasons, mut epochs, mut versions, mut bodies) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for (off, i, epoch, e) in &self.log {
+            ids.push(e.event_id);
+            offs.push(*off);
+            idx.push(*i);
+            caus.push(e.causation_id);
+            corr.push(e.correlation_id);
+            kinds.push(e.aggregate.kind.as_str());
+            aggs.push(e.aggregate.id);
+            seqs.push(e.sequence as i64);
+            types.push(e.body.type_name());
+            ats.push(e.occurred_at);
+            actors.push(e.actor.as_str());
+            reasons.push(e.reason.as_deref());
+            epochs.push(*epoch as i64);
+            versions.push(e.schema_version as i32);
+            bodies.push(serde_json::to_value(&e.body).unwrap_or(Value::Null));
+        }
+        sqlx::query(
+            "INSERT INTO event_log (event_id, log_offset, batch_index, causation_id, correlation_id, aggregate_kind,
+               aggregate_id, sequence, event_type, occurred_at, actor, reason, epoch, schema_version, body)
+             SELECT * FROM UNNEST($1::uuid[], $2::int8[], $3::int4[], $4::uuid[], $5::uuid[], $6::text[], $7::uuid[],
+               $8::int8[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::int8[], $14::int4[], $15::jsonb[])
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(ids).bind(offs).bind(idx).bind(caus).bind(corr).bind(kinds).bind(aggs).bind(seqs).bind(types)
+        .bind(ats).bind(actors).bind(reasons).bind(epochs).bind(versions).bind(bodies)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn write_nodes(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        if !self.nodes_upsert.is_empty() {
+            let rows: Vec<(&Uuid, &NodeRow)> = self.nodes_upsert.iter().collect();
+            let col = |f: &dyn Fn(&NodeRow) -> i64| rows.iter().map(|r| f(r.1)).collect::<Vec<i64>>();
+            sqlx::query(
+                "INSERT INTO node_status (id, name, zone, cpu_total_milli, mem_total_mb, cpu_allocatable_milli, mem_allocatable_mb,
+                   labels, taints, registered_at, updated_at, ready, condition, cpu_requested_milli, mem_requested_mb, pod_count)
+                 SELECT u.id, u.name, u.zone, u.ct, u.mt, u.ca, u.ma, u.labels, u.taints, u.reg, u.upd, u.cond = 'Ready', u.cond,
+                   COALESCE(u.cr, 0), COALESCE(u.mr, 0), COALESCE(u.pc, 0)
+                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::jsonb[],
+                   $9::jsonb[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::int8[], $14::int8[], $15::int4[])
+                   AS u(id, name, zone, ct, mt, ca, ma, labels, taints, reg, upd, cond, cr, mr, pc)
+                 ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, zone = EXCLUDED.zone, cpu_total_milli = EXCLUDED.cpu_total_milli,
+                   mem_total_mb = EXCLUDED.mem_total_mb, cpu_allocatable_milli = EXCLUDED.cpu_allocatable_milli,
+                   mem_allocatable_mb = EXCLUDED.mem_allocatable_mb, labels = EXCLUDED.labels, taints = EXCLUDED.taints,
+                   updated_at = EXCLUDED.updated_at, ready = EXCLUDED.ready, condition = EXCLUDED.condition
+                   ",
+            )
+            .bind(rows.iter().map(|r| *r.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.name.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.zone.clone()).collect::<Vec<_>>())
+            .bind(col(&|r| r.cpu_total))
+            .bind(col(&|r| r.mem_total))
+            .bind(col(&|r| r.cpu_alloc))
+            .bind(col(&|r| r.mem_alloc))
+            .bind(rows.iter().map(|r| r.1.labels.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.taints.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.registered_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.updated_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.condition.unwrap_or("Ready")).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.cpu_requested).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.mem_requested).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.pods).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+            // Usage carried in the same batch as a re-registration.
+            let with_usage: Vec<_> = rows.iter().filter(|r| r.1.p.cpu_requested.is_some()).collect();
+            if !with_usage.is_empty() {
+                self.patch_nodes(tx, with_usage.iter().map(|r| (*r.0, r.1.p.clone())).collect()).await?;
+            }
+        }
+        if !self.nodes_patch.is_empty() {
+            self.patch_nodes(tx, self.nodes_patch.iter().map(|(k, v)| (*k, v.clone())).collect()).await?;
+        }
+        Ok(())
+    }
+
+    async fn patch_nodes(&self, tx: &mut Transaction<'_, Postgres>, rows: Vec<(Uuid, NodePatch)>) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE node_status n SET condition = COALESCE(u.cond, n.condition), ready = COALESCE(u.cond, n.condition) = 'Ready',
+               cpu_requested_milli = COALESCE(u.cr, n.cpu_requested_milli), mem_requested_mb = COALESCE(u.mr, n.mem_requested_mb),
+               pod_count = COALESCE(u.pc, n.pod_count), updated_at = u.upd
+             FROM UNNEST($1::uuid[], $2::text[], $3::int8[], $4::int8[], $5::int4[], $6::timestamptz[]) AS u(id, cond, cr, mr, pc, upd)
+             WHERE n.id = u.id",
+        )
+        .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.condition).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.cpu_requested).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.mem_requested).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.pods).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.updated_at).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn write_deployments(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        if !self.deps_new.is_empty() {
+            let rows: Vec<(&Uuid, &DeploymentRow)> = self.deps_new.iter().collect();
+            sqlx::query(
+                "INSERT INTO workload_def (id, namespace, name, kind, desired_replicas, image, cpu_request_milli, cpu_limit_milli,
+                   mem_request_mb, mem_limit_mb, strategy, spec, revision, created_at, updated_at)
+                 SELECT u.id, u.ns, u.name, 'Deployment', u.rep, u.img, u.cr, u.cl, u.mr, u.ml, u.strat, u.spec, u.rev, u.cat, u.uat
+                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::int4[], $7::int4[], $8::int4[],
+                   $9::int4[], $10::jsonb[], $11::jsonb[], $12::int8[], $13::timestamptz[], $14::timestamptz[])
+                   AS u(id, ns, name, rep, img, cr, cl, mr, ml, strat, spec, rev, cat, uat)
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(rows.iter().map(|r| *r.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.namespace.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.name.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.replicas).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.image.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.cpu_req).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.cpu_lim).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.mem_req).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.mem_lim).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.strategy.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.spec.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.revision).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.created_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.updated_at).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !self.deps_patch.is_empty() {
+            let rows: Vec<_> = self.deps_patch.iter().collect();
+            sqlx::query(
+                "UPDATE workload_def w SET desired_replicas = u.rep, updated_at = u.upd,
+                   spec = jsonb_set(w.spec, '{replicas}', to_jsonb(u.rep))
+                 FROM UNNEST($1::uuid[], $2::int4[], $3::timestamptz[]) AS u(id, rep, upd) WHERE w.id = u.id",
+            )
+            .bind(rows.iter().map(|r| *r.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.1).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !self.rollouts.is_empty() {
+            sqlx::query(
+                "INSERT INTO rollout_history (id, workload_id, from_revision, to_revision, status, reason, started_at, ended_at)
+                 SELECT u.id, u.wid, NULL, u.rev, 'SUCCEEDED', 'initial revision', u.at, u.at
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::timestamptz[]) AS u(id, wid, rev, at)
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(self.rollouts.iter().map(|r| r.0).collect::<Vec<_>>())
+            .bind(self.rollouts.iter().map(|r| r.1).collect::<Vec<_>>())
+            .bind(self.rollouts.iter().map(|r| r.2).collect::<Vec<_>>())
+            .bind(self.rollouts.iter().map(|r| r.3).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !self.deps_deleted.is_empty() {
+            sqlx::query("DELETE FROM workload_def WHERE id = ANY($1)").bind(&self.deps_deleted).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_pods(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        if !self.pods_new.is_empty() {
+            let rows: Vec<(&Uuid, &PodRow)> = self.pods_new.iter().collect();
+            sqlx::query(
+                "INSERT INTO pod_instance (id, workload_id, namespace, name, ordinal, image, cpu_request_milli, mem_request_mb,
+                   revision, created_at, node_id, phase, ready, placement, failure_reason, bound_at, started_at, ready_at,
+                   finished_at, updated_at)
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::int4[],
+                   $8::int4[], $9::int8[], $10::timestamptz[], $11::uuid[], $12::text[], $13::bool[], $14::jsonb[], $15::text[],
+                   $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[])
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(rows.iter().map(|r| *r.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.workload_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.namespace.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.name.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.ordinal).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.image.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.cpu).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.mem).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.revision).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.created_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.node_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.phase.unwrap_or("PENDING")).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.ready.unwrap_or(false)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.placement.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.failure_reason.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.bound_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.started_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.ready_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.finished_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.updated_at).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !self.pods_patch.is_empty() {
+            let rows: Vec<(&Uuid, &PodPatch)> = self.pods_patch.iter().collect();
+            sqlx::query(
+                "UPDATE pod_instance p SET node_id = COALESCE(u.node_id, p.node_id), phase = COALESCE(u.phase, p.phase),
+                   ready = COALESCE(u.ready, p.ready), placement = COALESCE(u.placement, p.placement),
+                   failure_reason = COALESCE(u.failure_reason, p.failure_reason), bound_at = COALESCE(u.bound_at, p.bound_at),
+                   started_at = COALESCE(u.started_at, p.started_at), ready_at = COALESCE(u.ready_at, p.ready_at),
+                   finished_at = COALESCE(u.finished_at, p.finished_at), updated_at = u.updated_at
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::jsonb[], $6::text[], $7::timestamptz[],
+                   $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[])
+                   AS u(id, node_id, phase, ready, placement, failure_reason, bound_at, started_at, ready_at, finished_at, updated_at)
+                 WHERE p.id = u.id",
+            )
+            .bind(rows.iter().map(|r| *r.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.node_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.phase).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.ready).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.placement.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.failure_reason.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.bound_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.started_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.ready_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.finished_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.updated_at).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !self.pods_deleted.is_empty() {
+            sqlx::query("DELETE FROM pod_instance WHERE id = ANY($1)").bind(&self.pods_deleted).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,39 @@
+//! `node_status.last_heartbeat` comes from the compacted heartbeat topic,
+//! not the event log: heartbeats are too frequent to be events. Written in
+//! one UPDATE per second at most.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use infra::kafka::{HeartbeatFollower, KafkaConfig};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::Result;
+
+pub async fn run_heartbeats(kafka: KafkaConfig, pool: PgPool, shutdown: CancellationToken) -> Result<()> {
+    let mut follower = HeartbeatFollower::new(&kafka)?;
+    let mut latest: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+    let mut flush = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = flush.tick() => {
+                if latest.is_empty() { continue; }
+                let (ids, ats): (Vec<Uuid>, Vec<DateTime<Utc>>) = latest.drain().unzip();
+                sqlx::query(
+                    "UPDATE node_status n SET last_heartbeat = u.at FROM UNNEST($1::uuid[], $2::timestamptz[]) AS u(id, at)
+                     WHERE n.id = u.id AND (n.last_heartbeat IS NULL OR n.last_heartbeat < u.at)",
+                )
+                .bind(ids).bind(ats).execute(&pool).await?;
+            }
+            hbs = follower.next(10_000, Duration::from_millis(500)) => {
+                for hb in hbs? {
+                    latest.insert(hb.node_id, hb.sent_at);
+                }
+            }
+        }
+    }
+}

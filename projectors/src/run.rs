@@ -1,0 +1,129 @@
+//! The projector loop: poll a batch of event records, write it and the
+//! next offset in one transaction, repeat.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use infra::kafka::{EventFollower, KafkaConfig};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::Result;
+use crate::changes::Changes;
+
+#[derive(Debug, Clone)]
+pub struct ProjectorConfig {
+    /// Names the offsets row: two projectors with different names replay independently.
+    pub name: String,
+    pub max_batch: usize,
+    /// Stop once this offset is reached (replays); `None` follows forever.
+    pub stop_at: Option<i64>,
+}
+
+impl Default for ProjectorConfig {
+    fn default() -> Self {
+        ProjectorConfig { name: "main".into(), max_batch: 5000, stop_at: None }
+    }
+}
+
+pub async fn run(kafka: KafkaConfig, pool: PgPool, cfg: ProjectorConfig, shutdown: CancellationToken) -> Result<()> {
+    let topic = kafka.events_topic();
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT next_offset, max_epoch FROM projection_offsets WHERE projector = $1 AND topic = $2 AND partition = 0",
+    )
+    .bind(&cfg.name)
+    .bind(&topic)
+    .fetch_optional(&pool)
+    .await?;
+    let (from, max_epoch) = row.unwrap_or((0, 0));
+    tracing::info!(projector = %cfg.name, from, "projector starting");
+    let mut follower = EventFollower::new(&kafka, from, max_epoch as u64)?;
+    let m_events = infra::metrics::counter("projector_events_total", "Events written to PostgreSQL");
+    let m_lag = infra::metrics::histogram("projector_batch_seconds", "Time to write one batch");
+    let m_offset = infra::metrics::gauge("projector_next_offset", "Next event offset the projector reads");
+    let mut last_progress = Instant::now();
+    loop {
+        if cfg.stop_at.is_some_and(|s| follower.next_offset >= s) {
+            return Ok(());
+        }
+        let before = follower.next_offset;
+        let batches = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            b = follower.next(cfg.max_batch, Duration::from_millis(200)) => b?,
+        };
+        if follower.next_offset == before {
+            continue;
+        }
+        let started = Instant::now();
+        let mut changes = Changes::default();
+        for (offset, batch) in &batches {
+            if cfg.stop_at.is_some_and(|s| *offset >= s) {
+                break;
+            }
+            changes.add(*offset, batch);
+        }
+        let next = cfg.stop_at.map_or(follower.next_offset, |s| follower.next_offset.min(s));
+        let mut tx = pool.begin().await?;
+        // The offsets row is the guard: a batch already applied (by a previous
+        // incarnation that died after commit) is skipped, never applied twice.
+        let stored: Option<(i64,)> = sqlx::query_as(
+            "SELECT next_offset FROM projection_offsets WHERE projector = $1 AND topic = $2 AND partition = 0 FOR UPDATE",
+        )
+        .bind(&cfg.name)
+        .bind(&topic)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if stored.is_some_and(|(s,)| s > before) {
+            tracing::warn!(projector = %cfg.name, stored = stored.map(|s| s.0), before, "offsets moved under us; re-reading");
+            tx.rollback().await?;
+            let (s,) = stored.unwrap_or((0,));
+            follower = EventFollower::new(&kafka, s, follower.max_epoch)?;
+            continue;
+        }
+        changes.write(&mut tx).await?;
+        sqlx::query(
+            "INSERT INTO projection_offsets (projector, topic, partition, next_offset, max_epoch, updated_at)
+             VALUES ($1, $2, 0, $3, $4, now())
+             ON CONFLICT (projector, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset,
+               max_epoch = EXCLUDED.max_epoch, updated_at = now()",
+        )
+        .bind(&cfg.name)
+        .bind(&topic)
+        .bind(next)
+        .bind(follower.max_epoch as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        m_events.fetch_add(changes.len() as u64, Ordering::Relaxed);
+        m_offset.store(next, Ordering::Relaxed);
+        m_lag.observe(started.elapsed().as_secs_f64());
+        if last_progress.elapsed() > Duration::from_secs(5) {
+            last_progress = Instant::now();
+            tracing::info!(projector = %cfg.name, next_offset = next, "projector progress");
+        }
+    }
+}
+
+/// One md5 per projection table over every column that comes from the log
+/// (not `last_heartbeat`, which comes from the heartbeat topic): equal
+/// checksums mean equal tables.
+pub async fn table_checksums(pool: &PgPool) -> Result<Vec<(String, String)>> {
+    let queries = [
+        ("workload_def", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY id), '')) FROM workload_def t"),
+        ("pod_instance", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY id), '')) FROM pod_instance t"),
+        (
+            "node_status",
+            "SELECT md5(COALESCE(string_agg((id, name, zone, cpu_total_milli, mem_total_mb, cpu_allocatable_milli,
+               mem_allocatable_mb, cpu_requested_milli, mem_requested_mb, pod_count, ready, condition, labels, taints,
+               registered_at, updated_at)::text, '|' ORDER BY id), '')) FROM node_status",
+        ),
+        ("rollout_history", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY id), '')) FROM rollout_history t"),
+        ("event_log", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY log_offset, batch_index), '')) FROM event_log t"),
+    ];
+    let mut out = Vec::new();
+    for (table, q) in queries {
+        let (sum,): (String,) = sqlx::query_as(q).fetch_one(pool).await?;
+        out.push((table.to_string(), sum));
+    }
+    Ok(out)
+}
