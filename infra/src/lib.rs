@@ -5,6 +5,7 @@
 pub mod db;
 pub mod kafka;
 pub mod metrics;
+pub mod view;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -1,0 +1,79 @@
+//! Every failure the API reports: a status, a machine-readable code, a
+//! human message and, for validation, the field path. A 500 says nothing
+//! internal; the log says everything.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), fields: vec![] }
+    }
+
+    pub fn validation(fields: Vec<domain::names::FieldError>) -> Self {
+        let message = fields.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; ");
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "VALIDATION_FAILED",
+            message,
+            fields: fields.into_iter().map(|f| (f.field, f.message)).collect(),
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", what)
+    }
+
+    pub fn degraded(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "CONTROL_PLANE_DEGRADED", message)
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        let id = uuid::Uuid::now_v7();
+        tracing::error!(error_id = %id, error = %err, "internal error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", format!("internal error {id}; see the server log"))
+    }
+
+    /// A decider rejection, by code.
+    pub fn rejected(code: &str, message: String) -> Self {
+        use domain::decide::code as c;
+        let (status, code) = match code {
+            c::ALREADY_EXISTS => (StatusCode::CONFLICT, c::ALREADY_EXISTS),
+            c::NOT_FOUND => (StatusCode::NOT_FOUND, c::NOT_FOUND),
+            c::INSUFFICIENT_CLUSTER_CAPACITY => (StatusCode::UNPROCESSABLE_ENTITY, c::INSUFFICIENT_CLUSTER_CAPACITY),
+            c::VALIDATION_FAILED => (StatusCode::UNPROCESSABLE_ENTITY, c::VALIDATION_FAILED),
+            _ => (StatusCode::CONFLICT, "CONFLICT"),
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => ApiError::degraded("the projection database does not answer"),
+            e => ApiError::internal(e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let fields: Vec<_> = self.fields.iter().map(|(f, m)| json!({"field": f, "message": m})).collect();
+        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        if !fields.is_empty() {
+            body["error"]["fields"] = json!(fields);
+        }
+        (self.status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,49 @@
+//! The command REST API. Writes become commands on the command topic; the
+//! handler waits for the decider's events (matched by causation id) and
+//! answers 201/200, 4xx with a machine-readable code, or 503 when the log
+//! or the decider does not answer in time. Reads come from the PostgreSQL
+//! projections.
+
+mod auth;
+mod error;
+mod json;
+mod outcome;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use infra::kafka::{CommandBus, KafkaConfig};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+pub use auth::{bootstrap_token, hash_token};
+pub use error::ApiError;
+pub use outcome::Outcomes;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub bus: CommandBus,
+    pub pool: PgPool,
+    pub outcomes: Outcomes,
+    pub auth: auth::TokenCache,
+    pub command_timeout: Duration,
+}
+
+pub struct ApiConfig {
+    pub command_timeout: Duration,
+}
+
+/// Build the router and start following the event log for outcomes.
+pub async fn build(kafka: &KafkaConfig, pool: PgPool, cfg: ApiConfig, shutdown: CancellationToken) -> infra::Result<Router> {
+    let outcomes = Outcomes::start(kafka, shutdown).await?;
+    let state = AppState {
+        bus: CommandBus::new(kafka)?,
+        pool,
+        outcomes,
+        auth: auth::TokenCache::default(),
+        command_timeout: cfg.command_timeout,
+    };
+    Ok(routes::router(Arc::new(state)))
+}

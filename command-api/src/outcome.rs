@@ -1,0 +1,127 @@
+//! Matching a command to the events the decider produced for it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use domain::{CommandEnvelope, EventEnvelope};
+use infra::kafka::{CommandBus, EventFollower, KafkaConfig};
+use sqlx::PgPool;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+type Waiters = Arc<Mutex<HashMap<Uuid, oneshot::Sender<Vec<EventEnvelope>>>>>;
+
+#[derive(Clone)]
+pub struct Outcomes {
+    waiters: Waiters,
+}
+
+impl Outcomes {
+    /// Follow the event log from its current end.
+    pub async fn start(kafka: &KafkaConfig, shutdown: CancellationToken) -> infra::Result<Self> {
+        let (_, high) = kafka.watermarks(&kafka.events_topic()).await?;
+        let mut follower = EventFollower::new(kafka, high, 0)?;
+        let waiters: Waiters = Default::default();
+        let w = waiters.clone();
+        tokio::spawn(async move {
+            loop {
+                let got = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    g = follower.next(5000, Duration::from_millis(500)) => g,
+                };
+                match got {
+                    Ok(batches) => {
+                        let mut w = w.lock().unwrap();
+                        if w.is_empty() {
+                            continue;
+                        }
+                        for (_, b) in batches {
+                            if let Some(tx) = w.remove(&b.command_id) {
+                                let _ = tx.send(b.events);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "outcome follower failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        });
+        Ok(Outcomes { waiters })
+    }
+
+    /// Send a command and wait for its events (or rejection).
+    pub async fn submit(
+        &self,
+        bus: &CommandBus,
+        pool: &PgPool,
+        env: CommandEnvelope,
+        timeout: Duration,
+    ) -> Result<Vec<EventEnvelope>, ApiError> {
+        // A retried request (same Idempotency-Key) gets the first answer.
+        if let Some(events) = recorded(pool, env.command_id).await? {
+            return Ok(events);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiters.lock().unwrap().insert(env.command_id, tx);
+        let id = env.command_id;
+        let result = async {
+            tokio::time::timeout(timeout, bus.send(&env))
+                .await
+                .map_err(|_| ApiError::degraded("the command log did not accept the command in time"))?
+                .map_err(|e| ApiError::degraded(format!("the command log is unavailable: {e}")))?;
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(events)) => Ok(events),
+                _ => Err(ApiError::degraded(format!(
+                    "the decider did not answer command {id} within {} ms; it is queued and will still be applied",
+                    timeout.as_millis()
+                ))),
+            }
+        }
+        .await;
+        self.waiters.lock().unwrap().remove(&id);
+        result
+    }
+}
+
+async fn recorded(pool: &PgPool, command_id: Uuid) -> Result<Option<Vec<EventEnvelope>>, ApiError> {
+    let rows: Vec<(uuid::Uuid, uuid::Uuid, String, uuid::Uuid, i64, chrono::DateTime<chrono::Utc>, String, Option<String>, i32, serde_json::Value, uuid::Uuid)> =
+        sqlx::query_as(
+            "SELECT event_id, causation_id, aggregate_kind, aggregate_id, sequence, occurred_at, actor, reason, schema_version, body, correlation_id
+             FROM event_log WHERE causation_id = $1 ORDER BY batch_index",
+        )
+        .bind(command_id)
+        .fetch_all(pool)
+        .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for (event_id, causation_id, kind, agg, seq, at, actor, reason, ver, body, corr) in rows {
+        let kind = match kind.as_str() {
+            "node" => domain::AggregateKind::Node,
+            "pod" => domain::AggregateKind::Pod,
+            "deployment" => domain::AggregateKind::Deployment,
+            _ => domain::AggregateKind::Command,
+        };
+        let body = serde_json::from_value(body).map_err(ApiError::internal)?;
+        out.push(EventEnvelope {
+            event_id,
+            causation_id,
+            correlation_id: corr,
+            aggregate: domain::AggregateRef { kind, id: agg },
+            sequence: seq as u64,
+            occurred_at: at,
+            actor,
+            reason,
+            schema_version: ver as u16,
+            body,
+        });
+    }
+    Ok(Some(out))
+}

@@ -1,0 +1,77 @@
+//! Route groups, one file each, plus the middleware every route shares.
+
+mod deployments;
+mod nodes;
+mod openapi;
+mod pods;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use domain::{CommandEnvelope, EventEnvelope, command::Command, event::Event};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub type S = Arc<AppState>;
+
+pub fn router(state: S) -> Router {
+    Router::new()
+        .merge(deployments::routes())
+        .merge(nodes::routes())
+        .merge(pods::routes())
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/metrics", get(|| async { infra::metrics::render() }))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(middleware::from_fn(observe))
+        .with_state(state)
+}
+
+async fn observe(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    let secs = started.elapsed().as_secs_f64();
+    infra::metrics::histogram("apiserver_request_latency_seconds", "API request latency").observe(secs);
+    let status = resp.status();
+    if status.is_server_error() {
+        infra::metrics::counter("apiserver_errors_total", "API responses with a 5xx status").fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    tracing::debug!(%method, route, status = status.as_u16(), ms = secs * 1e3, "request");
+    resp
+}
+
+/// Authenticate, derive the command id (the Idempotency-Key when given), send, wait.
+pub async fn execute(state: &S, headers: &HeaderMap, actor: &str, reason: Option<String>, body: Command) -> Result<Vec<EventEnvelope>, ApiError> {
+    let command_id = match headers.get("idempotency-key").map(|v| v.to_str()) {
+        Some(Ok(k)) if !k.is_empty() && k.len() <= 200 => domain::ids::derive_id(&[b"idempotency", actor.as_bytes(), k.as_bytes()]),
+        Some(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, "INVALID_HEADER", "Idempotency-Key must be 1 to 200 characters of text")),
+        None => Uuid::now_v7(),
+    };
+    let reason = reason.or_else(|| headers.get("x-change-reason").and_then(|v| v.to_str().ok()).map(str::to_string));
+    let env = CommandEnvelope::new(command_id, actor, reason, body);
+    let events = state.outcomes.submit(&state.bus, &state.pool, env, state.command_timeout).await?;
+    if let Some(Event::CommandRejected { code, message, .. }) = events.first().map(|e| &e.body) {
+        return Err(ApiError::rejected(code, message.clone()));
+    }
+    Ok(events)
+}
+
+pub async fn actor(state: &S, headers: &HeaderMap) -> Result<String, ApiError> {
+    state.auth.authenticate(headers, &state.pool).await
+}
+
+pub fn parse_id(field: &str, s: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(s).map_err(|_| {
+        ApiError::new(StatusCode::BAD_REQUEST, "INVALID_ID", format!("{field} '{s}' is not a UUID"))
+    })
+}

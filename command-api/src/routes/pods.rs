@@ -1,0 +1,52 @@
+//! `/api/v1/pods/{id}`: one pod, with where and why it was placed.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{S, actor, parse_id};
+use crate::error::ApiError;
+
+pub fn routes() -> Router<S> {
+    Router::new().route("/api/v1/pods/{id}", get(read))
+}
+
+const POD_SELECT: &str = "SELECT p.id, p.workload_id, p.namespace, p.name, p.node_id, n.name, n.zone, p.phase, p.ready,
+       p.revision, p.cpu_request_milli, p.mem_request_mb, p.failure_reason, p.placement, p.created_at, p.bound_at
+     FROM pod_instance p LEFT JOIN node_status n ON n.id = p.node_id";
+
+type PodRow = (
+    Uuid, Uuid, String, String, Option<Uuid>, Option<String>, Option<String>, String, bool, i64, i32, i32,
+    Option<String>, Option<Value>, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>,
+);
+
+fn pod_json(r: PodRow, with_placement: bool) -> Value {
+    let mut v = json!({
+        "podId": r.0, "workloadId": r.1, "namespace": r.2, "name": r.3, "nodeId": r.4, "nodeName": r.5,
+        "zone": r.6, "phase": r.7, "ready": r.8, "revision": r.9, "cpuRequestMilli": r.10, "memRequestMb": r.11,
+        "failureReason": r.12, "createdAt": r.14, "boundAt": r.15,
+    });
+    if with_placement {
+        v["placement"] = r.13.unwrap_or(Value::Null);
+    }
+    v
+}
+
+pub async fn list_for_workload(pool: &PgPool, workload: Uuid) -> Result<Vec<Value>, ApiError> {
+    let rows: Vec<PodRow> = sqlx::query_as(&format!("{POD_SELECT} WHERE p.workload_id = $1 ORDER BY p.ordinal"))
+        .bind(workload)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(|r| pod_json(r, false)).collect())
+}
+
+async fn read(State(s): State<S>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    actor(&s, &headers).await?;
+    let id = parse_id("pod id", &id)?;
+    let row: Option<PodRow> = sqlx::query_as(&format!("{POD_SELECT} WHERE p.id = $1")).bind(id).fetch_optional(&s.pool).await?;
+    row.map(|r| Json(pod_json(r, true))).ok_or_else(|| ApiError::not_found(format!("pod {id} not found")))
+}

@@ -1,0 +1,57 @@
+//! `orch`: one binary with subcommands, like `nomad agent`. `orch up` runs
+//! the whole control plane in one process (and, for the demo, a hollow node
+//! agent and a local broker); each component can also run alone.
+
+mod broker;
+mod up;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "orch", about = "An event-sourced container orchestrator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct Conn {
+    /// Kafka bootstrap servers; unset = start a local nisshi broker (`orch up` only).
+    #[arg(long, env = "KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// PostgreSQL URL.
+    #[arg(long, env = "DATABASE_URL", default_value = infra::db::DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Prefix of every topic name (several clusters on one broker).
+    #[arg(long, env = "ORCH_TOPIC_PREFIX", default_value = "")]
+    pub topic_prefix: String,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the control plane (decider, projector, reconcilers, API) and, by default, a demo agent.
+    Up(up::UpArgs),
+    /// Run a hollow node agent simulating many nodes.
+    Agent(up::AgentArgs),
+    /// Install (if missing) and run a local nisshi broker in the foreground.
+    Broker(broker::BrokerArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rdkafka=warn,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Cmd::Up(a) => up::up(a).await,
+            Cmd::Agent(a) => up::agent(a).await,
+            Cmd::Broker(a) => broker::run_foreground(a).await,
+        }
+    })
+}

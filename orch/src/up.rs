@@ -1,0 +1,243 @@
+//! `orch up` and `orch agent`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use domain::reconcile::LifecycleConfig;
+use infra::kafka::KafkaConfig;
+use tokio_util::sync::CancellationToken;
+
+use crate::Conn;
+
+#[derive(clap::Args, Debug)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// Where the REST API listens (port 0 = any free port).
+    #[arg(long, env = "ORCH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Which components this process runs.
+    #[arg(long, value_delimiter = ',', default_value = "decider,projector,reconcilers,api")]
+    pub components: Vec<String>,
+    /// Do not start the demo node agent (3 zones × 4 hollow nodes).
+    #[arg(long)]
+    pub no_agent: bool,
+    /// The local broker's port when KAFKA_BROKERS is unset.
+    #[arg(long, default_value_t = 9092)]
+    pub broker_port: u16,
+    #[arg(long, default_value = "sqlite")]
+    pub broker_storage: String,
+    /// Where the local broker keeps its data.
+    #[arg(long, default_value = ".orch")]
+    pub data_dir: PathBuf,
+    /// A node silent this long becomes NotReady.
+    #[arg(long, env = "ORCH_NODE_GRACE_SECONDS", default_value_t = 30.0)]
+    pub grace_seconds: f64,
+    /// A node silent this long is lost and its pods are replaced (default: grace + 10 s).
+    #[arg(long, env = "ORCH_NODE_LOST_SECONDS")]
+    pub lost_seconds: Option<f64>,
+    /// The bootstrap admin token (default: a new random one, printed).
+    #[arg(long, env = "ORCH_ADMIN_TOKEN")]
+    pub admin_token: Option<String>,
+    /// How long a write waits for the decider before answering 503.
+    #[arg(long, default_value_t = 10_000)]
+    pub command_timeout_ms: u64,
+    /// Snapshot the write model every this many events.
+    #[arg(long, default_value_t = 20_000)]
+    pub snapshot_every: u64,
+    #[command(flatten)]
+    pub demo: DemoNodes,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DemoNodes {
+    #[arg(long, value_delimiter = ',', default_value = "az-a,az-b,az-c")]
+    pub zones: Vec<String>,
+    #[arg(long, default_value_t = 4)]
+    pub nodes_per_zone: u32,
+    #[arg(long, default_value_t = 4000)]
+    pub node_cpu_milli: u64,
+    #[arg(long, default_value_t = 8192)]
+    pub node_mem_mb: u64,
+    #[arg(long, default_value_t = 0)]
+    pub gpu_nodes_per_zone: u32,
+    #[arg(long, default_value_t = 10_000)]
+    pub heartbeat_ms: u64,
+    #[arg(long, default_value_t = 200)]
+    pub start_delay_ms: u64,
+    #[arg(long, default_value_t = 300)]
+    pub ready_delay_ms: u64,
+    #[arg(long, default_value = "node")]
+    pub name_prefix: String,
+}
+
+impl DemoNodes {
+    fn hollow(&self) -> node_agent::HollowConfig {
+        node_agent::HollowConfig {
+            name_prefix: self.name_prefix.clone(),
+            zones: self.zones.clone(),
+            nodes_per_zone: self.nodes_per_zone,
+            cpu_milli: self.node_cpu_milli,
+            mem_mb: self.node_mem_mb,
+            gpu_nodes_per_zone: self.gpu_nodes_per_zone,
+            heartbeat_interval: Duration::from_millis(self.heartbeat_ms),
+            start_delay: Duration::from_millis(self.start_delay_ms),
+            ready_delay: Duration::from_millis(self.ready_delay_ms),
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// The control API (stop/start nodes and zones, metrics).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub control: SocketAddr,
+    #[command(flatten)]
+    pub nodes: DemoNodes,
+}
+
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+        t.cancel();
+    });
+    token
+}
+
+/// Run `f` until shutdown, restarting it after an error (a restart is a rebuild).
+fn supervise<F, Fut, E>(name: &'static str, shutdown: CancellationToken, f: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), E>> + Send,
+    E: std::fmt::Display,
+{
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match f().await {
+                Ok(()) if shutdown.is_cancelled() => return,
+                Ok(()) => tracing::warn!(component = name, "stopped; restarting"),
+                Err(e) => tracing::error!(component = name, error = %e, "failed; restarting"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    })
+}
+
+pub async fn up(a: UpArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signal();
+    let mut _broker = None;
+    let brokers = match &a.conn.kafka_brokers {
+        Some(b) => b.clone(),
+        None => {
+            eprintln!("KAFKA_BROKERS is unset: starting a local nisshi broker on 127.0.0.1:{}", a.broker_port);
+            _broker = Some(crate::broker::start(a.broker_port, &a.broker_storage, &a.data_dir).await?);
+            format!("127.0.0.1:{}", a.broker_port)
+        }
+    };
+    let kafka = KafkaConfig { brokers, prefix: a.conn.topic_prefix.clone() };
+    let pool = infra::db::connect(&a.conn.database_url, None, 10)
+        .await
+        .with_context(|| format!("connecting to PostgreSQL at {}", a.conn.database_url))?;
+    infra::db::migrate(&pool).await.context("running migrations")?;
+    kafka.ensure_topics().await.context("creating topics")?;
+
+    let has = |c: &str| a.components.iter().any(|x| x == c);
+    let mut tasks = Vec::new();
+    if has("decider") {
+        let (k, p, s) = (kafka.clone(), pool.clone(), shutdown.clone());
+        let cfg = decider::DeciderConfig {
+            cell: 0,
+            snapshot_every: a.snapshot_every,
+            holder: format!("{}:{}", hostname(), std::process::id()),
+            database_url: a.conn.database_url.clone(),
+        };
+        tasks.push(supervise("decider", shutdown.clone(), move || decider::run(k.clone(), p.clone(), cfg.clone(), s.clone())));
+    }
+    if has("projector") {
+        let (k, p, s) = (kafka.clone(), pool.clone(), shutdown.clone());
+        tasks.push(supervise("projector", shutdown.clone(), move || {
+            projectors::run(k.clone(), p.clone(), projectors::ProjectorConfig::default(), s.clone())
+        }));
+        let (k, p, s) = (kafka.clone(), pool.clone(), shutdown.clone());
+        tasks.push(supervise("heartbeat-projector", shutdown.clone(), move || projectors::run_heartbeats(k.clone(), p.clone(), s.clone())));
+    }
+    if has("reconcilers") {
+        let grace = Duration::from_secs_f64(a.grace_seconds);
+        let lost = a.lost_seconds.map(Duration::from_secs_f64).unwrap_or(grace + Duration::from_secs(10));
+        let cfg = reconcilers::ReconcilerConfig {
+            lifecycle: LifecycleConfig { grace_ms: grace.as_millis() as i64, lost_after_ms: lost.as_millis() as i64 },
+            ..Default::default()
+        };
+        let (k, s) = (kafka.clone(), shutdown.clone());
+        tasks.push(supervise("reconcilers", shutdown.clone(), move || reconcilers::run(k.clone(), cfg.clone(), s.clone())));
+    }
+    let mut api_addr = None;
+    if has("api") {
+        let token = command_api::bootstrap_token(&pool, "admin", a.admin_token.clone()).await?;
+        let router = command_api::build(
+            &kafka,
+            pool.clone(),
+            command_api::ApiConfig { command_timeout: Duration::from_millis(a.command_timeout_ms) },
+            shutdown.clone(),
+        )
+        .await?;
+        let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("binding {}", a.listen))?;
+        let addr = listener.local_addr()?;
+        api_addr = Some((addr, token));
+        let s = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(async move { s.cancelled().await }).await {
+                tracing::error!(error = %e, "API server failed");
+            }
+        }));
+    }
+    if !a.no_agent {
+        let (k, s, hollow) = (kafka.clone(), shutdown.clone(), a.demo.hollow());
+        tasks.push(supervise("demo-agent", shutdown.clone(), move || node_agent::run_hollow(k.clone(), hollow.clone(), None, s.clone())));
+    }
+    println!("orch is up: components {}", a.components.join(","));
+    println!("KAFKA {}", kafka.brokers);
+    if let Some((addr, token)) = api_addr {
+        println!("API http://{addr}");
+        println!("TOKEN {token}");
+        println!("try: curl -H 'Authorization: Bearer {token}' http://{addr}/api/v1/nodes/health");
+    }
+    println!("READY");
+    shutdown.cancelled().await;
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+    }
+    Ok(())
+}
+
+pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signal();
+    let brokers = a.conn.kafka_brokers.clone().context("KAFKA_BROKERS (or --kafka-brokers) is required for an agent")?;
+    let kafka = KafkaConfig { brokers, prefix: a.conn.topic_prefix.clone() };
+    kafka.ensure_topics().await?;
+    let listener = std::net::TcpListener::bind(a.control)?;
+    println!("AGENT http://{}", listener.local_addr()?);
+    println!("READY");
+    node_agent::run_hollow(kafka, a.nodes.hollow(), Some(listener), shutdown).await?;
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into())
+}

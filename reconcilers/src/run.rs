@@ -1,0 +1,165 @@
+//! The reconcilers' process loop: one view of the log, one heartbeat
+//! watcher, and a pass every `tick` that runs the deployment controller,
+//! the node lifecycle controller and the scheduler.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use domain::event::Event;
+use domain::ids::{NodeId, PodId};
+use domain::model::NodeCondition;
+use domain::reconcile::{self, LifecycleConfig, Planned};
+use domain::CommandEnvelope;
+use infra::kafka::{CommandBus, HeartbeatFollower, KafkaConfig};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::scheduler::SchedulerQueue;
+
+#[derive(Debug, Clone)]
+pub struct ReconcilerConfig {
+    pub tick: Duration,
+    pub lifecycle: LifecycleConfig,
+    /// Resend a command that has not taken effect after this long.
+    pub resend_after: Duration,
+    /// At most this many pods created or bound per pass (a storm guard).
+    pub max_per_pass: usize,
+}
+
+impl Default for ReconcilerConfig {
+    fn default() -> Self {
+        ReconcilerConfig {
+            tick: Duration::from_millis(50),
+            lifecycle: LifecycleConfig::default(),
+            resend_after: Duration::from_secs(3),
+            max_per_pass: 5000,
+        }
+    }
+}
+
+pub async fn run(kafka: KafkaConfig, cfg: ReconcilerConfig, shutdown: CancellationToken) -> infra::Result<()> {
+    let bus = CommandBus::new(&kafka)?;
+    let rejected: Arc<Mutex<Vec<Uuid>>> = Default::default();
+    let created_at: Arc<Mutex<HashMap<PodId, DateTime<Utc>>>> = Default::default();
+    let m_latency = infra::metrics::histogram("pod_schedule_latency_seconds", "PodCreated to PodBound");
+    let m_bound = infra::metrics::counter("scheduler_pods_bound_total", "Pods bound");
+    let (rej, created) = (rejected.clone(), created_at.clone());
+    let view = infra::view::spawn_view(&kafka, 0, shutdown.clone(), move |_, batch| {
+        let mut created = created.lock().unwrap();
+        for env in &batch.events {
+            match &env.body {
+                Event::CommandRejected { .. } => rej.lock().unwrap().push(env.causation_id),
+                Event::PodCreated { pod_id, .. } => {
+                    created.insert(*pod_id, env.occurred_at);
+                }
+                Event::PodBound { pod_id, .. } => {
+                    if let Some(c) = created.remove(pod_id) {
+                        m_latency.observe((env.occurred_at - c).num_microseconds().unwrap_or(0) as f64 / 1e6);
+                    }
+                    m_bound.fetch_add(1, Ordering::Relaxed);
+                }
+                Event::PodDeleted { pod_id, .. } => {
+                    created.remove(pod_id);
+                }
+                _ => {}
+            }
+        }
+    })
+    .await?;
+
+    let last_seen: Arc<Mutex<HashMap<NodeId, i64>>> = Default::default();
+    {
+        let mut hb = HeartbeatFollower::new(&kafka)?;
+        let seen = last_seen.clone();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                let got = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    g = hb.next(10_000, Duration::from_millis(500)) => g,
+                };
+                match got {
+                    Ok(hbs) => {
+                        let mut s = seen.lock().unwrap();
+                        for h in hbs {
+                            let e = s.entry(NodeId(h.node_id)).or_insert(0);
+                            *e = (*e).max(h.sent_at.timestamp_millis());
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "heartbeat follower failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        });
+    }
+
+    let watch_started = Utc::now().timestamp_millis();
+    let mut queue = SchedulerQueue::new(cfg.max_per_pass);
+    let mut recently_sent: HashMap<Uuid, Instant> = HashMap::new();
+    let m_depth = infra::metrics::gauge("scheduler_queue_depth", "Pods waiting for a node");
+    let m_not_ready = infra::metrics::gauge("node_not_ready_count", "Nodes NotReady or Lost");
+    let m_fail = infra::metrics::counter("controller_reconcile_failures_total", "Reconcile passes whose commands could not be sent");
+    let m_passes = infra::metrics::counter("controller_reconcile_passes_total", "Reconcile passes");
+    let mut ticker = tokio::time::interval(cfg.tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = ticker.tick() => {}
+        }
+        let now = Instant::now();
+        for id in rejected.lock().unwrap().drain(..) {
+            queue.rejected(id);
+            recently_sent.remove(&id);
+        }
+        let mut planned: Vec<Planned> = Vec::new();
+        let binds;
+        {
+            let state = view.state.read().await;
+            planned.extend(reconcile::deployments(&state).into_iter().take(cfg.max_per_pass));
+            let seen = last_seen.lock().unwrap().clone();
+            planned.extend(reconcile::node_lifecycle(
+                &state,
+                |n| seen.get(&n).copied(),
+                Utc::now().timestamp_millis(),
+                watch_started,
+                cfg.lifecycle,
+            ));
+            binds = queue.plan(&state, now);
+            m_depth.store(queue.depth(&state) as i64, Ordering::Relaxed);
+            m_not_ready.store(
+                state.nodes.values().filter(|n| n.condition != NodeCondition::Ready).count() as i64,
+                Ordering::Relaxed,
+            );
+        }
+        recently_sent.retain(|_, at| now.duration_since(*at) < cfg.resend_after);
+        let mut envs: Vec<CommandEnvelope> = Vec::with_capacity(planned.len() + binds.len());
+        for p in planned {
+            if recently_sent.contains_key(&p.command_id) {
+                continue;
+            }
+            recently_sent.insert(p.command_id, now);
+            envs.push(CommandEnvelope::new(p.command_id, "system:controller", Some(p.reason), p.command));
+        }
+        for b in binds {
+            envs.push(CommandEnvelope::new(b.command_id, "system:scheduler", Some("scheduled".into()), b.command));
+        }
+        m_passes.fetch_add(1, Ordering::Relaxed);
+        if envs.is_empty() {
+            continue;
+        }
+        if let Err(e) = bus.send_all(&envs).await {
+            m_fail.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "sending reconcile commands failed; the next pass retries");
+            for env in &envs {
+                recently_sent.remove(&env.command_id);
+                queue.rejected(env.command_id);
+            }
+        }
+    }
+}

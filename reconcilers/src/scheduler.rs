@@ -1,0 +1,114 @@
+//! The scheduler's pass: take pending pods, place each on the view plus the
+//! binds already sent (assumed, like kube-scheduler's assume cache), emit
+//! `BindPod`. A bind the decider rejects returns the pod to the queue.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use domain::command::Command;
+use domain::ids::{NodeId, PodId};
+use domain::model::PodPhase;
+use domain::scheduler::Cycle;
+use domain::state::State;
+use uuid::Uuid;
+
+/// How long a sent bind is assumed before the pod is tried again.
+const ASSUME_FOR: Duration = Duration::from_secs(10);
+/// How long an unschedulable pod waits before it is tried again.
+const BACKOFF: Duration = Duration::from_millis(500);
+
+#[derive(Default)]
+pub struct SchedulerQueue {
+    assumed: HashMap<PodId, (NodeId, Uuid, Instant)>,
+    backoff: HashMap<PodId, Instant>,
+    pub last_unschedulable: HashMap<PodId, String>,
+    pub max_per_pass: usize,
+}
+
+pub struct PlannedBind {
+    pub command_id: Uuid,
+    pub command: Command,
+}
+
+impl SchedulerQueue {
+    pub fn new(max_per_pass: usize) -> Self {
+        SchedulerQueue { max_per_pass, ..Default::default() }
+    }
+
+    /// The decider refused a bind: forget the assumption now.
+    pub fn rejected(&mut self, command_id: Uuid) {
+        self.assumed.retain(|_, (_, c, _)| *c != command_id);
+    }
+
+    /// Pods waiting for a node (not counting binds in flight).
+    pub fn depth(&self, state: &State) -> usize {
+        state.pods.values().filter(|p| p.node.is_none() && p.phase == PodPhase::Pending).count().saturating_sub(self.assumed.len())
+    }
+
+    pub fn plan(&mut self, state: &State, now: Instant) -> Vec<PlannedBind> {
+        // Drop assumptions the view has caught up with, or that are too old.
+        self.assumed.retain(|pod, (_, _, at)| {
+            state.pods.get(pod).is_some_and(|p| p.node.is_none() && p.phase == PodPhase::Pending)
+                && now.duration_since(*at) < ASSUME_FOR
+        });
+        self.backoff.retain(|pod, until| *until > now && state.pods.contains_key(pod));
+        let mut pending: Vec<_> = state
+            .pods
+            .values()
+            .filter(|p| p.node.is_none() && p.phase == PodPhase::Pending)
+            .filter(|p| !self.assumed.contains_key(&p.id) && !self.backoff.contains_key(&p.id))
+            .collect();
+        if pending.is_empty() {
+            return vec![];
+        }
+        pending.sort_by_key(|p| (p.deployment, p.ordinal));
+        pending.truncate(self.max_per_pass.max(1));
+        let mut cycle = Cycle::new(state);
+        for (pod, (node, _, _)) in &self.assumed {
+            if let Some(p) = state.pods.get(pod) {
+                cycle.assume(p, *node);
+            }
+        }
+        let mut out = Vec::new();
+        for pod in pending {
+            match cycle.place(pod) {
+                Ok((node, placement)) => {
+                    cycle.assume(pod, node);
+                    let command_id = Uuid::now_v7();
+                    self.assumed.insert(pod.id, (node, command_id, now));
+                    self.last_unschedulable.remove(&pod.id);
+                    out.push(PlannedBind { command_id, command: Command::BindPod { pod_id: pod.id, node_id: node, placement } });
+                }
+                Err(why) => {
+                    self.backoff.insert(pod.id, now + BACKOFF);
+                    self.last_unschedulable.insert(pod.id, why.to_string());
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::testing::*;
+
+    #[test]
+    fn sent_binds_are_assumed_so_a_second_pass_does_not_overcommit() {
+        let mut g = given(&[node_registered("n1", "az-a", 1000, 1000)]);
+        let d = deployment_id(1);
+        g.apply(Command::CreateDeployment { deployment_id: d, spec: deployment_spec("web", 2, 600, 100) }).unwrap_err();
+        g.apply(Command::CreateDeployment { deployment_id: d, spec: deployment_spec("web", 1, 600, 100) }).unwrap();
+        g.apply(Command::ScaleDeployment { deployment_id: d, replicas: 1 }).unwrap();
+        g.apply(Command::CreatePod { deployment_id: d, ordinal: 0 }).unwrap();
+        let mut q = SchedulerQueue::new(100);
+        let now = Instant::now();
+        assert_eq!(q.plan(&g.state, now).len(), 1);
+        assert_eq!(q.plan(&g.state, now).len(), 0, "the pod is assumed, not bound twice");
+        // After a rejection it is tried again.
+        let id = q.assumed.values().next().unwrap().1;
+        q.rejected(id);
+        assert_eq!(q.plan(&g.state, now).len(), 1);
+    }
+}
