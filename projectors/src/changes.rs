@@ -218,7 +218,9 @@ impl Changes {
             }
             Event::DeploymentScaled { deployment_id, to, .. } => {
                 if let Some(row) = self.deps_new.get_mut(&deployment_id.0) {
+                    // Same result as the UPDATE below, whether or not both events share a batch.
                     row.replicas = *to as i32;
+                    row.spec["replicas"] = serde_json::json!(*to);
                     row.updated_at = at;
                 } else {
                     self.deps_patch.insert(deployment_id.0, (*to as i32, at));

@@ -1,0 +1,320 @@
+//! A real cluster per test: a fresh PostgreSQL database, topics with a
+//! unique prefix on a real Kafka-protocol broker, and `orch` processes that
+//! a test can kill with SIGKILL.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Poll `check` until it returns `Some`, or panic with `what` after `deadline`.
+pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > until {
+            panic!("timed out after {deadline:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn with_db(url: &str, db: &str) -> String {
+    let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(0);
+    match url[scheme_end..].find('/') {
+        Some(i) => format!("{}/{db}", &url[..scheme_end + i]),
+        None => format!("{url}/{db}"),
+    }
+}
+
+/// The broker for this test process: KAFKA_BROKERS, or a memory-backed nisshi started here.
+async fn brokers() -> String {
+    if let Ok(b) = std::env::var("KAFKA_BROKERS") {
+        return b;
+    }
+    static BROKER: tokio::sync::OnceCell<(String, u32)> = tokio::sync::OnceCell::const_new();
+    BROKER
+        .get_or_init(|| async {
+            let port = free_port();
+            let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+            let bin = std::env::var("NISSHI_BIN").unwrap_or_else(|_| format!("{home}/.cargo/bin/nisshi"));
+            let url = format!("tcp://127.0.0.1:{port}");
+            let child = std::process::Command::new(&bin)
+                .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "memory://nisshi/"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("KAFKA_BROKERS is unset and {bin} could not start ({e}); run scripts/test"));
+            let pid = child.id();
+            std::mem::forget(child);
+            eventually("the test broker to listen", Duration::from_secs(20), || async {
+                tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
+            })
+            .await;
+            (format!("127.0.0.1:{port}"), pid)
+        })
+        .await
+        .0
+        .clone()
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct Proc {
+    pub child: Child,
+    pub lines: Vec<String>,
+}
+
+impl Proc {
+    pub fn value(&self, key: &str) -> String {
+        self.lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no '{key}' line in {:?}", self.lines))
+            .to_string()
+    }
+
+    pub async fn kill(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+pub struct Cluster {
+    pub db_name: String,
+    pub database_url: String,
+    pub brokers: String,
+    pub prefix: String,
+    pub pool: PgPool,
+    pub api: String,
+    pub token: String,
+    pub agent: String,
+    pub http: reqwest::Client,
+    pub procs: Vec<Proc>,
+}
+
+pub struct Options {
+    pub nodes_per_zone: u32,
+    pub node_cpu_milli: u64,
+    pub grace_seconds: f64,
+    pub lost_seconds: f64,
+    /// Separate `orch up` processes, each with these components.
+    pub processes: Vec<&'static str>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            nodes_per_zone: 4,
+            node_cpu_milli: 4000,
+            grace_seconds: 30.0,
+            lost_seconds: 40.0,
+            processes: vec!["decider,projector,reconcilers,api"],
+        }
+    }
+}
+
+pub async fn create_database(name: &str) -> (String, PgPool) {
+    let admin = PgPool::connect(&admin_url()).await.expect("PostgreSQL must run on DATABASE_URL or 127.0.0.1:5432");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    admin.close().await;
+    let url = with_db(&admin_url(), name);
+    let pool = PgPool::connect(&url).await.unwrap();
+    (url, pool)
+}
+
+impl Cluster {
+    pub async fn start(name: &str, opts: Options) -> Cluster {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let db_name = format!("orch_it_{}_{}", name, &id[..8]);
+        let (database_url, pool) = create_database(&db_name).await;
+        let mut c = Cluster {
+
+            db_name,
+            database_url,
+            brokers: brokers().await,
+            prefix: format!("it{}.", &id[..12]),
+            pool,
+            api: String::new(),
+            token: String::new(),
+            agent: String::new(),
+            http: reqwest::Client::new(),
+            procs: vec![],
+        };
+        for components in opts.processes.clone() {
+            let p = c.spawn_up(components, &opts, &c.database_url.clone()).await;
+            if components.contains("api") {
+                c.api = p.value("API");
+                c.token = p.value("TOKEN");
+            }
+            c.procs.push(p);
+        }
+        let agent = c
+            .spawn(
+                "agent",
+                &[
+                    "agent".into(),
+                    "--nodes-per-zone".into(),
+                    opts.nodes_per_zone.to_string(),
+                    "--node-cpu-milli".into(),
+                    opts.node_cpu_milli.to_string(),
+                    "--heartbeat-ms".into(),
+                    "500".into(),
+                    "--start-delay-ms".into(),
+                    "50".into(),
+                    "--ready-delay-ms".into(),
+                    "50".into(),
+                ],
+                &c.database_url.clone(),
+            )
+            .await;
+        c.agent = agent.value("AGENT");
+        c.procs.push(agent);
+        let expect = opts.nodes_per_zone as i64 * 3;
+        let pool = c.pool.clone();
+        eventually("every node registered and Ready", DEADLINE, || async {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM node_status WHERE ready").fetch_one(&pool).await.ok()?;
+            (n == expect).then_some(())
+        })
+        .await;
+        c
+    }
+
+    fn log_path(&self, what: &str) -> PathBuf {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("it-logs");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(format!("{}-{}-{}.log", self.db_name, what, self.procs.len()))
+    }
+
+    pub async fn spawn_up(&self, components: &str, opts: &Options, database_url: &str) -> Proc {
+        let args = vec![
+            "up".to_string(),
+            "--no-agent".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--components".into(),
+            components.into(),
+            "--grace-seconds".into(),
+            opts.grace_seconds.to_string(),
+            "--lost-seconds".into(),
+            opts.lost_seconds.to_string(),
+            "--snapshot-every".into(),
+            "500".into(),
+        ];
+        self.spawn(&components.replace(',', "+"), &args, database_url).await
+    }
+
+    pub async fn spawn(&self, what: &str, args: &[String], database_url: &str) -> Proc {
+        let log = std::fs::File::create(self.log_path(what)).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_orch"))
+            .args(args)
+            .env("KAFKA_BROKERS", &self.brokers)
+            .env("DATABASE_URL", database_url)
+            .env("ORCH_TOPIC_PREFIX", &self.prefix)
+            .env("RUST_LOG", "info,rdkafka=warn,sqlx=warn,librdkafka=error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("orch binary");
+        let stdout = child.stdout.take().unwrap();
+        let mut reader = BufReader::new(stdout).lines();
+        let mut lines = Vec::new();
+        let ready = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = reader.next_line().await {
+                if line == "READY" {
+                    return true;
+                }
+                lines.push(line);
+            }
+            false
+        })
+        .await;
+        assert!(matches!(ready, Ok(true)), "orch {what} did not start; see {}", self.log_path(what).display());
+        tokio::spawn(async move { while let Ok(Some(_)) = reader.next_line().await {} });
+        Proc { child, lines }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self.http.post(format!("{}{path}", self.api)).bearer_auth(&self.token).json(&body).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_raw(&self, path: &str, body: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}{path}", self.api)).bearer_auth(&self.token).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+
+    /// Wait until the query's count equals `n`.
+    pub async fn wait_count(&self, what: &str, sql: &str, n: i64) {
+        let pool = self.pool.clone();
+        eventually(what, DEADLINE, || {
+            let pool = pool.clone();
+            async move {
+                let c: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.ok()?;
+                (c == n).then_some(())
+            }
+        })
+        .await;
+    }
+
+    pub fn kafka(&self) -> infra::kafka::KafkaConfig {
+        infra::kafka::KafkaConfig { brokers: self.brokers.clone(), prefix: self.prefix.clone() }
+    }
+
+    pub async fn finish(mut self) {
+        for p in &mut self.procs {
+            p.kill().await;
+        }
+        self.pool.close().await;
+        if let Ok(admin) = PgPool::connect(&admin_url()).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db_name)).execute(&admin).await;
+        }
+    }
+}
+
+pub fn deployment(name: &str, replicas: i64, cpu: i64) -> Value {
+    serde_json::json!({
+        "namespace": "default", "name": name, "image": "demo:v1", "replicas": replicas,
+        "resources": {"cpuRequestMilli": cpu, "cpuLimitMilli": cpu, "memRequestMb": 128, "memLimitMb": 128},
+        "strategy": {"type": "RollingUpdate", "maxUnavailable": 1, "maxSurge": 1}
+    })
+}
