@@ -47,6 +47,9 @@ pub struct UpArgs {
     /// Snapshot the write model every this many events.
     #[arg(long, default_value_t = 20_000)]
     pub snapshot_every: u64,
+    /// Once the demo nodes are Ready, create the demo deployment `default/hello` (6 replicas).
+    #[arg(long)]
+    pub demo_deployment: bool,
     #[command(flatten)]
     pub demo: DemoNodes,
 }
@@ -219,6 +222,9 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
         println!("try: curl -H 'Authorization: Bearer {token}' http://{addr}/api/v1/nodes/health");
     }
     println!("READY");
+    if a.demo_deployment {
+        tokio::spawn(create_demo_deployment(kafka.clone(), pool.clone()));
+    }
     shutdown.cancelled().await;
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
@@ -236,6 +242,47 @@ pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
     println!("READY");
     node_agent::run_hollow(kafka, a.nodes.hollow(), Some(listener), shutdown).await?;
     Ok(())
+}
+
+/// The demo's first deployment, sent like any client's command once nodes are Ready.
+async fn create_demo_deployment(kafka: KafkaConfig, pool: sqlx::PgPool) {
+    let run = async {
+        for _ in 0..600 {
+            let ready: i64 = sqlx::query_scalar("SELECT count(*) FROM node_status WHERE ready").fetch_one(&pool).await?;
+            if ready > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let exists: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM workload_def WHERE namespace = 'default' AND name = 'hello'").fetch_one(&pool).await?;
+        if exists > 0 {
+            return Ok::<_, anyhow::Error>(());
+        }
+        let spec = domain::model::DeploymentSpec {
+            namespace: domain::names::Name::parse("namespace", "default")?,
+            name: domain::names::Name::parse("name", "hello")?,
+            image: domain::names::Image::parse("image", "demo:v1")?,
+            replicas: 6,
+            resources: domain::model::Resources { cpu_request_milli: 250, cpu_limit_milli: 500, mem_request_mb: 256, mem_limit_mb: 512 },
+            strategy: Default::default(),
+            node_selector: Default::default(),
+            tolerations: vec![],
+        };
+        let id = domain::ids::derive_id(&[b"demo-deployment"]);
+        let env = domain::CommandEnvelope::new(
+            id,
+            "demo",
+            Some("orch up --demo-deployment".into()),
+            domain::command::Command::CreateDeployment { deployment_id: domain::DeploymentId(id), spec },
+        );
+        infra::kafka::CommandBus::new(&kafka)?.send(&env).await?;
+        println!("demo: created deployment default/hello (6 replicas); see GET /api/v1/workloads/deployments");
+        Ok(())
+    };
+    if let Err(e) = run.await {
+        tracing::warn!(error = %e, "demo deployment not created");
+    }
 }
 
 fn hostname() -> String {
