@@ -16,8 +16,18 @@ pub fn hash_token(token: &str) -> String {
 }
 
 /// Store `token` (or a new random one) for `actor`; returns the token.
-pub async fn bootstrap_token(pool: &PgPool, actor: &str, token: Option<String>) -> Result<String, sqlx::Error> {
-    let token = token.unwrap_or_else(|| format!("orch_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()));
+pub async fn bootstrap_token(
+    pool: &PgPool,
+    actor: &str,
+    token: Option<String>,
+) -> Result<String, sqlx::Error> {
+    let token = token.unwrap_or_else(|| {
+        format!(
+            "orch_{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        )
+    });
     sqlx::query("INSERT INTO api_tokens (token_sha256, actor) VALUES ($1, $2) ON CONFLICT (token_sha256) DO UPDATE SET actor = EXCLUDED.actor")
         .bind(hash_token(&token))
         .bind(actor)
@@ -32,21 +42,34 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
-    pub async fn authenticate(&self, headers: &HeaderMap, pool: &PgPool) -> Result<String, ApiError> {
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        pool: &PgPool,
+    ) -> Result<String, ApiError> {
         let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", m);
         let Some(value) = headers.get(header::AUTHORIZATION) else {
-            return Err(unauthorized("missing bearer token: send 'Authorization: Bearer <token>'"));
+            return Err(unauthorized(
+                "missing bearer token: send 'Authorization: Bearer <token>'",
+            ));
         };
-        let value = value.to_str().map_err(|_| unauthorized("the Authorization header is not text"))?;
+        let value = value
+            .to_str()
+            .map_err(|_| unauthorized("the Authorization header is not text"))?;
         let Some(token) = value.strip_prefix("Bearer ").map(str::trim) else {
-            return Err(unauthorized("the Authorization header must be 'Bearer <token>'"));
+            return Err(unauthorized(
+                "the Authorization header must be 'Bearer <token>'",
+            ));
         };
         let digest = hash_token(token);
         if let Some(actor) = self.known.lock().unwrap().get(&digest) {
             return Ok(actor.clone());
         }
         let row: Option<(String,)> =
-            sqlx::query_as("SELECT actor FROM api_tokens WHERE token_sha256 = $1").bind(&digest).fetch_optional(pool).await?;
+            sqlx::query_as("SELECT actor FROM api_tokens WHERE token_sha256 = $1")
+                .bind(&digest)
+                .fetch_optional(pool)
+                .await?;
         match row {
             Some((actor,)) => {
                 self.known.lock().unwrap().insert(digest, actor.clone());

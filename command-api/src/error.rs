@@ -17,11 +17,20 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), fields: vec![] }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            fields: vec![],
+        }
     }
 
     pub fn validation(fields: Vec<domain::names::FieldError>) -> Self {
-        let message = fields.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; ");
+        let message = fields
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
         ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "VALIDATION_FAILED",
@@ -35,13 +44,21 @@ impl ApiError {
     }
 
     pub fn degraded(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "CONTROL_PLANE_DEGRADED", message)
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "CONTROL_PLANE_DEGRADED",
+            message,
+        )
     }
 
     pub fn internal(err: impl std::fmt::Display) -> Self {
         let id = uuid::Uuid::now_v7();
         tracing::error!(error_id = %id, error = %err, "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", format!("internal error {id}; see the server log"))
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            format!("internal error {id}; see the server log"),
+        )
     }
 
     /// A decider rejection, by code.
@@ -50,7 +67,10 @@ impl ApiError {
         let (status, code) = match code {
             c::ALREADY_EXISTS => (StatusCode::CONFLICT, c::ALREADY_EXISTS),
             c::NOT_FOUND => (StatusCode::NOT_FOUND, c::NOT_FOUND),
-            c::INSUFFICIENT_CLUSTER_CAPACITY => (StatusCode::UNPROCESSABLE_ENTITY, c::INSUFFICIENT_CLUSTER_CAPACITY),
+            c::INSUFFICIENT_CLUSTER_CAPACITY => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                c::INSUFFICIENT_CLUSTER_CAPACITY,
+            ),
             c::VALIDATION_FAILED => (StatusCode::UNPROCESSABLE_ENTITY, c::VALIDATION_FAILED),
             _ => (StatusCode::CONFLICT, "CONFLICT"),
         };
@@ -61,7 +81,9 @@ impl ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => ApiError::degraded("the projection database does not answer"),
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => {
+                ApiError::degraded("the projection database does not answer")
+            }
             e => ApiError::internal(e),
         }
     }
@@ -69,7 +91,11 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let fields: Vec<_> = self.fields.iter().map(|(f, m)| json!({"field": f, "message": m})).collect();
+        let fields: Vec<_> = self
+            .fields
+            .iter()
+            .map(|(f, m)| json!({"field": f, "message": m}))
+            .collect();
         let mut body = json!({"error": {"code": self.code, "message": self.message}});
         if !fields.is_empty() {
             body["error"]["fields"] = json!(fields);

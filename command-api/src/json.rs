@@ -18,7 +18,11 @@ pub fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T,
         }
     }
     if body.is_empty() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED_JSON", "the request body is empty; a JSON object is required"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_JSON",
+            "the request body is empty; a JSON object is required",
+        ));
     }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
@@ -26,15 +30,29 @@ pub fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T,
         let inner = e.into_inner();
         use serde_json::error::Category;
         match inner.classify() {
-            Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED_JSON", format!("the body is not valid JSON: {inner}"))
-            }
+            Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "MALFORMED_JSON",
+                format!("the body is not valid JSON: {inner}"),
+            ),
             Category::Data => {
                 let msg = inner.to_string();
                 let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-                let code = if msg.starts_with("unknown field") { "UNKNOWN_FIELD" } else { "VALIDATION_FAILED" };
-                let field = if path == "." { "body".to_string() } else { path };
-                let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, format!("{field}: {msg}"));
+                let code = if msg.starts_with("unknown field") {
+                    "UNKNOWN_FIELD"
+                } else {
+                    "VALIDATION_FAILED"
+                };
+                let field = if path == "." {
+                    "body".to_string()
+                } else {
+                    path
+                };
+                let mut err = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    code,
+                    format!("{field}: {msg}"),
+                );
                 err.fields = vec![(field, msg)];
                 err
             }

@@ -36,7 +36,12 @@ pub struct ApiConfig {
 }
 
 /// Build the router and start following the event log for outcomes.
-pub async fn build(kafka: &KafkaConfig, pool: PgPool, cfg: ApiConfig, shutdown: CancellationToken) -> infra::Result<Router> {
+pub async fn build(
+    kafka: &KafkaConfig,
+    pool: PgPool,
+    cfg: ApiConfig,
+    shutdown: CancellationToken,
+) -> infra::Result<Router> {
     let outcomes = Outcomes::start(kafka, shutdown).await?;
     let state = AppState {
         bus: CommandBus::new(kafka)?,

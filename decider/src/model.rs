@@ -59,7 +59,13 @@ impl WriteModel {
 
     /// Decide one command read at `offset`; returns the batch to produce, or
     /// `None` when the command was already handled or changes nothing.
-    pub fn handle(&mut self, offset: i64, cmd: &CommandEnvelope, epoch: u64, now: DateTime<Utc>) -> Option<EventBatch> {
+    pub fn handle(
+        &mut self,
+        offset: i64,
+        cmd: &CommandEnvelope,
+        epoch: u64,
+        now: DateTime<Utc>,
+    ) -> Option<EventBatch> {
         self.commands_next = offset + 1;
         if self.has_handled(&cmd.command_id) {
             return None;
@@ -92,7 +98,12 @@ impl WriteModel {
             });
         }
         self.remember(cmd.command_id);
-        Some(EventBatch { command_id: cmd.command_id, command_offset: offset, epoch, events: envelopes })
+        Some(EventBatch {
+            command_id: cmd.command_id,
+            command_offset: offset,
+            epoch,
+            events: envelopes,
+        })
     }
 }
 
@@ -110,15 +121,27 @@ mod tests {
     fn a_repeated_command_is_answered_once_and_a_rebuilt_model_agrees() {
         let mut live = WriteModel::default();
         let mut log = Vec::new();
-        let register = cmd(Command::RegisterNode { node_id: domain::NodeId::from_name("n1"), spec: node_spec("n1", "az-a", 4000, 4096) });
-        let create = cmd(Command::CreateDeployment { deployment_id: deployment_id(1), spec: deployment_spec("web", 2, 100, 100) });
-        for (off, c) in [register.clone(), create.clone(), create.clone()].iter().enumerate() {
+        let register = cmd(Command::RegisterNode {
+            node_id: domain::NodeId::from_name("n1"),
+            spec: node_spec("n1", "az-a", 4000, 4096),
+        });
+        let create = cmd(Command::CreateDeployment {
+            deployment_id: deployment_id(1),
+            spec: deployment_spec("web", 2, 100, 100),
+        });
+        for (off, c) in [register.clone(), create.clone(), create.clone()]
+            .iter()
+            .enumerate()
+        {
             if let Some(b) = live.handle(off as i64, c, 1, Utc::now()) {
                 log.push((off as i64, b));
             }
         }
         assert_eq!(log.len(), 2, "the duplicate produced nothing");
-        let seqs: Vec<u64> = log.iter().flat_map(|(_, b)| b.events.iter().map(|e| e.sequence)).collect();
+        let seqs: Vec<u64> = log
+            .iter()
+            .flat_map(|(_, b)| b.events.iter().map(|e| e.sequence))
+            .collect();
         assert_eq!(seqs, vec![1, 1]);
         let mut rebuilt = WriteModel::default();
         for (i, (_, b)) in log.iter().enumerate() {
@@ -128,7 +151,8 @@ mod tests {
         assert_eq!(rebuilt.commands_next, 2);
         assert!(rebuilt.has_handled(&create.command_id));
         // A snapshot round trip keeps duplicate detection.
-        let mut snap: WriteModel = serde_json::from_str(&serde_json::to_string(&rebuilt).unwrap()).unwrap();
+        let mut snap: WriteModel =
+            serde_json::from_str(&serde_json::to_string(&rebuilt).unwrap()).unwrap();
         snap.after_load();
         assert!(snap.handle(5, &create, 2, Utc::now()).is_none());
     }
@@ -136,7 +160,10 @@ mod tests {
     #[test]
     fn a_rejected_command_yields_a_command_rejected_event() {
         let mut m = WriteModel::default();
-        let c = cmd(Command::ScaleDeployment { deployment_id: deployment_id(9), replicas: 3 });
+        let c = cmd(Command::ScaleDeployment {
+            deployment_id: deployment_id(9),
+            replicas: 3,
+        });
         let b = m.handle(0, &c, 1, Utc::now()).unwrap();
         match &b.events[0].body {
             Event::CommandRejected { code, .. } => assert_eq!(code, "NOT_FOUND"),

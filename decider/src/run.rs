@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use domain::EventBatch;
-use infra::kafka::{EventFollower, KafkaConfig, CommandFollower, CELL_PARTITION};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use infra::kafka::{CELL_PARTITION, CommandFollower, EventFollower, KafkaConfig};
 use rdkafka::config::ClientConfig;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -26,9 +26,16 @@ pub struct DeciderConfig {
 }
 
 /// Run until `shutdown` or an error (the caller restarts it: a restart is a rebuild).
-pub async fn run(kafka: KafkaConfig, pool: PgPool, cfg: DeciderConfig, shutdown: CancellationToken) -> Result<()> {
+pub async fn run(
+    kafka: KafkaConfig,
+    pool: PgPool,
+    cfg: DeciderConfig,
+    shutdown: CancellationToken,
+) -> Result<()> {
     let mut fence = acquire_fence(&cfg, &shutdown).await?;
-    let Some(epoch) = fence.epoch else { return Ok(()) };
+    let Some(epoch) = fence.epoch else {
+        return Ok(());
+    };
     tracing::info!(epoch, cell = cfg.cell, "decider holds the cell");
 
     let mut model = load_snapshot(&pool, cfg.cell).await?;
@@ -48,11 +55,18 @@ pub async fn run(kafka: KafkaConfig, pool: PgPool, cfg: DeciderConfig, shutdown:
         }
     }
     tracing::info!(
-        from = restored_from, to = high, batches = folded, secs = started.elapsed().as_secs_f64(),
-        commands_next = model.commands_next, "write model rebuilt from snapshot and tail"
+        from = restored_from,
+        to = high,
+        batches = folded,
+        secs = started.elapsed().as_secs_f64(),
+        commands_next = model.commands_next,
+        "write model rebuilt from snapshot and tail"
     );
     if model.max_epoch > epoch {
-        return Err(Error::Fenced(format!("the log holds epoch {} above ours ({epoch})", model.max_epoch)));
+        return Err(Error::Fenced(format!(
+            "the log holds epoch {} above ours ({epoch})",
+            model.max_epoch
+        )));
     }
 
     let producer = event_producer(&kafka)?;
@@ -60,7 +74,9 @@ pub async fn run(kafka: KafkaConfig, pool: PgPool, cfg: DeciderConfig, shutdown:
     let mut commands = CommandFollower::new(&kafka, model.commands_next)?;
     let (tx, rx) = mpsc::channel::<(DeliveryFuture, u64)>(200_000);
     let progress = Arc::new(Progress::default());
-    progress.delivered.store(model.events_next - 1, Ordering::Release);
+    progress
+        .delivered
+        .store(model.events_next - 1, Ordering::Release);
     let failed = CancellationToken::new();
     let confirm = tokio::spawn(confirm_in_order(rx, progress.clone(), failed.clone()));
     let m_commands = infra::metrics::counter("decider_commands_total", "Commands decided");
@@ -142,14 +158,20 @@ async fn wait_delivered(progress: &Progress, failed: &CancellationToken, sent: u
             return Err(Error::Delivery("an event batch was not delivered".into()));
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(Error::Delivery("deliveries did not complete in 30 s".into()));
+            return Err(Error::Delivery(
+                "deliveries did not complete in 30 s".into(),
+            ));
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     Ok(())
 }
 
-async fn confirm_in_order(mut rx: mpsc::Receiver<(DeliveryFuture, u64)>, progress: Arc<Progress>, failed: CancellationToken) {
+async fn confirm_in_order(
+    mut rx: mpsc::Receiver<(DeliveryFuture, u64)>,
+    progress: Arc<Progress>,
+    failed: CancellationToken,
+) {
     while let Some((f, n)) = rx.recv().await {
         match infra::kafka::wait_delivery(f).await {
             Ok(offset) => {
@@ -183,8 +205,13 @@ fn event_producer(kafka: &KafkaConfig) -> Result<FutureProducer> {
 fn produce(producer: &FutureProducer, topic: &str, batch: &EventBatch) -> Result<DeliveryFuture> {
     let payload = serde_json::to_vec(batch)?;
     let key = batch.command_id.to_string();
-    let record = FutureRecord::to(topic).partition(CELL_PARTITION).key(&key).payload(&payload);
-    producer.send_result(record).map_err(|(e, _)| Error::Delivery(e.to_string()))
+    let record = FutureRecord::to(topic)
+        .partition(CELL_PARTITION)
+        .key(&key)
+        .payload(&payload);
+    producer
+        .send_result(record)
+        .map_err(|(e, _)| Error::Delivery(e.to_string()))
 }
 
 struct Fence {
@@ -198,12 +225,18 @@ async fn acquire_fence(cfg: &DeciderConfig, shutdown: &CancellationToken) -> Res
     let key = 0x6f72_6368_0000_0000i64 + cfg.cell as i64;
     let mut waited = false;
     loop {
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(key).fetch_one(&mut conn).await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut conn)
+            .await?;
         if got {
             break;
         }
         if !waited {
-            tracing::info!(cell = cfg.cell, "another decider holds the cell; standing by");
+            tracing::info!(
+                cell = cfg.cell,
+                "another decider holds the cell; standing by"
+            );
             waited = true;
         }
         tokio::select! {
@@ -220,12 +253,18 @@ async fn acquire_fence(cfg: &DeciderConfig, shutdown: &CancellationToken) -> Res
     .bind(&cfg.holder)
     .fetch_one(&mut conn)
     .await?;
-    Ok(Fence { conn, epoch: Some(epoch as u64) })
+    Ok(Fence {
+        conn,
+        epoch: Some(epoch as u64),
+    })
 }
 
 async fn load_snapshot(pool: &PgPool, cell: i32) -> Result<WriteModel> {
     let row: Option<(serde_json::Value,)> =
-        sqlx::query_as("SELECT state FROM decider_snapshots WHERE cell = $1").bind(cell).fetch_optional(pool).await?;
+        sqlx::query_as("SELECT state FROM decider_snapshots WHERE cell = $1")
+            .bind(cell)
+            .fetch_optional(pool)
+            .await?;
     match row {
         None => Ok(WriteModel::default()),
         Some((v,)) => {
@@ -252,6 +291,10 @@ async fn save_snapshot(pool: &PgPool, cell: i32, epoch: u64, model: &WriteModel)
     .bind(state)
     .execute(pool)
     .await?;
-    tracing::info!(events_next = model.events_next, commands_next = model.commands_next, "snapshot saved");
+    tracing::info!(
+        events_next = model.events_next,
+        commands_next = model.commands_next,
+        "snapshot saved"
+    );
     Ok(())
 }

@@ -21,7 +21,12 @@ pub struct CommandEnvelope {
 }
 
 impl CommandEnvelope {
-    pub fn new(command_id: Uuid, actor: impl Into<String>, reason: Option<String>, body: Command) -> Self {
+    pub fn new(
+        command_id: Uuid,
+        actor: impl Into<String>,
+        reason: Option<String>,
+        body: Command,
+    ) -> Self {
         CommandEnvelope {
             command_id,
             correlation_id: command_id,
@@ -36,19 +41,55 @@ impl CommandEnvelope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum Command {
-    RegisterNode { node_id: NodeId, spec: NodeSpec },
-    MarkNodeReady { node_id: NodeId },
-    MarkNodeNotReady { node_id: NodeId, silent_for_ms: u64 },
-    MarkNodeLost { node_id: NodeId, silent_for_ms: u64 },
-    CreateDeployment { deployment_id: DeploymentId, spec: DeploymentSpec },
-    ScaleDeployment { deployment_id: DeploymentId, replicas: u32 },
-    DeleteDeployment { deployment_id: DeploymentId },
+    RegisterNode {
+        node_id: NodeId,
+        spec: NodeSpec,
+    },
+    MarkNodeReady {
+        node_id: NodeId,
+    },
+    MarkNodeNotReady {
+        node_id: NodeId,
+        silent_for_ms: u64,
+    },
+    MarkNodeLost {
+        node_id: NodeId,
+        silent_for_ms: u64,
+    },
+    CreateDeployment {
+        deployment_id: DeploymentId,
+        spec: DeploymentSpec,
+    },
+    ScaleDeployment {
+        deployment_id: DeploymentId,
+        replicas: u32,
+    },
+    DeleteDeployment {
+        deployment_id: DeploymentId,
+    },
     /// Create the deployment's pod number `ordinal` (its `next_ordinal`).
-    CreatePod { deployment_id: DeploymentId, ordinal: u64 },
-    BindPod { pod_id: PodId, node_id: NodeId, placement: Placement },
-    ReportPodStarted { pod_id: PodId, node_id: NodeId },
-    ReportPodReady { pod_id: PodId, node_id: NodeId },
-    ReportPodFailed { pod_id: PodId, node_id: NodeId, reason: String },
+    CreatePod {
+        deployment_id: DeploymentId,
+        ordinal: u64,
+    },
+    BindPod {
+        pod_id: PodId,
+        node_id: NodeId,
+        placement: Placement,
+    },
+    ReportPodStarted {
+        pod_id: PodId,
+        node_id: NodeId,
+    },
+    ReportPodReady {
+        pod_id: PodId,
+        node_id: NodeId,
+    },
+    ReportPodFailed {
+        pod_id: PodId,
+        node_id: NodeId,
+        reason: String,
+    },
     /// `only_if_surplus`: refuse when the deployment would drop below its
     /// replicas, so a controller acting on a stale view never deletes too many.
     DeletePod {

@@ -32,24 +32,38 @@ pub mod code {
 }
 
 fn reject(code: &'static str, message: impl Into<String>) -> Result<Vec<Event>, Rejection> {
-    Err(Rejection { code, message: message.into() })
+    Err(Rejection {
+        code,
+        message: message.into(),
+    })
 }
 
 pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection> {
     match command {
         Command::RegisterNode { node_id, spec } => {
-            if spec.cpu_allocatable_milli > spec.cpu_capacity_milli || spec.mem_allocatable_mb > spec.mem_capacity_mb {
-                return reject(code::VALIDATION_FAILED, "allocatable must not exceed capacity");
+            if spec.cpu_allocatable_milli > spec.cpu_capacity_milli
+                || spec.mem_allocatable_mb > spec.mem_capacity_mb
+            {
+                return reject(
+                    code::VALIDATION_FAILED,
+                    "allocatable must not exceed capacity",
+                );
             }
             if let Some(other) = state.node_by_name(spec.name.as_str()) {
                 if other.id != *node_id {
-                    return reject(code::ALREADY_EXISTS, format!("node name '{}' is taken", spec.name));
+                    return reject(
+                        code::ALREADY_EXISTS,
+                        format!("node name '{}' is taken", spec.name),
+                    );
                 }
             }
             match state.nodes.get(node_id) {
                 Some(n) if n.spec == *spec && n.condition == NodeCondition::Ready => Ok(vec![]),
                 Some(n) if n.spec == *spec => Ok(vec![Event::NodeReady { node_id: n.id }]),
-                _ => Ok(vec![Event::NodeRegistered { node_id: *node_id, spec: spec.clone() }]),
+                _ => Ok(vec![Event::NodeRegistered {
+                    node_id: *node_id,
+                    spec: spec.clone(),
+                }]),
             }
         }
         Command::MarkNodeReady { node_id } => match state.nodes.get(node_id) {
@@ -57,52 +71,97 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             Some(n) if n.condition == NodeCondition::Ready => Ok(vec![]),
             Some(_) => Ok(vec![Event::NodeReady { node_id: *node_id }]),
         },
-        Command::MarkNodeNotReady { node_id, silent_for_ms } => match state.nodes.get(node_id) {
+        Command::MarkNodeNotReady {
+            node_id,
+            silent_for_ms,
+        } => match state.nodes.get(node_id) {
             None => reject(code::NOT_FOUND, format!("node {node_id} is not registered")),
             Some(n) if n.condition != NodeCondition::Ready => Ok(vec![]),
-            Some(_) => Ok(vec![Event::NodeNotReady { node_id: *node_id, silent_for_ms: *silent_for_ms }]),
+            Some(_) => Ok(vec![Event::NodeNotReady {
+                node_id: *node_id,
+                silent_for_ms: *silent_for_ms,
+            }]),
         },
-        Command::MarkNodeLost { node_id, silent_for_ms } => match state.nodes.get(node_id) {
+        Command::MarkNodeLost {
+            node_id,
+            silent_for_ms,
+        } => match state.nodes.get(node_id) {
             None => reject(code::NOT_FOUND, format!("node {node_id} is not registered")),
             Some(n) if n.condition == NodeCondition::Lost => Ok(vec![]),
             Some(n) => Ok(node_lost(state, n, *silent_for_ms)),
         },
-        Command::CreateDeployment { deployment_id, spec } => {
+        Command::CreateDeployment {
+            deployment_id,
+            spec,
+        } => {
             if state.deployments.contains_key(deployment_id) {
-                return reject(code::ALREADY_EXISTS, format!("deployment {deployment_id} already exists"));
-            }
-            if state.deployment_by_name(spec.namespace.as_str(), spec.name.as_str()).is_some() {
                 return reject(
                     code::ALREADY_EXISTS,
-                    format!("deployment '{}' already exists in namespace '{}'", spec.name, spec.namespace),
+                    format!("deployment {deployment_id} already exists"),
+                );
+            }
+            if state
+                .deployment_by_name(spec.namespace.as_str(), spec.name.as_str())
+                .is_some()
+            {
+                return reject(
+                    code::ALREADY_EXISTS,
+                    format!(
+                        "deployment '{}' already exists in namespace '{}'",
+                        spec.name, spec.namespace
+                    ),
                 );
             }
             validate_spec(spec)?;
             check_capacity(state, spec, spec.replicas)?;
-            Ok(vec![Event::DeploymentCreated { deployment_id: *deployment_id, spec: spec.clone(), revision: 1 }])
+            Ok(vec![Event::DeploymentCreated {
+                deployment_id: *deployment_id,
+                spec: spec.clone(),
+                revision: 1,
+            }])
         }
-        Command::ScaleDeployment { deployment_id, replicas } => {
+        Command::ScaleDeployment {
+            deployment_id,
+            replicas,
+        } => {
             let Some(d) = state.deployments.get(deployment_id) else {
-                return reject(code::NOT_FOUND, format!("deployment {deployment_id} not found"));
+                return reject(
+                    code::NOT_FOUND,
+                    format!("deployment {deployment_id} not found"),
+                );
             };
             if *replicas > MAX_REPLICAS {
-                return reject(code::VALIDATION_FAILED, format!("replicas must be at most {MAX_REPLICAS}"));
+                return reject(
+                    code::VALIDATION_FAILED,
+                    format!("replicas must be at most {MAX_REPLICAS}"),
+                );
             }
             if *replicas > d.spec.replicas {
                 check_capacity(state, &d.spec, *replicas)?;
             }
-            Ok(vec![Event::DeploymentScaled { deployment_id: *deployment_id, from: d.spec.replicas, to: *replicas }])
+            Ok(vec![Event::DeploymentScaled {
+                deployment_id: *deployment_id,
+                from: d.spec.replicas,
+                to: *replicas,
+            }])
         }
         Command::DeleteDeployment { deployment_id } => {
             let Some(d) = state.deployments.get(deployment_id) else {
-                return reject(code::NOT_FOUND, format!("deployment {deployment_id} not found"));
+                return reject(
+                    code::NOT_FOUND,
+                    format!("deployment {deployment_id} not found"),
+                );
             };
             let mut events = Vec::with_capacity(d.pods.len() + 1);
             let mut usage = UsageTracker::default();
             for pod_id in &d.pods {
                 let pod = &state.pods[pod_id];
                 let u = usage.release(state, pod_id, pod.node);
-                events.push(Event::PodDeleted { pod_id: *pod_id, reason: "deployment deleted".into(), usage: u });
+                events.push(Event::PodDeleted {
+                    pod_id: *pod_id,
+                    reason: "deployment deleted".into(),
+                    usage: u,
+                });
             }
             events.push(Event::DeploymentDeleted {
                 deployment_id: *deployment_id,
@@ -111,8 +170,13 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             });
             Ok(events)
         }
-        Command::CreatePod { deployment_id, ordinal } => {
-            let Some(d) = state.deployments.get(deployment_id) else { return Ok(vec![]) };
+        Command::CreatePod {
+            deployment_id,
+            ordinal,
+        } => {
+            let Some(d) = state.deployments.get(deployment_id) else {
+                return Ok(vec![]);
+            };
             if *ordinal != d.next_ordinal || state.live_pod_count(d) >= d.spec.replicas {
                 return Ok(vec![]);
             }
@@ -128,23 +192,45 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 revision: d.revision,
             }])
         }
-        Command::BindPod { pod_id, node_id, placement } => {
+        Command::BindPod {
+            pod_id,
+            node_id,
+            placement,
+        } => {
             let Some(pod) = state.pods.get(pod_id) else {
                 return reject(code::NOT_FOUND, format!("pod {pod_id} not found"));
             };
             if let Some(bound) = pod.node {
-                return reject(code::POD_ALREADY_BOUND, format!("pod {pod_id} is already bound to node {bound}"));
+                return reject(
+                    code::POD_ALREADY_BOUND,
+                    format!("pod {pod_id} is already bound to node {bound}"),
+                );
             }
             if pod.phase != PodPhase::Pending {
-                return reject(code::POD_NOT_PENDING, format!("pod {pod_id} is {}", pod.phase.as_str()));
+                return reject(
+                    code::POD_NOT_PENDING,
+                    format!("pod {pod_id} is {}", pod.phase.as_str()),
+                );
             }
             let Some(node) = state.nodes.get(node_id) else {
                 return reject(code::NOT_FOUND, format!("node {node_id} not found"));
             };
             let spec = &state.deployments[&pod.deployment].spec;
-            if let Err(r) = scheduler::run_filters(node, spec, pod.cpu_milli as u64, pod.mem_mb as u64, (0, 0)) {
-                let c = if r == scheduler::reason::NODE_NOT_READY { code::NODE_NOT_READY } else { code::BIND_INFEASIBLE };
-                return reject(c, format!("pod {pod_id} cannot be bound to node {}: {r}", node.spec.name));
+            if let Err(r) =
+                scheduler::run_filters(node, spec, pod.cpu_milli as u64, pod.mem_mb as u64, (0, 0))
+            {
+                let c = if r == scheduler::reason::NODE_NOT_READY {
+                    code::NODE_NOT_READY
+                } else {
+                    code::BIND_INFEASIBLE
+                };
+                return reject(
+                    c,
+                    format!(
+                        "pod {pod_id} cannot be bound to node {}: {r}",
+                        node.spec.name
+                    ),
+                );
             }
             let usage = NodeUsage {
                 node_id: *node_id,
@@ -152,51 +238,96 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 mem_requested_mb: node.mem_requested_mb + pod.mem_mb as u64,
                 pods: node.pods.len() as u32 + 1,
             };
-            Ok(vec![Event::PodBound { pod_id: *pod_id, node_id: *node_id, usage, placement: placement.clone() }])
+            Ok(vec![Event::PodBound {
+                pod_id: *pod_id,
+                node_id: *node_id,
+                usage,
+                placement: placement.clone(),
+            }])
         }
         Command::ReportPodStarted { pod_id, node_id } => {
             let pod = pod_on_node(state, pod_id, node_id)?;
             match pod.phase {
-                PodPhase::Pending => Ok(vec![Event::PodStarted { pod_id: *pod_id, node_id: *node_id }]),
+                PodPhase::Pending => Ok(vec![Event::PodStarted {
+                    pod_id: *pod_id,
+                    node_id: *node_id,
+                }]),
                 _ => Ok(vec![]),
             }
         }
         Command::ReportPodReady { pod_id, node_id } => {
             let pod = pod_on_node(state, pod_id, node_id)?;
             match (pod.phase, pod.ready) {
-                (PodPhase::Running, false) => Ok(vec![Event::PodReady { pod_id: *pod_id, node_id: *node_id }]),
+                (PodPhase::Running, false) => Ok(vec![Event::PodReady {
+                    pod_id: *pod_id,
+                    node_id: *node_id,
+                }]),
                 (PodPhase::Running, true) => Ok(vec![]),
-                (phase, _) => reject(code::POD_NOT_PENDING, format!("pod {pod_id} is {}", phase.as_str())),
+                (phase, _) => reject(
+                    code::POD_NOT_PENDING,
+                    format!("pod {pod_id} is {}", phase.as_str()),
+                ),
             }
         }
-        Command::ReportPodFailed { pod_id, node_id, reason } => {
+        Command::ReportPodFailed {
+            pod_id,
+            node_id,
+            reason,
+        } => {
             let pod = pod_on_node(state, pod_id, node_id)?;
             if !pod.is_live() {
                 return Ok(vec![]);
             }
             let usage = UsageTracker::default().release(state, pod_id, pod.node);
-            Ok(vec![Event::PodFailed { pod_id: *pod_id, node_id: Some(*node_id), reason: reason.clone(), usage }])
+            Ok(vec![Event::PodFailed {
+                pod_id: *pod_id,
+                node_id: Some(*node_id),
+                reason: reason.clone(),
+                usage,
+            }])
         }
-        Command::DeletePod { pod_id, reason, only_if_surplus } => {
-            let Some(pod) = state.pods.get(pod_id) else { return Ok(vec![]) };
+        Command::DeletePod {
+            pod_id,
+            reason,
+            only_if_surplus,
+        } => {
+            let Some(pod) = state.pods.get(pod_id) else {
+                return Ok(vec![]);
+            };
             if *only_if_surplus && pod.is_live() {
-                let Some(d) = state.deployments.get(&pod.deployment) else { return Ok(vec![]) };
+                let Some(d) = state.deployments.get(&pod.deployment) else {
+                    return Ok(vec![]);
+                };
                 if state.live_pod_count(d) <= d.spec.replicas {
                     return Ok(vec![]);
                 }
             }
             let usage = UsageTracker::default().release(state, pod_id, pod.node);
-            Ok(vec![Event::PodDeleted { pod_id: *pod_id, reason: reason.clone(), usage }])
+            Ok(vec![Event::PodDeleted {
+                pod_id: *pod_id,
+                reason: reason.clone(),
+                usage,
+            }])
         }
     }
 }
 
-fn pod_on_node<'s>(state: &'s State, pod_id: &PodId, node_id: &NodeId) -> Result<&'s crate::state::Pod, Rejection> {
+fn pod_on_node<'s>(
+    state: &'s State,
+    pod_id: &PodId,
+    node_id: &NodeId,
+) -> Result<&'s crate::state::Pod, Rejection> {
     let Some(pod) = state.pods.get(pod_id) else {
-        return Err(Rejection { code: code::NOT_FOUND, message: format!("pod {pod_id} not found") });
+        return Err(Rejection {
+            code: code::NOT_FOUND,
+            message: format!("pod {pod_id} not found"),
+        });
     };
     if pod.node != Some(*node_id) {
-        return Err(Rejection { code: code::POD_NOT_ON_NODE, message: format!("pod {pod_id} is not bound to node {node_id}") });
+        return Err(Rejection {
+            code: code::POD_NOT_ON_NODE,
+            message: format!("pod {pod_id} is not bound to node {node_id}"),
+        });
     }
     Ok(pod)
 }
@@ -208,7 +339,12 @@ struct UsageTracker {
 }
 
 impl UsageTracker {
-    fn release(&mut self, state: &State, pod_id: &PodId, node: Option<NodeId>) -> Option<NodeUsage> {
+    fn release(
+        &mut self,
+        state: &State,
+        pod_id: &PodId,
+        node: Option<NodeId>,
+    ) -> Option<NodeUsage> {
         let node_id = node?;
         let node = state.nodes.get(&node_id)?;
         let pod = state.pods.get(pod_id)?;
@@ -221,16 +357,28 @@ impl UsageTracker {
 }
 
 fn node_lost(state: &State, node: &Node, silent_for_ms: u64) -> Vec<Event> {
-    let live: Vec<PodId> = node.pods.iter().copied().filter(|p| state.pods.get(p).is_some_and(|p| p.is_live())).collect();
+    let live: Vec<PodId> = node
+        .pods
+        .iter()
+        .copied()
+        .filter(|p| state.pods.get(p).is_some_and(|p| p.is_live()))
+        .collect();
     let mut events = Vec::with_capacity(live.len() + 1);
-    events.push(Event::NodeLost { node_id: node.id, silent_for_ms, pods_failed: live.len() as u32 });
+    events.push(Event::NodeLost {
+        node_id: node.id,
+        silent_for_ms,
+        pods_failed: live.len() as u32,
+    });
     let mut usage = UsageTracker::default();
     for pod_id in live {
         let u = usage.release(state, &pod_id, Some(node.id));
         events.push(Event::PodFailed {
             pod_id,
             node_id: Some(node.id),
-            reason: format!("NodeLost: node {} silent for {} ms", node.spec.name, silent_for_ms),
+            reason: format!(
+                "NodeLost: node {} silent for {} ms",
+                node.spec.name, silent_for_ms
+            ),
             usage: u,
         });
     }
@@ -239,7 +387,12 @@ fn node_lost(state: &State, node: &Node, silent_for_ms: u64) -> Vec<Event> {
 
 fn validate_spec(spec: &DeploymentSpec) -> Result<(), Rejection> {
     let r = &spec.resources;
-    let fail = |m: String| Err(Rejection { code: code::VALIDATION_FAILED, message: m });
+    let fail = |m: String| {
+        Err(Rejection {
+            code: code::VALIDATION_FAILED,
+            message: m,
+        })
+    };
     if spec.replicas > MAX_REPLICAS {
         return fail(format!("replicas: must be at most {MAX_REPLICAS}"));
     }
@@ -261,10 +414,17 @@ fn check_capacity(state: &State, spec: &DeploymentSpec, replicas: u32) -> Result
     if replicas == 0 {
         return Ok(());
     }
-    let (cpu, mem) = (spec.resources.cpu_request_milli as u64, spec.resources.mem_request_mb as u64);
+    let (cpu, mem) = (
+        spec.resources.cpu_request_milli as u64,
+        spec.resources.mem_request_mb as u64,
+    );
     let mut slots: u64 = 0;
     let mut candidates = 0;
-    for node in state.nodes.values().filter(|n| statically_feasible(n, spec)) {
+    for node in state
+        .nodes
+        .values()
+        .filter(|n| statically_feasible(n, spec))
+    {
         candidates += 1;
         let by_cpu = node.spec.cpu_allocatable_milli / cpu;
         let by_mem = node.spec.mem_allocatable_mb / mem;
@@ -274,11 +434,17 @@ fn check_capacity(state: &State, spec: &DeploymentSpec, replicas: u32) -> Result
         return Ok(());
     }
     let message = if candidates == 0 {
-        "no node in the cluster can run this pod (taints, node selector, or no nodes registered)".to_string()
+        "no node in the cluster can run this pod (taints, node selector, or no nodes registered)"
+            .to_string()
     } else if slots == 0 {
         format!("no node is large enough for one pod requesting {cpu}m CPU and {mem} MB memory")
     } else {
-        format!("{replicas} replicas requesting {cpu}m CPU and {mem} MB each can never fit: the cluster holds at most {slots}")
+        format!(
+            "{replicas} replicas requesting {cpu}m CPU and {mem} MB each can never fit: the cluster holds at most {slots}"
+        )
     };
-    Err(Rejection { code: code::INSUFFICIENT_CLUSTER_CAPACITY, message })
+    Err(Rejection {
+        code: code::INSUFFICIENT_CLUSTER_CAPACITY,
+        message,
+    })
 }

@@ -40,14 +40,38 @@ pub struct AggregateRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum Event {
-    NodeRegistered { node_id: NodeId, spec: NodeSpec },
-    NodeReady { node_id: NodeId },
-    NodeNotReady { node_id: NodeId, silent_for_ms: u64 },
+    NodeRegistered {
+        node_id: NodeId,
+        spec: NodeSpec,
+    },
+    NodeReady {
+        node_id: NodeId,
+    },
+    NodeNotReady {
+        node_id: NodeId,
+        silent_for_ms: u64,
+    },
     /// The node is gone; `pods_failed` of its pods failed with it (each has its own `PodFailed`).
-    NodeLost { node_id: NodeId, silent_for_ms: u64, pods_failed: u32 },
-    DeploymentCreated { deployment_id: DeploymentId, spec: DeploymentSpec, revision: u64 },
-    DeploymentScaled { deployment_id: DeploymentId, from: u32, to: u32 },
-    DeploymentDeleted { deployment_id: DeploymentId, namespace: Name, name: Name },
+    NodeLost {
+        node_id: NodeId,
+        silent_for_ms: u64,
+        pods_failed: u32,
+    },
+    DeploymentCreated {
+        deployment_id: DeploymentId,
+        spec: DeploymentSpec,
+        revision: u64,
+    },
+    DeploymentScaled {
+        deployment_id: DeploymentId,
+        from: u32,
+        to: u32,
+    },
+    DeploymentDeleted {
+        deployment_id: DeploymentId,
+        namespace: Name,
+        name: Name,
+    },
     PodCreated {
         pod_id: PodId,
         deployment_id: DeploymentId,
@@ -58,12 +82,36 @@ pub enum Event {
         resources: Resources,
         revision: u64,
     },
-    PodBound { pod_id: PodId, node_id: NodeId, usage: NodeUsage, placement: Placement },
-    PodStarted { pod_id: PodId, node_id: NodeId },
-    PodReady { pod_id: PodId, node_id: NodeId },
-    PodFailed { pod_id: PodId, node_id: Option<NodeId>, reason: String, usage: Option<NodeUsage> },
-    PodDeleted { pod_id: PodId, reason: String, usage: Option<NodeUsage> },
-    CommandRejected { command_type: String, code: String, message: String },
+    PodBound {
+        pod_id: PodId,
+        node_id: NodeId,
+        usage: NodeUsage,
+        placement: Placement,
+    },
+    PodStarted {
+        pod_id: PodId,
+        node_id: NodeId,
+    },
+    PodReady {
+        pod_id: PodId,
+        node_id: NodeId,
+    },
+    PodFailed {
+        pod_id: PodId,
+        node_id: Option<NodeId>,
+        reason: String,
+        usage: Option<NodeUsage>,
+    },
+    PodDeleted {
+        pod_id: PodId,
+        reason: String,
+        usage: Option<NodeUsage>,
+    },
+    CommandRejected {
+        command_type: String,
+        code: String,
+        message: String,
+    },
 }
 
 impl Event {
@@ -129,7 +177,11 @@ impl EventEnvelope {
     /// Event ids are derived from the command and the event's index, so a
     /// re-decided command yields the same ids and duplicates are detectable.
     pub fn event_id_for(command_id: Uuid, index: usize) -> Uuid {
-        derive_id(&[b"event", command_id.as_bytes(), &(index as u64).to_be_bytes()])
+        derive_id(&[
+            b"event",
+            command_id.as_bytes(),
+            &(index as u64).to_be_bytes(),
+        ])
     }
 }
 

@@ -9,7 +9,9 @@ pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f72_6368_2d69_6473_8000_0000_0
 
 macro_rules! id_type {
     ($name:ident) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 
@@ -55,6 +57,10 @@ impl PodId {
     /// The n-th pod a deployment ever created. Stable, so a controller that
     /// acts on a stale view asks for the same pod twice, never two pods.
     pub fn for_ordinal(deployment: DeploymentId, ordinal: u64) -> Self {
-        PodId(derive_id(&[b"pod", deployment.0.as_bytes(), &ordinal.to_be_bytes()]))
+        PodId(derive_id(&[
+            b"pod",
+            deployment.0.as_bytes(),
+            &ordinal.to_be_bytes(),
+        ]))
     }
 }

@@ -96,7 +96,10 @@ pub struct RollingUpdate {
 
 impl Default for RollingUpdate {
     fn default() -> Self {
-        RollingUpdate { max_unavailable: 1, max_surge: 1 }
+        RollingUpdate {
+            max_unavailable: 1,
+            max_surge: 1,
+        }
     }
 }
 

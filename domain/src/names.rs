@@ -11,7 +11,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -27,19 +30,26 @@ impl Name {
             return Err(FieldError::new(field, "must not be empty"));
         }
         if s.len() > 63 {
-            return Err(FieldError::new(field, format!("must be at most 63 characters, got {}", s.len())));
+            return Err(FieldError::new(
+                field,
+                format!("must be at most 63 characters, got {}", s.len()),
+            ));
         }
         let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
         if let Some(bad) = s.chars().find(|c| !ok_char(*c)) {
             return Err(FieldError::new(
                 field,
-                format!("'{s}' is not a DNS-1123 label: character '{bad}' is not allowed (use a-z, 0-9 and '-')"),
+                format!(
+                    "'{s}' is not a DNS-1123 label: character '{bad}' is not allowed (use a-z, 0-9 and '-')"
+                ),
             ));
         }
         if s.starts_with('-') || s.ends_with('-') {
             return Err(FieldError::new(
                 field,
-                format!("'{s}' is not a DNS-1123 label: it must start and end with a letter or digit"),
+                format!(
+                    "'{s}' is not a DNS-1123 label: it must start and end with a letter or digit"
+                ),
             ));
         }
         Ok(Name(s.to_string()))
@@ -83,7 +93,10 @@ impl Image {
             return Err(FieldError::new(field, "must be at most 255 characters"));
         }
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(FieldError::new(field, format!("'{s}' must not contain whitespace")));
+            return Err(FieldError::new(
+                field,
+                format!("'{s}' must not contain whitespace"),
+            ));
         }
         Ok(Image(s.to_string()))
     }
@@ -110,8 +123,14 @@ pub fn parse_label(field: &str, s: &str) -> Result<String, FieldError> {
     if s.is_empty() || s.len() > 253 {
         return Err(FieldError::new(field, "must be 1 to 253 characters"));
     }
-    if let Some(bad) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))) {
-        return Err(FieldError::new(field, format!("character '{bad}' is not allowed")));
+    if let Some(bad) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/')))
+    {
+        return Err(FieldError::new(
+            field,
+            format!("character '{bad}' is not allowed"),
+        ));
     }
     Ok(s.to_string())
 }

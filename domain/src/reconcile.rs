@@ -33,20 +33,48 @@ pub fn deployments(state: &State) -> Vec<Planned> {
             for i in 0..(want - live.len()) as u64 {
                 let ordinal = d.next_ordinal + i;
                 out.push(Planned {
-                    command_id: derive_id(&[b"create-pod", id.0.as_bytes(), &ordinal.to_be_bytes()]),
-                    command: Command::CreatePod { deployment_id: id, ordinal },
-                    reason: format!("deployment {} has {} of {} replicas", d.spec.name, live.len(), want),
+                    command_id: derive_id(&[
+                        b"create-pod",
+                        id.0.as_bytes(),
+                        &ordinal.to_be_bytes(),
+                    ]),
+                    command: Command::CreatePod {
+                        deployment_id: id,
+                        ordinal,
+                    },
+                    reason: format!(
+                        "deployment {} has {} of {} replicas",
+                        d.spec.name,
+                        live.len(),
+                        want
+                    ),
                 });
             }
         } else if live.len() > want {
             // Remove the least useful first: unbound, then not running, then not ready, then newest.
             let mut victims = live;
-            victims.sort_by_key(|p| (p.node.is_some(), p.phase == crate::model::PodPhase::Running, p.ready, Reverse(p.ordinal)));
+            victims.sort_by_key(|p| {
+                (
+                    p.node.is_some(),
+                    p.phase == crate::model::PodPhase::Running,
+                    p.ready,
+                    Reverse(p.ordinal),
+                )
+            });
             for pod in victims.iter().take(victims.len() - want) {
                 out.push(Planned {
                     command_id: derive_id(&[b"scale-down", pod.id.0.as_bytes()]),
-                    command: Command::DeletePod { pod_id: pod.id, reason: "scale-down".into(), only_if_surplus: true },
-                    reason: format!("deployment {} has {} replicas, wants {}", d.spec.name, d.pods.len(), want),
+                    command: Command::DeletePod {
+                        pod_id: pod.id,
+                        reason: "scale-down".into(),
+                        only_if_surplus: true,
+                    },
+                    reason: format!(
+                        "deployment {} has {} replicas, wants {}",
+                        d.spec.name,
+                        d.pods.len(),
+                        want
+                    ),
                 });
             }
         }
@@ -64,7 +92,10 @@ pub struct LifecycleConfig {
 
 impl Default for LifecycleConfig {
     fn default() -> Self {
-        LifecycleConfig { grace_ms: 30_000, lost_after_ms: 60_000 }
+        LifecycleConfig {
+            grace_ms: 30_000,
+            lost_after_ms: 60_000,
+        }
     }
 }
 
@@ -82,25 +113,41 @@ pub fn node_lifecycle(
     let mut nodes: Vec<_> = state.nodes.values().collect();
     nodes.sort_by_key(|n| n.id);
     for node in nodes {
-        let seen = last_seen(node.id).unwrap_or(watch_started_ms).max(watch_started_ms.min(now_ms));
+        let seen = last_seen(node.id)
+            .unwrap_or(watch_started_ms)
+            .max(watch_started_ms.min(now_ms));
         let silent = (now_ms - seen).max(0);
         let version = node.version.to_be_bytes();
         let id = |what: &[u8]| derive_id(&[what, node.id.0.as_bytes(), &version]);
         let planned = match node.condition {
             NodeCondition::Ready if silent >= cfg.lost_after_ms => Some((
                 id(b"node-lost"),
-                Command::MarkNodeLost { node_id: node.id, silent_for_ms: silent as u64 },
+                Command::MarkNodeLost {
+                    node_id: node.id,
+                    silent_for_ms: silent as u64,
+                },
             )),
             NodeCondition::Ready if silent >= cfg.grace_ms => Some((
                 id(b"node-not-ready"),
-                Command::MarkNodeNotReady { node_id: node.id, silent_for_ms: silent as u64 },
+                Command::MarkNodeNotReady {
+                    node_id: node.id,
+                    silent_for_ms: silent as u64,
+                },
             )),
             NodeCondition::NotReady if silent >= cfg.lost_after_ms => Some((
                 id(b"node-lost"),
-                Command::MarkNodeLost { node_id: node.id, silent_for_ms: silent as u64 },
+                Command::MarkNodeLost {
+                    node_id: node.id,
+                    silent_for_ms: silent as u64,
+                },
             )),
-            NodeCondition::NotReady | NodeCondition::Lost if silent < cfg.grace_ms && last_seen(node.id).is_some() => {
-                Some((id(b"node-ready"), Command::MarkNodeReady { node_id: node.id }))
+            NodeCondition::NotReady | NodeCondition::Lost
+                if silent < cfg.grace_ms && last_seen(node.id).is_some() =>
+            {
+                Some((
+                    id(b"node-ready"),
+                    Command::MarkNodeReady { node_id: node.id },
+                ))
             }
             _ => None,
         };

@@ -22,11 +22,20 @@ pub mod reason {
 
 /// Filter: the node must be Ready.
 pub fn filter_node_ready(node: &Node) -> Result<(), &'static str> {
-    if node.condition == NodeCondition::Ready { Ok(()) } else { Err(reason::NODE_NOT_READY) }
+    if node.condition == NodeCondition::Ready {
+        Ok(())
+    } else {
+        Err(reason::NODE_NOT_READY)
+    }
 }
 
 /// Filter: requests fit what is left of allocatable (`extra` = reserved, not yet in state).
-pub fn filter_resources(node: &Node, cpu: u64, mem: u64, extra: (u64, u64)) -> Result<(), &'static str> {
+pub fn filter_resources(
+    node: &Node,
+    cpu: u64,
+    mem: u64,
+    extra: (u64, u64),
+) -> Result<(), &'static str> {
     if node.cpu_requested_milli + extra.0 + cpu > node.spec.cpu_allocatable_milli {
         return Err(reason::INSUFFICIENT_CPU);
     }
@@ -38,7 +47,11 @@ pub fn filter_resources(node: &Node, cpu: u64, mem: u64, extra: (u64, u64)) -> R
 
 /// Filter: every NoSchedule / NoExecute taint is tolerated.
 pub fn filter_taints(node: &Node, spec: &DeploymentSpec) -> Result<(), &'static str> {
-    let blocking = node.spec.taints.iter().filter(|t| t.effect != TaintEffect::PreferNoSchedule);
+    let blocking = node
+        .spec
+        .taints
+        .iter()
+        .filter(|t| t.effect != TaintEffect::PreferNoSchedule);
     for taint in blocking {
         if !spec.tolerations.iter().any(|tol| tol.tolerates(taint)) {
             return Err(reason::TAINT_NOT_TOLERATED);
@@ -50,7 +63,11 @@ pub fn filter_taints(node: &Node, spec: &DeploymentSpec) -> Result<(), &'static 
 /// Filter: every node-selector pair matches a label (the zone is a label too).
 pub fn filter_node_selector(node: &Node, spec: &DeploymentSpec) -> Result<(), &'static str> {
     for (k, v) in &spec.node_selector {
-        let actual = if k == ZONE_LABEL { Some(&node.spec.zone) } else { node.spec.labels.get(k) };
+        let actual = if k == ZONE_LABEL {
+            Some(&node.spec.zone)
+        } else {
+            node.spec.labels.get(k)
+        };
         if actual != Some(v) {
             return Err(reason::NODE_SELECTOR_MISMATCH);
         }
@@ -67,7 +84,13 @@ pub fn statically_feasible(node: &Node, spec: &DeploymentSpec) -> bool {
 }
 
 /// All filters, in the order their rejections are reported.
-pub fn run_filters(node: &Node, spec: &DeploymentSpec, cpu: u64, mem: u64, extra: (u64, u64)) -> Result<(), &'static str> {
+pub fn run_filters(
+    node: &Node,
+    spec: &DeploymentSpec,
+    cpu: u64,
+    mem: u64,
+    extra: (u64, u64),
+) -> Result<(), &'static str> {
     filter_node_ready(node)?;
     filter_taints(node, spec)?;
     filter_node_selector(node, spec)?;
@@ -77,27 +100,58 @@ pub fn run_filters(node: &Node, spec: &DeploymentSpec, cpu: u64, mem: u64, extra
 /// Score: prefer nodes with more room left after placing (spreads load).
 pub fn score_least_allocated(node: &Node, cpu: u64, mem: u64, extra: (u64, u64)) -> u32 {
     let free = |alloc: u64, used: u64| {
-        if alloc == 0 { 0 } else { (alloc.saturating_sub(used) * 100 / alloc) as u32 }
+        if alloc == 0 {
+            0
+        } else {
+            (alloc.saturating_sub(used) * 100 / alloc) as u32
+        }
     };
-    let c = free(node.spec.cpu_allocatable_milli, node.cpu_requested_milli + extra.0 + cpu);
-    let m = free(node.spec.mem_allocatable_mb, node.mem_requested_mb + extra.1 + mem);
+    let c = free(
+        node.spec.cpu_allocatable_milli,
+        node.cpu_requested_milli + extra.0 + cpu,
+    );
+    let m = free(
+        node.spec.mem_allocatable_mb,
+        node.mem_requested_mb + extra.1 + mem,
+    );
     (c + m) / 2
 }
 
 /// Score: prefer nodes whose CPU and memory use stay in proportion.
 pub fn score_balanced(node: &Node, cpu: u64, mem: u64, extra: (u64, u64)) -> u32 {
-    let frac = |alloc: u64, used: u64| if alloc == 0 { 100 } else { (used * 100 / alloc).min(100) as i64 };
-    let c = frac(node.spec.cpu_allocatable_milli, node.cpu_requested_milli + extra.0 + cpu);
-    let m = frac(node.spec.mem_allocatable_mb, node.mem_requested_mb + extra.1 + mem);
+    let frac = |alloc: u64, used: u64| {
+        if alloc == 0 {
+            100
+        } else {
+            (used * 100 / alloc).min(100) as i64
+        }
+    };
+    let c = frac(
+        node.spec.cpu_allocatable_milli,
+        node.cpu_requested_milli + extra.0 + cpu,
+    );
+    let m = frac(
+        node.spec.mem_allocatable_mb,
+        node.mem_requested_mb + extra.1 + mem,
+    );
     (100 - (c - m).abs()) as u32
 }
 
 /// Score: fewer replicas of the same deployment in this group (zone or node) is better.
 pub fn score_spread(count_here: u32, max_count: u32) -> u32 {
-    if max_count == 0 { 100 } else { (max_count.saturating_sub(count_here) * 100 / max_count) as u32 }
+    if max_count == 0 {
+        100
+    } else {
+        (max_count.saturating_sub(count_here) * 100 / max_count) as u32
+    }
 }
 
-const WEIGHTS: [(&str, u32); 4] = [("zoneSpread", 3), ("nodeSpread", 1), ("leastAllocated", 1), ("balanced", 1)];
+const WEIGHTS: [(&str, u32); 4] = [
+    ("zoneSpread", 3),
+    ("nodeSpread", 1),
+    ("leastAllocated", 1),
+    ("balanced", 1),
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unschedulable {
@@ -137,7 +191,14 @@ impl<'s> Cycle<'s> {
     pub fn new(state: &'s State) -> Self {
         let mut nodes: Vec<&Node> = state.nodes.values().collect();
         nodes.sort_by_key(|n| n.id);
-        Cycle { state, nodes, extra: HashMap::new(), spread: HashMap::new(), max_nodes_to_score: 0, top_n: 3 }
+        Cycle {
+            state,
+            nodes,
+            extra: HashMap::new(),
+            spread: HashMap::new(),
+            max_nodes_to_score: 0,
+            top_n: 3,
+        }
     }
 
     fn spread_for(&mut self, deployment: DeploymentId) -> &mut Spread {
@@ -158,7 +219,9 @@ impl<'s> Cycle<'s> {
 
     /// Count a bind that was sent but is not in the state yet.
     pub fn assume(&mut self, pod: &Pod, node_id: NodeId) {
-        let Some(node) = self.state.nodes.get(&node_id) else { return };
+        let Some(node) = self.state.nodes.get(&node_id) else {
+            return;
+        };
         let e = self.extra.entry(node_id).or_default();
         e.0 += pod.cpu_milli as u64;
         e.1 += pod.mem_mb as u64;
@@ -172,7 +235,10 @@ impl<'s> Cycle<'s> {
     pub fn place(&mut self, pod: &Pod) -> Result<(NodeId, Placement), Unschedulable> {
         let state = self.state;
         let Some(d) = state.deployments.get(&pod.deployment) else {
-            return Err(Unschedulable { nodes_total: self.nodes.len() as u32, filtered: BTreeMap::new() });
+            return Err(Unschedulable {
+                nodes_total: self.nodes.len() as u32,
+                filtered: BTreeMap::new(),
+            });
         };
         let spec = &d.spec;
         let (cpu, mem) = (pod.cpu_milli as u64, pod.mem_mb as u64);
@@ -187,7 +253,10 @@ impl<'s> Cycle<'s> {
         }
         let nodes_total = self.nodes.len() as u32;
         if feasible.is_empty() {
-            return Err(Unschedulable { nodes_total, filtered });
+            return Err(Unschedulable {
+                nodes_total,
+                filtered,
+            });
         }
         let nodes_feasible = feasible.len() as u32;
         if self.max_nodes_to_score > 0 && feasible.len() > self.max_nodes_to_score {
@@ -201,22 +270,47 @@ impl<'s> Cycle<'s> {
         let s = &self.spread[&pod.deployment];
         let spread = (&s.zones, &s.nodes);
         let extra_map = &self.extra;
-        let max_zone = feasible.iter().map(|n| spread.0.get(&n.spec.zone).copied().unwrap_or(0)).max().unwrap_or(0);
-        let max_node = feasible.iter().map(|n| spread.1.get(&n.id).copied().unwrap_or(0)).max().unwrap_or(0);
+        let max_zone = feasible
+            .iter()
+            .map(|n| spread.0.get(&n.spec.zone).copied().unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        let max_node = feasible
+            .iter()
+            .map(|n| spread.1.get(&n.id).copied().unwrap_or(0))
+            .max()
+            .unwrap_or(0);
         let weight_sum: u32 = WEIGHTS.iter().map(|w| w.1).sum();
         let mut scored: Vec<(u32, u64, ScoredNode)> = feasible
             .iter()
             .map(|node| {
                 let extra = extra_map.get(&node.id).copied().unwrap_or_default();
                 let values = [
-                    score_spread(spread.0.get(&node.spec.zone).copied().unwrap_or(0), max_zone),
+                    score_spread(
+                        spread.0.get(&node.spec.zone).copied().unwrap_or(0),
+                        max_zone,
+                    ),
                     score_spread(spread.1.get(&node.id).copied().unwrap_or(0), max_node),
                     score_least_allocated(node, cpu, mem, extra),
                     score_balanced(node, cpu, mem, extra),
                 ];
-                let total = WEIGHTS.iter().zip(values).map(|(w, v)| w.1 * v).sum::<u32>() / weight_sum;
-                let scores = WEIGHTS.iter().zip(values).map(|(w, v)| (w.0.to_string(), v)).collect();
-                let sn = ScoredNode { node_id: node.id, node_name: node.spec.name.to_string(), total, scores };
+                let total = WEIGHTS
+                    .iter()
+                    .zip(values)
+                    .map(|(w, v)| w.1 * v)
+                    .sum::<u32>()
+                    / weight_sum;
+                let scores = WEIGHTS
+                    .iter()
+                    .zip(values)
+                    .map(|(w, v)| (w.0.to_string(), v))
+                    .collect();
+                let sn = ScoredNode {
+                    node_id: node.id,
+                    node_name: node.spec.name.to_string(),
+                    total,
+                    scores,
+                };
                 (total, tiebreak(pod.id, node.id), sn)
             })
             .collect();

@@ -23,10 +23,14 @@ pub struct Node {
 
 impl Node {
     pub fn cpu_free(&self) -> u64 {
-        self.spec.cpu_allocatable_milli.saturating_sub(self.cpu_requested_milli)
+        self.spec
+            .cpu_allocatable_milli
+            .saturating_sub(self.cpu_requested_milli)
     }
     pub fn mem_free(&self) -> u64 {
-        self.spec.mem_allocatable_mb.saturating_sub(self.mem_requested_mb)
+        self.spec
+            .mem_allocatable_mb
+            .saturating_sub(self.mem_requested_mb)
     }
     pub fn usage(&self) -> NodeUsage {
         NodeUsage {
@@ -85,11 +89,20 @@ pub struct State {
 impl State {
     /// Call after deserializing a snapshot: the name indexes are not stored.
     pub fn rebuild_indexes(&mut self) {
-        self.node_names = self.nodes.values().map(|n| (n.spec.name.to_string(), n.id)).collect();
+        self.node_names = self
+            .nodes
+            .values()
+            .map(|n| (n.spec.name.to_string(), n.id))
+            .collect();
         self.deployment_names = self
             .deployments
             .values()
-            .map(|d| ((d.spec.namespace.to_string(), d.spec.name.to_string()), d.id))
+            .map(|d| {
+                (
+                    (d.spec.namespace.to_string(), d.spec.name.to_string()),
+                    d.id,
+                )
+            })
             .collect();
     }
 
@@ -104,7 +117,10 @@ impl State {
     }
 
     pub fn live_pods(&self, d: &Deployment) -> impl Iterator<Item = &Pod> {
-        d.pods.iter().filter_map(|p| self.pods.get(p)).filter(|p| p.is_live())
+        d.pods
+            .iter()
+            .filter_map(|p| self.pods.get(p))
+            .filter(|p| p.is_live())
     }
 
     pub fn live_pod_count(&self, d: &Deployment) -> u32 {
@@ -116,14 +132,19 @@ impl State {
         match agg.kind {
             AggregateKind::Node => self.nodes.get(&NodeId(agg.id)).map_or(0, |n| n.version),
             AggregateKind::Pod => self.pods.get(&PodId(agg.id)).map_or(0, |p| p.version),
-            AggregateKind::Deployment => self.deployments.get(&DeploymentId(agg.id)).map_or(0, |d| d.version),
+            AggregateKind::Deployment => self
+                .deployments
+                .get(&DeploymentId(agg.id))
+                .map_or(0, |d| d.version),
             AggregateKind::Command => 0,
         }
     }
 
     fn release(&mut self, pod_id: PodId, node_id: Option<NodeId>) {
         let Some(node_id) = node_id else { return };
-        let Some(pod) = self.pods.get(&pod_id) else { return };
+        let Some(pod) = self.pods.get(&pod_id) else {
+            return;
+        };
         let (cpu, mem) = (pod.cpu_milli as u64, pod.mem_mb as u64);
         if let Some(node) = self.nodes.get_mut(&node_id) {
             if node.pods.remove(&pod_id) {
@@ -170,9 +191,15 @@ impl State {
                     n.version += 1;
                 }
             }
-            Event::DeploymentCreated { deployment_id, spec, revision } => {
-                self.deployment_names
-                    .insert((spec.namespace.to_string(), spec.name.to_string()), *deployment_id);
+            Event::DeploymentCreated {
+                deployment_id,
+                spec,
+                revision,
+            } => {
+                self.deployment_names.insert(
+                    (spec.namespace.to_string(), spec.name.to_string()),
+                    *deployment_id,
+                );
                 self.deployments.insert(
                     *deployment_id,
                     Deployment {
@@ -185,17 +212,31 @@ impl State {
                     },
                 );
             }
-            Event::DeploymentScaled { deployment_id, to, .. } => {
+            Event::DeploymentScaled {
+                deployment_id, to, ..
+            } => {
                 if let Some(d) = self.deployments.get_mut(deployment_id) {
                     d.spec.replicas = *to;
                     d.version += 1;
                 }
             }
-            Event::DeploymentDeleted { deployment_id, namespace, name } => {
+            Event::DeploymentDeleted {
+                deployment_id,
+                namespace,
+                name,
+            } => {
                 self.deployments.remove(deployment_id);
-                self.deployment_names.remove(&(namespace.to_string(), name.to_string()));
+                self.deployment_names
+                    .remove(&(namespace.to_string(), name.to_string()));
             }
-            Event::PodCreated { pod_id, deployment_id, ordinal, resources, revision, .. } => {
+            Event::PodCreated {
+                pod_id,
+                deployment_id,
+                ordinal,
+                resources,
+                revision,
+                ..
+            } => {
                 if let Some(d) = self.deployments.get_mut(deployment_id) {
                     d.next_ordinal = d.next_ordinal.max(ordinal + 1);
                     d.pods.insert(*pod_id);
@@ -216,8 +257,12 @@ impl State {
                     },
                 );
             }
-            Event::PodBound { pod_id, node_id, .. } => {
-                let Some(pod) = self.pods.get_mut(pod_id) else { return };
+            Event::PodBound {
+                pod_id, node_id, ..
+            } => {
+                let Some(pod) = self.pods.get_mut(pod_id) else {
+                    return;
+                };
                 pod.node = Some(*node_id);
                 pod.version += 1;
                 let (cpu, mem) = (pod.cpu_milli as u64, pod.mem_mb as u64);

@@ -50,7 +50,10 @@ pub fn node_spec(name: &str, zone: &str, cpu: u64, mem: u64) -> NodeSpec {
 }
 
 pub fn node_registered(name: &str, zone: &str, cpu: u64, mem: u64) -> Event {
-    Event::NodeRegistered { node_id: NodeId::from_name(name), spec: node_spec(name, zone, cpu, mem) }
+    Event::NodeRegistered {
+        node_id: NodeId::from_name(name),
+        spec: node_spec(name, zone, cpu, mem),
+    }
 }
 
 pub fn deployment_spec(name: &str, replicas: u32, cpu: u32, mem: u32) -> DeploymentSpec {
@@ -59,7 +62,12 @@ pub fn deployment_spec(name: &str, replicas: u32, cpu: u32, mem: u32) -> Deploym
         name: Name::parse("name", name).unwrap(),
         image: Image::parse("image", "demo:v1").unwrap(),
         replicas,
-        resources: Resources { cpu_request_milli: cpu, cpu_limit_milli: cpu, mem_request_mb: mem, mem_limit_mb: mem },
+        resources: Resources {
+            cpu_request_milli: cpu,
+            cpu_limit_milli: cpu,
+            mem_request_mb: mem,
+            mem_limit_mb: mem,
+        },
         strategy: RollingUpdate::default(),
         node_selector: Default::default(),
         tolerations: vec![],

@@ -18,25 +18,50 @@ fn cluster() -> Vec<Event> {
 fn a_deployment_that_fits_is_created() {
     let g = given(&cluster());
     let events = g
-        .when(Command::CreateDeployment { deployment_id: deployment_id(1), spec: deployment_spec("web", 3, 500, 512) })
+        .when(Command::CreateDeployment {
+            deployment_id: deployment_id(1),
+            spec: deployment_spec("web", 3, 500, 512),
+        })
         .unwrap();
-    assert!(matches!(events.as_slice(), [Event::DeploymentCreated { revision: 1, .. }]));
+    assert!(matches!(
+        events.as_slice(),
+        [Event::DeploymentCreated { revision: 1, .. }]
+    ));
 }
 
 #[test]
 fn a_deployment_that_can_never_fit_is_refused_with_insufficient_cluster_capacity() {
     let g = given(&cluster());
-    let too_big_pod = g.when(Command::CreateDeployment { deployment_id: deployment_id(1), spec: deployment_spec("web", 1, 4000, 512) });
-    assert_eq!(too_big_pod.unwrap_err().code, code::INSUFFICIENT_CLUSTER_CAPACITY);
-    let too_many = g.when(Command::CreateDeployment { deployment_id: deployment_id(1), spec: deployment_spec("web", 13, 500, 512) });
-    assert_eq!(too_many.unwrap_err().code, code::INSUFFICIENT_CLUSTER_CAPACITY);
+    let too_big_pod = g.when(Command::CreateDeployment {
+        deployment_id: deployment_id(1),
+        spec: deployment_spec("web", 1, 4000, 512),
+    });
+    assert_eq!(
+        too_big_pod.unwrap_err().code,
+        code::INSUFFICIENT_CLUSTER_CAPACITY
+    );
+    let too_many = g.when(Command::CreateDeployment {
+        deployment_id: deployment_id(1),
+        spec: deployment_spec("web", 13, 500, 512),
+    });
+    assert_eq!(
+        too_many.unwrap_err().code,
+        code::INSUFFICIENT_CLUSTER_CAPACITY
+    );
 }
 
 #[test]
 fn a_second_deployment_with_the_same_name_is_refused() {
     let mut g = given(&cluster());
-    g.apply(Command::CreateDeployment { deployment_id: deployment_id(1), spec: deployment_spec("web", 1, 100, 100) }).unwrap();
-    let r = g.when(Command::CreateDeployment { deployment_id: deployment_id(2), spec: deployment_spec("web", 1, 100, 100) });
+    g.apply(Command::CreateDeployment {
+        deployment_id: deployment_id(1),
+        spec: deployment_spec("web", 1, 100, 100),
+    })
+    .unwrap();
+    let r = g.when(Command::CreateDeployment {
+        deployment_id: deployment_id(2),
+        spec: deployment_spec("web", 1, 100, 100),
+    });
     assert_eq!(r.unwrap_err().code, code::ALREADY_EXISTS);
 }
 
@@ -44,29 +69,81 @@ fn a_second_deployment_with_the_same_name_is_refused() {
 fn create_pod_is_idempotent_and_never_exceeds_replicas() {
     let mut g = given(&cluster());
     let d = deployment_id(1);
-    g.apply(Command::CreateDeployment { deployment_id: d, spec: deployment_spec("web", 2, 100, 100) }).unwrap();
-    assert_eq!(g.apply(Command::CreatePod { deployment_id: d, ordinal: 0 }).unwrap().len(), 1);
+    g.apply(Command::CreateDeployment {
+        deployment_id: d,
+        spec: deployment_spec("web", 2, 100, 100),
+    })
+    .unwrap();
+    assert_eq!(
+        g.apply(Command::CreatePod {
+            deployment_id: d,
+            ordinal: 0
+        })
+        .unwrap()
+        .len(),
+        1
+    );
     // A stale controller asks for ordinal 0 again: dropped.
-    assert!(g.apply(Command::CreatePod { deployment_id: d, ordinal: 0 }).unwrap().is_empty());
-    assert_eq!(g.apply(Command::CreatePod { deployment_id: d, ordinal: 1 }).unwrap().len(), 1);
+    assert!(
+        g.apply(Command::CreatePod {
+            deployment_id: d,
+            ordinal: 0
+        })
+        .unwrap()
+        .is_empty()
+    );
+    assert_eq!(
+        g.apply(Command::CreatePod {
+            deployment_id: d,
+            ordinal: 1
+        })
+        .unwrap()
+        .len(),
+        1
+    );
     // Replicas reached: a third pod is not created.
-    assert!(g.apply(Command::CreatePod { deployment_id: d, ordinal: 2 }).unwrap().is_empty());
+    assert!(
+        g.apply(Command::CreatePod {
+            deployment_id: d,
+            ordinal: 2
+        })
+        .unwrap()
+        .is_empty()
+    );
 }
 
 #[test]
 fn a_bind_is_validated_and_a_duplicate_bind_is_refused() {
     let mut g = given(&cluster());
     let d = deployment_id(1);
-    g.apply(Command::CreateDeployment { deployment_id: d, spec: deployment_spec("web", 1, 1500, 100) }).unwrap();
-    g.apply(Command::CreatePod { deployment_id: d, ordinal: 0 }).unwrap();
+    g.apply(Command::CreateDeployment {
+        deployment_id: d,
+        spec: deployment_spec("web", 1, 1500, 100),
+    })
+    .unwrap();
+    g.apply(Command::CreatePod {
+        deployment_id: d,
+        ordinal: 0,
+    })
+    .unwrap();
     let pod = PodId::for_ordinal(d, 0);
     let node = NodeId::from_name("n-a");
-    let ev = g.apply(Command::BindPod { pod_id: pod, node_id: node, placement: Default::default() }).unwrap();
+    let ev = g
+        .apply(Command::BindPod {
+            pod_id: pod,
+            node_id: node,
+            placement: Default::default(),
+        })
+        .unwrap();
     match &ev[0] {
         Event::PodBound { usage, .. } => assert_eq!(usage.cpu_requested_milli, 1500),
         e => panic!("unexpected {e:?}"),
     }
-    let again = g.when(Command::BindPod { pod_id: pod, node_id: NodeId::from_name("n-b"), placement: Default::default() });
+    let again = g.when(Command::BindPod {
+        pod_id: pod,
+        node_id: NodeId::from_name("n-b"),
+        placement: Default::default(),
+    });
     assert_eq!(again.unwrap_err().code, code::POD_ALREADY_BOUND);
 }
 
@@ -74,12 +151,33 @@ fn a_bind_is_validated_and_a_duplicate_bind_is_refused() {
 fn a_bind_that_would_overcommit_the_node_is_refused() {
     let mut g = given(&cluster());
     let d = deployment_id(1);
-    g.apply(Command::CreateDeployment { deployment_id: d, spec: deployment_spec("web", 2, 1500, 100) }).unwrap();
-    g.apply(Command::CreatePod { deployment_id: d, ordinal: 0 }).unwrap();
-    g.apply(Command::CreatePod { deployment_id: d, ordinal: 1 }).unwrap();
+    g.apply(Command::CreateDeployment {
+        deployment_id: d,
+        spec: deployment_spec("web", 2, 1500, 100),
+    })
+    .unwrap();
+    g.apply(Command::CreatePod {
+        deployment_id: d,
+        ordinal: 0,
+    })
+    .unwrap();
+    g.apply(Command::CreatePod {
+        deployment_id: d,
+        ordinal: 1,
+    })
+    .unwrap();
     let node = NodeId::from_name("n-a");
-    g.apply(Command::BindPod { pod_id: PodId::for_ordinal(d, 0), node_id: node, placement: Default::default() }).unwrap();
-    let r = g.when(Command::BindPod { pod_id: PodId::for_ordinal(d, 1), node_id: node, placement: Default::default() });
+    g.apply(Command::BindPod {
+        pod_id: PodId::for_ordinal(d, 0),
+        node_id: node,
+        placement: Default::default(),
+    })
+    .unwrap();
+    let r = g.when(Command::BindPod {
+        pod_id: PodId::for_ordinal(d, 1),
+        node_id: node,
+        placement: Default::default(),
+    });
     assert_eq!(r.unwrap_err().code, code::BIND_INFEASIBLE);
 }
 
@@ -88,12 +186,30 @@ fn a_lost_node_fails_its_pods_and_frees_its_capacity() {
     let mut g = given(&cluster());
     let d = deployment_id(1);
     let node = NodeId::from_name("n-a");
-    g.apply(Command::CreateDeployment { deployment_id: d, spec: deployment_spec("web", 2, 500, 100) }).unwrap();
+    g.apply(Command::CreateDeployment {
+        deployment_id: d,
+        spec: deployment_spec("web", 2, 500, 100),
+    })
+    .unwrap();
     for o in 0..2 {
-        g.apply(Command::CreatePod { deployment_id: d, ordinal: o }).unwrap();
-        g.apply(Command::BindPod { pod_id: PodId::for_ordinal(d, o), node_id: node, placement: Default::default() }).unwrap();
+        g.apply(Command::CreatePod {
+            deployment_id: d,
+            ordinal: o,
+        })
+        .unwrap();
+        g.apply(Command::BindPod {
+            pod_id: PodId::for_ordinal(d, o),
+            node_id: node,
+            placement: Default::default(),
+        })
+        .unwrap();
     }
-    let ev = g.apply(Command::MarkNodeLost { node_id: node, silent_for_ms: 31_000 }).unwrap();
+    let ev = g
+        .apply(Command::MarkNodeLost {
+            node_id: node,
+            silent_for_ms: 31_000,
+        })
+        .unwrap();
     assert!(matches!(ev[0], Event::NodeLost { pods_failed: 2, .. }));
     assert_eq!(ev.len(), 3);
     assert_eq!(g.state.nodes[&node].condition, NodeCondition::Lost);
@@ -108,11 +224,18 @@ fn a_lost_node_fails_its_pods_and_frees_its_capacity() {
 fn a_gpu_only_node_takes_only_pods_that_tolerate_its_taint() {
     let mut gpu = node_registered("gpu-1", "az-a", 8000, 8192);
     if let Event::NodeRegistered { spec, .. } = &mut gpu {
-        spec.taints.push(Taint { key: "gpu".into(), value: "true".into(), effect: TaintEffect::NoSchedule });
+        spec.taints.push(Taint {
+            key: "gpu".into(),
+            value: "true".into(),
+            effect: TaintEffect::NoSchedule,
+        });
     }
     let mut g = given(&[gpu]);
     let d = deployment_id(1);
-    let plain = g.when(Command::CreateDeployment { deployment_id: d, spec: deployment_spec("web", 1, 100, 100) });
+    let plain = g.when(Command::CreateDeployment {
+        deployment_id: d,
+        spec: deployment_spec("web", 1, 100, 100),
+    });
     assert_eq!(plain.unwrap_err().code, code::INSUFFICIENT_CLUSTER_CAPACITY);
     let mut spec = deployment_spec("trainer", 1, 100, 100);
     spec.tolerations.push(Toleration {
@@ -121,8 +244,16 @@ fn a_gpu_only_node_takes_only_pods_that_tolerate_its_taint() {
         value: Some("true".into()),
         effect: Some(TaintEffect::NoSchedule),
     });
-    g.apply(Command::CreateDeployment { deployment_id: d, spec }).unwrap();
-    g.apply(Command::CreatePod { deployment_id: d, ordinal: 0 }).unwrap();
+    g.apply(Command::CreateDeployment {
+        deployment_id: d,
+        spec,
+    })
+    .unwrap();
+    g.apply(Command::CreatePod {
+        deployment_id: d,
+        ordinal: 0,
+    })
+    .unwrap();
     let pod = g.state.pods.values().next().unwrap().clone();
     let (node, placement) = Cycle::new(&g.state).place(&pod).unwrap();
     assert_eq!(node, NodeId::from_name("gpu-1"));
@@ -133,11 +264,21 @@ fn a_gpu_only_node_takes_only_pods_that_tolerate_its_taint() {
 fn the_scheduler_spreads_a_deployment_across_zones() {
     let mut g = given(&cluster());
     let d = deployment_id(1);
-    g.apply(Command::CreateDeployment { deployment_id: d, spec: deployment_spec("web", 6, 100, 100) }).unwrap();
+    g.apply(Command::CreateDeployment {
+        deployment_id: d,
+        spec: deployment_spec("web", 6, 100, 100),
+    })
+    .unwrap();
     for o in 0..6 {
-        g.apply(Command::CreatePod { deployment_id: d, ordinal: o }).unwrap();
+        g.apply(Command::CreatePod {
+            deployment_id: d,
+            ordinal: o,
+        })
+        .unwrap();
     }
-    let pods: Vec<_> = (0..6).map(|o| g.state.pods[&PodId::for_ordinal(d, o)].clone()).collect();
+    let pods: Vec<_> = (0..6)
+        .map(|o| g.state.pods[&PodId::for_ordinal(d, o)].clone())
+        .collect();
     let mut cycle = Cycle::new(&g.state);
     let mut per_node = std::collections::HashMap::new();
     for pod in &pods {
@@ -153,14 +294,20 @@ fn the_scheduler_spreads_a_deployment_across_zones() {
 fn node_lifecycle_marks_silent_nodes_not_ready_then_lost_and_heals_on_heartbeat() {
     use domain::reconcile::{LifecycleConfig, node_lifecycle};
     let g = given(&cluster());
-    let cfg = LifecycleConfig { grace_ms: 10_000, lost_after_ms: 20_000 };
+    let cfg = LifecycleConfig {
+        grace_ms: 10_000,
+        lost_after_ms: 20_000,
+    };
     let a = NodeId::from_name("n-a");
     let seen = |n: NodeId| if n == a { Some(0) } else { Some(14_000) };
     let plan = node_lifecycle(&g.state, seen, 15_000, 0, cfg);
     assert_eq!(plan.len(), 1);
     assert!(matches!(plan[0].command, Command::MarkNodeNotReady { node_id, .. } if node_id == a));
     let plan = node_lifecycle(&g.state, seen, 25_000, 0, cfg);
-    assert!(plan.iter().any(|p| matches!(p.command, Command::MarkNodeLost { node_id, .. } if node_id == a)));
+    assert!(
+        plan.iter()
+            .any(|p| matches!(p.command, Command::MarkNodeLost { node_id, .. } if node_id == a))
+    );
     // Same view, same pass: same command ids (duplicates the decider drops).
     assert_eq!(node_lifecycle(&g.state, seen, 25_000, 0, cfg), plan);
 }

@@ -12,8 +12,13 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postg
 pub async fn connect(url: &str, schema: Option<&str>, max_connections: u32) -> Result<PgPool> {
     let opts: PgConnectOptions = url.parse()?;
     if let Some(s) = schema {
-        let bootstrap = PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
-        bootstrap.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{s}\"").as_str()).await?;
+        let bootstrap = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
+        bootstrap
+            .execute(format!("CREATE SCHEMA IF NOT EXISTS \"{s}\"").as_str())
+            .await?;
         bootstrap.close().await;
     }
     let schema = schema.map(|s| s.to_string());
@@ -24,7 +29,8 @@ pub async fn connect(url: &str, schema: Option<&str>, max_connections: u32) -> R
             let schema = schema.clone();
             Box::pin(async move {
                 if let Some(s) = schema {
-                    conn.execute(format!("SET search_path TO \"{s}\"").as_str()).await?;
+                    conn.execute(format!("SET search_path TO \"{s}\"").as_str())
+                        .await?;
                 }
                 Ok(())
             })

@@ -64,7 +64,8 @@ impl KafkaConfig {
                 .set("retention.ms", "-1")
                 .set("retention.bytes", "-1"),
             // Only the last heartbeat of each node matters.
-            NewTopic::new(&heartbeats, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact"),
+            NewTopic::new(&heartbeats, 1, TopicReplication::Fixed(1))
+                .set("cleanup.policy", "compact"),
         ];
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
         let results = admin.create_topics(&topics, &opts).await?;
@@ -131,14 +132,20 @@ pub struct CommandBus {
 
 impl CommandBus {
     pub fn new(cfg: &KafkaConfig) -> Result<Self> {
-        Ok(CommandBus { producer: cfg.producer(2)?, topic: cfg.commands_topic() })
+        Ok(CommandBus {
+            producer: cfg.producer(2)?,
+            topic: cfg.commands_topic(),
+        })
     }
 
     /// Enqueue without waiting for the broker.
     pub fn enqueue(&self, env: &CommandEnvelope) -> Result<DeliveryFuture> {
         let payload = serde_json::to_vec(env).map_err(|e| Error::Other(e.to_string()))?;
         let key = env.command_id.to_string();
-        let headers = OwnedHeaders::new().insert(Header { key: "type", value: Some(env.body.type_name()) });
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "type",
+            value: Some(env.body.type_name()),
+        });
         let record = FutureRecord::to(&self.topic)
             .partition(CELL_PARTITION)
             .key(&key)
@@ -193,7 +200,11 @@ pub struct EventFollower {
 impl EventFollower {
     pub fn new(cfg: &KafkaConfig, from: i64, max_epoch: u64) -> Result<Self> {
         let consumer = cfg.reader(&cfg.events_topic(), Offset::Offset(from))?;
-        Ok(EventFollower { consumer, max_epoch, next_offset: from })
+        Ok(EventFollower {
+            consumer,
+            max_epoch,
+            next_offset: from,
+        })
     }
 
     /// Up to `max` batches; waits at most `wait` for the first one.
@@ -223,11 +234,18 @@ impl EventFollower {
             let offset = msg.offset();
             seen += 1;
             self.next_offset = offset + 1;
-            let Some(payload) = msg.payload() else { continue };
-            let batch: EventBatch =
-                serde_json::from_slice(payload).map_err(|source| Error::Decode { offset, source })?;
+            let Some(payload) = msg.payload() else {
+                continue;
+            };
+            let batch: EventBatch = serde_json::from_slice(payload)
+                .map_err(|source| Error::Decode { offset, source })?;
             if batch.epoch < self.max_epoch {
-                tracing::warn!(offset, epoch = batch.epoch, max_epoch = self.max_epoch, "ignoring a fenced decider's batch");
+                tracing::warn!(
+                    offset,
+                    epoch = batch.epoch,
+                    max_epoch = self.max_epoch,
+                    "ignoring a fenced decider's batch"
+                );
                 continue;
             }
             self.max_epoch = batch.epoch;
@@ -244,11 +262,17 @@ pub struct CommandFollower {
 
 impl CommandFollower {
     pub fn new(cfg: &KafkaConfig, from: i64) -> Result<Self> {
-        Ok(CommandFollower { consumer: cfg.reader(&cfg.commands_topic(), Offset::Offset(from))? })
+        Ok(CommandFollower {
+            consumer: cfg.reader(&cfg.commands_topic(), Offset::Offset(from))?,
+        })
     }
 
     /// Up to `max` commands; a record that does not decode is returned as `Err` text.
-    pub async fn next(&mut self, max: usize, wait: Duration) -> Result<Vec<(i64, Result<CommandEnvelope, String>)>> {
+    pub async fn next(
+        &mut self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<(i64, Result<CommandEnvelope, String>)>> {
         let mut out = Vec::new();
         let first = match tokio::time::timeout(wait, self.consumer.recv()).await {
             Ok(m) => m?,
@@ -265,7 +289,9 @@ impl CommandFollower {
     }
 }
 
-fn decode_command(m: &rdkafka::message::BorrowedMessage<'_>) -> (i64, Result<CommandEnvelope, String>) {
+fn decode_command(
+    m: &rdkafka::message::BorrowedMessage<'_>,
+) -> (i64, Result<CommandEnvelope, String>) {
     let decoded = match m.payload() {
         Some(p) => serde_json::from_slice(p).map_err(|e| e.to_string()),
         None => Err("empty command record".to_string()),
@@ -296,13 +322,19 @@ impl HeartbeatSender {
             .set("linger.ms", "20")
             .set("queue.buffering.max.messages", "1000000")
             .create()?;
-        Ok(HeartbeatSender { producer, topic: cfg.heartbeats_topic() })
+        Ok(HeartbeatSender {
+            producer,
+            topic: cfg.heartbeats_topic(),
+        })
     }
 
     pub fn send(&self, hb: &Heartbeat) -> Result<DeliveryFuture> {
         let payload = serde_json::to_vec(hb).map_err(|e| Error::Other(e.to_string()))?;
         let key = hb.node_id.to_string();
-        let record = FutureRecord::to(&self.topic).partition(CELL_PARTITION).key(&key).payload(&payload);
+        let record = FutureRecord::to(&self.topic)
+            .partition(CELL_PARTITION)
+            .key(&key)
+            .payload(&payload);
         self.producer.send_result(record).map_err(|(e, _)| e.into())
     }
 }
@@ -313,7 +345,9 @@ pub struct HeartbeatFollower {
 
 impl HeartbeatFollower {
     pub fn new(cfg: &KafkaConfig) -> Result<Self> {
-        Ok(HeartbeatFollower { consumer: cfg.reader(&cfg.heartbeats_topic(), Offset::Beginning)? })
+        Ok(HeartbeatFollower {
+            consumer: cfg.reader(&cfg.heartbeats_topic(), Offset::Beginning)?,
+        })
     }
 
     pub async fn next(&mut self, max: usize, wait: Duration) -> Result<Vec<Heartbeat>> {
@@ -323,7 +357,10 @@ impl HeartbeatFollower {
             Err(_) => return Ok(out),
         };
         let mut push = |m: &rdkafka::message::BorrowedMessage<'_>| {
-            if let Some(hb) = m.payload().and_then(|p| serde_json::from_slice::<Heartbeat>(p).ok()) {
+            if let Some(hb) = m
+                .payload()
+                .and_then(|p| serde_json::from_slice::<Heartbeat>(p).ok())
+            {
                 out.push(hb);
             }
         };
@@ -340,5 +377,9 @@ impl HeartbeatFollower {
 
 /// The `type` header of a record, for tools that route without decoding.
 pub fn type_header(m: &impl Message) -> Option<String> {
-    m.headers()?.iter().find(|h| h.key == "type").and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+    m.headers()?
+        .iter()
+        .find(|h| h.key == "type")
+        .and_then(|h| h.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
 }

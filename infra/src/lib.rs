@@ -16,7 +16,10 @@ pub enum Error {
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("decoding a record at offset {offset}: {source}")]
-    Decode { offset: i64, source: serde_json::Error },
+    Decode {
+        offset: i64,
+        source: serde_json::Error,
+    },
     #[error("{0}")]
     Other(String),
 }

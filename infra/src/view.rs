@@ -21,7 +21,12 @@ pub struct View {
 
 /// Follow the event log from `from`, folding into a shared state. `observe`
 /// sees every batch (after it is folded), for metrics and rejections.
-pub async fn spawn_view<F>(kafka: &KafkaConfig, from: i64, shutdown: CancellationToken, mut observe: F) -> Result<View>
+pub async fn spawn_view<F>(
+    kafka: &KafkaConfig,
+    from: i64,
+    shutdown: CancellationToken,
+    mut observe: F,
+) -> Result<View>
 where
     F: FnMut(i64, &EventBatch) + Send + 'static,
 {
@@ -63,6 +68,8 @@ where
 impl View {
     /// Wait until the view has folded everything before `offset`.
     pub async fn caught_up_to(&mut self, offset: i64, timeout: Duration) -> bool {
-        tokio::time::timeout(timeout, self.offset.wait_for(|o| *o >= offset)).await.is_ok_and(|r| r.is_ok())
+        tokio::time::timeout(timeout, self.offset.wait_for(|o| *o >= offset))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 }

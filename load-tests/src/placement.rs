@@ -17,7 +17,11 @@ use tokio_util::sync::CancellationToken;
 struct Args {
     #[arg(long, env = "KAFKA_BROKERS")]
     kafka_brokers: String,
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
     database_url: String,
     #[arg(long, default_value_t = 1000)]
     pods: u32,
@@ -32,28 +36,64 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter("warn").with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_writer(std::io::stderr)
+        .init();
     let a = Args::parse();
     let run = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
-    let kafka = KafkaConfig { brokers: a.kafka_brokers.clone(), prefix: format!("lt{run}.") };
+    let kafka = KafkaConfig {
+        brokers: a.kafka_brokers.clone(),
+        prefix: format!("lt{run}."),
+    };
 
     println!("== raw limits");
     let raw = raw_produce_rate(&kafka, a.raw_records).await?;
     println!("broker produce (idempotent, acks=all, 250 B records): {raw:.0} records/s");
 
-    println!("== setup: database, topics, control plane, {} hollow nodes", a.nodes);
+    println!(
+        "== setup: database, topics, control plane, {} hollow nodes",
+        a.nodes
+    );
     let admin = sqlx::PgPool::connect(&a.database_url).await?;
     let db = format!("orch_lt_{run}");
-    sqlx::query(&format!("CREATE DATABASE {db}")).execute(&admin).await?;
-    let url = format!("{}/{db}", a.database_url.rsplit_once('/').map(|x| x.0).unwrap_or(&a.database_url));
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&admin)
+        .await?;
+    let url = format!(
+        "{}/{db}",
+        a.database_url
+            .rsplit_once('/')
+            .map(|x| x.0)
+            .unwrap_or(&a.database_url)
+    );
     let pool = infra::db::connect(&url, None, 10).await?;
     infra::db::migrate(&pool).await?;
     kafka.ensure_topics().await?;
     let stop = CancellationToken::new();
-    let dcfg = decider::DeciderConfig { cell: 0, snapshot_every: 1_000_000, holder: "load-test".into(), database_url: url.clone() };
-    tokio::spawn(decider::run(kafka.clone(), pool.clone(), dcfg, stop.clone()));
-    tokio::spawn(projectors::run(kafka.clone(), pool.clone(), projectors::ProjectorConfig::default(), stop.clone()));
-    tokio::spawn(reconcilers::run(kafka.clone(), reconcilers::ReconcilerConfig::default(), stop.clone()));
+    let dcfg = decider::DeciderConfig {
+        cell: 0,
+        snapshot_every: 1_000_000,
+        holder: "load-test".into(),
+        database_url: url.clone(),
+    };
+    tokio::spawn(decider::run(
+        kafka.clone(),
+        pool.clone(),
+        dcfg,
+        stop.clone(),
+    ));
+    tokio::spawn(projectors::run(
+        kafka.clone(),
+        pool.clone(),
+        projectors::ProjectorConfig::default(),
+        stop.clone(),
+    ));
+    tokio::spawn(reconcilers::run(
+        kafka.clone(),
+        reconcilers::ReconcilerConfig::default(),
+        stop.clone(),
+    ));
     let zones = vec!["az-a".to_string(), "az-b".into(), "az-c".into()];
     let hollow = node_agent::HollowConfig {
         nodes_per_zone: a.nodes.div_ceil(3),
@@ -63,13 +103,32 @@ async fn main() -> anyhow::Result<()> {
         ..Default::default()
     };
     let nodes_total = hollow.nodes_per_zone as i64 * 3;
-    tokio::spawn(node_agent::run_hollow(kafka.clone(), hollow, None, stop.clone()));
+    tokio::spawn(node_agent::run_hollow(
+        kafka.clone(),
+        hollow,
+        None,
+        stop.clone(),
+    ));
     let token = command_api::bootstrap_token(&pool, "load-test", None).await?;
-    let router = command_api::build(&kafka, pool.clone(), command_api::ApiConfig { command_timeout: Duration::from_secs(30) }, stop.clone()).await?;
+    let router = command_api::build(
+        &kafka,
+        pool.clone(),
+        command_api::ApiConfig {
+            command_timeout: Duration::from_secs(30),
+        },
+        stop.clone(),
+    )
+    .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let api = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, router).await });
-    wait_for(&pool, "SELECT count(*) FROM node_status WHERE ready", nodes_total, "nodes ready").await?;
+    wait_for(
+        &pool,
+        "SELECT count(*) FROM node_status WHERE ready",
+        nodes_total,
+        "nodes ready",
+    )
+    .await?;
 
     println!("== {} pods in {} deployments", a.pods, a.deployments);
     let http = reqwest::Client::new();
@@ -81,26 +140,43 @@ async fn main() -> anyhow::Result<()> {
             "namespace": "load", "name": format!("web-{d}"), "image": "demo:v1", "replicas": per,
             "resources": {"cpuRequestMilli": 100, "memRequestMb": 64}
         });
-        let req = http.post(format!("{api}/api/v1/workloads/deployments")).bearer_auth(&token).json(&body).send();
+        let req = http
+            .post(format!("{api}/api/v1/workloads/deployments"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send();
         calls.push(tokio::spawn(req));
     }
     for c in calls {
         let r = c.await??;
-        anyhow::ensure!(r.status().as_u16() == 201, "create failed: {}", r.text().await?);
+        anyhow::ensure!(
+            r.status().as_u16() == 201,
+            "create failed: {}",
+            r.text().await?
+        );
     }
     let accepted = started.elapsed();
     let target = (per * a.deployments) as i64;
     let mut last = Instant::now();
     loop {
-        let bound: i64 = sqlx::query_scalar("SELECT count(*) FROM pod_instance WHERE node_id IS NOT NULL").fetch_one(&pool).await?;
+        let bound: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pod_instance WHERE node_id IS NOT NULL")
+                .fetch_one(&pool)
+                .await?;
         if bound >= target {
             break;
         }
         if last.elapsed() > Duration::from_millis(500) {
             last = Instant::now();
-            println!("  progress: {bound}/{target} bound after {:.2} s", started.elapsed().as_secs_f64());
+            println!(
+                "  progress: {bound}/{target} bound after {:.2} s",
+                started.elapsed().as_secs_f64()
+            );
         }
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "pods not bound within 10 minutes");
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "pods not bound within 10 minutes"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let e2e = started.elapsed().as_secs_f64();
@@ -111,20 +187,39 @@ async fn main() -> anyhow::Result<()> {
     )
     .fetch_one(&pool)
     .await?;
-    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM event_log").fetch_one(&pool).await?;
-    let over: i64 = sqlx::query_scalar("SELECT count(*) FROM node_status WHERE cpu_requested_milli > cpu_allocatable_milli").fetch_one(&pool).await?;
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM event_log")
+        .fetch_one(&pool)
+        .await?;
+    let over: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM node_status WHERE cpu_requested_milli > cpu_allocatable_milli",
+    )
+    .fetch_one(&pool)
+    .await?;
     let rate = target as f64 / e2e;
     println!("== report");
-    println!("create calls accepted (201) after      {:.3} s", accepted.as_secs_f64());
+    println!(
+        "create calls accepted (201) after      {:.3} s",
+        accepted.as_secs_f64()
+    );
     println!("pods bound and visible in SQL          {target} in {e2e:.3} s = {rate:.0} pods/s");
-    println!("Pending->Bound (decider clock) p50/p95/p99  {:.1} / {:.1} / {:.1} ms", p50 * 1e3, p95 * 1e3, p99 * 1e3);
+    println!(
+        "Pending->Bound (decider clock) p50/p95/p99  {:.1} / {:.1} / {:.1} ms",
+        p50 * 1e3,
+        p95 * 1e3,
+        p99 * 1e3
+    );
     println!("events in event_log at that point      {events}");
     println!("nodes over allocatable                 {over}");
-    println!("pipeline pods/s as a share of raw produce records/s  {:.2}%", rate / raw * 100.0);
+    println!(
+        "pipeline pods/s as a share of raw produce records/s  {:.2}%",
+        rate / raw * 100.0
+    );
     stop.cancel();
     tokio::time::sleep(Duration::from_millis(300)).await;
     pool.close().await;
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&admin).await;
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(&admin)
+        .await;
     Ok(())
 }
 
@@ -135,7 +230,10 @@ async fn wait_for(pool: &sqlx::PgPool, sql: &str, n: i64, what: &str) -> anyhow:
         if c >= n {
             return Ok(());
         }
-        anyhow::ensure!(t.elapsed() < Duration::from_secs(120), "{what}: {c}/{n} after 120 s");
+        anyhow::ensure!(
+            t.elapsed() < Duration::from_secs(120),
+            "{what}: {c}/{n} after 120 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

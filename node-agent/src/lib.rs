@@ -13,11 +13,11 @@ use axum::extract::{Path, State as AxState};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::Utc;
+use domain::CommandEnvelope;
 use domain::command::Command;
 use domain::ids::{NodeId, PodId, derive_id};
 use domain::model::{NodeSpec, PodPhase, Taint, TaintEffect};
 use domain::names::Name;
-use domain::CommandEnvelope;
 use infra::kafka::{CommandBus, Heartbeat, HeartbeatSender, KafkaConfig};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -58,13 +58,23 @@ impl HollowConfig {
         for zone in &self.zones {
             for i in 0..self.nodes_per_zone {
                 let gpu = i < self.gpu_nodes_per_zone;
-                let name = format!("{}-{}-{}{}", self.name_prefix, zone, if gpu { "gpu-" } else { "" }, i);
+                let name = format!(
+                    "{}-{}-{}{}",
+                    self.name_prefix,
+                    zone,
+                    if gpu { "gpu-" } else { "" },
+                    i
+                );
                 let mut labels = BTreeMap::new();
                 labels.insert("topology.kubernetes.io/zone".to_string(), zone.clone());
                 let mut taints = vec![];
                 if gpu {
                     labels.insert("accelerator".into(), "gpu".into());
-                    taints.push(Taint { key: "gpu".into(), value: "true".into(), effect: TaintEffect::NoSchedule });
+                    taints.push(Taint {
+                        key: "gpu".into(),
+                        value: "true".into(),
+                        effect: TaintEffect::NoSchedule,
+                    });
                 }
                 out.push(NodeSpec {
                     name: Name::parse("name", &name).expect("generated node names are DNS-1123"),
@@ -96,8 +106,15 @@ pub async fn run_hollow(
 ) -> infra::Result<()> {
     let bus = CommandBus::new(&kafka)?;
     let hb = HeartbeatSender::new(&kafka)?;
-    let nodes: Vec<(NodeId, NodeSpec)> = cfg.node_specs().into_iter().map(|s| (NodeId::from_name(s.name.as_str()), s)).collect();
-    let shared = Arc::new(Shared { nodes, stopped: Mutex::new(HashSet::new()) });
+    let nodes: Vec<(NodeId, NodeSpec)> = cfg
+        .node_specs()
+        .into_iter()
+        .map(|s| (NodeId::from_name(s.name.as_str()), s))
+        .collect();
+    let shared = Arc::new(Shared {
+        nodes,
+        stopped: Mutex::new(HashSet::new()),
+    });
     let mine: HashSet<NodeId> = shared.nodes.iter().map(|n| n.0).collect();
 
     // Register every node (idempotent: the decider answers a known node with nothing).
@@ -110,7 +127,10 @@ pub async fn run_hollow(
                 derive_id(&[b"register", id.0.as_bytes(), boot.as_bytes()]),
                 format!("system:node-agent/{}", spec.name),
                 Some("agent started".into()),
-                Command::RegisterNode { node_id: *id, spec: spec.clone() },
+                Command::RegisterNode {
+                    node_id: *id,
+                    spec: spec.clone(),
+                },
             )
         })
         .collect();
@@ -119,12 +139,17 @@ pub async fn run_hollow(
     tracing::info!(nodes = shared.nodes.len(), "hollow nodes registered");
 
     if let Some(listener) = control {
-        listener.set_nonblocking(true).map_err(|e| infra::Error::Other(e.to_string()))?;
-        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| infra::Error::Other(e.to_string()))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| infra::Error::Other(e.to_string()))?;
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|e| infra::Error::Other(e.to_string()))?;
         let app = control_api(shared.clone());
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
         });
     }
 
@@ -141,7 +166,10 @@ pub async fn run_hollow(
     }
 
     let view = infra::view::spawn_view(&kafka, 0, shutdown.clone(), |_, _| {}).await?;
-    let m_started = infra::metrics::counter("agent_pods_started_total", "Pods this agent reported started");
+    let m_started = infra::metrics::counter(
+        "agent_pods_started_total",
+        "Pods this agent reported started",
+    );
     let mut first_seen: HashMap<PodId, Instant> = HashMap::new();
     let mut sent: HashMap<Uuid, Instant> = HashMap::new();
     let mut t = tokio::time::interval(Duration::from_millis(50));
@@ -155,16 +183,32 @@ pub async fn run_hollow(
             first_seen.retain(|p, _| state.pods.get(p).is_some_and(|p| p.is_live()));
             sent.retain(|_, at| now.duration_since(*at) < Duration::from_secs(3));
             for node_id in mine.iter().filter(|n| !stopped.contains(n)) {
-                let Some(node) = state.nodes.get(node_id) else { continue };
+                let Some(node) = state.nodes.get(node_id) else {
+                    continue;
+                };
                 for pod_id in &node.pods {
-                    let Some(pod) = state.pods.get(pod_id) else { continue };
+                    let Some(pod) = state.pods.get(pod_id) else {
+                        continue;
+                    };
                     let seen = *first_seen.entry(*pod_id).or_insert(now);
                     let (what, cmd) = match (pod.phase, pod.ready) {
-                        (PodPhase::Pending, _) if now.duration_since(seen) >= cfg.start_delay => {
-                            (b"started".as_slice(), Command::ReportPodStarted { pod_id: *pod_id, node_id: *node_id })
-                        }
-                        (PodPhase::Running, false) if now.duration_since(seen) >= cfg.start_delay + cfg.ready_delay => {
-                            (b"ready".as_slice(), Command::ReportPodReady { pod_id: *pod_id, node_id: *node_id })
+                        (PodPhase::Pending, _) if now.duration_since(seen) >= cfg.start_delay => (
+                            b"started".as_slice(),
+                            Command::ReportPodStarted {
+                                pod_id: *pod_id,
+                                node_id: *node_id,
+                            },
+                        ),
+                        (PodPhase::Running, false)
+                            if now.duration_since(seen) >= cfg.start_delay + cfg.ready_delay =>
+                        {
+                            (
+                                b"ready".as_slice(),
+                                Command::ReportPodReady {
+                                    pod_id: *pod_id,
+                                    node_id: *node_id,
+                                },
+                            )
                         }
                         _ => continue,
                     };
@@ -173,7 +217,12 @@ pub async fn run_hollow(
                         continue;
                     }
                     sent.insert(id, now);
-                    envs.push(CommandEnvelope::new(id, format!("system:node-agent/{}", node.spec.name), None, cmd));
+                    envs.push(CommandEnvelope::new(
+                        id,
+                        format!("system:node-agent/{}", node.spec.name),
+                        None,
+                        cmd,
+                    ));
                 }
             }
         }
@@ -195,7 +244,10 @@ async fn send_heartbeats(hb: &HeartbeatSender, shared: &Shared) {
     let now = Utc::now();
     let mut futs = Vec::new();
     for (id, _) in shared.nodes.iter().filter(|n| !stopped.contains(&n.0)) {
-        match hb.send(&Heartbeat { node_id: id.0, sent_at: now }) {
+        match hb.send(&Heartbeat {
+            node_id: id.0,
+            sent_at: now,
+        }) {
             Ok(f) => futs.push(f),
             Err(e) => tracing::warn!(error = %e, "heartbeat not sent"),
         }
@@ -227,7 +279,12 @@ async fn list_nodes(AxState(s): AxState<Arc<Shared>>) -> axum::Json<serde_json::
 }
 
 fn apply(s: &Shared, pick: impl Fn(&NodeSpec) -> bool, action: &str) -> (StatusCode, String) {
-    let ids: Vec<NodeId> = s.nodes.iter().filter(|(_, spec)| pick(spec)).map(|n| n.0).collect();
+    let ids: Vec<NodeId> = s
+        .nodes
+        .iter()
+        .filter(|(_, spec)| pick(spec))
+        .map(|n| n.0)
+        .collect();
     if ids.is_empty() {
         return (StatusCode::NOT_FOUND, "no such node or zone".into());
     }
@@ -237,17 +294,27 @@ fn apply(s: &Shared, pick: impl Fn(&NodeSpec) -> bool, action: &str) -> (StatusC
         "start" => ids.iter().for_each(|i| {
             stopped.remove(i);
         }),
-        _ => return (StatusCode::BAD_REQUEST, "action must be stop or start".into()),
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "action must be stop or start".into(),
+            );
+        }
     }
     tracing::info!(action, nodes = ids.len(), "control");
     (StatusCode::OK, format!("{action}: {} nodes", ids.len()))
 }
 
-async fn node_action(AxState(s): AxState<Arc<Shared>>, Path((name, action)): Path<(String, String)>) -> (StatusCode, String) {
+async fn node_action(
+    AxState(s): AxState<Arc<Shared>>,
+    Path((name, action)): Path<(String, String)>,
+) -> (StatusCode, String) {
     apply(&s, |spec| spec.name.as_str() == name, &action)
 }
 
-async fn zone_action(AxState(s): AxState<Arc<Shared>>, Path((zone, action)): Path<(String, String)>) -> (StatusCode, String) {
+async fn zone_action(
+    AxState(s): AxState<Arc<Shared>>,
+    Path((zone, action)): Path<(String, String)>,
+) -> (StatusCode, String) {
     apply(&s, |spec| spec.zone == zone, &action)
 }
-

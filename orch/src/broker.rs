@@ -29,7 +29,9 @@ pub async fn ensure_nisshi() -> anyhow::Result<PathBuf> {
     }
     let home = std::env::var("CARGO_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cargo"));
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cargo")
+        });
     let candidate = home.join("bin").join("nisshi");
     if candidate.exists() {
         return Ok(candidate);
@@ -39,9 +41,16 @@ pub async fn ensure_nisshi() -> anyhow::Result<PathBuf> {
             return Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
         }
     }
-    eprintln!("nisshi {NISSHI_VERSION} is not installed; installing it with cargo (15-30 minutes on 2 cores, once per machine)...");
+    eprintln!(
+        "nisshi {NISSHI_VERSION} is not installed; installing it with cargo (15-30 minutes on 2 cores, once per machine)..."
+    );
     let status = Command::new("cargo")
-        .args(["install", &format!("nisshi@{NISSHI_VERSION}"), "--locked", "--ignore-rust-version"])
+        .args([
+            "install",
+            &format!("nisshi@{NISSHI_VERSION}"),
+            "--locked",
+            "--ignore-rust-version",
+        ])
         .status()
         .await
         .context("running cargo install nisshi")?;
@@ -53,7 +62,8 @@ pub async fn ensure_nisshi() -> anyhow::Result<PathBuf> {
 
 pub async fn start(port: u16, storage: &str, data_dir: &Path) -> anyhow::Result<Child> {
     let bin = ensure_nisshi().await?;
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
     let engine = match storage {
         "memory" => "memory://nisshi/".to_string(),
         // A relative path: nisshi mangles absolute sqlite paths.
@@ -63,7 +73,15 @@ pub async fn start(port: u16, storage: &str, data_dir: &Path) -> anyhow::Result<
     let url = format!("tcp://127.0.0.1:{port}");
     let log = std::fs::File::create(data_dir.join("nisshi.log"))?;
     let child = Command::new(bin)
-        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", &engine])
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            &engine,
+        ])
         .current_dir(data_dir)
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log))
@@ -72,11 +90,17 @@ pub async fn start(port: u16, storage: &str, data_dir: &Path) -> anyhow::Result<
         .context("starting nisshi")?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Ok(child);
         }
         if tokio::time::Instant::now() > deadline {
-            bail!("nisshi did not listen on port {port} within 30 s; see {}/nisshi.log", data_dir.display());
+            bail!(
+                "nisshi did not listen on port {port} within 30 s; see {}/nisshi.log",
+                data_dir.display()
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -19,7 +19,11 @@ pub struct UpArgs {
     #[arg(long, env = "ORCH_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Which components this process runs.
-    #[arg(long, value_delimiter = ',', default_value = "decider,projector,reconcilers,api")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "decider,projector,reconcilers,api"
+    )]
     pub components: Vec<String>,
     /// Do not start the demo node agent (3 zones × 4 hollow nodes).
     #[arg(long)]
@@ -107,7 +111,8 @@ fn shutdown_on_signal() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -119,7 +124,11 @@ fn shutdown_on_signal() -> CancellationToken {
 }
 
 /// Run `f` until shutdown, restarting it after an error (a restart is a rebuild).
-fn supervise<F, Fut, E>(name: &'static str, shutdown: CancellationToken, f: F) -> tokio::task::JoinHandle<()>
+fn supervise<F, Fut, E>(
+    name: &'static str,
+    shutdown: CancellationToken,
+    f: F,
+) -> tokio::task::JoinHandle<()>
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<(), E>> + Send,
@@ -148,16 +157,25 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
     let brokers = match &a.conn.kafka_brokers {
         Some(b) => b.clone(),
         None => {
-            eprintln!("KAFKA_BROKERS is unset: starting a local nisshi broker on 127.0.0.1:{}", a.broker_port);
-            _broker = Some(crate::broker::start(a.broker_port, &a.broker_storage, &a.data_dir).await?);
+            eprintln!(
+                "KAFKA_BROKERS is unset: starting a local nisshi broker on 127.0.0.1:{}",
+                a.broker_port
+            );
+            _broker =
+                Some(crate::broker::start(a.broker_port, &a.broker_storage, &a.data_dir).await?);
             format!("127.0.0.1:{}", a.broker_port)
         }
     };
-    let kafka = KafkaConfig { brokers, prefix: a.conn.topic_prefix.clone() };
+    let kafka = KafkaConfig {
+        brokers,
+        prefix: a.conn.topic_prefix.clone(),
+    };
     let pool = infra::db::connect(&a.conn.database_url, None, 10)
         .await
         .with_context(|| format!("connecting to PostgreSQL at {}", a.conn.database_url))?;
-    infra::db::migrate(&pool).await.context("running migrations")?;
+    infra::db::migrate(&pool)
+        .await
+        .context("running migrations")?;
     kafka.ensure_topics().await.context("creating topics")?;
 
     let has = |c: &str| a.components.iter().any(|x| x == c);
@@ -170,25 +188,44 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
             holder: format!("{}:{}", hostname(), std::process::id()),
             database_url: a.conn.database_url.clone(),
         };
-        tasks.push(supervise("decider", shutdown.clone(), move || decider::run(k.clone(), p.clone(), cfg.clone(), s.clone())));
+        tasks.push(supervise("decider", shutdown.clone(), move || {
+            decider::run(k.clone(), p.clone(), cfg.clone(), s.clone())
+        }));
     }
     if has("projector") {
         let (k, p, s) = (kafka.clone(), pool.clone(), shutdown.clone());
         tasks.push(supervise("projector", shutdown.clone(), move || {
-            projectors::run(k.clone(), p.clone(), projectors::ProjectorConfig::default(), s.clone())
+            projectors::run(
+                k.clone(),
+                p.clone(),
+                projectors::ProjectorConfig::default(),
+                s.clone(),
+            )
         }));
         let (k, p, s) = (kafka.clone(), pool.clone(), shutdown.clone());
-        tasks.push(supervise("heartbeat-projector", shutdown.clone(), move || projectors::run_heartbeats(k.clone(), p.clone(), s.clone())));
+        tasks.push(supervise(
+            "heartbeat-projector",
+            shutdown.clone(),
+            move || projectors::run_heartbeats(k.clone(), p.clone(), s.clone()),
+        ));
     }
     if has("reconcilers") {
         let grace = Duration::from_secs_f64(a.grace_seconds);
-        let lost = a.lost_seconds.map(Duration::from_secs_f64).unwrap_or(grace + Duration::from_secs(10));
+        let lost = a
+            .lost_seconds
+            .map(Duration::from_secs_f64)
+            .unwrap_or(grace + Duration::from_secs(10));
         let cfg = reconcilers::ReconcilerConfig {
-            lifecycle: LifecycleConfig { grace_ms: grace.as_millis() as i64, lost_after_ms: lost.as_millis() as i64 },
+            lifecycle: LifecycleConfig {
+                grace_ms: grace.as_millis() as i64,
+                lost_after_ms: lost.as_millis() as i64,
+            },
             ..Default::default()
         };
         let (k, s) = (kafka.clone(), shutdown.clone());
-        tasks.push(supervise("reconcilers", shutdown.clone(), move || reconcilers::run(k.clone(), cfg.clone(), s.clone())));
+        tasks.push(supervise("reconcilers", shutdown.clone(), move || {
+            reconcilers::run(k.clone(), cfg.clone(), s.clone())
+        }));
     }
     let mut api_addr = None;
     if has("api") {
@@ -196,23 +233,32 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
         let router = command_api::build(
             &kafka,
             pool.clone(),
-            command_api::ApiConfig { command_timeout: Duration::from_millis(a.command_timeout_ms) },
+            command_api::ApiConfig {
+                command_timeout: Duration::from_millis(a.command_timeout_ms),
+            },
             shutdown.clone(),
         )
         .await?;
-        let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("binding {}", a.listen))?;
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .with_context(|| format!("binding {}", a.listen))?;
         let addr = listener.local_addr()?;
         api_addr = Some((addr, token));
         let s = shutdown.clone();
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(async move { s.cancelled().await }).await {
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { s.cancelled().await })
+                .await
+            {
                 tracing::error!(error = %e, "API server failed");
             }
         }));
     }
     if !a.no_agent {
         let (k, s, hollow) = (kafka.clone(), shutdown.clone(), a.demo.hollow());
-        tasks.push(supervise("demo-agent", shutdown.clone(), move || node_agent::run_hollow(k.clone(), hollow.clone(), None, s.clone())));
+        tasks.push(supervise("demo-agent", shutdown.clone(), move || {
+            node_agent::run_hollow(k.clone(), hollow.clone(), None, s.clone())
+        }));
     }
     println!("orch is up: components {}", a.components.join(","));
     println!("KAFKA {}", kafka.brokers);
@@ -234,8 +280,15 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
 
 pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signal();
-    let brokers = a.conn.kafka_brokers.clone().context("KAFKA_BROKERS (or --kafka-brokers) is required for an agent")?;
-    let kafka = KafkaConfig { brokers, prefix: a.conn.topic_prefix.clone() };
+    let brokers = a
+        .conn
+        .kafka_brokers
+        .clone()
+        .context("KAFKA_BROKERS (or --kafka-brokers) is required for an agent")?;
+    let kafka = KafkaConfig {
+        brokers,
+        prefix: a.conn.topic_prefix.clone(),
+    };
     kafka.ensure_topics().await?;
     let listener = std::net::TcpListener::bind(a.control)?;
     println!("AGENT http://{}", listener.local_addr()?);
@@ -248,14 +301,19 @@ pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
 async fn create_demo_deployment(kafka: KafkaConfig, pool: sqlx::PgPool) {
     let run = async {
         for _ in 0..600 {
-            let ready: i64 = sqlx::query_scalar("SELECT count(*) FROM node_status WHERE ready").fetch_one(&pool).await?;
+            let ready: i64 = sqlx::query_scalar("SELECT count(*) FROM node_status WHERE ready")
+                .fetch_one(&pool)
+                .await?;
             if ready > 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let exists: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM workload_def WHERE namespace = 'default' AND name = 'hello'").fetch_one(&pool).await?;
+        let exists: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM workload_def WHERE namespace = 'default' AND name = 'hello'",
+        )
+        .fetch_one(&pool)
+        .await?;
         if exists > 0 {
             return Ok::<_, anyhow::Error>(());
         }
@@ -264,7 +322,12 @@ async fn create_demo_deployment(kafka: KafkaConfig, pool: sqlx::PgPool) {
             name: domain::names::Name::parse("name", "hello")?,
             image: domain::names::Image::parse("image", "demo:v1")?,
             replicas: 6,
-            resources: domain::model::Resources { cpu_request_milli: 250, cpu_limit_milli: 500, mem_request_mb: 256, mem_limit_mb: 512 },
+            resources: domain::model::Resources {
+                cpu_request_milli: 250,
+                cpu_limit_milli: 500,
+                mem_request_mb: 256,
+                mem_limit_mb: 512,
+            },
             strategy: Default::default(),
             node_selector: Default::default(),
             tolerations: vec![],
@@ -274,10 +337,15 @@ async fn create_demo_deployment(kafka: KafkaConfig, pool: sqlx::PgPool) {
             id,
             "demo",
             Some("orch up --demo-deployment".into()),
-            domain::command::Command::CreateDeployment { deployment_id: domain::DeploymentId(id), spec },
+            domain::command::Command::CreateDeployment {
+                deployment_id: domain::DeploymentId(id),
+                spec,
+            },
         );
         infra::kafka::CommandBus::new(&kafka)?.send(&env).await?;
-        println!("demo: created deployment default/hello (6 replicas); see GET /api/v1/workloads/deployments");
+        println!(
+            "demo: created deployment default/hello (6 replicas); see GET /api/v1/workloads/deployments"
+        );
         Ok(())
     };
     if let Err(e) = run.await {
@@ -286,5 +354,7 @@ async fn create_demo_deployment(kafka: KafkaConfig, pool: sqlx::PgPool) {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into())
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
 }

@@ -98,7 +98,17 @@ fn merge_pod(into: &mut PodPatch, p: PodPatch) {
     macro_rules! take {
         ($($f:ident),*) => { $( if p.$f.is_some() { into.$f = p.$f; } )* };
     }
-    take!(node_id, phase, ready, placement, failure_reason, bound_at, started_at, ready_at, finished_at);
+    take!(
+        node_id,
+        phase,
+        ready,
+        placement,
+        failure_reason,
+        bound_at,
+        started_at,
+        ready_at,
+        finished_at
+    );
     into.updated_at = p.updated_at;
 }
 
@@ -177,7 +187,11 @@ impl Changes {
                     labels: serde_json::to_value(&spec.labels).unwrap_or(Value::Null),
                     taints: serde_json::to_value(&spec.taints).unwrap_or(Value::Null),
                     registered_at: at,
-                    p: NodePatch { condition: Some(condition(NodeCondition::Ready)), updated_at: at, ..Default::default() },
+                    p: NodePatch {
+                        condition: Some(condition(NodeCondition::Ready)),
+                        updated_at: at,
+                        ..Default::default()
+                    },
                 };
                 // Usage changed earlier in this batch survives a re-registration;
                 // an earlier condition does not (registering makes the node Ready).
@@ -189,12 +203,35 @@ impl Changes {
                 }
                 self.nodes_upsert.insert(node_id.0, row);
             }
-            Event::NodeReady { node_id } => self.node(node_id.0, NodePatch { condition: Some("Ready"), updated_at: at, ..Default::default() }),
-            Event::NodeNotReady { node_id, .. } => {
-                self.node(node_id.0, NodePatch { condition: Some("NotReady"), updated_at: at, ..Default::default() })
-            }
-            Event::NodeLost { node_id, .. } => self.node(node_id.0, NodePatch { condition: Some("Lost"), updated_at: at, ..Default::default() }),
-            Event::DeploymentCreated { deployment_id, spec, revision } => {
+            Event::NodeReady { node_id } => self.node(
+                node_id.0,
+                NodePatch {
+                    condition: Some("Ready"),
+                    updated_at: at,
+                    ..Default::default()
+                },
+            ),
+            Event::NodeNotReady { node_id, .. } => self.node(
+                node_id.0,
+                NodePatch {
+                    condition: Some("NotReady"),
+                    updated_at: at,
+                    ..Default::default()
+                },
+            ),
+            Event::NodeLost { node_id, .. } => self.node(
+                node_id.0,
+                NodePatch {
+                    condition: Some("Lost"),
+                    updated_at: at,
+                    ..Default::default()
+                },
+            ),
+            Event::DeploymentCreated {
+                deployment_id,
+                spec,
+                revision,
+            } => {
                 let r = &spec.resources;
                 self.deps_new.insert(
                     deployment_id.0,
@@ -214,9 +251,12 @@ impl Changes {
                         updated_at: at,
                     },
                 );
-                self.rollouts.push((env.event_id, deployment_id.0, *revision as i64, at));
+                self.rollouts
+                    .push((env.event_id, deployment_id.0, *revision as i64, at));
             }
-            Event::DeploymentScaled { deployment_id, to, .. } => {
+            Event::DeploymentScaled {
+                deployment_id, to, ..
+            } => {
                 if let Some(row) = self.deps_new.get_mut(&deployment_id.0) {
                     // Same result as the UPDATE below, whether or not both events share a batch.
                     row.replicas = *to as i32;
@@ -231,7 +271,16 @@ impl Changes {
                 self.deps_patch.remove(&deployment_id.0);
                 self.deps_deleted.push(deployment_id.0);
             }
-            Event::PodCreated { pod_id, deployment_id, namespace, name, ordinal, image, resources, revision } => {
+            Event::PodCreated {
+                pod_id,
+                deployment_id,
+                namespace,
+                name,
+                ordinal,
+                image,
+                resources,
+                revision,
+            } => {
                 self.pods_new.insert(
                     pod_id.0,
                     PodRow {
@@ -244,11 +293,21 @@ impl Changes {
                         mem: resources.mem_request_mb as i32,
                         revision: *revision as i64,
                         created_at: at,
-                        p: PodPatch { phase: Some(PodPhase::Pending.as_str()), ready: Some(false), updated_at: at, ..Default::default() },
+                        p: PodPatch {
+                            phase: Some(PodPhase::Pending.as_str()),
+                            ready: Some(false),
+                            updated_at: at,
+                            ..Default::default()
+                        },
                     },
                 );
             }
-            Event::PodBound { pod_id, node_id, usage, placement } => {
+            Event::PodBound {
+                pod_id,
+                node_id,
+                usage,
+                placement,
+            } => {
                 self.pod(
                     pod_id.0,
                     PodPatch {
@@ -263,12 +322,28 @@ impl Changes {
             }
             Event::PodStarted { pod_id, .. } => self.pod(
                 pod_id.0,
-                PodPatch { phase: Some(PodPhase::Running.as_str()), started_at: Some(at), updated_at: at, ..Default::default() },
+                PodPatch {
+                    phase: Some(PodPhase::Running.as_str()),
+                    started_at: Some(at),
+                    updated_at: at,
+                    ..Default::default()
+                },
             ),
-            Event::PodReady { pod_id, .. } => {
-                self.pod(pod_id.0, PodPatch { ready: Some(true), ready_at: Some(at), updated_at: at, ..Default::default() })
-            }
-            Event::PodFailed { pod_id, reason, usage, .. } => {
+            Event::PodReady { pod_id, .. } => self.pod(
+                pod_id.0,
+                PodPatch {
+                    ready: Some(true),
+                    ready_at: Some(at),
+                    updated_at: at,
+                    ..Default::default()
+                },
+            ),
+            Event::PodFailed {
+                pod_id,
+                reason,
+                usage,
+                ..
+            } => {
                 self.pod(
                     pod_id.0,
                     PodPatch {
@@ -310,9 +385,27 @@ impl Changes {
             return Ok(());
         }
         let n = self.log.len();
-        let (mut ids, mut offs, mut idx, mut caus, mut corr) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut kinds, mut aggs, mut seqs, mut types, mut ats) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut actors, mut reasons, mut epochs, mut versions, mut bodies) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut ids, mut offs, mut idx, mut caus, mut corr) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut kinds, mut aggs, mut seqs, mut types, mut ats) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut actors, mut reasons, mut epochs, mut versions, mut bodies) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
         for (off, i, epoch, e) in &self.log {
             ids.push(e.event_id);
             offs.push(*off);
@@ -347,7 +440,8 @@ impl Changes {
     async fn write_nodes(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
         if !self.nodes_upsert.is_empty() {
             let rows: Vec<(&Uuid, &NodeRow)> = self.nodes_upsert.iter().collect();
-            let col = |f: &dyn Fn(&NodeRow) -> i64| rows.iter().map(|r| f(r.1)).collect::<Vec<i64>>();
+            let col =
+                |f: &dyn Fn(&NodeRow) -> i64| rows.iter().map(|r| f(r.1)).collect::<Vec<i64>>();
             sqlx::query(
                 "INSERT INTO node_status (id, name, zone, cpu_total_milli, mem_total_mb, cpu_allocatable_milli, mem_allocatable_mb,
                    labels, taints, registered_at, updated_at, ready, condition, cpu_requested_milli, mem_requested_mb, pod_count)
@@ -380,18 +474,36 @@ impl Changes {
             .execute(&mut **tx)
             .await?;
             // Usage carried in the same batch as a re-registration.
-            let with_usage: Vec<_> = rows.iter().filter(|r| r.1.p.cpu_requested.is_some()).collect();
+            let with_usage: Vec<_> = rows
+                .iter()
+                .filter(|r| r.1.p.cpu_requested.is_some())
+                .collect();
             if !with_usage.is_empty() {
-                self.patch_nodes(tx, with_usage.iter().map(|r| (*r.0, r.1.p.clone())).collect()).await?;
+                self.patch_nodes(
+                    tx,
+                    with_usage.iter().map(|r| (*r.0, r.1.p.clone())).collect(),
+                )
+                .await?;
             }
         }
         if !self.nodes_patch.is_empty() {
-            self.patch_nodes(tx, self.nodes_patch.iter().map(|(k, v)| (*k, v.clone())).collect()).await?;
+            self.patch_nodes(
+                tx,
+                self.nodes_patch
+                    .iter()
+                    .map(|(k, v)| (*k, v.clone()))
+                    .collect(),
+            )
+            .await?;
         }
         Ok(())
     }
 
-    async fn patch_nodes(&self, tx: &mut Transaction<'_, Postgres>, rows: Vec<(Uuid, NodePatch)>) -> Result<(), sqlx::Error> {
+    async fn patch_nodes(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        rows: Vec<(Uuid, NodePatch)>,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE node_status n SET condition = COALESCE(u.cond, n.condition), ready = COALESCE(u.cond, n.condition) = 'Ready',
                cpu_requested_milli = COALESCE(u.cr, n.cpu_requested_milli), mem_requested_mb = COALESCE(u.mr, n.mem_requested_mb),
@@ -410,7 +522,10 @@ impl Changes {
         Ok(())
     }
 
-    async fn write_deployments(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+    async fn write_deployments(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+    ) -> Result<(), sqlx::Error> {
         if !self.deps_new.is_empty() {
             let rows: Vec<(&Uuid, &DeploymentRow)> = self.deps_new.iter().collect();
             sqlx::query(
@@ -467,7 +582,10 @@ impl Changes {
             .await?;
         }
         if !self.deps_deleted.is_empty() {
-            sqlx::query("DELETE FROM workload_def WHERE id = ANY($1)").bind(&self.deps_deleted).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM workload_def WHERE id = ANY($1)")
+                .bind(&self.deps_deleted)
+                .execute(&mut **tx)
+                .await?;
         }
         Ok(())
     }
@@ -535,7 +653,10 @@ impl Changes {
             .await?;
         }
         if !self.pods_deleted.is_empty() {
-            sqlx::query("DELETE FROM pod_instance WHERE id = ANY($1)").bind(&self.pods_deleted).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM pod_instance WHERE id = ANY($1)")
+                .bind(&self.pods_deleted)
+                .execute(&mut **tx)
+                .await?;
         }
         Ok(())
     }

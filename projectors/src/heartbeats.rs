@@ -13,7 +13,11 @@ use uuid::Uuid;
 
 use crate::Result;
 
-pub async fn run_heartbeats(kafka: KafkaConfig, pool: PgPool, shutdown: CancellationToken) -> Result<()> {
+pub async fn run_heartbeats(
+    kafka: KafkaConfig,
+    pool: PgPool,
+    shutdown: CancellationToken,
+) -> Result<()> {
     let mut follower = HeartbeatFollower::new(&kafka)?;
     let mut latest: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
     let mut flush = tokio::time::interval(Duration::from_secs(1));

@@ -22,11 +22,20 @@ pub struct ProjectorConfig {
 
 impl Default for ProjectorConfig {
     fn default() -> Self {
-        ProjectorConfig { name: "main".into(), max_batch: 5000, stop_at: None }
+        ProjectorConfig {
+            name: "main".into(),
+            max_batch: 5000,
+            stop_at: None,
+        }
     }
 }
 
-pub async fn run(kafka: KafkaConfig, pool: PgPool, cfg: ProjectorConfig, shutdown: CancellationToken) -> Result<()> {
+pub async fn run(
+    kafka: KafkaConfig,
+    pool: PgPool,
+    cfg: ProjectorConfig,
+    shutdown: CancellationToken,
+) -> Result<()> {
     let topic = kafka.events_topic();
     let row: Option<(i64, i64)> = sqlx::query_as(
         "SELECT next_offset, max_epoch FROM projection_offsets WHERE projector = $1 AND topic = $2 AND partition = 0",
@@ -38,9 +47,13 @@ pub async fn run(kafka: KafkaConfig, pool: PgPool, cfg: ProjectorConfig, shutdow
     let (from, max_epoch) = row.unwrap_or((0, 0));
     tracing::info!(projector = %cfg.name, from, "projector starting");
     let mut follower = EventFollower::new(&kafka, from, max_epoch as u64)?;
-    let m_events = infra::metrics::counter("projector_events_total", "Events written to PostgreSQL");
+    let m_events =
+        infra::metrics::counter("projector_events_total", "Events written to PostgreSQL");
     let m_lag = infra::metrics::histogram("projector_batch_seconds", "Time to write one batch");
-    let m_offset = infra::metrics::gauge("projector_next_offset", "Next event offset the projector reads");
+    let m_offset = infra::metrics::gauge(
+        "projector_next_offset",
+        "Next event offset the projector reads",
+    );
     let mut last_progress = Instant::now();
     loop {
         if cfg.stop_at.is_some_and(|s| follower.next_offset >= s) {
@@ -62,7 +75,9 @@ pub async fn run(kafka: KafkaConfig, pool: PgPool, cfg: ProjectorConfig, shutdow
             }
             changes.add(*offset, batch);
         }
-        let next = cfg.stop_at.map_or(follower.next_offset, |s| follower.next_offset.min(s));
+        let next = cfg
+            .stop_at
+            .map_or(follower.next_offset, |s| follower.next_offset.min(s));
         let mut tx = pool.begin().await?;
         // The offsets row is the guard: a batch already applied (by a previous
         // incarnation that died after commit) is skipped, never applied twice.

@@ -3,7 +3,7 @@
 //! `scheduler::plan`) and sends them to the command topic; the decider
 //! validates everything, so a pass on a stale view is harmless.
 
-pub mod scheduler;
 mod run;
+pub mod scheduler;
 
 pub use run::{ReconcilerConfig, run};

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use domain::CommandEnvelope;
 use domain::event::Event;
 use domain::ids::{NodeId, PodId};
 use domain::model::NodeCondition;
 use domain::reconcile::{self, LifecycleConfig, Planned};
-use domain::CommandEnvelope;
 use infra::kafka::{CommandBus, HeartbeatFollower, KafkaConfig};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -40,11 +40,16 @@ impl Default for ReconcilerConfig {
     }
 }
 
-pub async fn run(kafka: KafkaConfig, cfg: ReconcilerConfig, shutdown: CancellationToken) -> infra::Result<()> {
+pub async fn run(
+    kafka: KafkaConfig,
+    cfg: ReconcilerConfig,
+    shutdown: CancellationToken,
+) -> infra::Result<()> {
     let bus = CommandBus::new(&kafka)?;
     let rejected: Arc<Mutex<Vec<Uuid>>> = Default::default();
     let created_at: Arc<Mutex<HashMap<PodId, DateTime<Utc>>>> = Default::default();
-    let m_latency = infra::metrics::histogram("pod_schedule_latency_seconds", "PodCreated to PodBound");
+    let m_latency =
+        infra::metrics::histogram("pod_schedule_latency_seconds", "PodCreated to PodBound");
     let m_bound = infra::metrics::counter("scheduler_pods_bound_total", "Pods bound");
     let (rej, created) = (rejected.clone(), created_at.clone());
     let view = infra::view::spawn_view(&kafka, 0, shutdown.clone(), move |_, batch| {
@@ -57,7 +62,9 @@ pub async fn run(kafka: KafkaConfig, cfg: ReconcilerConfig, shutdown: Cancellati
                 }
                 Event::PodBound { pod_id, .. } => {
                     if let Some(c) = created.remove(pod_id) {
-                        m_latency.observe((env.occurred_at - c).num_microseconds().unwrap_or(0) as f64 / 1e6);
+                        m_latency.observe(
+                            (env.occurred_at - c).num_microseconds().unwrap_or(0) as f64 / 1e6,
+                        );
                     }
                     m_bound.fetch_add(1, Ordering::Relaxed);
                 }
@@ -103,7 +110,10 @@ pub async fn run(kafka: KafkaConfig, cfg: ReconcilerConfig, shutdown: Cancellati
     let mut recently_sent: HashMap<Uuid, Instant> = HashMap::new();
     let m_depth = infra::metrics::gauge("scheduler_queue_depth", "Pods waiting for a node");
     let m_not_ready = infra::metrics::gauge("node_not_ready_count", "Nodes NotReady or Lost");
-    let m_fail = infra::metrics::counter("controller_reconcile_failures_total", "Reconcile passes whose commands could not be sent");
+    let m_fail = infra::metrics::counter(
+        "controller_reconcile_failures_total",
+        "Reconcile passes whose commands could not be sent",
+    );
     let m_passes = infra::metrics::counter("controller_reconcile_passes_total", "Reconcile passes");
     let mut ticker = tokio::time::interval(cfg.tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -121,7 +131,11 @@ pub async fn run(kafka: KafkaConfig, cfg: ReconcilerConfig, shutdown: Cancellati
         let binds;
         {
             let state = view.state.read().await;
-            planned.extend(reconcile::deployments(&state).into_iter().take(cfg.max_per_pass));
+            planned.extend(
+                reconcile::deployments(&state)
+                    .into_iter()
+                    .take(cfg.max_per_pass),
+            );
             let seen = last_seen.lock().unwrap().clone();
             planned.extend(reconcile::node_lifecycle(
                 &state,
@@ -133,7 +147,11 @@ pub async fn run(kafka: KafkaConfig, cfg: ReconcilerConfig, shutdown: Cancellati
             binds = queue.plan(&state, now);
             m_depth.store(queue.depth(&state) as i64, Ordering::Relaxed);
             m_not_ready.store(
-                state.nodes.values().filter(|n| n.condition != NodeCondition::Ready).count() as i64,
+                state
+                    .nodes
+                    .values()
+                    .filter(|n| n.condition != NodeCondition::Ready)
+                    .count() as i64,
                 Ordering::Relaxed,
             );
         }
@@ -144,10 +162,20 @@ pub async fn run(kafka: KafkaConfig, cfg: ReconcilerConfig, shutdown: Cancellati
                 continue;
             }
             recently_sent.insert(p.command_id, now);
-            envs.push(CommandEnvelope::new(p.command_id, "system:controller", Some(p.reason), p.command));
+            envs.push(CommandEnvelope::new(
+                p.command_id,
+                "system:controller",
+                Some(p.reason),
+                p.command,
+            ));
         }
         for b in binds {
-            envs.push(CommandEnvelope::new(b.command_id, "system:scheduler", Some("scheduled".into()), b.command));
+            envs.push(CommandEnvelope::new(
+                b.command_id,
+                "system:scheduler",
+                Some("scheduled".into()),
+                b.command,
+            ));
         }
         m_passes.fetch_add(1, Ordering::Relaxed);
         if envs.is_empty() {

@@ -32,7 +32,10 @@ pub struct PlannedBind {
 
 impl SchedulerQueue {
     pub fn new(max_per_pass: usize) -> Self {
-        SchedulerQueue { max_per_pass, ..Default::default() }
+        SchedulerQueue {
+            max_per_pass,
+            ..Default::default()
+        }
     }
 
     /// The decider refused a bind: forget the assumption now.
@@ -42,16 +45,25 @@ impl SchedulerQueue {
 
     /// Pods waiting for a node (not counting binds in flight).
     pub fn depth(&self, state: &State) -> usize {
-        state.pods.values().filter(|p| p.node.is_none() && p.phase == PodPhase::Pending).count().saturating_sub(self.assumed.len())
+        state
+            .pods
+            .values()
+            .filter(|p| p.node.is_none() && p.phase == PodPhase::Pending)
+            .count()
+            .saturating_sub(self.assumed.len())
     }
 
     pub fn plan(&mut self, state: &State, now: Instant) -> Vec<PlannedBind> {
         // Drop assumptions the view has caught up with, or that are too old.
         self.assumed.retain(|pod, (_, _, at)| {
-            state.pods.get(pod).is_some_and(|p| p.node.is_none() && p.phase == PodPhase::Pending)
+            state
+                .pods
+                .get(pod)
+                .is_some_and(|p| p.node.is_none() && p.phase == PodPhase::Pending)
                 && now.duration_since(*at) < ASSUME_FOR
         });
-        self.backoff.retain(|pod, until| *until > now && state.pods.contains_key(pod));
+        self.backoff
+            .retain(|pod, until| *until > now && state.pods.contains_key(pod));
         let mut pending: Vec<_> = state
             .pods
             .values()
@@ -77,7 +89,14 @@ impl SchedulerQueue {
                     let command_id = Uuid::now_v7();
                     self.assumed.insert(pod.id, (node, command_id, now));
                     self.last_unschedulable.remove(&pod.id);
-                    out.push(PlannedBind { command_id, command: Command::BindPod { pod_id: pod.id, node_id: node, placement } });
+                    out.push(PlannedBind {
+                        command_id,
+                        command: Command::BindPod {
+                            pod_id: pod.id,
+                            node_id: node,
+                            placement,
+                        },
+                    });
                 }
                 Err(why) => {
                     self.backoff.insert(pod.id, now + BACKOFF);
@@ -98,14 +117,34 @@ mod tests {
     fn sent_binds_are_assumed_so_a_second_pass_does_not_overcommit() {
         let mut g = given(&[node_registered("n1", "az-a", 1000, 1000)]);
         let d = deployment_id(1);
-        g.apply(Command::CreateDeployment { deployment_id: d, spec: deployment_spec("web", 2, 600, 100) }).unwrap_err();
-        g.apply(Command::CreateDeployment { deployment_id: d, spec: deployment_spec("web", 1, 600, 100) }).unwrap();
-        g.apply(Command::ScaleDeployment { deployment_id: d, replicas: 1 }).unwrap();
-        g.apply(Command::CreatePod { deployment_id: d, ordinal: 0 }).unwrap();
+        g.apply(Command::CreateDeployment {
+            deployment_id: d,
+            spec: deployment_spec("web", 2, 600, 100),
+        })
+        .unwrap_err();
+        g.apply(Command::CreateDeployment {
+            deployment_id: d,
+            spec: deployment_spec("web", 1, 600, 100),
+        })
+        .unwrap();
+        g.apply(Command::ScaleDeployment {
+            deployment_id: d,
+            replicas: 1,
+        })
+        .unwrap();
+        g.apply(Command::CreatePod {
+            deployment_id: d,
+            ordinal: 0,
+        })
+        .unwrap();
         let mut q = SchedulerQueue::new(100);
         let now = Instant::now();
         assert_eq!(q.plan(&g.state, now).len(), 1);
-        assert_eq!(q.plan(&g.state, now).len(), 0, "the pod is assumed, not bound twice");
+        assert_eq!(
+            q.plan(&g.state, now).len(),
+            0,
+            "the pod is assumed, not bound twice"
+        );
         // After a rejection it is tried again.
         let id = q.assumed.values().next().unwrap().1;
         q.rejected(id);

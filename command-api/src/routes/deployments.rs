@@ -23,7 +23,10 @@ use crate::json::parse;
 pub fn routes() -> Router<S> {
     Router::new()
         .route("/api/v1/workloads/deployments", post(create).get(list))
-        .route("/api/v1/workloads/deployments/{id}", get(read).delete(delete))
+        .route(
+            "/api/v1/workloads/deployments/{id}",
+            get(read).delete(delete),
+        )
         .route("/api/v1/workloads/deployments/{id}/scale", post(scale))
         .route("/api/v1/workloads/deployments/{id}/pods", get(pods))
 }
@@ -63,7 +66,10 @@ struct CreateDto {
 
 fn quantity(errors: &mut Vec<FieldError>, field: &str, v: i64, min: i64, max: i64) -> u32 {
     if v < min || v > max {
-        errors.push(FieldError::new(field, format!("must be between {min} and {max}, got {v}")));
+        errors.push(FieldError::new(
+            field,
+            format!("must be between {min} and {max}, got {v}"),
+        ));
         return 0;
     }
     v as u32
@@ -73,30 +79,84 @@ impl TryFrom<CreateDto> for DeploymentSpec {
     type Error = Vec<FieldError>;
     fn try_from(d: CreateDto) -> Result<Self, Self::Error> {
         let mut errors = Vec::new();
-        let namespace = Name::parse("namespace", &d.namespace).map_err(|e| errors.push(e)).ok();
-        let name = Name::parse("name", &d.name).map_err(|e| errors.push(e)).ok();
-        let image = Image::parse("image", &d.image).map_err(|e| errors.push(e)).ok();
+        let namespace = Name::parse("namespace", &d.namespace)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let name = Name::parse("name", &d.name)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let image = Image::parse("image", &d.image)
+            .map_err(|e| errors.push(e))
+            .ok();
         let replicas = quantity(&mut errors, "replicas", d.replicas, 0, MAX_REPLICAS as i64);
         let r = &d.resources;
-        let cpu_req = quantity(&mut errors, "resources.cpuRequestMilli", r.cpu_request_milli, 1, 1_000_000);
-        let mem_req = quantity(&mut errors, "resources.memRequestMb", r.mem_request_mb, 1, 10_000_000);
-        let cpu_lim = quantity(&mut errors, "resources.cpuLimitMilli", r.cpu_limit_milli.unwrap_or(r.cpu_request_milli), 1, 1_000_000);
-        let mem_lim = quantity(&mut errors, "resources.memLimitMb", r.mem_limit_mb.unwrap_or(r.mem_request_mb), 1, 10_000_000);
+        let cpu_req = quantity(
+            &mut errors,
+            "resources.cpuRequestMilli",
+            r.cpu_request_milli,
+            1,
+            1_000_000,
+        );
+        let mem_req = quantity(
+            &mut errors,
+            "resources.memRequestMb",
+            r.mem_request_mb,
+            1,
+            10_000_000,
+        );
+        let cpu_lim = quantity(
+            &mut errors,
+            "resources.cpuLimitMilli",
+            r.cpu_limit_milli.unwrap_or(r.cpu_request_milli),
+            1,
+            1_000_000,
+        );
+        let mem_lim = quantity(
+            &mut errors,
+            "resources.memLimitMb",
+            r.mem_limit_mb.unwrap_or(r.mem_request_mb),
+            1,
+            10_000_000,
+        );
         if cpu_lim < cpu_req {
-            errors.push(FieldError::new("resources.cpuLimitMilli", "must be at least cpuRequestMilli"));
+            errors.push(FieldError::new(
+                "resources.cpuLimitMilli",
+                "must be at least cpuRequestMilli",
+            ));
         }
         if mem_lim < mem_req {
-            errors.push(FieldError::new("resources.memLimitMb", "must be at least memRequestMb"));
+            errors.push(FieldError::new(
+                "resources.memLimitMb",
+                "must be at least memRequestMb",
+            ));
         }
         let mut strategy = RollingUpdate::default();
         if let Some(s) = &d.strategy {
             if s.kind != "RollingUpdate" {
-                errors.push(FieldError::new("strategy.type", format!("'{}' is not supported; use RollingUpdate", s.kind)));
+                errors.push(FieldError::new(
+                    "strategy.type",
+                    format!("'{}' is not supported; use RollingUpdate", s.kind),
+                ));
             }
-            strategy.max_unavailable = quantity(&mut errors, "strategy.maxUnavailable", s.max_unavailable.unwrap_or(1), 0, 100_000);
-            strategy.max_surge = quantity(&mut errors, "strategy.maxSurge", s.max_surge.unwrap_or(1), 0, 100_000);
+            strategy.max_unavailable = quantity(
+                &mut errors,
+                "strategy.maxUnavailable",
+                s.max_unavailable.unwrap_or(1),
+                0,
+                100_000,
+            );
+            strategy.max_surge = quantity(
+                &mut errors,
+                "strategy.maxSurge",
+                s.max_surge.unwrap_or(1),
+                0,
+                100_000,
+            );
             if strategy.max_unavailable == 0 && strategy.max_surge == 0 {
-                errors.push(FieldError::new("strategy", "maxUnavailable and maxSurge must not both be 0"));
+                errors.push(FieldError::new(
+                    "strategy",
+                    "maxUnavailable and maxSurge must not both be 0",
+                ));
             }
         }
         for (k, v) in &d.node_selector {
@@ -111,7 +171,12 @@ impl TryFrom<CreateDto> for DeploymentSpec {
             name: name.expect("checked"),
             image: image.expect("checked"),
             replicas,
-            resources: Resources { cpu_request_milli: cpu_req, cpu_limit_milli: cpu_lim, mem_request_mb: mem_req, mem_limit_mb: mem_lim },
+            resources: Resources {
+                cpu_request_milli: cpu_req,
+                cpu_limit_milli: cpu_lim,
+                mem_request_mb: mem_req,
+                mem_limit_mb: mem_lim,
+            },
             strategy,
             node_selector: d.node_selector,
             tolerations: d.tolerations,
@@ -119,15 +184,35 @@ impl TryFrom<CreateDto> for DeploymentSpec {
     }
 }
 
-async fn create(State(s): State<S>, headers: HeaderMap, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn create(
+    State(s): State<S>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let actor = actor(&s, &headers).await?;
     let dto: CreateDto = parse(&headers, &body)?;
     let spec = DeploymentSpec::try_from(dto).map_err(ApiError::validation)?;
     let deployment_id = DeploymentId(Uuid::now_v7());
-    let events = execute(&s, &headers, &actor, None, Command::CreateDeployment { deployment_id, spec }).await?;
+    let events = execute(
+        &s,
+        &headers,
+        &actor,
+        None,
+        Command::CreateDeployment {
+            deployment_id,
+            spec,
+        },
+    )
+    .await?;
     // With an Idempotency-Key, the id is the one first created.
-    let id = events.first().map(|e| e.aggregate.id).unwrap_or(deployment_id.0);
-    Ok((StatusCode::CREATED, Json(json!({"deploymentId": id, "status": "CREATED"}))))
+    let id = events
+        .first()
+        .map(|e| e.aggregate.id)
+        .unwrap_or(deployment_id.0);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"deploymentId": id, "status": "CREATED"})),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -137,12 +222,23 @@ struct ScaleDto {
     reason: Option<String>,
 }
 
-async fn scale(State(s): State<S>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn scale(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let actor = actor(&s, &headers).await?;
     let id = parse_id("deployment id", &id)?;
     let dto: ScaleDto = parse(&headers, &body)?;
     let mut errors = Vec::new();
-    let replicas = quantity(&mut errors, "replicas", dto.replicas, 0, MAX_REPLICAS as i64);
+    let replicas = quantity(
+        &mut errors,
+        "replicas",
+        dto.replicas,
+        0,
+        MAX_REPLICAS as i64,
+    );
     if let Some(r) = &dto.reason {
         if r.len() > 1000 {
             errors.push(FieldError::new("reason", "must be at most 1000 characters"));
@@ -151,20 +247,47 @@ async fn scale(State(s): State<S>, Path(id): Path<String>, headers: HeaderMap, b
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let events = execute(&s, &headers, &actor, dto.reason, Command::ScaleDeployment { deployment_id: DeploymentId(id), replicas }).await?;
+    let events = execute(
+        &s,
+        &headers,
+        &actor,
+        dto.reason,
+        Command::ScaleDeployment {
+            deployment_id: DeploymentId(id),
+            replicas,
+        },
+    )
+    .await?;
     let from = events.iter().find_map(|e| match e.body {
         domain::Event::DeploymentScaled { from, .. } => Some(from),
         _ => None,
     });
-    Ok(Json(json!({"deploymentId": id, "replicas": replicas, "previousReplicas": from, "status": "SCALED"})))
+    Ok(Json(
+        json!({"deploymentId": id, "replicas": replicas, "previousReplicas": from, "status": "SCALED"}),
+    ))
 }
 
-async fn delete(State(s): State<S>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn delete(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     let actor = actor(&s, &headers).await?;
     let id = parse_id("deployment id", &id)?;
-    let events = execute(&s, &headers, &actor, None, Command::DeleteDeployment { deployment_id: DeploymentId(id) }).await?;
+    let events = execute(
+        &s,
+        &headers,
+        &actor,
+        None,
+        Command::DeleteDeployment {
+            deployment_id: DeploymentId(id),
+        },
+    )
+    .await?;
     let pods = events.len().saturating_sub(1);
-    Ok(Json(json!({"deploymentId": id, "status": "DELETED", "podsDeleted": pods})))
+    Ok(Json(
+        json!({"deploymentId": id, "status": "DELETED", "podsDeleted": pods}),
+    ))
 }
 
 const DEPLOYMENT_SELECT: &str = "SELECT w.id, w.namespace, w.name, w.kind, w.desired_replicas, w.image, w.revision, w.spec,
@@ -174,7 +297,21 @@ const DEPLOYMENT_SELECT: &str = "SELECT w.id, w.namespace, w.name, w.kind, w.des
        (SELECT count(*) FROM pod_instance p WHERE p.workload_id = w.id AND p.phase = 'RUNNING' AND p.ready) AS ready
      FROM workload_def w";
 
-type DeploymentRow = (Uuid, String, String, String, i32, String, i64, Value, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>, i64, i64, i64);
+type DeploymentRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    i32,
+    String,
+    i64,
+    Value,
+    chrono::DateTime<chrono::Utc>,
+    chrono::DateTime<chrono::Utc>,
+    i64,
+    i64,
+    i64,
+);
 
 fn deployment_json(r: DeploymentRow) -> Value {
     json!({
@@ -184,11 +321,20 @@ fn deployment_json(r: DeploymentRow) -> Value {
     })
 }
 
-async fn read(State(s): State<S>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn read(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
     let id = parse_id("deployment id", &id)?;
-    let row: Option<DeploymentRow> = sqlx::query_as(&format!("{DEPLOYMENT_SELECT} WHERE w.id = $1")).bind(id).fetch_optional(&s.pool).await?;
-    row.map(|r| Json(deployment_json(r))).ok_or_else(|| ApiError::not_found(format!("deployment {id} not found")))
+    let row: Option<DeploymentRow> =
+        sqlx::query_as(&format!("{DEPLOYMENT_SELECT} WHERE w.id = $1"))
+            .bind(id)
+            .fetch_optional(&s.pool)
+            .await?;
+    row.map(|r| Json(deployment_json(r)))
+        .ok_or_else(|| ApiError::not_found(format!("deployment {id} not found")))
 }
 
 #[derive(Deserialize)]
@@ -197,7 +343,11 @@ struct ListQuery {
     namespace: Option<String>,
 }
 
-async fn list(State(s): State<S>, Query(q): Query<ListQuery>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(s): State<S>,
+    Query(q): Query<ListQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
     let rows: Vec<DeploymentRow> = sqlx::query_as(&format!(
         "{DEPLOYMENT_SELECT} WHERE ($1::text IS NULL OR w.namespace = $1) ORDER BY w.namespace, w.name"
@@ -205,10 +355,16 @@ async fn list(State(s): State<S>, Query(q): Query<ListQuery>, headers: HeaderMap
     .bind(q.namespace)
     .fetch_all(&s.pool)
     .await?;
-    Ok(Json(json!({"items": rows.into_iter().map(deployment_json).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"items": rows.into_iter().map(deployment_json).collect::<Vec<_>>()}),
+    ))
 }
 
-async fn pods(State(s): State<S>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn pods(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
     let id = parse_id("deployment id", &id)?;
     let items = super::pods::list_for_workload(&s.pool, id).await?;

@@ -37,29 +37,57 @@ pub fn router(state: S) -> Router {
 
 async fn observe(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
     let method = req.method().clone();
     let resp = next.run(req).await;
     let secs = started.elapsed().as_secs_f64();
-    infra::metrics::histogram("apiserver_request_latency_seconds", "API request latency").observe(secs);
+    infra::metrics::histogram("apiserver_request_latency_seconds", "API request latency")
+        .observe(secs);
     let status = resp.status();
     if status.is_server_error() {
-        infra::metrics::counter("apiserver_errors_total", "API responses with a 5xx status").fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        infra::metrics::counter("apiserver_errors_total", "API responses with a 5xx status")
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     tracing::debug!(%method, route, status = status.as_u16(), ms = secs * 1e3, "request");
     resp
 }
 
 /// Authenticate, derive the command id (the Idempotency-Key when given), send, wait.
-pub async fn execute(state: &S, headers: &HeaderMap, actor: &str, reason: Option<String>, body: Command) -> Result<Vec<EventEnvelope>, ApiError> {
+pub async fn execute(
+    state: &S,
+    headers: &HeaderMap,
+    actor: &str,
+    reason: Option<String>,
+    body: Command,
+) -> Result<Vec<EventEnvelope>, ApiError> {
     let command_id = match headers.get("idempotency-key").map(|v| v.to_str()) {
-        Some(Ok(k)) if !k.is_empty() && k.len() <= 200 => domain::ids::derive_id(&[b"idempotency", actor.as_bytes(), k.as_bytes()]),
-        Some(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, "INVALID_HEADER", "Idempotency-Key must be 1 to 200 characters of text")),
+        Some(Ok(k)) if !k.is_empty() && k.len() <= 200 => {
+            domain::ids::derive_id(&[b"idempotency", actor.as_bytes(), k.as_bytes()])
+        }
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_HEADER",
+                "Idempotency-Key must be 1 to 200 characters of text",
+            ));
+        }
         None => Uuid::now_v7(),
     };
-    let reason = reason.or_else(|| headers.get("x-change-reason").and_then(|v| v.to_str().ok()).map(str::to_string));
+    let reason = reason.or_else(|| {
+        headers
+            .get("x-change-reason")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    });
     let env = CommandEnvelope::new(command_id, actor, reason, body);
-    let events = state.outcomes.submit(&state.bus, &state.pool, env, state.command_timeout).await?;
+    let events = state
+        .outcomes
+        .submit(&state.bus, &state.pool, env, state.command_timeout)
+        .await?;
     if let Some(Event::CommandRejected { code, message, .. }) = events.first().map(|e| &e.body) {
         return Err(ApiError::rejected(code, message.clone()));
     }
@@ -72,6 +100,10 @@ pub async fn actor(state: &S, headers: &HeaderMap) -> Result<String, ApiError> {
 
 pub fn parse_id(field: &str, s: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(s).map_err(|_| {
-        ApiError::new(StatusCode::BAD_REQUEST, "INVALID_ID", format!("{field} '{s}' is not a UUID"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_ID",
+            format!("{field} '{s}' is not a UUID"),
+        )
     })
 }

@@ -12,7 +12,9 @@ use super::{S, actor};
 use crate::error::ApiError;
 
 pub fn routes() -> Router<S> {
-    Router::new().route("/api/v1/nodes/health", get(health)).route("/api/v1/nodes", get(health))
+    Router::new()
+        .route("/api/v1/nodes/health", get(health))
+        .route("/api/v1/nodes", get(health))
 }
 
 #[derive(Deserialize)]
@@ -21,9 +23,25 @@ struct HealthQuery {
     zone: Option<String>,
 }
 
-type Row = (Uuid, String, String, bool, String, i64, i64, i32, Option<chrono::DateTime<chrono::Utc>>, i64, i64);
+type Row = (
+    Uuid,
+    String,
+    String,
+    bool,
+    String,
+    i64,
+    i64,
+    i32,
+    Option<chrono::DateTime<chrono::Utc>>,
+    i64,
+    i64,
+);
 
-async fn health(State(s): State<S>, Query(q): Query<HealthQuery>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn health(
+    State(s): State<S>,
+    Query(q): Query<HealthQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, name, zone, ready, condition, cpu_allocatable_milli - cpu_requested_milli,

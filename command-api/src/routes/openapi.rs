@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 
 pub async fn document() -> Json<Value> {
     let error = json!({"$ref": "#/components/schemas/Error"});
-    let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": error}}});
+    let err =
+        |d: &str| json!({"description": d, "content": {"application/json": {"schema": error}}});
     let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
     let write_errors = json!({
         "400": err("Malformed JSON or bad id (MALFORMED_JSON, INVALID_ID)"),

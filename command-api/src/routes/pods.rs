@@ -20,8 +20,22 @@ const POD_SELECT: &str = "SELECT p.id, p.workload_id, p.namespace, p.name, p.nod
      FROM pod_instance p LEFT JOIN node_status n ON n.id = p.node_id";
 
 type PodRow = (
-    Uuid, Uuid, String, String, Option<Uuid>, Option<String>, Option<String>, String, bool, i64, i32, i32,
-    Option<String>, Option<Value>, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>,
+    Uuid,
+    Uuid,
+    String,
+    String,
+    Option<Uuid>,
+    Option<String>,
+    Option<String>,
+    String,
+    bool,
+    i64,
+    i32,
+    i32,
+    Option<String>,
+    Option<Value>,
+    chrono::DateTime<chrono::Utc>,
+    Option<chrono::DateTime<chrono::Utc>>,
 );
 
 fn pod_json(r: PodRow, with_placement: bool) -> Value {
@@ -37,16 +51,26 @@ fn pod_json(r: PodRow, with_placement: bool) -> Value {
 }
 
 pub async fn list_for_workload(pool: &PgPool, workload: Uuid) -> Result<Vec<Value>, ApiError> {
-    let rows: Vec<PodRow> = sqlx::query_as(&format!("{POD_SELECT} WHERE p.workload_id = $1 ORDER BY p.ordinal"))
-        .bind(workload)
-        .fetch_all(pool)
-        .await?;
+    let rows: Vec<PodRow> = sqlx::query_as(&format!(
+        "{POD_SELECT} WHERE p.workload_id = $1 ORDER BY p.ordinal"
+    ))
+    .bind(workload)
+    .fetch_all(pool)
+    .await?;
     Ok(rows.into_iter().map(|r| pod_json(r, false)).collect())
 }
 
-async fn read(State(s): State<S>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn read(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
     let id = parse_id("pod id", &id)?;
-    let row: Option<PodRow> = sqlx::query_as(&format!("{POD_SELECT} WHERE p.id = $1")).bind(id).fetch_optional(&s.pool).await?;
-    row.map(|r| Json(pod_json(r, true))).ok_or_else(|| ApiError::not_found(format!("pod {id} not found")))
+    let row: Option<PodRow> = sqlx::query_as(&format!("{POD_SELECT} WHERE p.id = $1"))
+        .bind(id)
+        .fetch_optional(&s.pool)
+        .await?;
+    row.map(|r| Json(pod_json(r, true)))
+        .ok_or_else(|| ApiError::not_found(format!("pod {id} not found")))
 }

@@ -21,32 +21,60 @@ async fn read_log(c: &Cluster) -> Vec<(i64, EventBatch)> {
 }
 
 async fn wait_projector_at(pool: &sqlx::PgPool, offset: i64) {
-    eventually("the projector to reach the end of the log", DEADLINE, || async {
-        let n: Option<i64> = sqlx::query_scalar("SELECT max(next_offset) FROM projection_offsets").fetch_one(pool).await.ok()?;
-        (n == Some(offset)).then_some(())
-    })
+    eventually(
+        "the projector to reach the end of the log",
+        DEADLINE,
+        || async {
+            let n: Option<i64> =
+                sqlx::query_scalar("SELECT max(next_offset) FROM projection_offsets")
+                    .fetch_one(pool)
+                    .await
+                    .ok()?;
+            (n == Some(offset)).then_some(())
+        },
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_projector_killed_mid_stream_and_restarted_ends_with_the_tables_of_a_fresh_replay() {
-    let opts = Options { processes: vec!["decider,reconcilers,api", "projector"], ..Default::default() };
+    let opts = Options {
+        processes: vec!["decider,reconcilers,api", "projector"],
+        ..Default::default()
+    };
     let mut c = Cluster::start("projkill", opts).await;
-    let (status, body) = c.post("/api/v1/workloads/deployments", deployment("web", 40, 100)).await;
+    let (status, body) = c
+        .post("/api/v1/workloads/deployments", deployment("web", 40, 100))
+        .await;
     assert_eq!(status, 201, "{body}");
     let id = body["deploymentId"].as_str().unwrap().to_string();
     let pool = c.pool.clone();
     eventually("the projector to be mid-stream", DEADLINE, || async {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM event_log").fetch_one(&pool).await.ok()?;
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM event_log")
+            .fetch_one(&pool)
+            .await
+            .ok()?;
         (n > 12).then_some(())
     })
     .await;
     c.procs[1].kill().await;
-    let (status, _) = c.post(&format!("/api/v1/workloads/deployments/{id}/scale"), json!({"replicas": 70})).await;
+    let (status, _) = c
+        .post(
+            &format!("/api/v1/workloads/deployments/{id}/scale"),
+            json!({"replicas": 70}),
+        )
+        .await;
     assert_eq!(status, 200);
-    let restarted = c.spawn_up("projector", &Options::default(), &c.database_url.clone()).await;
+    let restarted = c
+        .spawn_up("projector", &Options::default(), &c.database_url.clone())
+        .await;
     c.procs.push(restarted);
-    c.wait_count("70 running", "SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING' AND ready", 70).await;
+    c.wait_count(
+        "70 running",
+        "SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING' AND ready",
+        70,
+    )
+    .await;
 
     // Quiesce the writers, then compare with a replay from offset 0 into another database.
     c.procs[0].kill().await;
@@ -55,25 +83,43 @@ async fn a_projector_killed_mid_stream_and_restarted_ends_with_the_tables_of_a_f
     let (_, high) = kafka.watermarks(&kafka.events_topic()).await.unwrap();
     wait_projector_at(&c.pool, high).await;
     let (fresh_url, fresh_pool) = create_database(&format!("{}_replay", c.db_name)).await;
-    let mut replay = c.spawn_up("projector", &Options::default(), &fresh_url).await;
+    let mut replay = c
+        .spawn_up("projector", &Options::default(), &fresh_url)
+        .await;
     wait_projector_at(&fresh_pool, high).await;
     let live = projectors::table_checksums(&c.pool).await.unwrap();
     let fresh = projectors::table_checksums(&fresh_pool).await.unwrap();
     assert_eq!(live, fresh);
-    assert_eq!(c.count("SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING'").await, 70);
+    assert_eq!(
+        c.count("SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING'")
+            .await,
+        70
+    );
     replay.kill().await;
     fresh_pool.close().await;
     let db = format!("{}_replay", c.db_name);
     c.finish().await;
-    let admin = sqlx::PgPool::connect(&std::env::var("DATABASE_URL").unwrap_or("postgres://postgres@127.0.0.1:5432/postgres".into())).await.unwrap();
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&admin).await;
+    let admin = sqlx::PgPool::connect(
+        &std::env::var("DATABASE_URL")
+            .unwrap_or("postgres://postgres@127.0.0.1:5432/postgres".into()),
+    )
+    .await
+    .unwrap();
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(&admin)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decider_killed_mid_stream_loses_no_command_and_doubles_no_event() {
-    let opts = Options { processes: vec!["projector,reconcilers,api", "decider"], ..Default::default() };
+    let opts = Options {
+        processes: vec!["projector,reconcilers,api", "decider"],
+        ..Default::default()
+    };
     let mut c = Cluster::start("deckill", opts).await;
-    let (status, body) = c.post("/api/v1/workloads/deployments", deployment("web", 12, 100)).await;
+    let (status, body) = c
+        .post("/api/v1/workloads/deployments", deployment("web", 12, 100))
+        .await;
     assert_eq!(status, 201, "{body}");
 
     let bus = CommandBus::new(&c.kafka()).unwrap();
@@ -85,7 +131,10 @@ async fn a_decider_killed_mid_stream_loses_no_command_and_doubles_no_event() {
                     uuid::Uuid::now_v7(),
                     "it",
                     None,
-                    Command::CreateDeployment { deployment_id: DeploymentId(uuid::Uuid::now_v7()), spec },
+                    Command::CreateDeployment {
+                        deployment_id: DeploymentId(uuid::Uuid::now_v7()),
+                        spec,
+                    },
                 )
             })
             .collect::<Vec<_>>()
@@ -94,19 +143,40 @@ async fn a_decider_killed_mid_stream_loses_no_command_and_doubles_no_event() {
     bus.send_all(&first).await.unwrap();
     let pool = c.pool.clone();
     eventually("the decider to be mid-stream", DEADLINE, || async {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM event_log WHERE event_type = 'DeploymentCreated'").fetch_one(&pool).await.ok()?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM event_log WHERE event_type = 'DeploymentCreated'",
+        )
+        .fetch_one(&pool)
+        .await
+        .ok()?;
         (n > 1).then_some(())
     })
     .await;
     c.procs[1].kill().await;
     let second = burst(1500, 1500);
     bus.send_all(&second).await.unwrap();
-    let restarted = c.spawn_up("decider", &Options::default(), &c.database_url.clone()).await;
+    let restarted = c
+        .spawn_up("decider", &Options::default(), &c.database_url.clone())
+        .await;
     c.procs.push(restarted);
 
-    c.wait_count("every deployment created", "SELECT count(*) FROM event_log WHERE event_type = 'DeploymentCreated'", 3001).await;
-    c.wait_count("12 running", "SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING' AND ready", 12).await;
-    assert_eq!(c.count("SELECT max(epoch) FROM decider_epochs").await, 2, "the restart took a new fencing epoch");
+    c.wait_count(
+        "every deployment created",
+        "SELECT count(*) FROM event_log WHERE event_type = 'DeploymentCreated'",
+        3001,
+    )
+    .await;
+    c.wait_count(
+        "12 running",
+        "SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING' AND ready",
+        12,
+    )
+    .await;
+    assert_eq!(
+        c.count("SELECT max(epoch) FROM decider_epochs").await,
+        2,
+        "the restart took a new fencing epoch"
+    );
 
     let log = read_log(&c).await;
     let mut batches_per_command: HashMap<uuid::Uuid, u32> = HashMap::new();
@@ -116,12 +186,25 @@ async fn a_decider_killed_mid_stream_loses_no_command_and_doubles_no_event() {
         *batches_per_command.entry(b.command_id).or_default() += 1;
         epochs.insert(b.epoch);
         for e in &b.events {
-            assert!(seqs.insert((e.aggregate.id, e.sequence)), "sequence {} of {:?} written twice", e.sequence, e.aggregate);
+            assert!(
+                seqs.insert((e.aggregate.id, e.sequence)),
+                "sequence {} of {:?} written twice",
+                e.sequence,
+                e.aggregate
+            );
         }
     }
-    assert!(batches_per_command.values().all(|n| *n == 1), "a command was decided twice");
+    assert!(
+        batches_per_command.values().all(|n| *n == 1),
+        "a command was decided twice"
+    );
     for cmd in first.iter().chain(&second) {
-        assert_eq!(batches_per_command.get(&cmd.command_id), Some(&1), "command {} lost", cmd.command_id);
+        assert_eq!(
+            batches_per_command.get(&cmd.command_id),
+            Some(&1),
+            "command {} lost",
+            cmd.command_id
+        );
     }
     assert_eq!(epochs, HashSet::from([1, 2]));
     c.finish().await;

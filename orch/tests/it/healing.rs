@@ -2,19 +2,44 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_a_zone_stops_heartbeating_its_nodes_are_lost_and_every_pod_is_rebound_elsewhere() {
-    let c = Cluster::start("zone", Options { grace_seconds: 2.0, lost_seconds: 4.0, ..Default::default() }).await;
-    let (status, body) = c.post("/api/v1/workloads/deployments", deployment("web", 12, 1000)).await;
+    let c = Cluster::start(
+        "zone",
+        Options {
+            grace_seconds: 2.0,
+            lost_seconds: 4.0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (status, body) = c
+        .post("/api/v1/workloads/deployments", deployment("web", 12, 1000))
+        .await;
     assert_eq!(status, 201, "{body}");
-    c.wait_count("12 running", "SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING' AND ready", 12).await;
+    c.wait_count(
+        "12 running",
+        "SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING' AND ready",
+        12,
+    )
+    .await;
     assert_eq!(
         c.count("SELECT count(*) FROM pod_instance p JOIN node_status n ON n.id = p.node_id WHERE n.zone = 'az-a'").await,
         4
     );
 
-    let r = c.http.post(format!("{}/zones/az-a/stop", c.agent)).send().await.unwrap();
+    let r = c
+        .http
+        .post(format!("{}/zones/az-a/stop", c.agent))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 
-    c.wait_count("az-a nodes lost", "SELECT count(*) FROM node_status WHERE zone = 'az-a' AND condition = 'Lost' AND NOT ready", 4).await;
+    c.wait_count(
+        "az-a nodes lost",
+        "SELECT count(*) FROM node_status WHERE zone = 'az-a' AND condition = 'Lost' AND NOT ready",
+        4,
+    )
+    .await;
     c.wait_count(
         "12 running pods outside az-a",
         "SELECT count(*) FROM pod_instance p JOIN node_status n ON n.id = p.node_id
@@ -23,11 +48,25 @@ async fn when_a_zone_stops_heartbeating_its_nodes_are_lost_and_every_pod_is_rebo
     )
     .await;
     assert_eq!(c.count("SELECT count(*) FROM pod_instance WHERE phase = 'FAILED' AND failure_reason LIKE 'NodeLost%'").await, 4);
-    assert_eq!(c.count("SELECT count(*) FROM event_log WHERE event_type = 'NodeNotReady'").await, 4);
-    assert_eq!(c.count("SELECT count(*) FROM event_log WHERE event_type = 'NodeLost'").await, 4);
+    assert_eq!(
+        c.count("SELECT count(*) FROM event_log WHERE event_type = 'NodeNotReady'")
+            .await,
+        4
+    );
+    assert_eq!(
+        c.count("SELECT count(*) FROM event_log WHERE event_type = 'NodeLost'")
+            .await,
+        4
+    );
     // The lost nodes hold nothing any more; the others never exceed allocatable.
     assert_eq!(c.count("SELECT coalesce(sum(cpu_requested_milli), 0)::int8 FROM node_status WHERE zone = 'az-a'").await, 0);
-    assert_eq!(c.count("SELECT count(*) FROM node_status WHERE cpu_requested_milli > cpu_allocatable_milli").await, 0);
+    assert_eq!(
+        c.count(
+            "SELECT count(*) FROM node_status WHERE cpu_requested_milli > cpu_allocatable_milli"
+        )
+        .await,
+        0
+    );
     // Replacements spread over the two healthy zones.
     let per_zone: Vec<(String, i64)> = sqlx::query_as(
         "SELECT n.zone, count(*) FROM pod_instance p JOIN node_status n ON n.id = p.node_id WHERE p.phase = 'RUNNING' GROUP BY 1 ORDER BY 1",
@@ -35,10 +74,22 @@ async fn when_a_zone_stops_heartbeating_its_nodes_are_lost_and_every_pod_is_rebo
     .fetch_all(&c.pool)
     .await
     .unwrap();
-    assert_eq!(per_zone, vec![("az-b".to_string(), 6), ("az-c".to_string(), 6)]);
+    assert_eq!(
+        per_zone,
+        vec![("az-b".to_string(), 6), ("az-c".to_string(), 6)]
+    );
 
     // The zone comes back: its nodes are Ready again (and empty).
-    c.http.post(format!("{}/zones/az-a/start", c.agent)).send().await.unwrap();
-    c.wait_count("az-a Ready again", "SELECT count(*) FROM node_status WHERE zone = 'az-a' AND ready", 4).await;
+    c.http
+        .post(format!("{}/zones/az-a/start", c.agent))
+        .send()
+        .await
+        .unwrap();
+    c.wait_count(
+        "az-a Ready again",
+        "SELECT count(*) FROM node_status WHERE zone = 'az-a' AND ready",
+        4,
+    )
+    .await;
     c.finish().await;
 }

@@ -32,7 +32,8 @@ where
 }
 
 fn admin_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn with_db(url: &str, db: &str) -> String {
@@ -53,19 +54,39 @@ async fn brokers() -> String {
         .get_or_init(|| async {
             let port = free_port();
             let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-            let bin = std::env::var("NISSHI_BIN").unwrap_or_else(|_| format!("{home}/.cargo/bin/nisshi"));
+            let bin =
+                std::env::var("NISSHI_BIN").unwrap_or_else(|_| format!("{home}/.cargo/bin/nisshi"));
             let url = format!("tcp://127.0.0.1:{port}");
             let child = std::process::Command::new(&bin)
-                .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "memory://nisshi/"])
+                .args([
+                    "broker",
+                    "--listener-url",
+                    &url,
+                    "--advertised-listener-url",
+                    &url,
+                    "--storage-engine",
+                    "memory://nisshi/",
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .unwrap_or_else(|e| panic!("KAFKA_BROKERS is unset and {bin} could not start ({e}); run scripts/test"));
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "KAFKA_BROKERS is unset and {bin} could not start ({e}); run scripts/test"
+                    )
+                });
             let pid = child.id();
             std::mem::forget(child);
-            eventually("the test broker to listen", Duration::from_secs(20), || async {
-                tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
-            })
+            eventually(
+                "the test broker to listen",
+                Duration::from_secs(20),
+                || async {
+                    tokio::net::TcpStream::connect(("127.0.0.1", port))
+                        .await
+                        .ok()
+                        .map(|_| ())
+                },
+            )
             .await;
             (format!("127.0.0.1:{port}"), pid)
         })
@@ -75,7 +96,11 @@ async fn brokers() -> String {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub struct Proc {
@@ -133,8 +158,13 @@ impl Default for Options {
 }
 
 pub async fn create_database(name: &str) -> (String, PgPool) {
-    let admin = PgPool::connect(&admin_url()).await.expect("PostgreSQL must run on DATABASE_URL or 127.0.0.1:5432");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    let admin = PgPool::connect(&admin_url())
+        .await
+        .expect("PostgreSQL must run on DATABASE_URL or 127.0.0.1:5432");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
     admin.close().await;
     let url = with_db(&admin_url(), name);
     let pool = PgPool::connect(&url).await.unwrap();
@@ -147,7 +177,6 @@ impl Cluster {
         let db_name = format!("orch_it_{}_{}", name, &id[..8]);
         let (database_url, pool) = create_database(&db_name).await;
         let mut c = Cluster {
-
             db_name,
             database_url,
             brokers: brokers().await,
@@ -191,7 +220,10 @@ impl Cluster {
         let expect = opts.nodes_per_zone as i64 * 3;
         let pool = c.pool.clone();
         eventually("every node registered and Ready", DEADLINE, || async {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM node_status WHERE ready").fetch_one(&pool).await.ok()?;
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM node_status WHERE ready")
+                .fetch_one(&pool)
+                .await
+                .ok()?;
             (n == expect).then_some(())
         })
         .await;
@@ -201,7 +233,12 @@ impl Cluster {
     fn log_path(&self, what: &str) -> PathBuf {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("it-logs");
         std::fs::create_dir_all(&dir).unwrap();
-        dir.join(format!("{}-{}-{}.log", self.db_name, what, self.procs.len()))
+        dir.join(format!(
+            "{}-{}-{}.log",
+            self.db_name,
+            what,
+            self.procs.len()
+        ))
     }
 
     pub async fn spawn_up(&self, components: &str, opts: &Options, database_url: &str) -> Proc {
@@ -219,7 +256,8 @@ impl Cluster {
             "--snapshot-every".into(),
             "500".into(),
         ];
-        self.spawn(&components.replace(',', "+"), &args, database_url).await
+        self.spawn(&components.replace(',', "+"), &args, database_url)
+            .await
     }
 
     pub async fn spawn(&self, what: &str, args: &[String], database_url: &str) -> Proc {
@@ -248,13 +286,24 @@ impl Cluster {
             false
         })
         .await;
-        assert!(matches!(ready, Ok(true)), "orch {what} did not start; see {}", self.log_path(what).display());
+        assert!(
+            matches!(ready, Ok(true)),
+            "orch {what} did not start; see {}",
+            self.log_path(what).display()
+        );
         tokio::spawn(async move { while let Ok(Some(_)) = reader.next_line().await {} });
         Proc { child, lines }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self.http.post(format!("{}{path}", self.api)).bearer_auth(&self.token).json(&body).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -274,7 +323,13 @@ impl Cluster {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.http.get(format!("{}{path}", self.api)).bearer_auth(&self.token).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.api))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -297,7 +352,10 @@ impl Cluster {
     }
 
     pub fn kafka(&self) -> infra::kafka::KafkaConfig {
-        infra::kafka::KafkaConfig { brokers: self.brokers.clone(), prefix: self.prefix.clone() }
+        infra::kafka::KafkaConfig {
+            brokers: self.brokers.clone(),
+            prefix: self.prefix.clone(),
+        }
     }
 
     pub async fn finish(mut self) {
@@ -306,7 +364,12 @@ impl Cluster {
         }
         self.pool.close().await;
         if let Ok(admin) = PgPool::connect(&admin_url()).await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db_name)).execute(&admin).await;
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.db_name
+            ))
+            .execute(&admin)
+            .await;
         }
     }
 }
