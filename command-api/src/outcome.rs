@@ -89,38 +89,55 @@ impl Outcomes {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    event_id: Uuid,
+    causation_id: Uuid,
+    correlation_id: Uuid,
+    aggregate_kind: String,
+    aggregate_id: Uuid,
+    sequence: i64,
+    occurred_at: chrono::DateTime<chrono::Utc>,
+    actor: String,
+    reason: Option<String>,
+    schema_version: i32,
+    body: serde_json::Value,
+}
+
 async fn recorded(pool: &PgPool, command_id: Uuid) -> Result<Option<Vec<EventEnvelope>>, ApiError> {
-    let rows: Vec<(uuid::Uuid, uuid::Uuid, String, uuid::Uuid, i64, chrono::DateTime<chrono::Utc>, String, Option<String>, i32, serde_json::Value, uuid::Uuid)> =
-        sqlx::query_as(
-            "SELECT event_id, causation_id, aggregate_kind, aggregate_id, sequence, occurred_at, actor, reason, schema_version, body, correlation_id
-             FROM event_log WHERE causation_id = $1 ORDER BY batch_index",
-        )
-        .bind(command_id)
-        .fetch_all(pool)
-        .await?;
+    let rows: Vec<EventRow> = sqlx::query_as(
+        "SELECT event_id, causation_id, correlation_id, aggregate_kind, aggregate_id, sequence, occurred_at, actor,
+                reason, schema_version, body
+         FROM event_log WHERE causation_id = $1 ORDER BY batch_index",
+    )
+    .bind(command_id)
+    .fetch_all(pool)
+    .await?;
     if rows.is_empty() {
         return Ok(None);
     }
-    let mut out = Vec::new();
-    for (event_id, causation_id, kind, agg, seq, at, actor, reason, ver, body, corr) in rows {
-        let kind = match kind.as_str() {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let kind = match r.aggregate_kind.as_str() {
             "node" => domain::AggregateKind::Node,
             "pod" => domain::AggregateKind::Pod,
             "deployment" => domain::AggregateKind::Deployment,
             _ => domain::AggregateKind::Command,
         };
-        let body = serde_json::from_value(body).map_err(ApiError::internal)?;
         out.push(EventEnvelope {
-            event_id,
-            causation_id,
-            correlation_id: corr,
-            aggregate: domain::AggregateRef { kind, id: agg },
-            sequence: seq as u64,
-            occurred_at: at,
-            actor,
-            reason,
-            schema_version: ver as u16,
-            body,
+            event_id: r.event_id,
+            causation_id: r.causation_id,
+            correlation_id: r.correlation_id,
+            aggregate: domain::AggregateRef {
+                kind,
+                id: r.aggregate_id,
+            },
+            sequence: r.sequence as u64,
+            occurred_at: r.occurred_at,
+            actor: r.actor,
+            reason: r.reason,
+            schema_version: r.schema_version as u16,
+            body: serde_json::from_value(r.body).map_err(ApiError::internal)?,
         });
     }
     Ok(Some(out))

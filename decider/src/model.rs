@@ -34,10 +34,10 @@ impl WriteModel {
     fn remember(&mut self, id: Uuid) {
         if self.handled_set.insert(id) {
             self.handled.push_back(id);
-            if self.handled.len() > DEDUPE_WINDOW {
-                if let Some(old) = self.handled.pop_front() {
-                    self.handled_set.remove(&old);
-                }
+            if self.handled.len() > DEDUPE_WINDOW
+                && let Some(old) = self.handled.pop_front()
+            {
+                self.handled_set.remove(&old);
             }
         }
     }

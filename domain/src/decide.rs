@@ -49,13 +49,13 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                     "allocatable must not exceed capacity",
                 );
             }
-            if let Some(other) = state.node_by_name(spec.name.as_str()) {
-                if other.id != *node_id {
-                    return reject(
-                        code::ALREADY_EXISTS,
-                        format!("node name '{}' is taken", spec.name),
-                    );
-                }
+            if let Some(other) = state.node_by_name(spec.name.as_str())
+                && other.id != *node_id
+            {
+                return reject(
+                    code::ALREADY_EXISTS,
+                    format!("node name '{}' is taken", spec.name),
+                );
             }
             match state.nodes.get(node_id) {
                 Some(n) if n.spec == *spec && n.condition == NodeCondition::Ready => Ok(vec![]),

@@ -57,10 +57,10 @@ pub struct Toleration {
 
 impl Toleration {
     pub fn tolerates(&self, taint: &Taint) -> bool {
-        if let Some(e) = self.effect {
-            if e != taint.effect {
-                return false;
-            }
+        if let Some(e) = self.effect
+            && e != taint.effect
+        {
+            return false;
         }
         match self.operator {
             TolerationOperator::Exists => self.key.as_deref().is_none_or(|k| k == taint.key),

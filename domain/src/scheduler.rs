@@ -100,11 +100,9 @@ pub fn run_filters(
 /// Score: prefer nodes with more room left after placing (spreads load).
 pub fn score_least_allocated(node: &Node, cpu: u64, mem: u64, extra: (u64, u64)) -> u32 {
     let free = |alloc: u64, used: u64| {
-        if alloc == 0 {
-            0
-        } else {
-            (alloc.saturating_sub(used) * 100 / alloc) as u32
-        }
+        (alloc.saturating_sub(used) * 100)
+            .checked_div(alloc)
+            .unwrap_or(0) as u32
     };
     let c = free(
         node.spec.cpu_allocatable_milli,
@@ -119,13 +117,8 @@ pub fn score_least_allocated(node: &Node, cpu: u64, mem: u64, extra: (u64, u64))
 
 /// Score: prefer nodes whose CPU and memory use stay in proportion.
 pub fn score_balanced(node: &Node, cpu: u64, mem: u64, extra: (u64, u64)) -> u32 {
-    let frac = |alloc: u64, used: u64| {
-        if alloc == 0 {
-            100
-        } else {
-            (used * 100 / alloc).min(100) as i64
-        }
-    };
+    let frac =
+        |alloc: u64, used: u64| (used * 100).checked_div(alloc).unwrap_or(100).min(100) as i64;
     let c = frac(
         node.spec.cpu_allocatable_milli,
         node.cpu_requested_milli + extra.0 + cpu,
@@ -139,11 +132,9 @@ pub fn score_balanced(node: &Node, cpu: u64, mem: u64, extra: (u64, u64)) -> u32
 
 /// Score: fewer replicas of the same deployment in this group (zone or node) is better.
 pub fn score_spread(count_here: u32, max_count: u32) -> u32 {
-    if max_count == 0 {
-        100
-    } else {
-        (max_count.saturating_sub(count_here) * 100 / max_count) as u32
-    }
+    (max_count.saturating_sub(count_here) * 100)
+        .checked_div(max_count)
+        .unwrap_or(100)
 }
 
 const WEIGHTS: [(&str, u32); 4] = [

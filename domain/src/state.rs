@@ -146,11 +146,11 @@ impl State {
             return;
         };
         let (cpu, mem) = (pod.cpu_milli as u64, pod.mem_mb as u64);
-        if let Some(node) = self.nodes.get_mut(&node_id) {
-            if node.pods.remove(&pod_id) {
-                node.cpu_requested_milli = node.cpu_requested_milli.saturating_sub(cpu);
-                node.mem_requested_mb = node.mem_requested_mb.saturating_sub(mem);
-            }
+        if let Some(node) = self.nodes.get_mut(&node_id)
+            && node.pods.remove(&pod_id)
+        {
+            node.cpu_requested_milli = node.cpu_requested_milli.saturating_sub(cpu);
+            node.mem_requested_mb = node.mem_requested_mb.saturating_sub(mem);
         }
     }
 
@@ -266,11 +266,11 @@ impl State {
                 pod.node = Some(*node_id);
                 pod.version += 1;
                 let (cpu, mem) = (pod.cpu_milli as u64, pod.mem_mb as u64);
-                if let Some(node) = self.nodes.get_mut(node_id) {
-                    if node.pods.insert(*pod_id) {
-                        node.cpu_requested_milli += cpu;
-                        node.mem_requested_mb += mem;
-                    }
+                if let Some(node) = self.nodes.get_mut(node_id)
+                    && node.pods.insert(*pod_id)
+                {
+                    node.cpu_requested_milli += cpu;
+                    node.mem_requested_mb += mem;
                 }
             }
             Event::PodStarted { pod_id, .. } => {
@@ -297,10 +297,10 @@ impl State {
             Event::PodDeleted { pod_id, .. } => {
                 let node = self.pods.get(pod_id).and_then(|p| p.node);
                 self.release(*pod_id, node);
-                if let Some(pod) = self.pods.remove(pod_id) {
-                    if let Some(d) = self.deployments.get_mut(&pod.deployment) {
-                        d.pods.remove(pod_id);
-                    }
+                if let Some(pod) = self.pods.remove(pod_id)
+                    && let Some(d) = self.deployments.get_mut(&pod.deployment)
+                {
+                    d.pods.remove(pod_id);
                 }
             }
             Event::CommandRejected { .. } => {}

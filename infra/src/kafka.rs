@@ -151,14 +151,12 @@ impl CommandBus {
             .key(&key)
             .payload(&payload)
             .headers(headers);
-        loop {
-            match self.producer.send_result(record) {
-                Ok(f) => return Ok(f),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    return Err(Error::Other("producer queue full".into()));
-                }
-                Err((e, _)) => return Err(e.into()),
-            }
+        match self.producer.send_result(record) {
+            Ok(f) => Ok(f),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Err(
+                Error::Other("producer queue full: the broker is not keeping up".into()),
+            ),
+            Err((e, _)) => Err(e.into()),
         }
     }
 

@@ -36,10 +36,10 @@ pub async fn ensure_nisshi() -> anyhow::Result<PathBuf> {
     if candidate.exists() {
         return Ok(candidate);
     }
-    if let Ok(out) = std::process::Command::new("which").arg("nisshi").output() {
-        if out.status.success() {
-            return Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
-        }
+    if let Ok(out) = std::process::Command::new("which").arg("nisshi").output()
+        && out.status.success()
+    {
+        return Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
     }
     eprintln!(
         "nisshi {NISSHI_VERSION} is not installed; installing it with cargo (15-30 minutes on 2 cores, once per machine)..."

@@ -239,10 +239,10 @@ async fn scale(
         0,
         MAX_REPLICAS as i64,
     );
-    if let Some(r) = &dto.reason {
-        if r.len() > 1000 {
-            errors.push(FieldError::new("reason", "must be at most 1000 characters"));
-        }
+    if let Some(r) = &dto.reason
+        && r.len() > 1000
+    {
+        errors.push(FieldError::new("reason", "must be at most 1000 characters"));
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
