@@ -99,7 +99,6 @@ pub async fn run(
             }
             got = commands.next(2000, Duration::from_millis(200)) => {
                 let got = match got { Ok(g) => g, Err(e) => break Err(e.into()) };
-                let now = Utc::now();
                 for (offset, decoded) in got {
                     let cmd = match decoded {
                         Ok(c) => c,
@@ -110,7 +109,7 @@ pub async fn run(
                         }
                     };
                     m_commands.fetch_add(1, Ordering::Relaxed);
-                    let Some(batch) = model.handle(offset, &cmd, epoch, now) else { continue };
+                    let Some(batch) = model.handle(offset, &cmd, epoch, Utc::now()) else { continue };
                     if matches!(batch.events[0].body, domain::Event::CommandRejected { .. }) {
                         m_rejected.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(command = cmd.body.type_name(), id = %cmd.command_id, "rejected");

@@ -46,7 +46,7 @@ pub struct UpArgs {
     #[arg(long, env = "ORCH_ADMIN_TOKEN")]
     pub admin_token: Option<String>,
     /// How long a write waits for the decider before answering 503.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, env = "ORCH_COMMAND_TIMEOUT_MS", default_value_t = 10_000)]
     pub command_timeout_ms: u64,
     /// Snapshot the write model every this many events.
     #[arg(long, default_value_t = 20_000)]

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::{S, actor, execute, parse_id};
 use crate::error::ApiError;
-use crate::json::parse;
+use crate::json::{ApiQuery, parse};
 
 pub fn routes() -> Router<S> {
     Router::new()
@@ -345,7 +345,7 @@ struct ListQuery {
 
 async fn list(
     State(s): State<S>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;

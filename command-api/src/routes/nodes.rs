@@ -1,6 +1,6 @@
 //! `/api/v1/nodes`: node health by zone.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{S, actor};
 use crate::error::ApiError;
+use crate::json::ApiQuery;
 
 pub fn routes() -> Router<S> {
     Router::new()
@@ -39,7 +40,7 @@ type Row = (
 
 async fn health(
     State(s): State<S>,
-    Query(q): Query<HealthQuery>,
+    ApiQuery(q): ApiQuery<HealthQuery>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;

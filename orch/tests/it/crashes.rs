@@ -209,3 +209,36 @@ async fn a_decider_killed_mid_stream_loses_no_command_and_doubles_no_event() {
     assert_eq!(epochs, HashSet::from([1, 2]));
     c.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_decider_writes_get_503_and_are_applied_once_it_returns() {
+    let opts = Options {
+        processes: vec!["projector,reconcilers,api", "decider"],
+        ..Default::default()
+    };
+    let mut c = Cluster::start("nodecider", opts).await;
+    c.procs[1].kill().await;
+    let (status, body) = c
+        .post("/api/v1/workloads/deployments", deployment("web", 3, 100))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "CONTROL_PLANE_DEGRADED");
+    let restarted = c
+        .spawn_up("decider", &Options::default(), &c.database_url.clone())
+        .await;
+    c.procs.push(restarted);
+    // The command was in the log all along: the new decider applies it.
+    c.wait_count(
+        "the queued create applied",
+        "SELECT count(*) FROM workload_def WHERE name = 'web'",
+        1,
+    )
+    .await;
+    c.wait_count(
+        "3 running",
+        "SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING' AND ready",
+        3,
+    )
+    .await;
+    c.finish().await;
+}

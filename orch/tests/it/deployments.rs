@@ -286,8 +286,48 @@ async fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
         0
     );
     assert_eq!(c.count("SELECT count(*) FROM workload_def").await, 0);
+    let (s, b) = c.get("/api/v1/nodes/health?zone=az-a&bogus=1").await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (400, Some("INVALID_QUERY")),
+        "{b}"
+    );
     let (s, doc) = c.get("/api/v1/openapi.json").await;
     assert_eq!(s, 200);
     assert!(doc["paths"]["/api/v1/workloads/deployments"]["post"].is_object());
+    c.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_create_with_the_same_idempotency_key_creates_once() {
+    let c = Cluster::start("idem", Options::default()).await;
+    let send = || async {
+        let r = c
+            .http
+            .post(format!("{}/api/v1/workloads/deployments", c.api))
+            .bearer_auth(&c.token)
+            .header("Idempotency-Key", "create-web-once")
+            .json(&deployment("web", 3, 100))
+            .send()
+            .await
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.json::<serde_json::Value>().await.unwrap(),
+        )
+    };
+    let (s1, b1) = send().await;
+    assert_eq!(s1, 201, "{b1}");
+    c.wait_count(
+        "the create is projected",
+        "SELECT count(*) FROM event_log WHERE event_type = 'DeploymentCreated'",
+        1,
+    )
+    .await;
+    let (s2, b2) = send().await;
+    assert_eq!(s2, 201, "the retry gets the first answer: {b2}");
+    assert_eq!(b1["deploymentId"], b2["deploymentId"]);
+    c.wait_count("3 running", RUNNING, 3).await;
+    assert_eq!(c.count("SELECT count(*) FROM event_log WHERE event_type IN ('DeploymentCreated', 'CommandRejected')").await, 1);
     c.finish().await;
 }

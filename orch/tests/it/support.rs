@@ -267,6 +267,7 @@ impl Cluster {
             .env("KAFKA_BROKERS", &self.brokers)
             .env("DATABASE_URL", database_url)
             .env("ORCH_TOPIC_PREFIX", &self.prefix)
+            .env("ORCH_COMMAND_TIMEOUT_MS", "3000")
             .env("RUST_LOG", "info,rdkafka=warn,sqlx=warn,librdkafka=error")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
