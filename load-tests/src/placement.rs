@@ -210,6 +210,20 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("events in event_log at that point      {events}");
     println!("nodes over allocatable                 {over}");
+    let stages: Vec<(String, f64, f64, i64)> = sqlx::query_as(
+        "SELECT event_type,
+                extract(epoch FROM min(occurred_at) - (SELECT min(occurred_at) FROM event_log WHERE event_type = 'DeploymentCreated'))::float8,
+                extract(epoch FROM max(occurred_at) - (SELECT min(occurred_at) FROM event_log WHERE event_type = 'DeploymentCreated'))::float8,
+                count(*)
+         FROM event_log WHERE event_type IN ('DeploymentCreated', 'PodCreated', 'PodBound', 'PodStarted', 'PodReady')
+         GROUP BY 1 ORDER BY 2",
+    )
+    .fetch_all(&pool)
+    .await?;
+    println!("stages (decider clock, ms after the first DeploymentCreated): first .. last (count)");
+    for (t, first, last, n) in stages {
+        println!("  {t:<18} {:>7.1} .. {:>7.1}  ({n})", first * 1e3, last * 1e3);
+    }
     println!(
         "pipeline pods/s as a share of raw produce records/s  {:.2}%",
         rate / raw * 100.0
