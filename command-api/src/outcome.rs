@@ -28,26 +28,14 @@ impl Outcomes {
         let waiters: Waiters = Default::default();
         let w = waiters.clone();
         tokio::spawn(async move {
-            loop {
-                let got = tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    g = follower.next(5000, Duration::from_millis(500)) => g,
-                };
-                match got {
-                    Ok(batches) => {
-                        let mut w = w.lock().unwrap();
-                        if w.is_empty() {
-                            continue;
-                        }
-                        for (_, b) in batches {
-                            if let Some(tx) = w.remove(&b.command_id) {
-                                let _ = tx.send(b.events);
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "outcome follower failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
+            while let Some(batches) = follower
+                .next_until(&shutdown, 5000, Duration::from_millis(500))
+                .await
+            {
+                let mut w = w.lock().unwrap();
+                for (_, b) in batches {
+                    if let Some(tx) = w.remove(&b.command_id) {
+                        let _ = tx.send(b.events);
                     }
                 }
             }

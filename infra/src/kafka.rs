@@ -253,6 +253,34 @@ impl EventFollower {
     }
 }
 
+impl EventFollower {
+    /// The next poll, retrying (and logging) after an error, until it
+    /// succeeds or `shutdown` fires (`None`): the loop of every follower task.
+    pub async fn next_until(
+        &mut self,
+        shutdown: &tokio_util::sync::CancellationToken,
+        max: usize,
+        wait: Duration,
+    ) -> Option<Vec<(i64, EventBatch)>> {
+        loop {
+            let got = tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                g = self.next(max, wait) => g,
+            };
+            match got {
+                Ok(b) => return Some(b),
+                Err(e) => {
+                    tracing::error!(error = %e, offset = self.next_offset, "event follower failed; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return None,
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Reads raw command records in order from an offset.
 pub struct CommandFollower {
     consumer: StreamConsumer,

@@ -35,19 +35,10 @@ where
     let (tx, rx) = watch::channel(from);
     let st = state.clone();
     tokio::spawn(async move {
-        loop {
-            let batches = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                b = follower.next(5000, Duration::from_millis(200)) => b,
-            };
-            let batches = match batches {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(error = %e, "event view follower failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    continue;
-                }
-            };
+        while let Some(batches) = follower
+            .next_until(&shutdown, 5000, Duration::from_millis(200))
+            .await
+        {
             if !batches.is_empty() {
                 let mut s = st.write().await;
                 for (_, b) in &batches {
@@ -63,13 +54,4 @@ where
         }
     });
     Ok(View { state, offset: rx })
-}
-
-impl View {
-    /// Wait until the view has folded everything before `offset`.
-    pub async fn caught_up_to(&mut self, offset: i64, timeout: Duration) -> bool {
-        tokio::time::timeout(timeout, self.offset.wait_for(|o| *o >= offset))
-            .await
-            .is_ok_and(|r| r.is_ok())
-    }
 }

@@ -222,7 +222,11 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     println!("stages (decider clock, ms after the first DeploymentCreated): first .. last (count)");
     for (t, first, last, n) in stages {
-        println!("  {t:<18} {:>7.1} .. {:>7.1}  ({n})", first * 1e3, last * 1e3);
+        println!(
+            "  {t:<18} {:>7.1} .. {:>7.1}  ({n})",
+            first * 1e3,
+            last * 1e3
+        );
     }
     println!(
         "pipeline pods/s as a share of raw produce records/s  {:.2}%",
