@@ -25,6 +25,9 @@ pub struct UpArgs {
         default_value = "decider,projector,reconcilers,api"
     )]
     pub components: Vec<String>,
+    /// Where /metrics is served when this process runs no API.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub metrics_listen: SocketAddr,
     /// Do not start the demo node agent (3 zones × 4 hollow nodes).
     #[arg(long)]
     pub no_agent: bool,
@@ -254,6 +257,22 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
             }
         }));
     }
+    let mut metrics_addr = None;
+    if !has("api") {
+        // Every service exposes /metrics; without the API it gets a port of its own.
+        let listener = tokio::net::TcpListener::bind(a.metrics_listen).await?;
+        metrics_addr = Some(listener.local_addr()?);
+        let router = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(|| async { infra::metrics::render() }),
+        );
+        let s = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { s.cancelled().await })
+                .await;
+        }));
+    }
     if !a.no_agent {
         let (k, s, hollow) = (kafka.clone(), shutdown.clone(), a.demo.hollow());
         tasks.push(supervise("demo-agent", shutdown.clone(), move || {
@@ -266,6 +285,9 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
         println!("API http://{addr}");
         println!("TOKEN {token}");
         println!("try: curl -H 'Authorization: Bearer {token}' http://{addr}/api/v1/nodes/health");
+    }
+    if let Some(addr) = metrics_addr {
+        println!("METRICS http://{addr}/metrics");
     }
     println!("READY");
     if a.demo_deployment {
