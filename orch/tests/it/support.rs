@@ -27,7 +27,7 @@ where
         if tokio::time::Instant::now() > until {
             panic!("timed out after {deadline:?} waiting for: {what}");
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
