@@ -65,6 +65,9 @@ impl Outcomes {
                 .map_err(|e| ApiError::degraded(format!("the command log is unavailable: {e}")))?;
             match tokio::time::timeout(timeout, rx).await {
                 Ok(Ok(events)) => Ok(events),
+                // A duplicate (a retry racing the first request) produces no new
+                // batch: its answer is the first one's, once projected.
+                _ if let Some(events) = recorded(pool, id).await? => Ok(events),
                 _ => Err(ApiError::degraded(format!(
                     "the decider did not answer command {id} within {} ms; it is queued and will still be applied",
                     timeout.as_millis()
