@@ -239,3 +239,86 @@ async fn without_a_decider_writes_get_503_and_are_applied_once_it_returns() {
     .await;
     c.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fenced_off_deciders_late_writes_are_ignored_by_every_reader() {
+    let opts = Options {
+        processes: vec!["projector,reconcilers,api", "decider"],
+        ..Default::default()
+    };
+    let mut c = Cluster::start("fence", opts).await;
+    c.procs[1].kill().await;
+    let restarted = c
+        .spawn_up("decider", &Options::default(), &c.database_url.clone())
+        .await;
+    c.procs.push(restarted);
+    let (status, body) = c
+        .post(
+            "/api/v1/workloads/deployments",
+            deployment("before", 1, 100),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // A zombie of epoch 1 writes after epoch 2 has written.
+    let spec = domain::testing::deployment_spec("zombie", 0, 10, 10);
+    let id = uuid::Uuid::now_v7();
+    let body = domain::Event::DeploymentCreated {
+        deployment_id: DeploymentId(id),
+        spec,
+        revision: 1,
+    };
+    let zombie = EventBatch {
+        command_id: id,
+        command_offset: 0,
+        epoch: 1,
+        events: vec![domain::EventEnvelope {
+            event_id: id,
+            causation_id: id,
+            correlation_id: id,
+            aggregate: body.aggregate(id),
+            sequence: 1,
+            occurred_at: chrono::Utc::now(),
+            actor: "zombie".into(),
+            reason: None,
+            schema_version: 1,
+            body,
+        }],
+    };
+    let kafka = c.kafka();
+    let producer = kafka.producer(0).unwrap();
+    let payload = serde_json::to_vec(&zombie).unwrap();
+    let topic = kafka.events_topic();
+    producer
+        .send(
+            rdkafka::producer::FutureRecord::to(&topic)
+                .key("zombie")
+                .payload(&payload),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+
+    let (status, _) = c
+        .post("/api/v1/workloads/deployments", deployment("after", 1, 100))
+        .await;
+    assert_eq!(status, 201);
+    c.wait_count(
+        "the later deployment projected",
+        "SELECT count(*) FROM workload_def WHERE name = 'after'",
+        1,
+    )
+    .await;
+    assert_eq!(
+        c.count("SELECT count(*) FROM workload_def WHERE name = 'zombie'")
+            .await,
+        0
+    );
+    assert_eq!(
+        c.count("SELECT count(*) FROM event_log WHERE actor = 'zombie'")
+            .await,
+        0
+    );
+    assert_eq!(c.count("SELECT count(*) FROM workload_def").await, 2);
+    c.finish().await;
+}
