@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::ids::{DeploymentId, NodeId, PodId, derive_id};
+use crate::ids::{DeploymentId, NodeId, PodId};
 use crate::model::{DeploymentSpec, NodeCondition, Placement, ScoredNode, TaintEffect};
 use crate::state::{Node, Pod, State};
 
@@ -272,9 +272,11 @@ impl<'s> Cycle<'s> {
             .max()
             .unwrap_or(0);
         let weight_sum: u32 = WEIGHTS.iter().map(|w| w.1).sum();
-        let mut scored: Vec<(u32, u64, ScoredNode)> = feasible
+        // Score into plain arrays; only the top few become `ScoredNode`s.
+        let mut scored: Vec<(u32, u64, usize, [u32; 4])> = feasible
             .iter()
-            .map(|node| {
+            .enumerate()
+            .map(|(idx, node)| {
                 let extra = extra_map.get(&node.id).copied().unwrap_or_default();
                 let values = [
                     score_spread(
@@ -291,34 +293,47 @@ impl<'s> Cycle<'s> {
                     .map(|(w, v)| w.1 * v)
                     .sum::<u32>()
                     / weight_sum;
-                let scores = WEIGHTS
-                    .iter()
-                    .zip(values)
-                    .map(|(w, v)| (w.0.to_string(), v))
-                    .collect();
-                let sn = ScoredNode {
-                    node_id: node.id,
-                    node_name: node.spec.name.to_string(),
-                    total,
-                    scores,
-                };
-                (total, tiebreak(pod.id, node.id), sn)
+                (total, tiebreak(pod.id, node.id), idx, values)
             })
             .collect();
-        scored.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
-        scored.truncate(top_n.max(1));
-        let winner = scored[0].2.node_id;
+        let keep = top_n.max(1).min(scored.len());
+        let by_rank = |a: &(u32, u64, usize, [u32; 4]), b: &(u32, u64, usize, [u32; 4])| {
+            b.0.cmp(&a.0).then(b.1.cmp(&a.1))
+        };
+        if scored.len() > keep {
+            scored.select_nth_unstable_by(keep - 1, by_rank);
+            scored.truncate(keep);
+        }
+        scored.sort_by(by_rank);
+        let top: Vec<ScoredNode> = scored
+            .iter()
+            .map(|(total, _, idx, values)| ScoredNode {
+                node_id: feasible[*idx].id,
+                node_name: feasible[*idx].spec.name.to_string(),
+                total: *total,
+                scores: WEIGHTS
+                    .iter()
+                    .zip(values)
+                    .map(|(w, v)| (w.0.to_string(), *v))
+                    .collect(),
+            })
+            .collect();
+        let winner = top[0].node_id;
         let placement = Placement {
             nodes_total,
             nodes_feasible,
             filtered,
-            top: scored.into_iter().map(|s| s.2).collect(),
+            top,
         };
         Ok((winner, placement))
     }
 }
 
+/// A cheap, stable hash of (pod, node): ties break the same way on every replay.
 fn tiebreak(pod: PodId, node: NodeId) -> u64 {
-    let id = derive_id(&[pod.0.as_bytes(), node.0.as_bytes()]);
-    id.as_u64_pair().0
+    let mut x = pod.0.as_u64_pair().0 ^ node.0.as_u64_pair().1.rotate_left(17);
+    // splitmix64 finaliser
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }

@@ -25,6 +25,9 @@ pub struct UpArgs {
         default_value = "decider,projector,reconcilers,api"
     )]
     pub components: Vec<String>,
+    /// Forget the projections, snapshots and epochs in the database (for a new, empty log).
+    #[arg(long)]
+    pub reset_state: bool,
     /// Where /metrics is served when this process runs no API.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub metrics_listen: SocketAddr,
@@ -180,6 +183,10 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
         .await
         .context("running migrations")?;
     kafka.ensure_topics().await.context("creating topics")?;
+    if a.reset_state {
+        reset_state(&pool).await?;
+    }
+    preflight(&kafka, &pool).await?;
 
     let has = |c: &str| a.components.iter().any(|x| x == c);
     let mut tasks = Vec::new();
@@ -373,6 +380,42 @@ async fn create_demo_deployment(kafka: KafkaConfig, pool: sqlx::PgPool) {
     if let Err(e) = run.await {
         tracing::warn!(error = %e, "demo deployment not created");
     }
+}
+
+/// The database must describe this log: state recorded past the log's end
+/// means the broker's data was replaced (say, a new `.orch/`).
+async fn preflight(kafka: &KafkaConfig, pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let topic = kafka.events_topic();
+    let (_, high) = kafka.watermarks(&topic).await?;
+    let projected: Option<i64> =
+        sqlx::query_scalar("SELECT max(next_offset) FROM projection_offsets WHERE topic = $1")
+            .bind(&topic)
+            .fetch_one(pool)
+            .await?;
+    let snapshot: Option<i64> =
+        sqlx::query_scalar("SELECT max(events_next_offset) FROM decider_snapshots")
+            .fetch_one(pool)
+            .await?;
+    let ahead = projected.unwrap_or(0).max(snapshot.unwrap_or(0));
+    if ahead > high {
+        anyhow::bail!(
+            "the database holds state up to offset {ahead} of {topic}, but the log ends at {high}: \
+             it belongs to another log (was the broker's data replaced?). \
+             Point DATABASE_URL at another database, or start once with --reset-state to forget that state."
+        );
+    }
+    Ok(())
+}
+
+async fn reset_state(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    sqlx::query(
+        "TRUNCATE workload_def, pod_instance, node_status, rollout_history, event_log, projection_offsets,
+                  decider_snapshots, decider_epochs",
+    )
+    .execute(pool)
+    .await?;
+    eprintln!("--reset-state: projections, snapshots and epochs forgotten");
+    Ok(())
 }
 
 fn hostname() -> String {
