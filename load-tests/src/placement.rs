@@ -220,6 +220,12 @@ async fn main() -> anyhow::Result<()> {
     )
     .fetch_all(&pool)
     .await?;
+    let batches = infra::metrics::histogram("projector_batch_seconds", "");
+    println!(
+        "projector transactions                 p50 {:.0} ms, p95 {:.0} ms (bucket bounds)",
+        batches.quantile(0.5) * 1e3,
+        batches.quantile(0.95) * 1e3
+    );
     println!("stages (decider clock, ms after the first DeploymentCreated): first .. last (count)");
     for (t, first, last, n) in stages {
         println!(
