@@ -81,7 +81,9 @@ pub async fn run(
         let mut tx = pool.begin().await?;
         // Rows and offset commit together, so a commit lost in a database crash
         // is simply replayed: no need to wait for the WAL flush.
-        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
         // The offsets row is the guard: a batch already applied (by a previous
         // incarnation that died after commit) is skipped, never applied twice.
         let stored: Option<(i64,)> = sqlx::query_as(
