@@ -70,9 +70,9 @@ pub fn deployments(state: &State) -> Vec<Planned> {
                         only_if_surplus: true,
                     },
                     reason: format!(
-                        "deployment {} has {} replicas, wants {}",
+                        "deployment {} has {} live replicas, wants {}",
                         d.spec.name,
-                        d.pods.len(),
+                        victims.len(),
                         want
                     ),
                 });

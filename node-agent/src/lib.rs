@@ -166,9 +166,9 @@ pub async fn run_hollow(
     }
 
     let view = infra::view::spawn_view(&kafka, 0, shutdown.clone(), |_, _| {}).await?;
-    let m_started = infra::metrics::counter(
-        "agent_pods_started_total",
-        "Pods this agent reported started",
+    let m_reports = infra::metrics::counter(
+        "agent_pod_status_reports_total",
+        "Pod status reports (started, ready) this agent sent",
     );
     let mut first_seen: HashMap<PodId, Instant> = HashMap::new();
     let mut sent: HashMap<Uuid, Instant> = HashMap::new();
@@ -229,7 +229,7 @@ pub async fn run_hollow(
         if envs.is_empty() {
             continue;
         }
-        m_started.fetch_add(envs.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        m_reports.fetch_add(envs.len() as u64, std::sync::atomic::Ordering::Relaxed);
         if let Err(e) = bus.send_all(&envs).await {
             tracing::warn!(error = %e, "reporting pod status failed; retrying");
             for env in envs {
