@@ -25,6 +25,7 @@ pub use outcome::Outcomes;
 #[derive(Clone)]
 pub struct AppState {
     pub bus: CommandBus,
+    pub heartbeats: infra::kafka::HeartbeatSender,
     pub pool: PgPool,
     pub outcomes: Outcomes,
     pub auth: auth::TokenCache,
@@ -45,6 +46,7 @@ pub async fn build(
     let outcomes = Outcomes::start(kafka, shutdown).await?;
     let state = AppState {
         bus: CommandBus::new(kafka)?,
+        heartbeats: infra::kafka::HeartbeatSender::new(kafka)?,
         pool,
         outcomes,
         auth: auth::TokenCache::default(),

@@ -71,7 +71,7 @@ impl WriteModel {
             return None;
         }
         let events = match decide(&self.state, &cmd.body) {
-            Ok(events) if events.is_empty() => return None,
+            Ok(events) if events.is_empty() && !cmd.reply => return None,
             Ok(events) => events,
             Err(r) => vec![Event::CommandRejected {
                 command_type: cmd.body.type_name().to_string(),
@@ -155,6 +155,28 @@ mod tests {
             serde_json::from_str(&serde_json::to_string(&rebuilt).unwrap()).unwrap();
         snap.after_load();
         assert!(snap.handle(5, &create, 2, Utc::now()).is_none());
+    }
+
+    #[test]
+    fn a_command_that_changes_nothing_is_answered_only_when_someone_waits() {
+        let mut m = WriteModel::default();
+        let spec = node_spec("n1", "az-a", 1000, 1000);
+        let register = || Command::RegisterNode {
+            node_id: domain::NodeId::from_name("n1"),
+            spec: spec.clone(),
+        };
+        assert!(m.handle(0, &cmd(register()), 1, Utc::now()).is_some());
+        assert!(
+            m.handle(1, &cmd(register()), 1, Utc::now()).is_none(),
+            "a reconciler's no-op leaves no trace"
+        );
+        let answered = m
+            .handle(2, &cmd(register()).with_reply(), 1, Utc::now())
+            .unwrap();
+        assert!(
+            answered.events.is_empty(),
+            "an API caller gets an empty batch"
+        );
     }
 
     #[test]

@@ -110,7 +110,7 @@ pub async fn run(
                     };
                     m_commands.fetch_add(1, Ordering::Relaxed);
                     let Some(batch) = model.handle(offset, &cmd, epoch, Utc::now()) else { continue };
-                    if matches!(batch.events[0].body, domain::Event::CommandRejected { .. }) {
+                    if batch.events.first().is_some_and(|e| matches!(e.body, domain::Event::CommandRejected { .. })) {
                         m_rejected.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(command = cmd.body.type_name(), id = %cmd.command_id, "rejected");
                     }

@@ -17,6 +17,10 @@ pub struct CommandEnvelope {
     #[serde(default)]
     pub reason: Option<String>,
     pub issued_at: DateTime<Utc>,
+    /// Someone waits for the outcome: a command that changes nothing still
+    /// gets an (empty) event batch, so the caller is answered, not timed out.
+    #[serde(default)]
+    pub reply: bool,
     pub body: Command,
 }
 
@@ -33,8 +37,15 @@ impl CommandEnvelope {
             actor: actor.into(),
             reason,
             issued_at: Utc::now(),
+            reply: false,
             body,
         }
+    }
+
+    /// The same command, answered even when it changes nothing.
+    pub fn with_reply(mut self) -> Self {
+        self.reply = true;
+        self
     }
 }
 

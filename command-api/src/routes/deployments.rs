@@ -367,6 +367,6 @@ async fn pods(
 ) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
     let id = parse_id("deployment id", &id)?;
-    let items = super::pods::list_for_workload(&s.pool, id).await?;
+    let items = super::pods::list(&s.pool, "p.workload_id = $1", id).await?;
     Ok(Json(json!({"items": items})))
 }

@@ -83,7 +83,7 @@ pub async fn execute(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     });
-    let env = CommandEnvelope::new(command_id, actor, reason, body);
+    let env = CommandEnvelope::new(command_id, actor, reason, body).with_reply();
     let events = state
         .outcomes
         .submit(&state.bus, &state.pool, env, state.command_timeout)

@@ -1,21 +1,31 @@
-//! `/api/v1/nodes`: node health by zone.
+//! `/api/v1/nodes`: node health by zone, and what a node agent that does not
+//! speak Kafka needs: register, heartbeat, list the pods bound to its node.
 
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::get;
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use domain::command::Command;
+use domain::ids::NodeId;
+use domain::model::{NodeSpec, Taint};
+use domain::names::{FieldError, Name, parse_label};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{S, actor};
+use super::{S, actor, execute, parse_id};
 use crate::error::ApiError;
-use crate::json::ApiQuery;
+use crate::json::{ApiQuery, parse};
 
 pub fn routes() -> Router<S> {
     Router::new()
         .route("/api/v1/nodes/health", get(health))
-        .route("/api/v1/nodes", get(health))
+        .route("/api/v1/nodes", get(health).post(register))
+        .route("/api/v1/nodes/{id}/heartbeat", post(heartbeat))
+        .route("/api/v1/nodes/{id}/pods", get(pods))
 }
 
 #[derive(Deserialize)]
@@ -59,5 +69,141 @@ async fn health(
                    "memFreeMb": r.6, "pods": r.7, "lastHeartbeat": r.8, "cpuAllocatableMilli": r.9, "memAllocatableMb": r.10})
         })
         .collect();
+    Ok(Json(json!({"items": items})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RegisterDto {
+    name: String,
+    zone: String,
+    cpu_capacity_milli: i64,
+    mem_capacity_mb: i64,
+    cpu_allocatable_milli: Option<i64>,
+    mem_allocatable_mb: Option<i64>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    taints: Vec<Taint>,
+}
+
+impl TryFrom<RegisterDto> for NodeSpec {
+    type Error = Vec<FieldError>;
+    fn try_from(d: RegisterDto) -> Result<Self, Self::Error> {
+        let mut errors = Vec::new();
+        let name = Name::parse("name", &d.name)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let _ = parse_label("zone", &d.zone).map_err(|e| errors.push(e));
+        let mut positive = |field: &str, v: i64| {
+            if v <= 0 || v > 1 << 40 {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be a positive quantity, got {v}"),
+                ));
+            }
+            v.max(0) as u64
+        };
+        let cpu = positive("cpuCapacityMilli", d.cpu_capacity_milli);
+        let mem = positive("memCapacityMb", d.mem_capacity_mb);
+        let cpu_alloc = positive(
+            "cpuAllocatableMilli",
+            d.cpu_allocatable_milli.unwrap_or(d.cpu_capacity_milli),
+        );
+        let mem_alloc = positive(
+            "memAllocatableMb",
+            d.mem_allocatable_mb.unwrap_or(d.mem_capacity_mb),
+        );
+        if cpu_alloc > cpu {
+            errors.push(FieldError::new(
+                "cpuAllocatableMilli",
+                "must not exceed cpuCapacityMilli",
+            ));
+        }
+        if mem_alloc > mem {
+            errors.push(FieldError::new(
+                "memAllocatableMb",
+                "must not exceed memCapacityMb",
+            ));
+        }
+        for (k, v) in &d.labels {
+            let _ = parse_label(&format!("labels.{k}"), k).map_err(|e| errors.push(e));
+            let _ = parse_label(&format!("labels.{k}"), v).map_err(|e| errors.push(e));
+        }
+        match name {
+            Some(name) if errors.is_empty() => Ok(NodeSpec {
+                name,
+                zone: d.zone,
+                cpu_capacity_milli: cpu,
+                mem_capacity_mb: mem,
+                cpu_allocatable_milli: cpu_alloc,
+                mem_allocatable_mb: mem_alloc,
+                labels: d.labels,
+                taints: d.taints,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+async fn register(
+    State(s): State<S>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let actor = actor(&s, &headers).await?;
+    let dto: RegisterDto = parse(&headers, &body)?;
+    let spec = NodeSpec::try_from(dto).map_err(ApiError::validation)?;
+    let node_id = NodeId::from_name(spec.name.as_str());
+    let events = execute(
+        &s,
+        &headers,
+        &actor,
+        None,
+        Command::RegisterNode { node_id, spec },
+    )
+    .await?;
+    let (status, word) = if events.is_empty() {
+        (StatusCode::OK, "UNCHANGED")
+    } else {
+        (StatusCode::CREATED, "REGISTERED")
+    };
+    Ok((status, Json(json!({"nodeId": node_id, "status": word}))))
+}
+
+async fn heartbeat(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    actor(&s, &headers).await?;
+    let id = parse_id("node id", &id)?;
+    let hb = infra::kafka::Heartbeat {
+        node_id: id,
+        sent_at: chrono::Utc::now(),
+    };
+    let f = s
+        .heartbeats
+        .send(&hb)
+        .map_err(|e| ApiError::degraded(format!("the heartbeat topic is unavailable: {e}")))?;
+    infra::kafka::wait_delivery(f)
+        .await
+        .map_err(|e| ApiError::degraded(format!("heartbeat not stored: {e}")))?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn pods(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    actor(&s, &headers).await?;
+    let id = parse_id("node id", &id)?;
+    let items = super::pods::list(
+        &s.pool,
+        "p.node_id = $1 AND p.phase IN ('PENDING', 'RUNNING')",
+        id,
+    )
+    .await?;
     Ok(Json(json!({"items": items})))
 }

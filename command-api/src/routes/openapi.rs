@@ -58,6 +58,28 @@ pub async fn document() -> Json<Value> {
                 "get": {"summary": "Node health", "parameters": [{"name": "zone", "in": "query", "schema": {"type": "string"}}],
                         "responses": {"200": {"description": "{items:[{nodeId,zone,ready,cpuFreeMilli,memFreeMb}]}"}}}
             },
+            "/api/v1/nodes": {
+                "post": {"summary": "Register a node (for agents that do not speak Kafka)",
+                         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false,
+                            "required": ["name", "zone", "cpuCapacityMilli", "memCapacityMb"],
+                            "properties": {"name": {"type": "string"}, "zone": {"type": "string"}, "cpuCapacityMilli": {"type": "integer"},
+                              "memCapacityMb": {"type": "integer"}, "cpuAllocatableMilli": {"type": "integer"}, "memAllocatableMb": {"type": "integer"},
+                              "labels": {"type": "object"}, "taints": {"type": "array"}}}}}},
+                         "responses": with("201", json!({"description": "Registered (200 UNCHANGED when already registered as is)"}))}
+            },
+            "/api/v1/nodes/{id}/heartbeat": {
+                "post": {"summary": "Heartbeat (to the compacted heartbeat topic, not the event log)", "parameters": [id_param], "responses": {"202": {"description": "Stored"}}}
+            },
+            "/api/v1/nodes/{id}/pods": {
+                "get": {"summary": "Live pods bound to the node", "parameters": [id_param], "responses": {"200": {"description": "Pods"}}}
+            },
+            "/api/v1/pods/{id}/status": {
+                "post": {"summary": "A node agent reports a pod Started, Ready or Failed", "parameters": [id_param],
+                         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false,
+                            "required": ["nodeId", "state"], "properties": {"nodeId": {"type": "string", "format": "uuid"},
+                              "state": {"enum": ["Started", "Ready", "Failed"]}, "reason": {"type": "string"}}}}}},
+                         "responses": with("200", json!({"description": "{podId, state, changed}"}))}
+            },
             "/metrics": {"get": {"summary": "Prometheus metrics", "security": [], "responses": {"200": {"description": "text/plain"}}}}
         },
         "components": {

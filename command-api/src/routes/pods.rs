@@ -12,7 +12,52 @@ use super::{S, actor, parse_id};
 use crate::error::ApiError;
 
 pub fn routes() -> Router<S> {
-    Router::new().route("/api/v1/pods/{id}", get(read))
+    Router::new()
+        .route("/api/v1/pods/{id}", get(read))
+        .route("/api/v1/pods/{id}/status", axum::routing::post(report))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct StatusDto {
+    node_id: String,
+    state: String,
+    reason: Option<String>,
+}
+
+/// A node agent reports a pod `Started`, `Ready` or `Failed`.
+async fn report(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&s, &headers).await?;
+    let pod_id = domain::PodId(parse_id("pod id", &id)?);
+    let dto: StatusDto = crate::json::parse(&headers, &body)?;
+    let node_id = domain::NodeId(parse_id("nodeId", &dto.node_id)?);
+    let command = match dto.state.as_str() {
+        "Started" => domain::command::Command::ReportPodStarted { pod_id, node_id },
+        "Ready" => domain::command::Command::ReportPodReady { pod_id, node_id },
+        "Failed" => domain::command::Command::ReportPodFailed {
+            pod_id,
+            node_id,
+            reason: dto
+                .reason
+                .clone()
+                .unwrap_or_else(|| "reported failed".into()),
+        },
+        other => {
+            return Err(ApiError::validation(vec![domain::names::FieldError::new(
+                "state",
+                format!("'{other}' is not one of Started, Ready, Failed"),
+            )]));
+        }
+    };
+    let events = super::execute(&s, &headers, &actor, dto.reason, command).await?;
+    Ok(Json(
+        json!({"podId": pod_id, "state": dto.state, "changed": !events.is_empty()}),
+    ))
 }
 
 const POD_SELECT: &str = "SELECT p.id, p.workload_id, p.namespace, p.name, p.node_id, n.name, n.zone, p.phase, p.ready,
@@ -50,11 +95,12 @@ fn pod_json(r: PodRow, with_placement: bool) -> Value {
     v
 }
 
-pub async fn list_for_workload(pool: &PgPool, workload: Uuid) -> Result<Vec<Value>, ApiError> {
+/// Pods matching `filter` (SQL over `p`, with `$1` bound to `id`).
+pub async fn list(pool: &PgPool, filter: &str, id: Uuid) -> Result<Vec<Value>, ApiError> {
     let rows: Vec<PodRow> = sqlx::query_as(&format!(
-        "{POD_SELECT} WHERE p.workload_id = $1 ORDER BY p.ordinal"
+        "{POD_SELECT} WHERE {filter} ORDER BY p.workload_id, p.ordinal"
     ))
-    .bind(workload)
+    .bind(id)
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(|r| pod_json(r, false)).collect())

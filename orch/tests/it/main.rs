@@ -1,6 +1,7 @@
 //! End-to-end tests: real broker, real PostgreSQL, real `orch` processes,
 //! driven through the REST API and checked in the projections and the log.
 
+mod agents;
 mod crashes;
 mod deployments;
 mod healing;
