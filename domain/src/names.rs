@@ -135,6 +135,19 @@ pub fn parse_label(field: &str, s: &str) -> Result<String, FieldError> {
     Ok(s.to_string())
 }
 
+/// Checks every key and value of a label map; errors name `prefix.key`.
+pub fn check_labels(
+    prefix: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+    errors: &mut Vec<FieldError>,
+) {
+    for (k, v) in labels {
+        let field = format!("{prefix}.{k}");
+        errors.extend(parse_label(&field, k).err());
+        errors.extend(parse_label(&field, v).err());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use domain::command::Command;
 use domain::decide::MAX_REPLICAS;
 use domain::ids::DeploymentId;
 use domain::model::{DeploymentSpec, Resources, RollingUpdate, Toleration};
-use domain::names::{FieldError, Image, Name, parse_label};
+use domain::names::{FieldError, Image, Name, check_labels};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -159,10 +159,7 @@ impl TryFrom<CreateDto> for DeploymentSpec {
                 ));
             }
         }
-        for (k, v) in &d.node_selector {
-            let _ = parse_label(&format!("nodeSelector.{k}"), k).map_err(|e| errors.push(e));
-            let _ = parse_label(&format!("nodeSelector.{k}"), v).map_err(|e| errors.push(e));
-        }
+        check_labels("nodeSelector", &d.node_selector, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use domain::command::Command;
 use domain::ids::NodeId;
 use domain::model::{NodeSpec, Taint};
-use domain::names::{FieldError, Name, parse_label};
+use domain::names::{FieldError, Name, check_labels, parse_label};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -126,10 +126,7 @@ impl TryFrom<RegisterDto> for NodeSpec {
                 "must not exceed memCapacityMb",
             ));
         }
-        for (k, v) in &d.labels {
-            let _ = parse_label(&format!("labels.{k}"), k).map_err(|e| errors.push(e));
-            let _ = parse_label(&format!("labels.{k}"), v).map_err(|e| errors.push(e));
-        }
+        check_labels("labels", &d.labels, &mut errors);
         match name {
             Some(name) if errors.is_empty() => Ok(NodeSpec {
                 name,
