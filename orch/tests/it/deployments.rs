@@ -83,7 +83,7 @@ async fn scaling_up_to_18_and_down_to_6_converges_the_pods() {
     let (status, body) = c
         .post(
             &format!("/api/v1/workloads/deployments/{id}/scale"),
-            json!({"replicas": 18, "reason": "traffic spike"}),
+            json!({"replicas": 18, "reason": "traffic \"spike\", day 1\nsee ticket"}),
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -106,7 +106,7 @@ async fn scaling_up_to_18_and_down_to_6_converges_the_pods() {
         12
     );
     assert_eq!(
-        c.count("SELECT count(*) FROM event_log WHERE event_type = 'DeploymentScaled' AND reason = 'traffic spike' AND actor = 'admin'").await,
+        c.count(r#"SELECT count(*) FROM event_log WHERE event_type = 'DeploymentScaled' AND reason = E'traffic "spike", day 1\nsee ticket' AND actor = 'admin'"#).await,
         1
     );
     // Nodes give back what the deleted pods held.
