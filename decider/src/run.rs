@@ -8,7 +8,6 @@ use std::time::Duration;
 use chrono::Utc;
 use domain::EventBatch;
 use infra::kafka::{CELL_PARTITION, CommandFollower, EventFollower, KafkaConfig};
-use rdkafka::config::ClientConfig;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
@@ -69,7 +68,7 @@ pub async fn run(
         )));
     }
 
-    let producer = event_producer(&kafka)?;
+    let producer = kafka.event_producer()?;
     let topic = kafka.events_topic();
     let mut commands = CommandFollower::new(&kafka, model.commands_next)?;
     let (tx, rx) = mpsc::channel::<(DeliveryFuture, u64)>(200_000);
@@ -184,21 +183,6 @@ async fn confirm_in_order(
             }
         }
     }
-}
-
-fn event_producer(kafka: &KafkaConfig) -> Result<FutureProducer> {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &kafka.brokers)
-        .set("broker.address.family", "v4")
-        .set("enable.idempotence", "true")
-        .set("enable.gapless.guarantee", "true")
-        .set("acks", "all")
-        .set("linger.ms", "2")
-        .set("batch.num.messages", "10000")
-        .set("queue.buffering.max.messages", "1000000")
-        .set("message.max.bytes", "10000000")
-        .set("message.timeout.ms", "30000");
-    Ok(c.create().map_err(infra::Error::from)?)
 }
 
 fn produce(producer: &FutureProducer, topic: &str, batch: &EventBatch) -> Result<DeliveryFuture> {

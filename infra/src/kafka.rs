@@ -78,16 +78,31 @@ impl KafkaConfig {
         Ok(())
     }
 
-    /// Idempotent producer (acks=all): retries never duplicate or reorder.
-    pub fn producer(&self, linger_ms: u32) -> Result<FutureProducer> {
-        Ok(self
-            .base()
-            .set("enable.idempotence", "true")
+    /// Idempotent producer settings (acks=all): retries never duplicate or reorder.
+    fn idempotent(&self, linger_ms: u32) -> ClientConfig {
+        let mut c = self.base();
+        c.set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", linger_ms.to_string())
             .set("batch.num.messages", "10000")
             .set("queue.buffering.max.messages", "1000000")
-            .set("message.timeout.ms", "30000")
+            .set("message.timeout.ms", "30000");
+        c
+    }
+
+    /// Idempotent producer (acks=all): retries never duplicate or reorder.
+    pub fn producer(&self, linger_ms: u32) -> Result<FutureProducer> {
+        Ok(self.idempotent(linger_ms).create()?)
+    }
+
+    /// The decider's producer: idempotent, and a failure that could leave a
+    /// gap in the event log stops it (fatal) instead of skipping a batch.
+    /// Batches of large commands may exceed the 1 MB default.
+    pub fn event_producer(&self) -> Result<FutureProducer> {
+        Ok(self
+            .idempotent(2)
+            .set("enable.gapless.guarantee", "true")
+            .set("message.max.bytes", "10000000")
             .create()?)
     }
 
