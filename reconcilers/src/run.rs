@@ -136,16 +136,19 @@ pub async fn run(
                     .into_iter()
                     .take(cfg.max_per_pass),
             );
-            let seen = last_seen.lock().unwrap().clone();
-            planned.extend(reconcile::node_lifecycle(
-                &state,
-                |n| seen.get(&n).copied(),
-                Utc::now().timestamp_millis(),
-                watch_started,
-                cfg.lifecycle,
-            ));
+            {
+                // Held only for this pure pass (no await), instead of copying the map every tick.
+                let seen = last_seen.lock().unwrap();
+                planned.extend(reconcile::node_lifecycle(
+                    &state,
+                    |n| seen.get(&n).copied(),
+                    Utc::now().timestamp_millis(),
+                    watch_started,
+                    cfg.lifecycle,
+                ));
+            }
             binds = queue.plan(&state, now);
-            m_depth.store(queue.depth(&state) as i64, Ordering::Relaxed);
+            m_depth.store(queue.depth as i64, Ordering::Relaxed);
             m_not_ready.store(
                 state
                     .nodes

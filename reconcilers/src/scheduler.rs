@@ -23,6 +23,8 @@ pub struct SchedulerQueue {
     backoff: HashMap<PodId, Instant>,
     pub last_unschedulable: HashMap<PodId, String>,
     pub max_per_pass: usize,
+    /// Pods waiting for a node at the last `plan` (not counting binds in flight).
+    pub depth: usize,
 }
 
 pub struct PlannedBind {
@@ -43,16 +45,6 @@ impl SchedulerQueue {
         self.assumed.retain(|_, (_, c, _)| *c != command_id);
     }
 
-    /// Pods waiting for a node (not counting binds in flight).
-    pub fn depth(&self, state: &State) -> usize {
-        state
-            .pods
-            .values()
-            .filter(|p| p.node.is_none() && p.phase == PodPhase::Pending)
-            .count()
-            .saturating_sub(self.assumed.len())
-    }
-
     pub fn plan(&mut self, state: &State, now: Instant) -> Vec<PlannedBind> {
         // Drop assumptions the view has caught up with, or that are too old.
         self.assumed.retain(|pod, (_, _, at)| {
@@ -64,11 +56,21 @@ impl SchedulerQueue {
         });
         self.backoff
             .retain(|pod, until| *until > now && state.pods.contains_key(pod));
-        let mut pending: Vec<_> = state
+        self.last_unschedulable
+            .retain(|pod, _| state.pods.contains_key(pod));
+        let waiting: Vec<_> = state
             .pods
             .values()
-            .filter(|p| p.node.is_none() && p.phase == PodPhase::Pending)
-            .filter(|p| !self.assumed.contains_key(&p.id) && !self.backoff.contains_key(&p.id))
+            .filter(|p| {
+                p.node.is_none()
+                    && p.phase == PodPhase::Pending
+                    && !self.assumed.contains_key(&p.id)
+            })
+            .collect();
+        self.depth = waiting.len();
+        let mut pending: Vec<_> = waiting
+            .into_iter()
+            .filter(|p| !self.backoff.contains_key(&p.id))
             .collect();
         if pending.is_empty() {
             return vec![];
@@ -104,6 +106,8 @@ impl SchedulerQueue {
                 }
             }
         }
+        // Binds sent this pass are in flight, not waiting.
+        self.depth = self.depth.saturating_sub(out.len());
         out
     }
 }
