@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::ids::{DeploymentId, NodeId, PodId};
-use crate::model::{DeploymentSpec, NodeSpec, Placement};
+use std::collections::BTreeMap;
+
+use crate::event::EvictionCause;
+use crate::model::{DeploymentSpec, NodeSpec, Placement, Taint};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -83,10 +86,40 @@ pub enum Command {
         deployment_id: DeploymentId,
         ordinal: u64,
     },
+    /// Bind, first evicting `preempt` (lower-priority pods on that node):
+    /// one command, so the room made is the room used.
     BindPod {
         pod_id: PodId,
         node_id: NodeId,
         placement: Placement,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        preempt: Vec<PodId>,
+    },
+    MarkPodUnschedulable {
+        pod_id: PodId,
+        nodes_total: u32,
+        filtered: BTreeMap<String, u32>,
+    },
+    /// `respect_budget`: refuse when the deployment's disruption budget is used up.
+    EvictPod {
+        pod_id: PodId,
+        cause: EvictionCause,
+        reason: String,
+        respect_budget: bool,
+    },
+    CordonNode {
+        node_id: NodeId,
+    },
+    UncordonNode {
+        node_id: NodeId,
+    },
+    /// Cordon, then evict every pod within the disruption budgets.
+    DrainNode {
+        node_id: NodeId,
+    },
+    SetNodeTaints {
+        node_id: NodeId,
+        taints: Vec<Taint>,
     },
     ReportPodStarted {
         pod_id: PodId,
@@ -127,6 +160,12 @@ impl Command {
             Command::ReportPodReady { .. } => "ReportPodReady",
             Command::ReportPodFailed { .. } => "ReportPodFailed",
             Command::DeletePod { .. } => "DeletePod",
+            Command::MarkPodUnschedulable { .. } => "MarkPodUnschedulable",
+            Command::EvictPod { .. } => "EvictPod",
+            Command::CordonNode { .. } => "CordonNode",
+            Command::UncordonNode { .. } => "UncordonNode",
+            Command::DrainNode { .. } => "DrainNode",
+            Command::SetNodeTaints { .. } => "SetNodeTaints",
         }
     }
 }

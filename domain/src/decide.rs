@@ -2,11 +2,17 @@
 //! of the write side. `Ok(vec![])` means "already done": a duplicate or a
 //! request made on a stale view, dropped without a trace.
 
+use std::collections::HashMap;
+
 use crate::command::Command;
-use crate::event::Event;
-use crate::ids::{NodeId, PodId};
-use crate::model::{DeploymentSpec, NodeCondition, NodeUsage, PodPhase};
-use crate::scheduler::{self, statically_feasible};
+use crate::event::{Event, EvictionCause};
+use crate::ids::{DeploymentId, NodeId, PodId};
+use crate::model::{
+    DeploymentSpec, LabelRequirement, NodeCondition, NodeUsage, PodAffinityTerm, PodPhase,
+    SelectorOperator, TaintEffect, priority_of_class,
+};
+use crate::names::{FieldError, check_labels};
+use crate::scheduler::{self, Topology, inter_pod_affinity, statically_feasible};
 use crate::state::{Node, State};
 
 /// Most replicas one deployment may ask for.
@@ -29,6 +35,8 @@ pub mod code {
     pub const POD_NOT_ON_NODE: &str = "POD_NOT_ON_NODE";
     pub const NODE_NOT_READY: &str = "NODE_NOT_READY";
     pub const BIND_INFEASIBLE: &str = "BIND_INFEASIBLE";
+    pub const DISRUPTION_BUDGET_EXCEEDED: &str = "DISRUPTION_BUDGET_EXCEEDED";
+    pub const PREEMPTION_INVALID: &str = "PREEMPTION_INVALID";
 }
 
 fn reject(code: &'static str, message: impl Into<String>) -> Result<Vec<Event>, Rejection> {
@@ -196,6 +204,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             pod_id,
             node_id,
             placement,
+            preempt,
         } => {
             let Some(pod) = state.pods.get(pod_id) else {
                 return reject(code::NOT_FOUND, format!("pod {pod_id} not found"));
@@ -216,8 +225,70 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 return reject(code::NOT_FOUND, format!("node {node_id} not found"));
             };
             let spec = &state.deployments[&pod.deployment].spec;
+            let mut events = Vec::with_capacity(preempt.len() + 1);
+            let mut usage = UsageTracker::default();
+            let mut freed = (0i64, 0i64);
+            if !preempt.is_empty() {
+                let priority = spec.effective_priority();
+                let mut budgets: HashMap<DeploymentId, u32> = HashMap::new();
+                for victim_id in preempt {
+                    let victim = state
+                        .pods
+                        .get(victim_id)
+                        .filter(|v| v.is_live() && v.node == Some(*node_id));
+                    let Some(victim) = victim else {
+                        return reject(
+                            code::PREEMPTION_INVALID,
+                            format!("pod {victim_id} is not running on node {}", node.spec.name),
+                        );
+                    };
+                    let victim_priority = state.priority_of(victim);
+                    if victim_priority >= priority {
+                        return reject(
+                            code::PREEMPTION_INVALID,
+                            format!(
+                                "pod {victim_id} has priority {victim_priority}, not lower than {priority}"
+                            ),
+                        );
+                    }
+                    if victim.ready {
+                        let left = budgets.entry(victim.deployment).or_insert_with(|| {
+                            state
+                                .deployments
+                                .get(&victim.deployment)
+                                .map_or(u32::MAX, |d| state.disruptions_allowed(d))
+                        });
+                        if *left == 0 {
+                            return reject(
+                                code::DISRUPTION_BUDGET_EXCEEDED,
+                                format!(
+                                    "evicting pod {victim_id} would break its deployment's disruption budget"
+                                ),
+                            );
+                        }
+                        *left -= 1;
+                    }
+                    freed.0 -= victim.cpu_milli as i64;
+                    freed.1 -= victim.mem_mb as i64;
+                    let u = usage.release(state, victim_id, victim.node);
+                    events.push(Event::PodEvicted {
+                        pod_id: *victim_id,
+                        node_id: victim.node,
+                        cause: EvictionCause::Preemption {
+                            preemptor: *pod_id,
+                            preemptor_priority: priority,
+                            victim_priority,
+                        },
+                        reason: format!(
+                            "preempted by pod {pod_id} (priority {priority} > {victim_priority}) to make room on node {}",
+                            node.spec.name
+                        ),
+                        usage: u,
+                    });
+                }
+            }
             if let Err(r) =
-                scheduler::run_filters(node, spec, pod.cpu_milli as u64, pod.mem_mb as u64, (0, 0))
+                scheduler::run_filters(node, spec, pod.cpu_milli as u64, pod.mem_mb as u64, freed)
             {
                 let c = if r == scheduler::reason::NODE_NOT_READY {
                     code::NODE_NOT_READY
@@ -232,19 +303,119 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                     ),
                 );
             }
+            if inter_pod_affinity::node_level_conflict(state, node, spec) {
+                return reject(
+                    code::BIND_INFEASIBLE,
+                    format!(
+                        "pod {pod_id} cannot be bound to node {}: {}",
+                        node.spec.name,
+                        scheduler::reason::POD_ANTI_AFFINITY_VIOLATED
+                    ),
+                );
+            }
+            let before = usage.current.get(node_id).copied().unwrap_or(node.usage());
             let usage = NodeUsage {
                 node_id: *node_id,
-                cpu_requested_milli: node.cpu_requested_milli + pod.cpu_milli as u64,
-                mem_requested_mb: node.mem_requested_mb + pod.mem_mb as u64,
-                pods: node.pods.len() as u32 + 1,
+                cpu_requested_milli: before.cpu_requested_milli + pod.cpu_milli as u64,
+                mem_requested_mb: before.mem_requested_mb + pod.mem_mb as u64,
+                pods: before.pods + 1,
             };
-            Ok(vec![Event::PodBound {
+            let mut placement = placement.clone();
+            placement.preempted = preempt.clone();
+            events.push(Event::PodBound {
                 pod_id: *pod_id,
                 node_id: *node_id,
                 usage,
-                placement: placement.clone(),
+                placement,
+            });
+            Ok(events)
+        }
+        Command::MarkPodUnschedulable {
+            pod_id,
+            nodes_total,
+            filtered,
+        } => match state.pods.get(pod_id) {
+            Some(p) if p.node.is_none() && p.phase == PodPhase::Pending => {
+                Ok(vec![Event::PodUnschedulable {
+                    pod_id: *pod_id,
+                    nodes_total: *nodes_total,
+                    filtered: filtered.clone(),
+                }])
+            }
+            _ => Ok(vec![]),
+        },
+        Command::EvictPod {
+            pod_id,
+            cause,
+            reason,
+            respect_budget,
+        } => {
+            let Some(pod) = state.pods.get(pod_id) else {
+                return reject(code::NOT_FOUND, format!("pod {pod_id} not found"));
+            };
+            if !pod.is_live() {
+                return Ok(vec![]);
+            }
+            if *respect_budget
+                && pod.ready
+                && let Some(d) = state.deployments.get(&pod.deployment)
+                && state.disruptions_allowed(d) == 0
+            {
+                return reject(
+                    code::DISRUPTION_BUDGET_EXCEEDED,
+                    format!(
+                        "evicting pod {pod_id} would leave deployment {} with fewer available pods than its disruption budget allows",
+                        d.spec.name
+                    ),
+                );
+            }
+            let usage = UsageTracker::default().release(state, pod_id, pod.node);
+            Ok(vec![Event::PodEvicted {
+                pod_id: *pod_id,
+                node_id: pod.node,
+                cause: cause.clone(),
+                reason: reason.clone(),
+                usage,
             }])
         }
+        Command::CordonNode { node_id } | Command::DrainNode { node_id } => {
+            let drain = matches!(command, Command::DrainNode { .. });
+            match state.nodes.get(node_id) {
+                None => reject(code::NOT_FOUND, format!("node {node_id} is not registered")),
+                Some(n) if n.unschedulable && (n.draining || !drain) => Ok(vec![]),
+                Some(_) => Ok(vec![Event::NodeCordoned {
+                    node_id: *node_id,
+                    drain,
+                }]),
+            }
+        }
+        Command::UncordonNode { node_id } => match state.nodes.get(node_id) {
+            None => reject(code::NOT_FOUND, format!("node {node_id} is not registered")),
+            Some(n) if !n.unschedulable => Ok(vec![]),
+            Some(_) => Ok(vec![Event::NodeUncordoned { node_id: *node_id }]),
+        },
+        Command::SetNodeTaints { node_id, taints } => match state.nodes.get(node_id) {
+            None => reject(code::NOT_FOUND, format!("node {node_id} is not registered")),
+            Some(n) if n.spec.taints == *taints => Ok(vec![]),
+            Some(_) => {
+                let mut seen = std::collections::HashSet::new();
+                for t in taints {
+                    if t.key.is_empty() || !seen.insert((t.key.as_str(), t.effect)) {
+                        return reject(
+                            code::VALIDATION_FAILED,
+                            format!(
+                                "taints: key '{}' is empty or repeated for one effect",
+                                t.key
+                            ),
+                        );
+                    }
+                }
+                Ok(vec![Event::NodeTaintsChanged {
+                    node_id: *node_id,
+                    taints: taints.clone(),
+                }])
+            }
+        },
         Command::ReportPodStarted { pod_id, node_id } => {
             let pod = pod_on_node(state, pod_id, node_id)?;
             match pod.phase {
@@ -385,7 +556,172 @@ fn node_lost(state: &State, node: &Node, silent_for_ms: u64) -> Vec<Event> {
     events
 }
 
+fn check_selector_terms(prefix: &str, exprs: &[LabelRequirement], errors: &mut Vec<FieldError>) {
+    for (i, r) in exprs.iter().enumerate() {
+        let f = format!("{prefix}.matchExpressions[{i}]");
+        let ok = match r.operator {
+            SelectorOperator::In | SelectorOperator::NotIn => !r.values.is_empty(),
+            SelectorOperator::Exists | SelectorOperator::DoesNotExist => r.values.is_empty(),
+            SelectorOperator::Gt | SelectorOperator::Lt => {
+                r.values.len() == 1 && r.values[0].parse::<i64>().is_ok()
+            }
+        };
+        if r.key.is_empty() {
+            errors.push(FieldError::new(format!("{f}.key"), "must not be empty"));
+        }
+        if !ok {
+            errors.push(FieldError::new(
+                format!("{f}.values"),
+                "In/NotIn need values, Exists/DoesNotExist none, Gt/Lt one integer",
+            ));
+        }
+    }
+}
+
+fn check_pod_term(field: &str, t: &PodAffinityTerm, errors: &mut Vec<FieldError>) {
+    if Topology::parse(&t.topology_key).is_none() {
+        errors.push(FieldError::new(
+            format!("{field}.topologyKey"),
+            format!(
+                "'{}' is not supported; use {} or {}",
+                t.topology_key,
+                crate::model::HOSTNAME_LABEL,
+                crate::model::ZONE_LABEL
+            ),
+        ));
+    }
+    if t.label_selector.is_empty() {
+        errors.push(FieldError::new(
+            format!("{field}.labelSelector"),
+            "must select at least one label",
+        ));
+    }
+    check_labels(&format!("{field}.labelSelector"), &t.label_selector, errors);
+}
+
+fn check_weight(field: String, w: u32, errors: &mut Vec<FieldError>) {
+    if !(1..=100).contains(&w) {
+        errors.push(FieldError::new(field, "must be between 1 and 100"));
+    }
+}
+
+/// Field-by-field problems with the scheduling parts of a template (labels,
+/// affinity, spread, priority, disruption budget); the API reports them as 422.
+pub fn scheduling_errors(spec: &DeploymentSpec) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    check_labels("labels", &spec.labels, &mut errors);
+    if let Some(c) = &spec.priority_class_name {
+        match priority_of_class(c) {
+            None => errors.push(FieldError::new(
+                "priorityClassName",
+                format!(
+                    "'{c}' is not a priority class; use one of {}",
+                    crate::model::PRIORITY_CLASSES
+                        .iter()
+                        .map(|p| p.0)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+            Some(p) if spec.priority != 0 && spec.priority != p => errors.push(FieldError::new(
+                "priority",
+                format!("conflicts with priorityClassName '{c}' ({p})"),
+            )),
+            Some(_) => {}
+        }
+    }
+    for (i, t) in spec.tolerations.iter().enumerate() {
+        if t.toleration_seconds.is_some() && t.effect != Some(TaintEffect::NoExecute) {
+            errors.push(FieldError::new(
+                format!("tolerations[{i}].tolerationSeconds"),
+                "only applies to effect NoExecute",
+            ));
+        }
+    }
+    if let Some(na) = spec.node_affinity() {
+        for (i, t) in na.required.iter().enumerate() {
+            check_selector_terms(
+                &format!("affinity.nodeAffinity.required[{i}]"),
+                &t.match_expressions,
+                &mut errors,
+            );
+        }
+        for (i, p) in na.preferred.iter().enumerate() {
+            let f = format!("affinity.nodeAffinity.preferred[{i}]");
+            check_weight(format!("{f}.weight"), p.weight, &mut errors);
+            check_selector_terms(
+                &format!("{f}.preference"),
+                &p.preference.match_expressions,
+                &mut errors,
+            );
+        }
+    }
+    for (name, a) in [
+        ("podAffinity", spec.pod_affinity()),
+        ("podAntiAffinity", spec.pod_anti_affinity()),
+    ] {
+        let Some(a) = a else { continue };
+        for (i, t) in a.required.iter().enumerate() {
+            check_pod_term(&format!("affinity.{name}.required[{i}]"), t, &mut errors);
+        }
+        for (i, w) in a.preferred.iter().enumerate() {
+            let f = format!("affinity.{name}.preferred[{i}]");
+            check_weight(format!("{f}.weight"), w.weight, &mut errors);
+            check_pod_term(
+                &format!("{f}.podAffinityTerm"),
+                &w.pod_affinity_term,
+                &mut errors,
+            );
+        }
+    }
+    for (i, c) in spec.topology_spread_constraints.iter().enumerate() {
+        let f = format!("topologySpreadConstraints[{i}]");
+        if c.max_skew == 0 {
+            errors.push(FieldError::new(
+                format!("{f}.maxSkew"),
+                "must be at least 1",
+            ));
+        }
+        if Topology::parse(&c.topology_key).is_none() {
+            errors.push(FieldError::new(
+                format!("{f}.topologyKey"),
+                format!(
+                    "'{}' is not supported; use {} or {}",
+                    c.topology_key,
+                    crate::model::HOSTNAME_LABEL,
+                    crate::model::ZONE_LABEL
+                ),
+            ));
+        }
+        check_labels(
+            &format!("{f}.labelSelector"),
+            &c.label_selector,
+            &mut errors,
+        );
+    }
+    if let Some(b) = spec.disruption_budget
+        && b.min_available.is_some() == b.max_unavailable.is_some()
+    {
+        errors.push(FieldError::new(
+            "disruptionBudget",
+            "give exactly one of minAvailable and maxUnavailable",
+        ));
+    }
+    errors
+}
+
 fn validate_spec(spec: &DeploymentSpec) -> Result<(), Rejection> {
+    let errors = scheduling_errors(spec);
+    if !errors.is_empty() {
+        return Err(Rejection {
+            code: code::VALIDATION_FAILED,
+            message: errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
+        });
+    }
     let r = &spec.resources;
     let fail = |m: String| {
         Err(Rejection {

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::ids::{DeploymentId, NodeId, PodId, derive_id};
-use crate::model::{DeploymentSpec, NodeSpec, NodeUsage, Placement, Resources};
+use std::collections::BTreeMap;
+
+use crate::model::{DeploymentSpec, NodeSpec, NodeUsage, Placement, Resources, Taint};
 use crate::names::{Image, Name};
 
 pub const SCHEMA_VERSION: u16 = 1;
@@ -107,6 +109,32 @@ pub enum Event {
         reason: String,
         usage: Option<NodeUsage>,
     },
+    /// Cordoned: no new pods. `drain`: its pods are being evicted too.
+    NodeCordoned {
+        node_id: NodeId,
+        drain: bool,
+    },
+    NodeUncordoned {
+        node_id: NodeId,
+    },
+    NodeTaintsChanged {
+        node_id: NodeId,
+        taints: Vec<Taint>,
+    },
+    /// A voluntary or taint-driven removal of a running pod; its controller replaces it.
+    PodEvicted {
+        pod_id: PodId,
+        node_id: Option<NodeId>,
+        cause: EvictionCause,
+        reason: String,
+        usage: Option<NodeUsage>,
+    },
+    /// The scheduler found no node: how many nodes each filter removed.
+    PodUnschedulable {
+        pod_id: PodId,
+        nodes_total: u32,
+        filtered: BTreeMap<String, u32>,
+    },
     CommandRejected {
         command_type: String,
         code: String,
@@ -130,6 +158,11 @@ impl Event {
             Event::PodReady { .. } => "PodReady",
             Event::PodFailed { .. } => "PodFailed",
             Event::PodDeleted { .. } => "PodDeleted",
+            Event::NodeCordoned { .. } => "NodeCordoned",
+            Event::NodeUncordoned { .. } => "NodeUncordoned",
+            Event::NodeTaintsChanged { .. } => "NodeTaintsChanged",
+            Event::PodEvicted { .. } => "PodEvicted",
+            Event::PodUnschedulable { .. } => "PodUnschedulable",
             Event::CommandRejected { .. } => "CommandRejected",
         }
     }
@@ -141,7 +174,10 @@ impl Event {
             Event::NodeRegistered { node_id, .. }
             | Event::NodeReady { node_id }
             | Event::NodeNotReady { node_id, .. }
-            | Event::NodeLost { node_id, .. } => (Node, node_id.0),
+            | Event::NodeLost { node_id, .. }
+            | Event::NodeCordoned { node_id, .. }
+            | Event::NodeUncordoned { node_id }
+            | Event::NodeTaintsChanged { node_id, .. } => (Node, node_id.0),
             Event::DeploymentCreated { deployment_id, .. }
             | Event::DeploymentScaled { deployment_id, .. }
             | Event::DeploymentDeleted { deployment_id, .. } => (Deployment, deployment_id.0),
@@ -150,10 +186,41 @@ impl Event {
             | Event::PodStarted { pod_id, .. }
             | Event::PodReady { pod_id, .. }
             | Event::PodFailed { pod_id, .. }
-            | Event::PodDeleted { pod_id, .. } => (Pod, pod_id.0),
+            | Event::PodDeleted { pod_id, .. }
+            | Event::PodEvicted { pod_id, .. }
+            | Event::PodUnschedulable { pod_id, .. } => (Pod, pod_id.0),
             Event::CommandRejected { .. } => (Command, command_id),
         };
         AggregateRef { kind, id }
+    }
+}
+
+/// What made a pod leave its node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all_fields = "camelCase")]
+pub enum EvictionCause {
+    /// A higher-priority pod needed the room.
+    Preemption {
+        preemptor: PodId,
+        preemptor_priority: i32,
+        victim_priority: i32,
+    },
+    /// The node is being drained.
+    Drain,
+    /// A `NoExecute` taint the pod does not tolerate (or no longer: its toleration seconds ran out).
+    Taint { key: String },
+    /// Asked for through the eviction API.
+    Api,
+}
+
+impl EvictionCause {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EvictionCause::Preemption { .. } => "Preemption",
+            EvictionCause::Drain => "Drain",
+            EvictionCause::Taint { .. } => "Taint",
+            EvictionCause::Api => "Api",
+        }
     }
 }
 

@@ -31,6 +31,10 @@ pub struct Taint {
     #[serde(default)]
     pub value: String,
     pub effect: TaintEffect,
+    /// When the taint was put on the node (ms since the epoch); `NoExecute`
+    /// toleration seconds count from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_added_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -53,6 +57,10 @@ pub struct Toleration {
     /// `None` tolerates every effect.
     #[serde(default)]
     pub effect: Option<TaintEffect>,
+    /// For `NoExecute`: how long a running pod stays after the taint appears
+    /// (`None` = for ever). Ignored for the other effects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toleration_seconds: Option<u64>,
 }
 
 impl Toleration {
@@ -117,6 +125,190 @@ pub struct DeploymentSpec {
     pub node_selector: BTreeMap<String, String>,
     #[serde(default)]
     pub tolerations: Vec<Toleration>,
+    /// The pods' labels (selected by pod affinity and topology spread).
+    /// `app=<name>` is implied unless `app` is given.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
+    /// One of `PRIORITY_CLASSES`; sets `priority`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_class_name: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub priority: i32,
+    /// How many pods voluntary disruptions (drain, preemption, eviction) must leave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disruption_budget: Option<DisruptionBudget>,
+}
+
+fn is_zero(v: &i32) -> bool {
+    *v == 0
+}
+
+/// The built-in priority classes, like Kubernetes' PriorityClass objects.
+pub const PRIORITY_CLASSES: [(&str, i32); 5] = [
+    ("system-node-critical", 2_000_001_000),
+    ("system-cluster-critical", 2_000_000_000),
+    ("high", 1_000),
+    ("default", 0),
+    ("low", -1_000),
+];
+
+pub fn priority_of_class(name: &str) -> Option<i32> {
+    PRIORITY_CLASSES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, p)| *p)
+}
+
+impl DeploymentSpec {
+    /// The pods' priority: the class's value when a class is named.
+    pub fn effective_priority(&self) -> i32 {
+        self.priority_class_name
+            .as_deref()
+            .and_then(priority_of_class)
+            .unwrap_or(self.priority)
+    }
+
+    /// Whether the pods' labels (with the implied `app=<name>`) contain every pair of `selector`.
+    pub fn labels_match(&self, selector: &BTreeMap<String, String>) -> bool {
+        selector.iter().all(|(k, v)| match self.labels.get(k) {
+            Some(actual) => actual == v,
+            None => k == "app" && v == self.name.as_str(),
+        })
+    }
+
+    pub fn node_affinity(&self) -> Option<&NodeAffinity> {
+        self.affinity
+            .as_ref()
+            .and_then(|a| a.node_affinity.as_ref())
+    }
+
+    pub fn pod_affinity(&self) -> Option<&PodAffinity> {
+        self.affinity.as_ref().and_then(|a| a.pod_affinity.as_ref())
+    }
+
+    pub fn pod_anti_affinity(&self) -> Option<&PodAffinity> {
+        self.affinity
+            .as_ref()
+            .and_then(|a| a.pod_anti_affinity.as_ref())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SelectorOperator {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+    Gt,
+    Lt,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LabelRequirement {
+    pub key: String,
+    pub operator: SelectorOperator,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+/// Every requirement must hold (AND).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeSelectorTerm {
+    #[serde(default)]
+    pub match_expressions: Vec<LabelRequirement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreferredSchedulingTerm {
+    /// 1–100.
+    pub weight: u32,
+    pub preference: NodeSelectorTerm,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeAffinity {
+    /// At least one term must match (OR); empty = no requirement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required: Vec<NodeSelectorTerm>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preferred: Vec<PreferredSchedulingTerm>,
+}
+
+pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+
+/// Pods selected by `label_selector`, counted per domain of `topology_key`
+/// (`kubernetes.io/hostname` or `topology.kubernetes.io/zone`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PodAffinityTerm {
+    pub label_selector: BTreeMap<String, String>,
+    pub topology_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WeightedPodAffinityTerm {
+    /// 1–100.
+    pub weight: u32,
+    pub pod_affinity_term: PodAffinityTerm,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PodAffinity {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required: Vec<PodAffinityTerm>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preferred: Vec<WeightedPodAffinityTerm>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Affinity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_affinity: Option<NodeAffinity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_affinity: Option<PodAffinity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_anti_affinity: Option<PodAffinity>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum WhenUnsatisfiable {
+    #[default]
+    DoNotSchedule,
+    ScheduleAnyway,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TopologySpreadConstraint {
+    pub max_skew: u32,
+    pub topology_key: String,
+    #[serde(default)]
+    pub when_unsatisfiable: WhenUnsatisfiable,
+    /// Empty = this deployment's own pods.
+    #[serde(default)]
+    pub label_selector: BTreeMap<String, String>,
+}
+
+/// A PodDisruptionBudget for the deployment's pods: exactly one of the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DisruptionBudget {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_available: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<u32>,
 }
 
 /// Why the scheduler put a pod on a node: carried on `PodBound` so any
@@ -130,6 +322,17 @@ pub struct Placement {
     pub filtered: BTreeMap<String, u32>,
     /// The best-scored nodes, winner first.
     pub top: Vec<ScoredNode>,
+    /// Nodes looked at for this pod (on a large cluster the search stops
+    /// once enough feasible nodes are found, like `percentageOfNodesToScore`).
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub nodes_examined: u32,
+    /// Lower-priority pods evicted to make room (preemption).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preempted: Vec<crate::ids::PodId>,
+}
+
+fn is_zero_u32(v: &u32) -> bool {
+    *v == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! The write model and the in-memory read model are the same fold:
 //! `State::evolve` applied to every event in log order.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,12 @@ pub struct Node {
     /// Pods bound here and not yet failed or deleted.
     pub pods: BTreeSet<PodId>,
     pub version: u64,
+    /// Cordoned: the scheduler places nothing new here.
+    #[serde(default)]
+    pub unschedulable: bool,
+    /// Being drained: its pods are evicted within their disruption budgets.
+    #[serde(default)]
+    pub draining: bool,
 }
 
 impl Node {
@@ -73,6 +79,9 @@ pub struct Deployment {
     /// Every pod of this deployment still in the state (live or failed).
     pub pods: BTreeSet<PodId>,
     pub version: u64,
+    /// How many of `pods` are live (kept by `evolve`, recomputed by `rebuild_indexes`).
+    #[serde(skip)]
+    pub live: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -84,6 +93,9 @@ pub struct State {
     node_names: HashMap<String, NodeId>,
     #[serde(skip)]
     deployment_names: HashMap<(String, String), DeploymentId>,
+    /// Pending pods without a node: the scheduler's queue, without a scan of every pod.
+    #[serde(skip)]
+    unbound: HashSet<PodId>,
 }
 
 impl State {
@@ -104,6 +116,69 @@ impl State {
                 )
             })
             .collect();
+        self.unbound = self
+            .pods
+            .values()
+            .filter(|p| p.node.is_none() && p.phase == PodPhase::Pending)
+            .map(|p| p.id)
+            .collect();
+        let pods = &self.pods;
+        for d in self.deployments.values_mut() {
+            d.live = d
+                .pods
+                .iter()
+                .filter(|p| pods.get(p).is_some_and(|p| p.is_live()))
+                .count() as u32;
+        }
+    }
+
+    /// Pending pods that have no node yet.
+    pub fn unbound_pods(&self) -> impl Iterator<Item = &Pod> {
+        self.unbound.iter().filter_map(|p| self.pods.get(p))
+    }
+
+    pub fn unbound_count(&self) -> usize {
+        self.unbound.len()
+    }
+
+    /// A pod's priority (from its deployment's template).
+    pub fn priority_of(&self, pod: &Pod) -> i32 {
+        self.deployments
+            .get(&pod.deployment)
+            .map_or(0, |d| d.spec.effective_priority())
+    }
+
+    /// How many more of the deployment's pods may be disrupted now without
+    /// breaking its disruption budget (`u32::MAX` without a budget). Only
+    /// Ready pods count as available, like a PodDisruptionBudget's `currentHealthy`.
+    pub fn disruptions_allowed(&self, d: &Deployment) -> u32 {
+        let Some(b) = d.spec.disruption_budget else {
+            return u32::MAX;
+        };
+        let healthy = self.live_pods(d).filter(|p| p.ready).count() as u32;
+        let min_available = match (b.min_available, b.max_unavailable) {
+            (Some(min), _) => min,
+            (None, Some(max)) => d.spec.replicas.saturating_sub(max),
+            (None, None) => 0,
+        };
+        healthy.saturating_sub(min_available)
+    }
+
+    /// The pod stops being live (failed or evicted): release its node.
+    fn end_pod(&mut self, pod_id: &PodId) {
+        let node = self.pods.get(pod_id).and_then(|p| p.node);
+        self.release(*pod_id, node);
+        self.unbound.remove(pod_id);
+        if let Some(pod) = self.pods.get_mut(pod_id) {
+            if pod.is_live()
+                && let Some(d) = self.deployments.get_mut(&pod.deployment)
+            {
+                d.live = d.live.saturating_sub(1);
+            }
+            pod.phase = PodPhase::Failed;
+            pod.ready = false;
+            pod.version += 1;
+        }
     }
 
     pub fn node_by_name(&self, name: &str) -> Option<&Node> {
@@ -124,7 +199,7 @@ impl State {
     }
 
     pub fn live_pod_count(&self, d: &Deployment) -> u32 {
-        self.live_pods(d).count() as u32
+        d.live
     }
 
     /// The version (last sequence number) of an aggregate; 0 if unknown.
@@ -167,6 +242,8 @@ impl State {
                     mem_requested_mb: 0,
                     pods: BTreeSet::new(),
                     version: 0,
+                    unschedulable: false,
+                    draining: false,
                 });
                 node.spec = spec.clone();
                 node.condition = NodeCondition::Ready;
@@ -209,6 +286,7 @@ impl State {
                         next_ordinal: 0,
                         pods: BTreeSet::new(),
                         version: 1,
+                        live: 0,
                     },
                 );
             }
@@ -237,10 +315,15 @@ impl State {
                 revision,
                 ..
             } => {
+                if self.pods.contains_key(pod_id) {
+                    return;
+                }
                 if let Some(d) = self.deployments.get_mut(deployment_id) {
                     d.next_ordinal = d.next_ordinal.max(ordinal + 1);
                     d.pods.insert(*pod_id);
+                    d.live += 1;
                 }
+                self.unbound.insert(*pod_id);
                 self.pods.insert(
                     *pod_id,
                     Pod {
@@ -265,6 +348,7 @@ impl State {
                 };
                 pod.node = Some(*node_id);
                 pod.version += 1;
+                self.unbound.remove(pod_id);
                 let (cpu, mem) = (pod.cpu_milli as u64, pod.mem_mb as u64);
                 if let Some(node) = self.nodes.get_mut(node_id)
                     && node.pods.insert(*pod_id)
@@ -285,22 +369,45 @@ impl State {
                     pod.version += 1;
                 }
             }
-            Event::PodFailed { pod_id, .. } => {
-                let node = self.pods.get(pod_id).and_then(|p| p.node);
-                self.release(*pod_id, node);
-                if let Some(pod) = self.pods.get_mut(pod_id) {
-                    pod.phase = PodPhase::Failed;
-                    pod.ready = false;
-                    pod.version += 1;
-                }
+            Event::PodFailed { pod_id, .. } | Event::PodEvicted { pod_id, .. } => {
+                self.end_pod(pod_id);
             }
             Event::PodDeleted { pod_id, .. } => {
                 let node = self.pods.get(pod_id).and_then(|p| p.node);
                 self.release(*pod_id, node);
+                self.unbound.remove(pod_id);
                 if let Some(pod) = self.pods.remove(pod_id)
                     && let Some(d) = self.deployments.get_mut(&pod.deployment)
                 {
                     d.pods.remove(pod_id);
+                    if pod.is_live() {
+                        d.live = d.live.saturating_sub(1);
+                    }
+                }
+            }
+            Event::NodeCordoned { node_id, drain } => {
+                if let Some(n) = self.nodes.get_mut(node_id) {
+                    n.unschedulable = true;
+                    n.draining |= *drain;
+                    n.version += 1;
+                }
+            }
+            Event::NodeUncordoned { node_id } => {
+                if let Some(n) = self.nodes.get_mut(node_id) {
+                    n.unschedulable = false;
+                    n.draining = false;
+                    n.version += 1;
+                }
+            }
+            Event::NodeTaintsChanged { node_id, taints } => {
+                if let Some(n) = self.nodes.get_mut(node_id) {
+                    n.spec.taints = taints.clone();
+                    n.version += 1;
+                }
+            }
+            Event::PodUnschedulable { pod_id, .. } => {
+                if let Some(pod) = self.pods.get_mut(pod_id) {
+                    pod.version += 1;
                 }
             }
             Event::CommandRejected { .. } => {}

@@ -71,6 +71,12 @@ pub fn deployment_spec(name: &str, replicas: u32, cpu: u32, mem: u32) -> Deploym
         strategy: RollingUpdate::default(),
         node_selector: Default::default(),
         tolerations: vec![],
+        labels: Default::default(),
+        affinity: None,
+        topology_spread_constraints: vec![],
+        priority_class_name: None,
+        priority: 0,
+        disruption_budget: None,
     }
 }
 

@@ -133,6 +133,7 @@ fn a_bind_is_validated_and_a_duplicate_bind_is_refused() {
             pod_id: pod,
             node_id: node,
             placement: Default::default(),
+            preempt: vec![],
         })
         .unwrap();
     match &ev[0] {
@@ -143,6 +144,7 @@ fn a_bind_is_validated_and_a_duplicate_bind_is_refused() {
         pod_id: pod,
         node_id: NodeId::from_name("n-b"),
         placement: Default::default(),
+        preempt: vec![],
     });
     assert_eq!(again.unwrap_err().code, code::POD_ALREADY_BOUND);
 }
@@ -171,12 +173,14 @@ fn a_bind_that_would_overcommit_the_node_is_refused() {
         pod_id: PodId::for_ordinal(d, 0),
         node_id: node,
         placement: Default::default(),
+        preempt: vec![],
     })
     .unwrap();
     let r = g.when(Command::BindPod {
         pod_id: PodId::for_ordinal(d, 1),
         node_id: node,
         placement: Default::default(),
+        preempt: vec![],
     });
     assert_eq!(r.unwrap_err().code, code::BIND_INFEASIBLE);
 }
@@ -201,6 +205,7 @@ fn a_lost_node_fails_its_pods_and_frees_its_capacity() {
             pod_id: PodId::for_ordinal(d, o),
             node_id: node,
             placement: Default::default(),
+            preempt: vec![],
         })
         .unwrap();
     }
@@ -225,6 +230,7 @@ fn a_gpu_only_node_takes_only_pods_that_tolerate_its_taint() {
     let mut gpu = node_registered("gpu-1", "az-a", 8000, 8192);
     if let Event::NodeRegistered { spec, .. } = &mut gpu {
         spec.taints.push(Taint {
+            time_added_ms: None,
             key: "gpu".into(),
             value: "true".into(),
             effect: TaintEffect::NoSchedule,
@@ -239,6 +245,7 @@ fn a_gpu_only_node_takes_only_pods_that_tolerate_its_taint() {
     assert_eq!(plain.unwrap_err().code, code::INSUFFICIENT_CLUSTER_CAPACITY);
     let mut spec = deployment_spec("trainer", 1, 100, 100);
     spec.tolerations.push(Toleration {
+        toleration_seconds: None,
         key: Some("gpu".into()),
         operator: TolerationOperator::Equal,
         value: Some("true".into()),
@@ -295,19 +302,25 @@ fn node_lifecycle_marks_silent_nodes_not_ready_then_lost_and_heals_on_heartbeat(
     use domain::reconcile::{LifecycleConfig, node_lifecycle};
     let g = given(&cluster());
     let cfg = LifecycleConfig {
+        evictions_per_zone_per_sec: 10.0,
+        unhealthy_zone_fraction: 0.55,
+        unhealthy_zone_per_sec: 1.0,
         grace_ms: 10_000,
         lost_after_ms: 20_000,
     };
     let a = NodeId::from_name("n-a");
     let seen = |n: NodeId| if n == a { Some(0) } else { Some(14_000) };
-    let plan = node_lifecycle(&g.state, seen, 15_000, 0, cfg);
+    let plan = node_lifecycle(&g.state, seen, 15_000, 0, cfg, &mut Default::default());
     assert_eq!(plan.len(), 1);
     assert!(matches!(plan[0].command, Command::MarkNodeNotReady { node_id, .. } if node_id == a));
-    let plan = node_lifecycle(&g.state, seen, 25_000, 0, cfg);
+    let plan = node_lifecycle(&g.state, seen, 25_000, 0, cfg, &mut Default::default());
     assert!(
         plan.iter()
             .any(|p| matches!(p.command, Command::MarkNodeLost { node_id, .. } if node_id == a))
     );
     // Same view, same pass: same command ids (duplicates the decider drops).
-    assert_eq!(node_lifecycle(&g.state, seen, 25_000, 0, cfg), plan);
+    assert_eq!(
+        node_lifecycle(&g.state, seen, 25_000, 0, cfg, &mut Default::default()),
+        plan
+    );
 }

@@ -1,9 +1,10 @@
 //! Invariants under any sequence of commands.
 
 use domain::command::Command;
-use domain::event::Event;
+use domain::event::{Event, EvictionCause};
 use domain::ids::{NodeId, PodId};
-use domain::model::PodPhase;
+use domain::model::{NodeCondition, PodPhase};
+use domain::scheduler::Cycle;
 use domain::testing::*;
 use proptest::prelude::*;
 
@@ -15,6 +16,13 @@ enum Op {
     Lose(u8),
     Delete(u8),
     Fail(u8),
+    Evict(u8),
+    NotReady(u8),
+    Ready(u8),
+    Drain(u8),
+    /// Place a pending pod of the high-priority deployment, preempting if needed.
+    Schedule(u8),
+    Started(u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -25,6 +33,12 @@ fn op() -> impl Strategy<Value = Op> {
         (0u8..4).prop_map(Op::Lose),
         (0u8..20).prop_map(Op::Delete),
         (0u8..20).prop_map(Op::Fail),
+        (0u8..20).prop_map(Op::Evict),
+        (0u8..4).prop_map(Op::NotReady),
+        (0u8..4).prop_map(Op::Ready),
+        (0u8..4).prop_map(Op::Drain),
+        (0u8..8).prop_map(Op::Schedule),
+        (0u8..20).prop_map(Op::Started),
     ]
 }
 
@@ -38,11 +52,40 @@ proptest! {
         let mut g = given(&NODES.iter().map(|n| node_registered(n, "az-a", 2000, 2048)).collect::<Vec<_>>());
         let d = deployment_id(7);
         g.apply(Command::CreateDeployment { deployment_id: d, spec: deployment_spec("web", 8, 700, 500) }).unwrap();
+        let hi = deployment_id(8);
+        let mut hi_spec = deployment_spec("hi", 4, 900, 500);
+        hi_spec.priority_class_name = Some("high".into());
+        g.apply(Command::CreateDeployment { deployment_id: hi, spec: hi_spec }).unwrap();
+        for o in 0..4 {
+            g.apply(Command::CreatePod { deployment_id: hi, ordinal: o }).unwrap();
+        }
         let mut bound_events: std::collections::HashMap<PodId, u32> = Default::default();
         for op in ops {
             let cmd = match op {
                 Op::Create(o) => Command::CreatePod { deployment_id: d, ordinal: o as u64 },
-                Op::Bind(p, n) => Command::BindPod { pod_id: PodId::for_ordinal(d, p as u64), node_id: NodeId::from_name(NODES[n as usize]), placement: Default::default() },
+                Op::Bind(p, n) => Command::BindPod { pod_id: PodId::for_ordinal(d, p as u64), node_id: NodeId::from_name(NODES[n as usize]), placement: Default::default(), preempt: vec![] },
+                Op::Evict(p) => Command::EvictPod { pod_id: PodId::for_ordinal(d, p as u64), cause: EvictionCause::Api, reason: "test".into(), respect_budget: true },
+                Op::NotReady(n) => Command::MarkNodeNotReady { node_id: NodeId::from_name(NODES[n as usize]), silent_for_ms: 1 },
+                Op::Ready(n) => Command::MarkNodeReady { node_id: NodeId::from_name(NODES[n as usize]) },
+                Op::Drain(n) => Command::DrainNode { node_id: NodeId::from_name(NODES[n as usize]) },
+                Op::Started(p) => {
+                    let pod = PodId::for_ordinal(d, p as u64);
+                    match g.state.pods.get(&pod).and_then(|x| x.node) {
+                        Some(node_id) => Command::ReportPodStarted { pod_id: pod, node_id },
+                        None => continue,
+                    }
+                }
+                Op::Schedule(p) => {
+                    let Some(pod) = g.state.pods.get(&PodId::for_ordinal(hi, p as u64 % 4)).filter(|p| p.node.is_none() && p.is_live()).cloned() else { continue };
+                    let mut cycle = Cycle::new(&g.state);
+                    match cycle.place(&pod) {
+                        Ok((node_id, placement)) => Command::BindPod { pod_id: pod.id, node_id, placement, preempt: vec![] },
+                        Err(_) => match cycle.preempt(&pod) {
+                            Some(pre) => Command::BindPod { pod_id: pod.id, node_id: pre.node_id, placement: Default::default(), preempt: pre.victims.iter().map(|v| v.0).collect() },
+                            None => continue,
+                        },
+                    }
+                }
                 Op::Scale(r) => Command::ScaleDeployment { deployment_id: d, replicas: r as u32 },
                 Op::Lose(n) => Command::MarkNodeLost { node_id: NodeId::from_name(NODES[n as usize]), silent_for_ms: 1 },
                 Op::Delete(p) => Command::DeletePod { pod_id: PodId::for_ordinal(d, p as u64), reason: "test".into(), only_if_surplus: false },
@@ -71,7 +114,16 @@ proptest! {
             }
             for p in g.state.pods.values() {
                 if p.phase == PodPhase::Running { prop_assert!(p.node.is_some()); }
+                if p.is_live() && let Some(n) = p.node {
+                    prop_assert!(g.state.nodes[&n].condition != NodeCondition::Lost, "a live pod sits on a lost node");
+                }
             }
+            // The maintained indexes agree with a recount.
+            for dep in g.state.deployments.values() {
+                prop_assert_eq!(dep.live as usize, g.state.live_pods(dep).count());
+            }
+            let unbound = g.state.pods.values().filter(|p| p.node.is_none() && p.phase == PodPhase::Pending).count();
+            prop_assert_eq!(g.state.unbound_count(), unbound);
         }
         prop_assert!(bound_events.values().all(|n| *n == 1));
     }
