@@ -72,6 +72,10 @@ impl ApiError {
                 c::INSUFFICIENT_CLUSTER_CAPACITY,
             ),
             c::VALIDATION_FAILED => (StatusCode::UNPROCESSABLE_ENTITY, c::VALIDATION_FAILED),
+            // Like Kubernetes' eviction API: try again once a replacement is Ready.
+            c::DISRUPTION_BUDGET_EXCEEDED => {
+                (StatusCode::TOO_MANY_REQUESTS, c::DISRUPTION_BUDGET_EXCEEDED)
+            }
             _ => (StatusCode::CONFLICT, "CONFLICT"),
         };
         ApiError::new(status, code, message)

@@ -42,6 +42,14 @@ impl WriteModel {
         }
     }
 
+    /// Estimated heap bytes: the state plus the command-id dedupe window.
+    pub fn estimated_bytes(&self) -> usize {
+        let id = std::mem::size_of::<Uuid>();
+        self.state.estimated_bytes()
+            + self.handled.capacity() * id
+            + self.handled_set.capacity() * (id + 1)
+    }
+
     pub fn has_handled(&self, id: &Uuid) -> bool {
         self.handled_set.contains(id)
     }

@@ -82,6 +82,11 @@ pub async fn run(
     let m_rejected = infra::metrics::counter("decider_rejections_total", "Commands rejected");
     let m_events = infra::metrics::counter("decider_events_total", "Events produced");
     let m_epoch = infra::metrics::gauge("decider_epoch", "Fencing epoch of this decider");
+    let m_bytes = infra::metrics::gauge(
+        "decider_write_model_bytes",
+        "Estimated heap bytes of the write model (state + dedupe window)",
+    );
+    let m_pods = infra::metrics::gauge("decider_write_model_pods", "Pods in the write model");
     m_epoch.store(epoch as i64, Ordering::Relaxed);
     let mut sent: u64 = 0;
     let mut since_snapshot: u64 = 0;
@@ -92,6 +97,8 @@ pub async fn run(
             _ = shutdown.cancelled() => break Ok(()),
             _ = failed.cancelled() => break Err(Error::Delivery("an event batch was not delivered".into())),
             _ = fence_check.tick() => {
+                m_bytes.store(model.estimated_bytes() as i64, Ordering::Relaxed);
+                m_pods.store(model.state.pods.len() as i64, Ordering::Relaxed);
                 if let Err(e) = sqlx::query("SELECT 1").execute(&mut fence.conn).await {
                     break Err(Error::Fenced(format!("lock connection lost: {e}")));
                 }

@@ -65,12 +65,18 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                     format!("node name '{}' is taken", spec.name),
                 );
             }
+            // Taints belong to the API once a node exists: a re-registering
+            // agent does not wipe the ones an operator set.
+            let mut spec = spec.clone();
+            if let Some(n) = state.nodes.get(node_id) {
+                spec.taints = n.spec.taints.clone();
+            }
             match state.nodes.get(node_id) {
-                Some(n) if n.spec == *spec && n.condition == NodeCondition::Ready => Ok(vec![]),
-                Some(n) if n.spec == *spec => Ok(vec![Event::NodeReady { node_id: n.id }]),
+                Some(n) if n.spec == spec && n.condition == NodeCondition::Ready => Ok(vec![]),
+                Some(n) if n.spec == spec => Ok(vec![Event::NodeReady { node_id: n.id }]),
                 _ => Ok(vec![Event::NodeRegistered {
                     node_id: *node_id,
-                    spec: spec.clone(),
+                    spec,
                 }]),
             }
         }

@@ -132,6 +132,34 @@ impl State {
         }
     }
 
+    /// Heap bytes held, estimated from the collections' sizes (hash tables
+    /// at their capacity plus a control byte per slot; B-tree sets at ~1.5×
+    /// their elements for node overhead). Strings inside specs are not
+    /// counted: they are per node and per deployment, not per pod.
+    pub fn estimated_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let table = |cap: usize, entry: usize| cap * (entry + 1);
+        let btree = |len: usize| len * size_of::<PodId>() * 3 / 2;
+        let mut total = table(self.pods.capacity(), size_of::<(PodId, Pod)>())
+            + table(self.nodes.capacity(), size_of::<(NodeId, Node)>())
+            + table(
+                self.deployments.capacity(),
+                size_of::<(DeploymentId, Deployment)>(),
+            )
+            + table(self.unbound.capacity(), size_of::<PodId>());
+        total += self
+            .nodes
+            .values()
+            .map(|n| btree(n.pods.len()))
+            .sum::<usize>();
+        total += self
+            .deployments
+            .values()
+            .map(|d| btree(d.pods.len()))
+            .sum::<usize>();
+        total
+    }
+
     /// Pending pods that have no node yet.
     pub fn unbound_pods(&self) -> impl Iterator<Item = &Pod> {
         self.unbound.iter().filter_map(|p| self.pods.get(p))

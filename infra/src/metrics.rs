@@ -77,6 +77,14 @@ impl Histogram {
             .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
     }
 
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn sum_seconds(&self) -> f64 {
+        self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+    }
+
     /// Upper bound of the bucket holding quantile `q` (what Prometheus' histogram_quantile approximates).
     pub fn quantile(&self, q: f64) -> f64 {
         let n = self.count.load(Ordering::Relaxed);

@@ -74,6 +74,7 @@ impl HollowConfig {
                         key: "gpu".into(),
                         value: "true".into(),
                         effect: TaintEffect::NoSchedule,
+                        time_added_ms: None,
                     });
                 }
                 out.push(NodeSpec {
@@ -165,66 +166,92 @@ pub async fn run_hollow(
         });
     }
 
-    let view = infra::view::spawn_view(&kafka, 0, shutdown.clone(), |_, _| {}).await?;
+    // Pods bound to this agent's nodes arrive as events; only those are
+    // tracked until Ready, so a tick costs O(pods starting), not O(pods).
+    let bound: Arc<Mutex<Vec<(PodId, NodeId)>>> = Default::default();
+    let view = {
+        let (bound, mine) = (bound.clone(), mine.clone());
+        infra::view::spawn_view(&kafka, 0, shutdown.clone(), move |_, batch| {
+            let mut b = bound.lock().unwrap();
+            for env in &batch.events {
+                if let domain::Event::PodBound {
+                    pod_id, node_id, ..
+                } = &env.body
+                    && mine.contains(node_id)
+                {
+                    b.push((*pod_id, *node_id));
+                }
+            }
+        })
+        .await?
+    };
     let m_reports = infra::metrics::counter(
         "agent_pod_status_reports_total",
         "Pod status reports (started, ready) this agent sent",
     );
-    let mut first_seen: HashMap<PodId, Instant> = HashMap::new();
+    let mut tracking: HashMap<PodId, (NodeId, Instant)> = HashMap::new();
     let mut sent: HashMap<Uuid, Instant> = HashMap::new();
     let mut t = tokio::time::interval(Duration::from_millis(50));
     loop {
         tokio::select! { _ = shutdown.cancelled() => return Ok(()), _ = t.tick() => {} }
         let now = Instant::now();
         let stopped = shared.stopped.lock().unwrap().clone();
+        for (pod, node) in bound.lock().unwrap().drain(..) {
+            tracking.entry(pod).or_insert((node, now));
+        }
         let mut envs = Vec::new();
         {
             let state = view.state.read().await;
-            first_seen.retain(|p, _| state.pods.get(p).is_some_and(|p| p.is_live()));
             sent.retain(|_, at| now.duration_since(*at) < Duration::from_secs(3));
-            for node_id in mine.iter().filter(|n| !stopped.contains(n)) {
-                let Some(node) = state.nodes.get(node_id) else {
-                    continue;
+            tracking.retain(|pod_id, (node_id, seen)| {
+                let Some(pod) = state.pods.get(pod_id) else {
+                    return false;
                 };
-                for pod_id in &node.pods {
-                    let Some(pod) = state.pods.get(pod_id) else {
-                        continue;
-                    };
-                    let seen = *first_seen.entry(*pod_id).or_insert(now);
-                    let (what, cmd) = match (pod.phase, pod.ready) {
-                        (PodPhase::Pending, _) if now.duration_since(seen) >= cfg.start_delay => (
-                            b"started".as_slice(),
-                            Command::ReportPodStarted {
+                if !pod.is_live() || pod.node != Some(*node_id) || pod.ready {
+                    return false;
+                }
+                if stopped.contains(node_id) {
+                    return true;
+                }
+                let (what, cmd) = match pod.phase {
+                    PodPhase::Pending if now.duration_since(*seen) >= cfg.start_delay => (
+                        b"started".as_slice(),
+                        Command::ReportPodStarted {
+                            pod_id: *pod_id,
+                            node_id: *node_id,
+                        },
+                    ),
+                    PodPhase::Running
+                        if now.duration_since(*seen) >= cfg.start_delay + cfg.ready_delay =>
+                    {
+                        (
+                            b"ready".as_slice(),
+                            Command::ReportPodReady {
                                 pod_id: *pod_id,
                                 node_id: *node_id,
                             },
-                        ),
-                        (PodPhase::Running, false)
-                            if now.duration_since(seen) >= cfg.start_delay + cfg.ready_delay =>
-                        {
-                            (
-                                b"ready".as_slice(),
-                                Command::ReportPodReady {
-                                    pod_id: *pod_id,
-                                    node_id: *node_id,
-                                },
-                            )
-                        }
-                        _ => continue,
-                    };
-                    let id = derive_id(&[what, pod_id.0.as_bytes()]);
-                    if sent.contains_key(&id) {
-                        continue;
+                        )
                     }
-                    sent.insert(id, now);
-                    envs.push(CommandEnvelope::new(
-                        id,
-                        format!("system:node-agent/{}", node.spec.name),
-                        None,
-                        cmd,
-                    ));
+                    _ => return true,
+                };
+                let id = derive_id(&[what, pod_id.0.as_bytes()]);
+                if sent.contains_key(&id) {
+                    return true;
                 }
-            }
+                sent.insert(id, now);
+                let name = state
+                    .nodes
+                    .get(node_id)
+                    .map(|n| n.spec.name.to_string())
+                    .unwrap_or_default();
+                envs.push(CommandEnvelope::new(
+                    id,
+                    format!("system:node-agent/{name}"),
+                    None,
+                    cmd,
+                ));
+                true
+            });
         }
         if envs.is_empty() {
             continue;

@@ -48,6 +48,16 @@ pub struct UpArgs {
     /// A node silent this long is lost and its pods are replaced (default: grace + 10 s).
     #[arg(long, env = "ORCH_NODE_LOST_SECONDS")]
     pub lost_seconds: Option<f64>,
+    /// Nodes per second per zone that may be declared Lost (their pods evicted).
+    #[arg(long, env = "ORCH_EVICTION_NODES_PER_SECOND", default_value_t = 10.0)]
+    pub eviction_nodes_per_second: f64,
+    /// The rate in a zone where at least 55 % of the nodes are silent (a partition more likely than a failure).
+    #[arg(
+        long,
+        env = "ORCH_UNHEALTHY_ZONE_NODES_PER_SECOND",
+        default_value_t = 1.0
+    )]
+    pub unhealthy_zone_nodes_per_second: f64,
     /// The bootstrap admin token (default: a new random one, printed).
     #[arg(long, env = "ORCH_ADMIN_TOKEN")]
     pub admin_token: Option<String>,
@@ -229,6 +239,9 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
             lifecycle: LifecycleConfig {
                 grace_ms: grace.as_millis() as i64,
                 lost_after_ms: lost.as_millis() as i64,
+                evictions_per_zone_per_sec: a.eviction_nodes_per_second,
+                unhealthy_zone_per_sec: a.unhealthy_zone_nodes_per_second,
+                ..Default::default()
             },
             ..Default::default()
         };
@@ -360,6 +373,20 @@ async fn create_demo_deployment(kafka: KafkaConfig, pool: sqlx::PgPool) {
             strategy: Default::default(),
             node_selector: Default::default(),
             tolerations: vec![],
+            labels: Default::default(),
+            affinity: None,
+            topology_spread_constraints: vec![domain::model::TopologySpreadConstraint {
+                max_skew: 1,
+                topology_key: domain::model::ZONE_LABEL.into(),
+                when_unsatisfiable: domain::model::WhenUnsatisfiable::DoNotSchedule,
+                label_selector: Default::default(),
+            }],
+            priority_class_name: None,
+            priority: 0,
+            disruption_budget: Some(domain::model::DisruptionBudget {
+                min_available: None,
+                max_unavailable: Some(1),
+            }),
         };
         let id = domain::ids::derive_id(&[b"demo-deployment"]);
         let env = domain::CommandEnvelope::new(

@@ -37,6 +37,7 @@ struct PodPatch {
     started_at: Option<DateTime<Utc>>,
     ready_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
+    unschedulable: Option<Value>,
     updated_at: DateTime<Utc>,
 }
 
@@ -60,6 +61,9 @@ struct NodePatch {
     cpu_requested: Option<i64>,
     mem_requested: Option<i64>,
     pods: Option<i32>,
+    unschedulable: Option<bool>,
+    draining: Option<bool>,
+    taints: Option<Value>,
     updated_at: DateTime<Utc>,
 }
 
@@ -107,7 +111,8 @@ fn merge_pod(into: &mut PodPatch, p: PodPatch) {
         bound_at,
         started_at,
         ready_at,
-        finished_at
+        finished_at,
+        unschedulable
     );
     into.updated_at = p.updated_at;
 }
@@ -120,6 +125,13 @@ fn merge_node(into: &mut NodePatch, p: NodePatch) {
         into.cpu_requested = p.cpu_requested;
         into.mem_requested = p.mem_requested;
         into.pods = p.pods;
+    }
+    if p.unschedulable.is_some() {
+        into.unschedulable = p.unschedulable;
+        into.draining = p.draining;
+    }
+    if p.taints.is_some() {
+        into.taints = p.taints;
     }
     into.updated_at = p.updated_at;
 }
@@ -359,6 +371,68 @@ impl Changes {
                     self.usage(u, at);
                 }
             }
+            Event::PodEvicted {
+                pod_id,
+                cause,
+                reason,
+                usage,
+                ..
+            } => {
+                self.pod(
+                    pod_id.0,
+                    PodPatch {
+                        phase: Some(PodPhase::Failed.as_str()),
+                        ready: Some(false),
+                        failure_reason: Some(format!("Evicted ({}): {reason}", cause.as_str())),
+                        finished_at: Some(at),
+                        updated_at: at,
+                        ..Default::default()
+                    },
+                );
+                if let Some(u) = usage {
+                    self.usage(u, at);
+                }
+            }
+            Event::PodUnschedulable {
+                pod_id,
+                nodes_total,
+                filtered,
+            } => self.pod(
+                pod_id.0,
+                PodPatch {
+                    unschedulable: Some(serde_json::json!({
+                        "nodesTotal": nodes_total, "filtered": filtered, "at": at,
+                    })),
+                    updated_at: at,
+                    ..Default::default()
+                },
+            ),
+            Event::NodeCordoned { node_id, drain } => self.node(
+                node_id.0,
+                NodePatch {
+                    unschedulable: Some(true),
+                    draining: Some(*drain),
+                    updated_at: at,
+                    ..Default::default()
+                },
+            ),
+            Event::NodeUncordoned { node_id } => self.node(
+                node_id.0,
+                NodePatch {
+                    unschedulable: Some(false),
+                    draining: Some(false),
+                    updated_at: at,
+                    ..Default::default()
+                },
+            ),
+            Event::NodeTaintsChanged { node_id, taints } => self.node(
+                node_id.0,
+                NodePatch {
+                    taints: serde_json::to_value(taints).ok(),
+                    updated_at: at,
+                    ..Default::default()
+                },
+            ),
             Event::PodDeleted { pod_id, usage, .. } => {
                 self.pods_new.remove(&pod_id.0);
                 self.pods_patch.remove(&pod_id.0);
@@ -461,10 +535,14 @@ impl Changes {
             .bind(rows.iter().map(|r| r.1.p.pods).collect::<Vec<_>>())
             .execute(&mut **tx)
             .await?;
-            // Usage carried in the same batch as a re-registration.
+            // Usage, cordon or taints changed in the same batch as a (re-)registration.
             let with_usage: Vec<_> = rows
                 .iter()
-                .filter(|r| r.1.p.cpu_requested.is_some())
+                .filter(|r| {
+                    r.1.p.cpu_requested.is_some()
+                        || r.1.p.unschedulable.is_some()
+                        || r.1.p.taints.is_some()
+                })
                 .collect();
             if !with_usage.is_empty() {
                 self.patch_nodes(
@@ -495,8 +573,11 @@ impl Changes {
         sqlx::query(
             "UPDATE node_status n SET condition = COALESCE(u.cond, n.condition), ready = COALESCE(u.cond, n.condition) = 'Ready',
                cpu_requested_milli = COALESCE(u.cr, n.cpu_requested_milli), mem_requested_mb = COALESCE(u.mr, n.mem_requested_mb),
-               pod_count = COALESCE(u.pc, n.pod_count), updated_at = u.upd
-             FROM UNNEST($1::uuid[], $2::text[], $3::int8[], $4::int8[], $5::int4[], $6::timestamptz[]) AS u(id, cond, cr, mr, pc, upd)
+               pod_count = COALESCE(u.pc, n.pod_count), updated_at = u.upd,
+               unschedulable = COALESCE(u.uns, n.unschedulable), draining = COALESCE(u.dr, n.draining),
+               taints = COALESCE(u.taints, n.taints)
+             FROM UNNEST($1::uuid[], $2::text[], $3::int8[], $4::int8[], $5::int4[], $6::timestamptz[], $7::bool[], $8::bool[],
+               $9::jsonb[]) AS u(id, cond, cr, mr, pc, upd, uns, dr, taints)
              WHERE n.id = u.id",
         )
         .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
@@ -505,6 +586,9 @@ impl Changes {
         .bind(rows.iter().map(|r| r.1.mem_requested).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.1.pods).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.1.updated_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.unschedulable).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.draining).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.taints.clone()).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -584,10 +668,10 @@ impl Changes {
             sqlx::query(
                 "INSERT INTO pod_instance (id, workload_id, namespace, name, ordinal, image, cpu_request_milli, mem_request_mb,
                    revision, created_at, node_id, phase, ready, placement, failure_reason, bound_at, started_at, ready_at,
-                   finished_at, updated_at)
+                   finished_at, updated_at, unschedulable)
                  SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::int4[],
                    $8::int4[], $9::int8[], $10::timestamptz[], $11::uuid[], $12::text[], $13::bool[], $14::jsonb[], $15::text[],
-                   $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[])
+                   $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::jsonb[])
                  ON CONFLICT (id) DO NOTHING",
             )
             .bind(rows.iter().map(|r| *r.0).collect::<Vec<_>>())
@@ -610,6 +694,7 @@ impl Changes {
             .bind(rows.iter().map(|r| r.1.p.ready_at).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1.p.finished_at).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1.p.updated_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.unschedulable.clone()).collect::<Vec<_>>())
             .execute(&mut **tx)
             .await?;
         }
@@ -620,10 +705,11 @@ impl Changes {
                    ready = COALESCE(u.ready, p.ready), placement = COALESCE(u.placement, p.placement),
                    failure_reason = COALESCE(u.failure_reason, p.failure_reason), bound_at = COALESCE(u.bound_at, p.bound_at),
                    started_at = COALESCE(u.started_at, p.started_at), ready_at = COALESCE(u.ready_at, p.ready_at),
-                   finished_at = COALESCE(u.finished_at, p.finished_at), updated_at = u.updated_at
+                   finished_at = COALESCE(u.finished_at, p.finished_at), updated_at = u.updated_at,
+                   unschedulable = COALESCE(u.uns, p.unschedulable)
                  FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::jsonb[], $6::text[], $7::timestamptz[],
-                   $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[])
-                   AS u(id, node_id, phase, ready, placement, failure_reason, bound_at, started_at, ready_at, finished_at, updated_at)
+                   $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::jsonb[])
+                   AS u(id, node_id, phase, ready, placement, failure_reason, bound_at, started_at, ready_at, finished_at, updated_at, uns)
                  WHERE p.id = u.id",
             )
             .bind(rows.iter().map(|r| *r.0).collect::<Vec<_>>())
@@ -637,6 +723,7 @@ impl Changes {
             .bind(rows.iter().map(|r| r.1.ready_at).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1.finished_at).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1.updated_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.unschedulable.clone()).collect::<Vec<_>>())
             .execute(&mut **tx)
             .await?;
         }

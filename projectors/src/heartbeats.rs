@@ -21,17 +21,23 @@ pub async fn run_heartbeats(
     let mut follower = HeartbeatFollower::new(&kafka)?;
     let mut latest: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
     let mut flush = tokio::time::interval(Duration::from_secs(1));
+    let m_batch = infra::metrics::histogram(
+        "heartbeat_projector_batch_seconds",
+        "Time to write one second's heartbeats to node_status",
+    );
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             _ = flush.tick() => {
                 if latest.is_empty() { continue; }
+                let t = std::time::Instant::now();
                 let (ids, ats): (Vec<Uuid>, Vec<DateTime<Utc>>) = latest.drain().unzip();
                 sqlx::query(
                     "UPDATE node_status n SET last_heartbeat = u.at FROM UNNEST($1::uuid[], $2::timestamptz[]) AS u(id, at)
                      WHERE n.id = u.id AND (n.last_heartbeat IS NULL OR n.last_heartbeat < u.at)",
                 )
                 .bind(ids).bind(ats).execute(&pool).await?;
+                m_batch.observe(t.elapsed().as_secs_f64());
             }
             hbs = follower.next(10_000, Duration::from_millis(500)) => {
                 for hb in hbs? {

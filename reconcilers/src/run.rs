@@ -12,7 +12,7 @@ use domain::CommandEnvelope;
 use domain::event::Event;
 use domain::ids::{NodeId, PodId};
 use domain::model::NodeCondition;
-use domain::reconcile::{self, LifecycleConfig, Planned};
+use domain::reconcile::{self, LifecycleConfig, Planned, ZoneLimiter};
 use infra::kafka::{CommandBus, HeartbeatFollower, KafkaConfig};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -78,6 +78,14 @@ pub async fn run(
     .await?;
 
     let last_seen: Arc<Mutex<HashMap<NodeId, i64>>> = Default::default();
+    let m_hb = infra::metrics::counter(
+        "reconciler_heartbeats_total",
+        "Heartbeats read by the node lifecycle controller",
+    );
+    let m_hb_seconds = infra::metrics::histogram(
+        "reconciler_heartbeat_batch_seconds",
+        "Time to apply one polled batch of heartbeats (excluding the Kafka fetch)",
+    );
     {
         let mut hb = HeartbeatFollower::new(&kafka)?;
         let seen = last_seen.clone();
@@ -90,11 +98,16 @@ pub async fn run(
                 };
                 match got {
                     Ok(hbs) => {
+                        let t = Instant::now();
+                        let n = hbs.len() as u64;
                         let mut s = seen.lock().unwrap();
                         for h in hbs {
                             let e = s.entry(NodeId(h.node_id)).or_insert(0);
                             *e = (*e).max(h.sent_at.timestamp_millis());
                         }
+                        drop(s);
+                        m_hb_seconds.observe(t.elapsed().as_secs_f64());
+                        m_hb.fetch_add(n, Ordering::Relaxed);
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "heartbeat follower failed; retrying");
@@ -107,6 +120,11 @@ pub async fn run(
 
     let watch_started = Utc::now().timestamp_millis();
     let mut queue = SchedulerQueue::new(cfg.max_per_pass);
+    let mut limiter = ZoneLimiter::default();
+    let m_held = infra::metrics::gauge(
+        "node_evictions_held_back",
+        "Lost nodes waiting for their zone's eviction rate limit",
+    );
     let mut recently_sent: HashMap<Uuid, Instant> = HashMap::new();
     let m_depth = infra::metrics::gauge("scheduler_queue_depth", "Pods waiting for a node");
     let m_not_ready = infra::metrics::gauge("node_not_ready_count", "Nodes NotReady or Lost");
@@ -145,8 +163,15 @@ pub async fn run(
                     Utc::now().timestamp_millis(),
                     watch_started,
                     cfg.lifecycle,
+                    &mut limiter,
                 ));
             }
+            m_held.store(limiter.held_back as i64, Ordering::Relaxed);
+            planned.extend(reconcile::evictions(
+                &state,
+                Utc::now().timestamp_millis(),
+                cfg.resend_after.as_millis() as i64,
+            ));
             binds = queue.plan(&state, now);
             m_depth.store(queue.depth as i64, Ordering::Relaxed);
             m_not_ready.store(
@@ -173,10 +198,20 @@ pub async fn run(
             ));
         }
         for b in binds {
+            let reason = match &b.command {
+                domain::command::Command::BindPod { preempt, .. } if !preempt.is_empty() => {
+                    format!(
+                        "no node fits; preempting {} lower-priority pod(s)",
+                        preempt.len()
+                    )
+                }
+                domain::command::Command::MarkPodUnschedulable { .. } => "no node fits".into(),
+                _ => "scheduled".into(),
+            };
             envs.push(CommandEnvelope::new(
                 b.command_id,
                 "system:scheduler",
-                Some("scheduled".into()),
+                Some(reason),
                 b.command,
             ));
         }

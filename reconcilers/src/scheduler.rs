@@ -16,12 +16,17 @@ use uuid::Uuid;
 const ASSUME_FOR: Duration = Duration::from_secs(10);
 /// How long an unschedulable pod waits before it is tried again.
 const BACKOFF: Duration = Duration::from_millis(500);
+/// Preemption searches per pass: each may look at many nodes' pods.
+const MAX_PREEMPTIONS_PER_PASS: usize = 50;
 
 #[derive(Default)]
 pub struct SchedulerQueue {
     assumed: HashMap<PodId, (NodeId, Uuid, Instant)>,
     backoff: HashMap<PodId, Instant>,
     pub last_unschedulable: HashMap<PodId, String>,
+    /// What was last recorded (as a `PodUnschedulable` event) per pod: a
+    /// new event only when the reasons change.
+    reported: HashMap<PodId, String>,
     pub max_per_pass: usize,
     /// Pods waiting for a node at the last `plan` (not counting binds in flight).
     pub depth: usize,
@@ -56,16 +61,17 @@ impl SchedulerQueue {
         });
         self.backoff
             .retain(|pod, until| *until > now && state.pods.contains_key(pod));
-        self.last_unschedulable
-            .retain(|pod, _| state.pods.contains_key(pod));
+        let unbound = |pod: &PodId| {
+            state
+                .pods
+                .get(pod)
+                .is_some_and(|p| p.node.is_none() && p.phase == PodPhase::Pending)
+        };
+        self.last_unschedulable.retain(|pod, _| unbound(pod));
+        self.reported.retain(|pod, _| unbound(pod));
         let waiting: Vec<_> = state
-            .pods
-            .values()
-            .filter(|p| {
-                p.node.is_none()
-                    && p.phase == PodPhase::Pending
-                    && !self.assumed.contains_key(&p.id)
-            })
+            .unbound_pods()
+            .filter(|p| !self.assumed.contains_key(&p.id))
             .collect();
         self.depth = waiting.len();
         let mut pending: Vec<_> = waiting
@@ -75,8 +81,20 @@ impl SchedulerQueue {
         if pending.is_empty() {
             return vec![];
         }
-        pending.sort_by_key(|p| (p.deployment, p.ordinal));
-        pending.truncate(self.max_per_pass.max(1));
+        // Highest priority first (like kube-scheduler's active queue), then in creation order.
+        let key = |p: &&domain::state::Pod| {
+            (
+                std::cmp::Reverse(state.priority_of(p)),
+                p.deployment,
+                p.ordinal,
+            )
+        };
+        let keep = self.max_per_pass.max(1);
+        if pending.len() > keep {
+            pending.select_nth_unstable_by_key(keep - 1, key);
+            pending.truncate(keep);
+        }
+        pending.sort_by_key(key);
         let mut cycle = Cycle::new(state);
         for (pod, (node, _, _)) in &self.assumed {
             if let Some(p) = state.pods.get(pod) {
@@ -84,6 +102,7 @@ impl SchedulerQueue {
             }
         }
         let mut out = Vec::new();
+        let mut preemptions = 0;
         for pod in pending {
             match cycle.place(pod) {
                 Ok((node, placement)) => {
@@ -97,17 +116,63 @@ impl SchedulerQueue {
                             pod_id: pod.id,
                             node_id: node,
                             placement,
+                            preempt: vec![],
                         },
                     });
                 }
                 Err(why) => {
+                    let preemption = if preemptions < MAX_PREEMPTIONS_PER_PASS {
+                        preemptions += 1;
+                        cycle.preempt(pod)
+                    } else {
+                        None
+                    };
+                    if let Some(pre) = preemption {
+                        cycle.assume(pod, pre.node_id);
+                        let command_id = Uuid::now_v7();
+                        self.assumed.insert(pod.id, (pre.node_id, command_id, now));
+                        let victims: Vec<PodId> = pre.victims.iter().map(|v| v.0).collect();
+                        let placement = domain::model::Placement {
+                            nodes_total: why.nodes_total,
+                            nodes_feasible: 0,
+                            filtered: why.filtered.clone(),
+                            preempted: victims.clone(),
+                            ..Default::default()
+                        };
+                        out.push(PlannedBind {
+                            command_id,
+                            command: Command::BindPod {
+                                pod_id: pod.id,
+                                node_id: pre.node_id,
+                                placement,
+                                preempt: victims,
+                            },
+                        });
+                        continue;
+                    }
                     self.backoff.insert(pod.id, now + BACKOFF);
-                    self.last_unschedulable.insert(pod.id, why.to_string());
+                    let text = why.to_string();
+                    if self.reported.get(&pod.id) != Some(&text) {
+                        self.reported.insert(pod.id, text.clone());
+                        out.push(PlannedBind {
+                            command_id: Uuid::now_v7(),
+                            command: Command::MarkPodUnschedulable {
+                                pod_id: pod.id,
+                                nodes_total: why.nodes_total,
+                                filtered: why.filtered,
+                            },
+                        });
+                    }
+                    self.last_unschedulable.insert(pod.id, text);
                 }
             }
         }
+        let binds = out
+            .iter()
+            .filter(|b| matches!(b.command, Command::BindPod { .. }))
+            .count();
         // Binds sent this pass are in flight, not waiting.
-        self.depth = self.depth.saturating_sub(out.len());
+        self.depth = self.depth.saturating_sub(binds);
         out
     }
 }

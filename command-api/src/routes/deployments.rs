@@ -10,7 +10,10 @@ use axum::{Json, Router};
 use domain::command::Command;
 use domain::decide::MAX_REPLICAS;
 use domain::ids::DeploymentId;
-use domain::model::{DeploymentSpec, Resources, RollingUpdate, Toleration};
+use domain::model::{
+    Affinity, DeploymentSpec, DisruptionBudget, Resources, RollingUpdate, Toleration,
+    TopologySpreadConstraint,
+};
 use domain::names::{FieldError, Image, Name, check_labels};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -62,6 +65,15 @@ struct CreateDto {
     node_selector: BTreeMap<String, String>,
     #[serde(default)]
     tolerations: Vec<Toleration>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    affinity: Option<Affinity>,
+    #[serde(default)]
+    topology_spread_constraints: Vec<TopologySpreadConstraint>,
+    priority_class_name: Option<String>,
+    #[serde(default)]
+    priority: i32,
+    disruption_budget: Option<DisruptionBudget>,
 }
 
 fn quantity(errors: &mut Vec<FieldError>, field: &str, v: i64, min: i64, max: i64) -> u32 {
@@ -163,7 +175,7 @@ impl TryFrom<CreateDto> for DeploymentSpec {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(DeploymentSpec {
+        let spec = DeploymentSpec {
             namespace: namespace.expect("checked"),
             name: name.expect("checked"),
             image: image.expect("checked"),
@@ -177,7 +189,19 @@ impl TryFrom<CreateDto> for DeploymentSpec {
             strategy,
             node_selector: d.node_selector,
             tolerations: d.tolerations,
-        })
+            labels: d.labels,
+            affinity: d.affinity,
+            topology_spread_constraints: d.topology_spread_constraints,
+            priority_class_name: d.priority_class_name,
+            priority: d.priority,
+            disruption_budget: d.disruption_budget,
+        };
+        let errors = domain::decide::scheduling_errors(&spec);
+        if errors.is_empty() {
+            Ok(spec)
+        } else {
+            Err(errors)
+        }
     }
 }
 

@@ -26,6 +26,194 @@ pub fn routes() -> Router<S> {
         .route("/api/v1/nodes", get(health).post(register))
         .route("/api/v1/nodes/{id}/heartbeat", post(heartbeat))
         .route("/api/v1/nodes/{id}/pods", get(pods))
+        .route("/api/v1/nodes/{id}", get(read))
+        .route("/api/v1/nodes/{id}/cordon", post(cordon))
+        .route("/api/v1/nodes/{id}/uncordon", post(uncordon))
+        .route("/api/v1/nodes/{id}/drain", post(drain))
+        .route("/api/v1/nodes/{id}/taints", axum::routing::put(set_taints))
+}
+
+/// A node by id (UUID) or by name.
+fn node_ref(s: &str) -> Result<NodeId, ApiError> {
+    if let Ok(id) = Uuid::parse_str(s) {
+        return Ok(NodeId(id));
+    }
+    Name::parse("node", s)
+        .map(|n| NodeId::from_name(n.as_str()))
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_ID",
+                format!("node '{s}' is neither a UUID nor a node name"),
+            )
+        })
+}
+
+type DetailRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    bool,
+    bool,
+    Value,
+    Value,
+    i64,
+    i64,
+    i64,
+    i64,
+    i32,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
+
+async fn node_json(s: &S, id: NodeId) -> Result<Value, ApiError> {
+    let row: Option<DetailRow> = sqlx::query_as(
+        "SELECT id, name, zone, condition, unschedulable, draining, labels, taints, cpu_allocatable_milli,
+                cpu_requested_milli, mem_allocatable_mb, mem_requested_mb, pod_count, last_heartbeat
+         FROM node_status WHERE id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(&s.pool)
+    .await?;
+    let Some(r) = row else {
+        return Err(ApiError::not_found(format!("node {id} not found")));
+    };
+    Ok(json!({
+        "nodeId": r.0, "name": r.1, "zone": r.2, "condition": r.3, "unschedulable": r.4, "draining": r.5,
+        "labels": r.6, "taints": r.7, "cpuAllocatableMilli": r.8, "cpuRequestedMilli": r.9,
+        "memAllocatableMb": r.10, "memRequestedMb": r.11, "pods": r.12, "lastHeartbeat": r.13,
+    }))
+}
+
+async fn read(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    actor(&s, &headers).await?;
+    Ok(Json(node_json(&s, node_ref(&id)?).await?))
+}
+
+async fn node_command(
+    s: &S,
+    headers: &HeaderMap,
+    id: &str,
+    make: fn(NodeId) -> Command,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(s, headers).await?;
+    let node_id = node_ref(id)?;
+    let events = execute(s, headers, &actor, None, make(node_id)).await?;
+    let mut v = node_json(s, node_id)
+        .await
+        .unwrap_or_else(|_| json!({"nodeId": node_id}));
+    // The projection may lag the decision by a moment: report what was decided.
+    for e in &events {
+        match &e.body {
+            domain::Event::NodeCordoned { drain, .. } => {
+                v["unschedulable"] = json!(true);
+                v["draining"] = json!(drain);
+            }
+            domain::Event::NodeUncordoned { .. } => {
+                v["unschedulable"] = json!(false);
+                v["draining"] = json!(false);
+            }
+            _ => {}
+        }
+    }
+    v["changed"] = json!(!events.is_empty());
+    Ok(Json(v))
+}
+
+async fn cordon(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    node_command(&s, &headers, &id, |node_id| Command::CordonNode { node_id }).await
+}
+
+async fn uncordon(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    node_command(&s, &headers, &id, |node_id| Command::UncordonNode {
+        node_id,
+    })
+    .await
+}
+
+/// Cordon, then evict every pod within its deployment's disruption budget
+/// (the reconciler keeps going until the node is empty). `GET
+/// /api/v1/nodes/{id}` shows the pods left.
+async fn drain(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    node_command(&s, &headers, &id, |node_id| Command::DrainNode { node_id }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaintsDto {
+    taints: Vec<Taint>,
+}
+
+/// Replace the node's taints. A `NoExecute` taint evicts the pods that do
+/// not tolerate it; `timeAddedMs` is set now for new taints (kept for ones
+/// already there), and toleration seconds count from it.
+async fn set_taints(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&s, &headers).await?;
+    let node_id = node_ref(&id)?;
+    let dto: TaintsDto = parse(&headers, &body)?;
+    let mut errors = Vec::new();
+    for (i, t) in dto.taints.iter().enumerate() {
+        if let Err(e) = parse_label(&format!("taints[{i}].key"), &t.key) {
+            errors.push(e);
+        }
+        if !t.value.is_empty()
+            && let Err(e) = parse_label(&format!("taints[{i}].value"), &t.value)
+        {
+            errors.push(e);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let current = node_json(&s, node_id).await?;
+    let old: Vec<Taint> = serde_json::from_value(current["taints"].clone()).unwrap_or_default();
+    let now = chrono::Utc::now().timestamp_millis();
+    let taints: Vec<Taint> = dto
+        .taints
+        .into_iter()
+        .map(|mut t| {
+            let same = old
+                .iter()
+                .find(|o| o.key == t.key && o.value == t.value && o.effect == t.effect);
+            t.time_added_ms = same.and_then(|o| o.time_added_ms).or(Some(now));
+            t
+        })
+        .collect();
+    let events = execute(
+        &s,
+        &headers,
+        &actor,
+        None,
+        Command::SetNodeTaints {
+            node_id,
+            taints: taints.clone(),
+        },
+    )
+    .await?;
+    Ok(Json(
+        json!({"nodeId": node_id, "taints": taints, "changed": !events.is_empty()}),
+    ))
 }
 
 #[derive(Deserialize)]

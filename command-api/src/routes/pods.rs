@@ -15,6 +15,108 @@ pub fn routes() -> Router<S> {
     Router::new()
         .route("/api/v1/pods/{id}", get(read))
         .route("/api/v1/pods/{id}/status", axum::routing::post(report))
+        .route("/api/v1/pods/{id}/placement", get(placement))
+        .route("/api/v1/pods/{id}/eviction", axum::routing::post(evict))
+}
+
+/// Why the pod is where it is: per-filter counts of removed nodes, the
+/// top-scored nodes with per-plugin scores, the winner, and any pods
+/// preempted for it; for a pod without a node, why none fits yet.
+async fn placement(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    actor(&s, &headers).await?;
+    let id = parse_id("pod id", &id)?;
+    let row: Option<(
+        Option<Uuid>,
+        Option<String>,
+        String,
+        Option<Value>,
+        Option<Value>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    )> = sqlx::query_as(
+        "SELECT p.node_id, n.name, p.phase, p.placement, p.unschedulable, p.bound_at
+             FROM pod_instance p LEFT JOIN node_status n ON n.id = p.node_id WHERE p.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&s.pool)
+    .await?;
+    let Some((node_id, node_name, phase, placement, unschedulable, bound_at)) = row else {
+        return Err(ApiError::not_found(format!("pod {id} not found")));
+    };
+    let mut v = json!({"podId": id, "phase": phase, "boundAt": bound_at});
+    match (node_id, placement) {
+        (Some(node_id), Some(p)) => {
+            v["status"] = json!("Bound");
+            v["winner"] = json!({"nodeId": node_id, "nodeName": node_name});
+            for k in [
+                "nodesTotal",
+                "nodesExamined",
+                "nodesFeasible",
+                "filtered",
+                "top",
+                "preempted",
+            ] {
+                v[k] = p.get(k).cloned().unwrap_or(Value::Null);
+            }
+            if v["preempted"].is_null() {
+                v["preempted"] = json!([]);
+            }
+        }
+        _ => {
+            v["status"] = json!(if unschedulable.is_some() {
+                "Unschedulable"
+            } else {
+                "Pending"
+            });
+        }
+    }
+    if let Some(u) = unschedulable {
+        v["lastUnschedulable"] = u;
+    }
+    Ok(Json(v))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct EvictDto {
+    reason: Option<String>,
+}
+
+/// Evict a pod (its controller replaces it), unless that would break its
+/// deployment's disruption budget: then 429 DISRUPTION_BUDGET_EXCEEDED.
+async fn evict(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&s, &headers).await?;
+    let pod_id = domain::PodId(parse_id("pod id", &id)?);
+    let dto: EvictDto = if body.is_empty() {
+        EvictDto::default()
+    } else {
+        crate::json::parse(&headers, &body)?
+    };
+    let reason = dto.reason.unwrap_or_else(|| format!("evicted by {actor}"));
+    let events = super::execute(
+        &s,
+        &headers,
+        &actor,
+        Some(reason.clone()),
+        domain::command::Command::EvictPod {
+            pod_id,
+            cause: domain::event::EvictionCause::Api,
+            reason,
+            respect_budget: true,
+        },
+    )
+    .await?;
+    Ok(Json(
+        json!({"podId": pod_id, "evicted": !events.is_empty()}),
+    ))
 }
 
 #[derive(serde::Deserialize)]

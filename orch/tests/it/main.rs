@@ -5,4 +5,5 @@ mod agents;
 mod crashes;
 mod deployments;
 mod healing;
+mod scheduling;
 mod support;

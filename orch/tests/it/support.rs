@@ -143,6 +143,8 @@ pub struct Options {
     pub lost_seconds: f64,
     /// Separate `orch up` processes, each with these components.
     pub processes: Vec<&'static str>,
+    /// More arguments for every `orch up`.
+    pub up_args: Vec<String>,
 }
 
 impl Default for Options {
@@ -153,6 +155,7 @@ impl Default for Options {
             grace_seconds: 30.0,
             lost_seconds: 40.0,
             processes: vec!["decider,projector,reconcilers,api"],
+            up_args: vec![],
         }
     }
 }
@@ -242,7 +245,7 @@ impl Cluster {
     }
 
     pub async fn spawn_up(&self, components: &str, opts: &Options, database_url: &str) -> Proc {
-        let args = vec![
+        let mut args = vec![
             "up".to_string(),
             "--no-agent".into(),
             "--listen".into(),
@@ -256,6 +259,7 @@ impl Cluster {
             "--snapshot-every".into(),
             "500".into(),
         ];
+        args.extend(opts.up_args.iter().cloned());
         self.spawn(&components.replace(',', "+"), &args, database_url)
             .await
     }
@@ -316,6 +320,19 @@ impl Cluster {
             .bearer_auth(&self.token)
             .header("content-type", "application/json")
             .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .put(format!("{}{path}", self.api))
+            .bearer_auth(&self.token)
+            .json(&body)
             .send()
             .await
             .unwrap();
