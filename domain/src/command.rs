@@ -52,6 +52,9 @@ impl CommandEnvelope {
     }
 }
 
+// A command lives briefly (decoded, decided, dropped): boxing the template
+// would only add an allocation to every read.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum Command {

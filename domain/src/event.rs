@@ -39,6 +39,9 @@ pub struct AggregateRef {
     pub id: Uuid,
 }
 
+// The big variants (a node's or a deployment's spec) are rare next to pod
+// events; an event is folded and dropped, never stored in bulk as a value.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum Event {

@@ -178,7 +178,6 @@ pub fn node_lifecycle(
     limiter.forget_older_than(now_ms - 10_000);
     limiter.held_back = 0;
     for (node, silent) in nodes {
-        let silent = silent;
         let version = node.version.to_be_bytes();
         let id = |what: &[u8]| derive_id(&[what, node.id.0.as_bytes(), &version]);
         let lose = |limiter: &mut ZoneLimiter| {

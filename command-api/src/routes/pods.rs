@@ -29,14 +29,15 @@ async fn placement(
 ) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
     let id = parse_id("pod id", &id)?;
-    let row: Option<(
+    type PlacementRow = (
         Option<Uuid>,
         Option<String>,
         String,
         Option<Value>,
         Option<Value>,
         Option<chrono::DateTime<chrono::Utc>>,
-    )> = sqlx::query_as(
+    );
+    let row: Option<PlacementRow> = sqlx::query_as(
         "SELECT p.node_id, n.name, p.phase, p.placement, p.unschedulable, p.bound_at
              FROM pod_instance p LEFT JOIN node_status n ON n.id = p.node_id WHERE p.id = $1",
     )

@@ -171,6 +171,8 @@ struct StaticFit {
 }
 
 type SelectorKey = Vec<(String, String)>;
+/// A deployment with a required anti-affinity term: (id, domain, selector).
+type AntiHolder = (DeploymentId, Topology, BTreeMap<String, String>);
 
 fn key_of(sel: &BTreeMap<String, String>) -> SelectorKey {
     sel.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
@@ -185,7 +187,7 @@ pub struct Cycle<'s> {
     by_selector: HashMap<SelectorKey, Counts>,
     fits: HashMap<DeploymentId, Rc<StaticFit>>,
     /// Deployments with required anti-affinity terms: (id, domain, selector).
-    anti_holders: Option<Vec<(DeploymentId, Topology, BTreeMap<String, String>)>>,
+    anti_holders: Option<Vec<AntiHolder>>,
     /// Pods chosen as preemption victims in this pass.
     evicting: HashSet<PodId>,
     budgets: HashMap<DeploymentId, u32>,
@@ -251,7 +253,7 @@ impl<'s> Cycle<'s> {
         self.by_selector.insert(key, total);
     }
 
-    fn anti_holders(&mut self) -> &[(DeploymentId, Topology, BTreeMap<String, String>)] {
+    fn anti_holders(&mut self) -> &[AntiHolder] {
         let state = self.state;
         self.anti_holders.get_or_insert_with(|| {
             let mut v = Vec::new();

@@ -17,6 +17,11 @@ use crate::state::Pod;
 /// candidate limit): preemption stays cheap on a large cluster.
 const MAX_CANDIDATES: usize = 100;
 
+/// (victims, highest victim priority, sum of victim priorities): lower is better.
+type Rank = (usize, i32, i64);
+/// (pod, priority, cpu milli, memory MB)
+type Victim = (PodId, i32, i64, i64);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preemption {
     pub node_id: NodeId,
@@ -53,7 +58,7 @@ impl Cycle<'_> {
         self.prepare(d.id, spec);
         let mut budgets = std::mem::take(&mut self.budgets);
         let (cpu, mem) = (pod.cpu_milli as i64, pod.mem_mb as i64);
-        let mut best: Option<((usize, i32, i64), NodeId, Vec<(PodId, i32, i64, i64)>)> = None;
+        let mut best: Option<(Rank, NodeId, Vec<Victim>)> = None;
         {
             let terms = self.pod_terms(spec);
             let spread = self.spread_constraints(d.id, spec, &fit);
@@ -114,7 +119,7 @@ impl Cycle<'_> {
                     continue;
                 }
                 // Give back what is not needed, most important first.
-                let mut keep: Vec<(PodId, i32, i64, i64)> = Vec::new();
+                let mut keep: Vec<Victim> = Vec::new();
                 chosen.sort_by_key(|c| Reverse(c.1));
                 for (id, pr, c, m, _) in chosen {
                     if freed_cpu - c >= need_cpu && freed_mem - m >= need_mem {
