@@ -80,6 +80,34 @@ pub async fn document() -> Json<Value> {
                               "state": {"enum": ["Started", "Ready", "Failed"]}, "reason": {"type": "string"}}}}}},
                          "responses": with("200", json!({"description": "{podId, state, changed}"}))}
             },
+            "/api/v1/pods/{id}/placement": {
+                "get": {"summary": "Why the pod is where it is: nodes removed per filter, top-scored nodes with per-plugin scores, the winner, pods preempted; or why no node fits yet",
+                        "parameters": [id_param], "responses": {"200": {"description": "{status: Bound|Unschedulable|Pending, nodesTotal, nodesExamined, nodesFeasible, filtered, top, winner, preempted, lastUnschedulable}"}, "404": err("Not found")}}
+            },
+            "/api/v1/pods/{id}/eviction": {
+                "post": {"summary": "Evict a pod (its controller replaces it) within its deployment's disruption budget", "parameters": [id_param],
+                         "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false,
+                            "properties": {"reason": {"type": "string"}}}}}},
+                         "responses": with("200", json!({"description": "{podId, evicted}"})).as_object().cloned().map(|mut m| {
+                            m.insert("429".into(), err("The disruption budget allows no more disruptions now (DISRUPTION_BUDGET_EXCEEDED)"));
+                            Value::Object(m)
+                         }).unwrap_or_default()}
+            },
+            "/api/v1/nodes/{id}": {
+                "get": {"summary": "A node (by UUID or name): condition, cordon/drain state, taints, usage, pods", "parameters": [id_param],
+                        "responses": {"200": {"description": "The node"}, "404": err("Not found")}}
+            },
+            "/api/v1/nodes/{id}/cordon": {"post": {"summary": "Cordon: no new pods", "parameters": [id_param], "responses": with("200", json!({"description": "The node, with changed"}))}},
+            "/api/v1/nodes/{id}/uncordon": {"post": {"summary": "Uncordon (also stops a drain)", "parameters": [id_param], "responses": with("200", json!({"description": "The node, with changed"}))}},
+            "/api/v1/nodes/{id}/drain": {"post": {"summary": "Cordon and evict every pod within the disruption budgets (the controller keeps going until the node is empty)",
+                "parameters": [id_param], "responses": with("200", json!({"description": "The node, with changed"}))}},
+            "/api/v1/nodes/{id}/taints": {
+                "put": {"summary": "Replace the node's taints; NoExecute evicts pods that do not tolerate it (after their tolerationSeconds)", "parameters": [id_param],
+                        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["taints"],
+                           "properties": {"taints": {"type": "array", "items": {"type": "object", "required": ["key", "effect"], "properties": {
+                             "key": {"type": "string"}, "value": {"type": "string"}, "effect": {"enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"]}}}}}}}}},
+                        "responses": with("200", json!({"description": "{nodeId, taints (with timeAddedMs), changed}"}))}
+            },
             "/metrics": {"get": {"summary": "Prometheus metrics", "security": [], "responses": {"200": {"description": "text/plain"}}}}
         },
         "components": {
@@ -102,8 +130,29 @@ pub async fn document() -> Json<Value> {
                         "strategy": {"type": "object", "additionalProperties": false, "properties": {
                             "type": {"const": "RollingUpdate"}, "maxUnavailable": {"type": "integer"}, "maxSurge": {"type": "integer"}}},
                         "nodeSelector": {"type": "object", "additionalProperties": {"type": "string"}},
-                        "tolerations": {"type": "array", "items": {"type": "object"}}
+                        "tolerations": {"type": "array", "items": {"type": "object", "properties": {
+                            "key": {"type": "string"}, "operator": {"enum": ["Equal", "Exists"]}, "value": {"type": "string"},
+                            "effect": {"enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"]}, "tolerationSeconds": {"type": "integer"}}}},
+                        "labels": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Pod labels; app=<name> is implied"},
+                        "affinity": {"type": "object", "additionalProperties": false, "properties": {
+                            "nodeAffinity": {"type": "object", "properties": {
+                                "required": {"type": "array", "description": "NodeSelectorTerms, ORed: {matchExpressions: [{key, operator: In|NotIn|Exists|DoesNotExist|Gt|Lt, values}]}"},
+                                "preferred": {"type": "array", "description": "[{weight 1-100, preference: NodeSelectorTerm}]"}}},
+                            "podAffinity": {"$ref": "#/components/schemas/PodAffinity"},
+                            "podAntiAffinity": {"$ref": "#/components/schemas/PodAffinity"}}},
+                        "topologySpreadConstraints": {"type": "array", "items": {"type": "object", "required": ["maxSkew", "topologyKey"], "properties": {
+                            "maxSkew": {"type": "integer", "minimum": 1}, "topologyKey": {"enum": ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]},
+                            "whenUnsatisfiable": {"enum": ["DoNotSchedule", "ScheduleAnyway"]}, "labelSelector": {"type": "object"}}}},
+                        "priorityClassName": {"enum": ["system-node-critical", "system-cluster-critical", "high", "default", "low"]},
+                        "priority": {"type": "integer"},
+                        "disruptionBudget": {"type": "object", "additionalProperties": false, "description": "Exactly one of the two",
+                            "properties": {"minAvailable": {"type": "integer"}, "maxUnavailable": {"type": "integer"}}}
                     }
+                },
+                "PodAffinity": {"type": "object", "properties": {
+                    "required": {"type": "array", "items": {"type": "object", "required": ["labelSelector", "topologyKey"], "properties": {
+                        "labelSelector": {"type": "object"}, "topologyKey": {"enum": ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]}}}},
+                    "preferred": {"type": "array", "description": "[{weight 1-100, podAffinityTerm}]"}}
                 }
             }
         }
