@@ -1,7 +1,9 @@
 //! The write model: domain state plus what the decider needs to answer each
 //! command exactly once. Pure: tested without Kafka or PostgreSQL.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use domain::ids::IdSet;
 
 use chrono::{DateTime, Utc};
 use domain::event::SCHEMA_VERSION;
@@ -22,7 +24,7 @@ pub struct WriteModel {
     pub max_epoch: u64,
     handled: VecDeque<Uuid>,
     #[serde(skip)]
-    handled_set: HashSet<Uuid>,
+    handled_set: IdSet<Uuid>,
 }
 
 impl WriteModel {

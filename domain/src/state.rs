@@ -1,12 +1,12 @@
 //! The write model and the in-memory read model are the same fold:
 //! `State::evolve` applied to every event in log order.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use crate::event::{AggregateKind, AggregateRef, Event};
-use crate::ids::{DeploymentId, NodeId, PodId};
+use crate::ids::{DeploymentId, IdMap, IdSet, NodeId, PodId};
 use crate::model::{DeploymentSpec, NodeCondition, NodeSpec, NodeUsage, PodPhase};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,16 +86,24 @@ pub struct Deployment {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
-    pub nodes: HashMap<NodeId, Node>,
-    pub deployments: HashMap<DeploymentId, Deployment>,
-    pub pods: HashMap<PodId, Pod>,
+    pub nodes: IdMap<NodeId, Node>,
+    pub deployments: IdMap<DeploymentId, Deployment>,
+    pub pods: IdMap<PodId, Pod>,
     #[serde(skip)]
     node_names: HashMap<String, NodeId>,
     #[serde(skip)]
     deployment_names: HashMap<(String, String), DeploymentId>,
     /// Pending pods without a node: the scheduler's queue, without a scan of every pod.
     #[serde(skip)]
-    unbound: HashSet<PodId>,
+    unbound: IdSet<PodId>,
+    /// Deployments with a required anti-affinity term: when 0, binds skip that check.
+    #[serde(skip)]
+    anti_affinity_deployments: u32,
+}
+
+fn has_required_anti_affinity(spec: &crate::model::DeploymentSpec) -> bool {
+    spec.pod_anti_affinity()
+        .is_some_and(|a| !a.required.is_empty())
 }
 
 impl State {
@@ -122,6 +130,11 @@ impl State {
             .filter(|p| p.node.is_none() && p.phase == PodPhase::Pending)
             .map(|p| p.id)
             .collect();
+        self.anti_affinity_deployments = self
+            .deployments
+            .values()
+            .filter(|d| has_required_anti_affinity(&d.spec))
+            .count() as u32;
         let pods = &self.pods;
         for d in self.deployments.values_mut() {
             d.live = d
@@ -158,6 +171,11 @@ impl State {
             .map(|d| btree(d.pods.len()))
             .sum::<usize>();
         total
+    }
+
+    /// Whether any deployment has a required anti-affinity term.
+    pub fn any_required_anti_affinity(&self) -> bool {
+        self.anti_affinity_deployments > 0
     }
 
     /// Pending pods that have no node yet.
@@ -305,6 +323,11 @@ impl State {
                     (spec.namespace.to_string(), spec.name.to_string()),
                     *deployment_id,
                 );
+                if has_required_anti_affinity(spec)
+                    && !self.deployments.contains_key(deployment_id)
+                {
+                    self.anti_affinity_deployments += 1;
+                }
                 self.deployments.insert(
                     *deployment_id,
                     Deployment {
@@ -331,7 +354,11 @@ impl State {
                 namespace,
                 name,
             } => {
-                self.deployments.remove(deployment_id);
+                if let Some(d) = self.deployments.remove(deployment_id)
+                    && has_required_anti_affinity(&d.spec)
+                {
+                    self.anti_affinity_deployments = self.anti_affinity_deployments.saturating_sub(1);
+                }
                 self.deployment_names
                     .remove(&(namespace.to_string(), name.to_string()));
             }

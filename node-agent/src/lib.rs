@@ -189,7 +189,7 @@ pub async fn run_hollow(
         "agent_pod_status_reports_total",
         "Pod status reports (started, ready) this agent sent",
     );
-    let mut tracking: HashMap<PodId, (NodeId, Instant)> = HashMap::new();
+    let mut tracking: domain::ids::IdMap<PodId, (NodeId, Instant)> = Default::default();
     let mut sent: HashMap<Uuid, Instant> = HashMap::new();
     let mut t = tokio::time::interval(Duration::from_millis(50));
     loop {

@@ -2,11 +2,10 @@
 //! binds already sent (assumed, like kube-scheduler's assume cache), emit
 //! `BindPod`. A bind the decider rejects returns the pod to the queue.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use domain::command::Command;
-use domain::ids::{NodeId, PodId};
+use domain::ids::{IdMap, NodeId, PodId};
 use domain::model::PodPhase;
 use domain::scheduler::Cycle;
 use domain::state::State;
@@ -21,12 +20,12 @@ const MAX_PREEMPTIONS_PER_PASS: usize = 50;
 
 #[derive(Default)]
 pub struct SchedulerQueue {
-    assumed: HashMap<PodId, (NodeId, Uuid, Instant)>,
-    backoff: HashMap<PodId, Instant>,
-    pub last_unschedulable: HashMap<PodId, String>,
+    assumed: IdMap<PodId, (NodeId, Uuid, Instant)>,
+    backoff: IdMap<PodId, Instant>,
+    pub last_unschedulable: IdMap<PodId, String>,
     /// What was last recorded (as a `PodUnschedulable` event) per pod: a
     /// new event only when the reasons change.
-    reported: HashMap<PodId, String>,
+    reported: IdMap<PodId, String>,
     pub max_per_pass: usize,
     /// Pods waiting for a node at the last `plan` (not counting binds in flight).
     pub depth: usize,

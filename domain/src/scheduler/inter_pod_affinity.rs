@@ -54,6 +54,9 @@ pub fn raw_score(node: &Node, t: &PodTerms) -> i64 {
 /// spread are the scheduler's: checking them here would need every pod of
 /// the zone.)
 pub fn node_level_conflict(state: &State, node: &Node, spec: &DeploymentSpec) -> bool {
+    if !state.any_required_anti_affinity() {
+        return false;
+    }
     let own: Vec<_> = spec
         .pod_anti_affinity()
         .map(|a| {

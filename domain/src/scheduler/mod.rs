@@ -24,7 +24,7 @@ pub mod topology_spread;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
-use crate::ids::{DeploymentId, NodeId, PodId};
+use crate::ids::{DeploymentId, IdMap, IdSet, NodeId, PodId};
 use crate::model::{
     DeploymentSpec, NodeCondition, Placement, ScoredNode, TaintEffect, WhenUnsatisfiable,
 };
@@ -65,8 +65,8 @@ impl Topology {
 /// Live, bound pods of some set, per node and per zone.
 #[derive(Debug, Clone, Default)]
 pub struct Counts {
-    pub zones: HashMap<String, u32>,
-    pub nodes: HashMap<NodeId, u32>,
+    pub zones: IdMap<String, u32>,
+    pub nodes: IdMap<NodeId, u32>,
     pub total: u32,
 }
 
@@ -182,15 +182,15 @@ pub struct Cycle<'s> {
     state: &'s State,
     nodes: Vec<&'s Node>,
     /// Reserved (+) or freed (−) by this pass: (cpu milli, memory MB).
-    extra: HashMap<NodeId, (i64, i64)>,
-    by_deployment: HashMap<DeploymentId, Counts>,
+    extra: IdMap<NodeId, (i64, i64)>,
+    by_deployment: IdMap<DeploymentId, Counts>,
     by_selector: HashMap<SelectorKey, Counts>,
-    fits: HashMap<DeploymentId, Rc<StaticFit>>,
+    fits: IdMap<DeploymentId, Rc<StaticFit>>,
     /// Deployments with required anti-affinity terms: (id, domain, selector).
     anti_holders: Option<Vec<AntiHolder>>,
     /// Pods chosen as preemption victims in this pass.
-    evicting: HashSet<PodId>,
-    budgets: HashMap<DeploymentId, u32>,
+    evicting: IdSet<PodId>,
+    budgets: IdMap<DeploymentId, u32>,
     next_start: usize,
     /// Feasible nodes to find per pod; 0 = `nodes_to_find(cluster size)`.
     pub max_nodes_to_score: usize,
@@ -204,13 +204,13 @@ impl<'s> Cycle<'s> {
         Cycle {
             state,
             nodes,
-            extra: HashMap::new(),
-            by_deployment: HashMap::new(),
+            extra: IdMap::default(),
+            by_deployment: IdMap::default(),
             by_selector: HashMap::new(),
-            fits: HashMap::new(),
+            fits: IdMap::default(),
             anti_holders: None,
-            evicting: HashSet::new(),
-            budgets: HashMap::new(),
+            evicting: IdSet::default(),
+            budgets: IdMap::default(),
             next_start: 0,
             max_nodes_to_score: 0,
             top_n: 3,
