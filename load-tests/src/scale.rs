@@ -237,41 +237,54 @@ async fn main() -> anyhow::Result<()> {
     infra::db::migrate(&pool).await?;
     kafka.ensure_topics().await?;
     let stop = CancellationToken::new();
-    tokio::spawn(decider::run(
-        kafka.clone(),
-        pool.clone(),
-        decider::DeciderConfig {
-            cell: 0,
-            snapshot_every: 5_000_000,
-            holder: "scale-test".into(),
-            database_url: url.clone(),
-        },
-        stop.clone(),
-    ));
-    tokio::spawn(projectors::run(
-        kafka.clone(),
-        pool.clone(),
-        projectors::ProjectorConfig::default(),
-        stop.clone(),
-    ));
-    tokio::spawn(projectors::run_heartbeats(
-        kafka.clone(),
-        pool.clone(),
-        stop.clone(),
-    ));
+    {
+        let (k, p, u, s) = (kafka.clone(), pool.clone(), url.clone(), stop.clone());
+        supervise("decider", stop.clone(), move || {
+            decider::run(
+                k.clone(),
+                p.clone(),
+                decider::DeciderConfig {
+                    cell: 0,
+                    snapshot_every: 5_000_000,
+                    holder: "scale-test".into(),
+                    database_url: u.clone(),
+                },
+                s.clone(),
+            )
+        });
+    }
+    {
+        let (k, p, s) = (kafka.clone(), pool.clone(), stop.clone());
+        supervise("projector", stop.clone(), move || {
+            projectors::run(
+                k.clone(),
+                p.clone(),
+                projectors::ProjectorConfig::default(),
+                s.clone(),
+            )
+        });
+    }
+    {
+        let (k, p, s) = (kafka.clone(), pool.clone(), stop.clone());
+        supervise("heartbeat projector", stop.clone(), move || {
+            projectors::run_heartbeats(k.clone(), p.clone(), s.clone())
+        });
+    }
     let lifecycle = domain::reconcile::LifecycleConfig {
         grace_ms: (a.grace_seconds * 1000.0) as i64,
         lost_after_ms: (a.lost_seconds * 1000.0) as i64,
         ..Default::default()
     };
-    tokio::spawn(reconcilers::run(
-        kafka.clone(),
-        reconcilers::ReconcilerConfig {
+    {
+        let (k, s) = (kafka.clone(), stop.clone());
+        let cfg = reconcilers::ReconcilerConfig {
             lifecycle,
             ..Default::default()
-        },
-        stop.clone(),
-    ));
+        };
+        supervise("reconcilers", stop.clone(), move || {
+            reconcilers::run(k.clone(), cfg.clone(), s.clone())
+        });
+    }
     let hb_interval = Duration::from_secs_f64(p.nodes as f64 / a.heartbeats_per_second);
     let hollow = node_agent::HollowConfig {
         nodes_per_zone: p.nodes / 3,
@@ -795,6 +808,26 @@ async fn main() -> anyhow::Result<()> {
     }
     anyhow::ensure!(ok, "correctness checks failed");
     Ok(())
+}
+
+/// Run a component until shutdown, restarting it after an error (as `orch up` does).
+fn supervise<F, Fut, E>(name: &'static str, stop: CancellationToken, f: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    tokio::spawn(async move {
+        while !stop.is_cancelled() {
+            match f().await {
+                Ok(()) => return,
+                Err(e) => {
+                    eprintln!("  ! {name} failed ({e}); restarting");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    });
 }
 
 async fn count(pool: &PgPool, sql: &str) -> anyhow::Result<i64> {

@@ -504,6 +504,10 @@ impl Changes {
             let rows: Vec<(&Uuid, &NodeRow)> = self.nodes_upsert.iter().collect();
             let col =
                 |f: &dyn Fn(&NodeRow) -> i64| rows.iter().map(|r| f(r.1)).collect::<Vec<i64>>();
+            sqlx::query("SELECT id FROM node_status WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+                .bind(rows.iter().map(|r| *r.0).collect::<Vec<_>>())
+                .execute(&mut **tx)
+                .await?;
             sqlx::query(
                 "INSERT INTO node_status (id, name, zone, cpu_total_milli, mem_total_mb, cpu_allocatable_milli, mem_allocatable_mb,
                    labels, taints, registered_at, updated_at, ready, condition, cpu_requested_milli, mem_requested_mb, pod_count)
@@ -570,6 +574,12 @@ impl Changes {
         tx: &mut Transaction<'_, Postgres>,
         rows: Vec<(Uuid, NodePatch)>,
     ) -> Result<(), sqlx::Error> {
+        // Lock the rows in id order first (the heartbeat projector does the
+        // same), so the two writers of node_status cannot deadlock.
+        sqlx::query("SELECT id FROM node_status WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+            .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
         sqlx::query(
             "UPDATE node_status n SET condition = COALESCE(u.cond, n.condition), ready = COALESCE(u.cond, n.condition) = 'Ready',
                cpu_requested_milli = COALESCE(u.cr, n.cpu_requested_milli), mem_requested_mb = COALESCE(u.mr, n.mem_requested_mb),

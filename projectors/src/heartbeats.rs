@@ -32,11 +32,17 @@ pub async fn run_heartbeats(
                 if latest.is_empty() { continue; }
                 let t = std::time::Instant::now();
                 let (ids, ats): (Vec<Uuid>, Vec<DateTime<Utc>>) = latest.drain().unzip();
+                // Rows are locked in id order first, as the event projector
+                // does: the two writers of node_status never deadlock.
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT id FROM node_status WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+                    .bind(&ids).execute(&mut *tx).await?;
                 sqlx::query(
                     "UPDATE node_status n SET last_heartbeat = u.at FROM UNNEST($1::uuid[], $2::timestamptz[]) AS u(id, at)
                      WHERE n.id = u.id AND (n.last_heartbeat IS NULL OR n.last_heartbeat < u.at)",
                 )
-                .bind(ids).bind(ats).execute(&pool).await?;
+                .bind(ids).bind(ats).execute(&mut *tx).await?;
+                tx.commit().await?;
                 m_batch.observe(t.elapsed().as_secs_f64());
             }
             hbs = follower.next(10_000, Duration::from_millis(500)) => {
