@@ -504,7 +504,7 @@ impl Changes {
             let rows: Vec<(&Uuid, &NodeRow)> = self.nodes_upsert.iter().collect();
             let col =
                 |f: &dyn Fn(&NodeRow) -> i64| rows.iter().map(|r| f(r.1)).collect::<Vec<i64>>();
-            sqlx::query("SELECT id FROM node_status WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+            sqlx::query("SELECT n.id FROM node_status n JOIN UNNEST($1::uuid[]) AS u(id) ON n.id = u.id ORDER BY n.id FOR NO KEY UPDATE OF n")
                 .bind(rows.iter().map(|r| *r.0).collect::<Vec<_>>())
                 .execute(&mut **tx)
                 .await?;
@@ -576,7 +576,7 @@ impl Changes {
     ) -> Result<(), sqlx::Error> {
         // Lock the rows in id order first (the heartbeat projector does the
         // same), so the two writers of node_status cannot deadlock.
-        sqlx::query("SELECT id FROM node_status WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+        sqlx::query("SELECT n.id FROM node_status n JOIN UNNEST($1::uuid[]) AS u(id) ON n.id = u.id ORDER BY n.id FOR NO KEY UPDATE OF n")
             .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
             .execute(&mut **tx)
             .await?;

@@ -35,7 +35,7 @@ pub async fn run_heartbeats(
                 // Rows are locked in id order first, as the event projector
                 // does: the two writers of node_status never deadlock.
                 let mut tx = pool.begin().await?;
-                sqlx::query("SELECT id FROM node_status WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+                sqlx::query("SELECT n.id FROM node_status n JOIN UNNEST($1::uuid[]) AS u(id) ON n.id = u.id ORDER BY n.id FOR NO KEY UPDATE OF n")
                     .bind(&ids).execute(&mut *tx).await?;
                 sqlx::query(
                     "UPDATE node_status n SET last_heartbeat = u.at FROM UNNEST($1::uuid[], $2::timestamptz[]) AS u(id, at)
