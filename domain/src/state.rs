@@ -323,8 +323,7 @@ impl State {
                     (spec.namespace.to_string(), spec.name.to_string()),
                     *deployment_id,
                 );
-                if has_required_anti_affinity(spec)
-                    && !self.deployments.contains_key(deployment_id)
+                if has_required_anti_affinity(spec) && !self.deployments.contains_key(deployment_id)
                 {
                     self.anti_affinity_deployments += 1;
                 }
@@ -357,7 +356,8 @@ impl State {
                 if let Some(d) = self.deployments.remove(deployment_id)
                     && has_required_anti_affinity(&d.spec)
                 {
-                    self.anti_affinity_deployments = self.anti_affinity_deployments.saturating_sub(1);
+                    self.anti_affinity_deployments =
+                        self.anti_affinity_deployments.saturating_sub(1);
                 }
                 self.deployment_names
                     .remove(&(namespace.to_string(), name.to_string()));

@@ -7,10 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::Parser;
 use infra::kafka::KafkaConfig;
-use rdkafka::producer::FutureRecord;
+use load_tests::{raw_produce_rate, wait_for};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -127,6 +126,7 @@ async fn main() -> anyhow::Result<()> {
         "SELECT count(*) FROM node_status WHERE ready",
         nodes_total,
         "nodes ready",
+        Duration::from_secs(120),
     )
     .await?;
 
@@ -245,43 +245,4 @@ async fn main() -> anyhow::Result<()> {
         .execute(&admin)
         .await;
     Ok(())
-}
-
-async fn wait_for(pool: &sqlx::PgPool, sql: &str, n: i64, what: &str) -> anyhow::Result<()> {
-    let t = Instant::now();
-    loop {
-        let c: i64 = sqlx::query_scalar(sql).fetch_one(pool).await?;
-        if c >= n {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            t.elapsed() < Duration::from_secs(120),
-            "{what}: {c}/{n} after 120 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn raw_produce_rate(kafka: &KafkaConfig, n: u32) -> anyhow::Result<f64> {
-    let producer = kafka.producer(5).context("producer")?;
-    let topic = format!("{}raw-produce", kafka.prefix);
-    let payload = vec![b'x'; 250];
-    let t = Instant::now();
-    let mut futs = Vec::with_capacity(n as usize);
-    for i in 0..n {
-        let key = i.to_string();
-        loop {
-            match producer.send_result(FutureRecord::to(&topic).key(&key).payload(&payload)) {
-                Ok(f) => {
-                    futs.push(f);
-                    break;
-                }
-                Err((_, _)) => tokio::time::sleep(Duration::from_millis(1)).await,
-            }
-        }
-    }
-    for f in futs {
-        infra::kafka::wait_delivery(f).await?;
-    }
-    Ok(n as f64 / t.elapsed().as_secs_f64())
 }

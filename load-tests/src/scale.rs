@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use infra::kafka::KafkaConfig;
-use rdkafka::producer::FutureRecord;
+use load_tests::{raw_produce_rate, wait_for};
 use serde_json::json;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -846,29 +846,6 @@ async fn latency(pool: &PgPool, filter: &str) -> anyhow::Result<(f64, f64, f64)>
     Ok((r.0.unwrap_or(0.0), r.1.unwrap_or(0.0), r.2.unwrap_or(0.0)))
 }
 
-async fn wait_for(
-    pool: &PgPool,
-    sql: &str,
-    n: i64,
-    what: &str,
-    limit: Duration,
-) -> anyhow::Result<()> {
-    let t = Instant::now();
-    let mut last = Instant::now();
-    loop {
-        let c: i64 = sqlx::query_scalar(sql).fetch_one(pool).await?;
-        if c >= n {
-            return Ok(());
-        }
-        if last.elapsed() > Duration::from_secs(5) {
-            println!("  {what}: {c}/{n} after {:.0} s", t.elapsed().as_secs_f64());
-            last = Instant::now();
-        }
-        anyhow::ensure!(t.elapsed() < limit, "{what}: {c}/{n} after {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn wait_for_rows(
     pool: &PgPool,
     sql: &str,
@@ -917,30 +894,6 @@ fn pids_of(comm: &str) -> Vec<u32> {
         }
     }
     out
-}
-
-async fn raw_produce_rate(kafka: &KafkaConfig, n: u32) -> anyhow::Result<f64> {
-    let producer = kafka.producer(5).context("producer")?;
-    let topic = format!("{}raw-produce", kafka.prefix);
-    let payload = vec![b'x'; 250];
-    let t = Instant::now();
-    let mut futs = Vec::with_capacity(n as usize);
-    for i in 0..n {
-        let key = i.to_string();
-        loop {
-            match producer.send_result(FutureRecord::to(&topic).key(&key).payload(&payload)) {
-                Ok(f) => {
-                    futs.push(f);
-                    break;
-                }
-                Err((_, _)) => tokio::time::sleep(Duration::from_millis(1)).await,
-            }
-        }
-    }
-    for f in futs {
-        infra::kafka::wait_delivery(f).await?;
-    }
-    Ok(n as f64 / t.elapsed().as_secs_f64())
 }
 
 /// Rows/s that `COPY` writes into a table shaped like `event_log` (with its indexes), in 5,000-row chunks.

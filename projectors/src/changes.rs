@@ -178,6 +178,30 @@ impl Changes {
         );
     }
 
+    /// A pod failed or was evicted: FAILED with the reason, its node's usage lowered.
+    fn pod_ended(
+        &mut self,
+        id: Uuid,
+        reason: String,
+        usage: Option<&NodeUsage>,
+        at: DateTime<Utc>,
+    ) {
+        self.pod(
+            id,
+            PodPatch {
+                phase: Some(PodPhase::Failed.as_str()),
+                ready: Some(false),
+                failure_reason: Some(reason),
+                finished_at: Some(at),
+                updated_at: at,
+                ..Default::default()
+            },
+        );
+        if let Some(u) = usage {
+            self.usage(u, at);
+        }
+    }
+
     pub fn add(&mut self, offset: i64, batch: &EventBatch) {
         for (i, env) in batch.events.iter().enumerate() {
             self.add_event(env);
@@ -355,44 +379,19 @@ impl Changes {
                 reason,
                 usage,
                 ..
-            } => {
-                self.pod(
-                    pod_id.0,
-                    PodPatch {
-                        phase: Some(PodPhase::Failed.as_str()),
-                        ready: Some(false),
-                        failure_reason: Some(reason.clone()),
-                        finished_at: Some(at),
-                        updated_at: at,
-                        ..Default::default()
-                    },
-                );
-                if let Some(u) = usage {
-                    self.usage(u, at);
-                }
-            }
+            } => self.pod_ended(pod_id.0, reason.clone(), usage.as_ref(), at),
             Event::PodEvicted {
                 pod_id,
                 cause,
                 reason,
                 usage,
                 ..
-            } => {
-                self.pod(
-                    pod_id.0,
-                    PodPatch {
-                        phase: Some(PodPhase::Failed.as_str()),
-                        ready: Some(false),
-                        failure_reason: Some(format!("Evicted ({}): {reason}", cause.as_str())),
-                        finished_at: Some(at),
-                        updated_at: at,
-                        ..Default::default()
-                    },
-                );
-                if let Some(u) = usage {
-                    self.usage(u, at);
-                }
-            }
+            } => self.pod_ended(
+                pod_id.0,
+                format!("Evicted ({}): {reason}", cause.as_str()),
+                usage.as_ref(),
+                at,
+            ),
             Event::PodUnschedulable {
                 pod_id,
                 nodes_total,
