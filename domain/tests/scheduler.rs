@@ -90,6 +90,20 @@ fn feasible(g: &Given, d: DeploymentId, ordinal: u64) -> (BTreeSet<String>, Stri
     (names, g.state.nodes[&node].spec.name.to_string())
 }
 
+/// `n` nodes `n0`, `n1`, … dealt over three zones.
+fn round_robin(n: usize) -> Vec<Event> {
+    (0..n)
+        .map(|i| {
+            node_registered(
+                &format!("n{i}"),
+                ["az-a", "az-b", "az-c"][i % 3],
+                4000,
+                8192,
+            )
+        })
+        .collect()
+}
+
 fn names(list: &[&str]) -> BTreeSet<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
@@ -337,16 +351,7 @@ fn prefer_no_schedule_taints_only_lower_the_score() {
 
 #[test]
 fn large_clusters_score_a_sample_and_say_how_many_nodes_were_examined() {
-    let nodes: Vec<Event> = (0..1000)
-        .map(|i| {
-            node_registered(
-                &format!("n{i}"),
-                ["az-a", "az-b", "az-c"][i % 3],
-                4000,
-                8192,
-            )
-        })
-        .collect();
+    let nodes = round_robin(1000);
     let mut g = given(&nodes);
     let d = deploy(&mut g, 1, deployment_spec("web", 1, 100, 100), 1);
     let pod = g.state.pods[&PodId::for_ordinal(d, 0)].clone();
@@ -556,16 +561,7 @@ fn no_execute_taints_evict_untolerating_pods_now_and_tolerating_ones_after_their
 
 #[test]
 fn a_zone_outage_is_evicted_at_a_bounded_rate_per_zone() {
-    let nodes: Vec<Event> = (0..30)
-        .map(|i| {
-            node_registered(
-                &format!("n{i}"),
-                ["az-a", "az-b", "az-c"][i % 3],
-                4000,
-                8192,
-            )
-        })
-        .collect();
+    let nodes = round_robin(30);
     let g = given(&nodes);
     let cfg = LifecycleConfig {
         grace_ms: 10_000,

@@ -55,3 +55,45 @@ pub async fn wait_for(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A new database `name` beside the one `database_url` names: (admin pool, its URL, a pool on it).
+pub async fn fresh_database(
+    database_url: &str,
+    name: &str,
+) -> anyhow::Result<(sqlx::PgPool, String, sqlx::PgPool)> {
+    let admin = sqlx::PgPool::connect(database_url).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await?;
+    let url = format!(
+        "{}/{name}",
+        database_url
+            .rsplit_once('/')
+            .map(|x| x.0)
+            .unwrap_or(database_url)
+    );
+    let pool = infra::db::connect(&url, None, 10).await?;
+    Ok((admin, url, pool))
+}
+
+/// Serve the REST API on a free local port: (base URL, a bootstrap token).
+pub async fn serve_api(
+    kafka: &KafkaConfig,
+    pool: &sqlx::PgPool,
+    who: &str,
+    command_timeout: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<(String, String)> {
+    let token = command_api::bootstrap_token(pool, who, None).await?;
+    let router = command_api::build(
+        kafka,
+        pool.clone(),
+        command_api::ApiConfig { command_timeout },
+        stop,
+    )
+    .await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let api = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok((api, token))
+}

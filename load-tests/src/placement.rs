@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use infra::kafka::KafkaConfig;
-use load_tests::{raw_produce_rate, wait_for};
+use load_tests::{fresh_database, raw_produce_rate, serve_api, wait_for};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -54,19 +54,8 @@ async fn main() -> anyhow::Result<()> {
         "== setup: database, topics, control plane, {} hollow nodes",
         a.nodes
     );
-    let admin = sqlx::PgPool::connect(&a.database_url).await?;
     let db = format!("orch_lt_{run}");
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&admin)
-        .await?;
-    let url = format!(
-        "{}/{db}",
-        a.database_url
-            .rsplit_once('/')
-            .map(|x| x.0)
-            .unwrap_or(&a.database_url)
-    );
-    let pool = infra::db::connect(&url, None, 10).await?;
+    let (admin, url, pool) = fresh_database(&a.database_url, &db).await?;
     infra::db::migrate(&pool).await?;
     kafka.ensure_topics().await?;
     let stop = CancellationToken::new();
@@ -108,19 +97,14 @@ async fn main() -> anyhow::Result<()> {
         None,
         stop.clone(),
     ));
-    let token = command_api::bootstrap_token(&pool, "load-test", None).await?;
-    let router = command_api::build(
+    let (api, token) = serve_api(
         &kafka,
-        pool.clone(),
-        command_api::ApiConfig {
-            command_timeout: Duration::from_secs(30),
-        },
+        &pool,
+        "load-test",
+        Duration::from_secs(30),
         stop.clone(),
     )
     .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let api = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, router).await });
     wait_for(
         &pool,
         "SELECT count(*) FROM node_status WHERE ready",

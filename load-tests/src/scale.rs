@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use infra::kafka::KafkaConfig;
-use load_tests::{raw_produce_rate, wait_for};
+use load_tests::{fresh_database, raw_produce_rate, serve_api, wait_for};
 use serde_json::json;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -215,19 +215,8 @@ async fn main() -> anyhow::Result<()> {
     println!("== raw limits of this machine");
     let raw = raw_produce_rate(&kafka, a.raw_records).await?;
     println!("  rdkafka -> broker produce (idempotent, acks=all, 250 B): {raw:.0} records/s");
-    let admin = PgPool::connect(&a.database_url).await?;
     let db = format!("orch_scale_{run}");
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&admin)
-        .await?;
-    let url = format!(
-        "{}/{db}",
-        a.database_url
-            .rsplit_once('/')
-            .map(|x| x.0)
-            .unwrap_or(&a.database_url)
-    );
-    let pool = infra::db::connect(&url, None, 10).await?;
+    let (admin, url, pool) = fresh_database(&a.database_url, &db).await?;
     let copy_rate = copy_rate(&pool, 200_000).await?;
     println!(
         "  PostgreSQL COPY into an event_log-shaped table (~600 B rows): {copy_rate:.0} rows/s"
@@ -304,19 +293,14 @@ async fn main() -> anyhow::Result<()> {
         Some(control),
         stop.clone(),
     ));
-    let token = command_api::bootstrap_token(&pool, "scale-test", None).await?;
-    let router = command_api::build(
+    let (api, token) = serve_api(
         &kafka,
-        pool.clone(),
-        command_api::ApiConfig {
-            command_timeout: Duration::from_secs(60),
-        },
+        &pool,
+        "scale-test",
+        Duration::from_secs(60),
         stop.clone(),
     )
     .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let api = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, router).await });
     let t = Instant::now();
     wait_for(
         &pool,
