@@ -417,7 +417,7 @@ async fn main() -> anyhow::Result<()> {
     // The best 10 s of binding on the decider's clock: the rate once the
     // pipeline is full, without the gaps while a step's deployments are created.
     let best10: Option<f64> = sqlx::query_scalar(
-        "SELECT max(n)::float8 / 10 FROM (
+        "SELECT max(n)::float8 FROM (
            SELECT sum(c) OVER (ORDER BY s RANGE BETWEEN 9 PRECEDING AND CURRENT ROW) AS n
            FROM (SELECT floor(extract(epoch FROM occurred_at))::int8 AS s, count(*) AS c
                  FROM event_log WHERE event_type = 'PodBound' GROUP BY 1) per_second) t",
@@ -676,7 +676,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "  best 10 s of binding (decider clock)              {:.0} pods/s",
-        best10.unwrap_or(0.0)
+        best10.unwrap_or(0.0) / placement_s.clamp(1.0, 10.0)
     );
     println!(
         "  Pending->Bound (decider clock) p50/p95/p99        {:.0} / {:.0} / {:.0} ms",
