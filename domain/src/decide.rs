@@ -258,12 +258,9 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                         );
                     }
                     if victim.ready {
-                        let left = budgets.entry(victim.deployment).or_insert_with(|| {
-                            state
-                                .deployments
-                                .get(&victim.deployment)
-                                .map_or(u32::MAX, |d| state.disruptions_allowed(d))
-                        });
+                        let left = budgets
+                            .entry(victim.deployment)
+                            .or_insert_with(|| state.disruptions_allowed_for(&victim.deployment));
                         if *left == 0 {
                             return reject(
                                 code::DISRUPTION_BUDGET_EXCEEDED,
@@ -584,18 +581,21 @@ fn check_selector_terms(prefix: &str, exprs: &[LabelRequirement], errors: &mut V
     }
 }
 
-fn check_pod_term(field: &str, t: &PodAffinityTerm, errors: &mut Vec<FieldError>) {
-    if Topology::parse(&t.topology_key).is_none() {
+fn check_topology_key(field: &str, key: &str, errors: &mut Vec<FieldError>) {
+    if Topology::parse(key).is_none() {
         errors.push(FieldError::new(
-            format!("{field}.topologyKey"),
+            field,
             format!(
-                "'{}' is not supported; use {} or {}",
-                t.topology_key,
+                "'{key}' is not supported; use {} or {}",
                 crate::model::HOSTNAME_LABEL,
                 crate::model::ZONE_LABEL
             ),
         ));
     }
+}
+
+fn check_pod_term(field: &str, t: &PodAffinityTerm, errors: &mut Vec<FieldError>) {
+    check_topology_key(&format!("{field}.topologyKey"), &t.topology_key, errors);
     if t.label_selector.is_empty() {
         errors.push(FieldError::new(
             format!("{field}.labelSelector"),
@@ -688,17 +688,7 @@ pub fn scheduling_errors(spec: &DeploymentSpec) -> Vec<FieldError> {
                 "must be at least 1",
             ));
         }
-        if Topology::parse(&c.topology_key).is_none() {
-            errors.push(FieldError::new(
-                format!("{f}.topologyKey"),
-                format!(
-                    "'{}' is not supported; use {} or {}",
-                    c.topology_key,
-                    crate::model::HOSTNAME_LABEL,
-                    crate::model::ZONE_LABEL
-                ),
-            ));
-        }
+        check_topology_key(&format!("{f}.topologyKey"), &c.topology_key, &mut errors);
         check_labels(
             &format!("{f}.labelSelector"),
             &c.label_selector,

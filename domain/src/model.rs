@@ -174,7 +174,15 @@ impl DeploymentSpec {
 
     /// Whether the pods' labels (with the implied `app=<name>`) contain every pair of `selector`.
     pub fn labels_match(&self, selector: &BTreeMap<String, String>) -> bool {
-        selector.iter().all(|(k, v)| match self.labels.get(k) {
+        self.labels_match_pairs(selector)
+    }
+
+    /// `labels_match` for any sequence of (key, value) pairs.
+    pub fn labels_match_pairs<'a>(
+        &self,
+        selector: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> bool {
+        selector.into_iter().all(|(k, v)| match self.labels.get(k) {
             Some(actual) => actual == v,
             None => k == "app" && v == self.name.as_str(),
         })

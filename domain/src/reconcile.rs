@@ -279,12 +279,15 @@ pub fn evictions(state: &State, now_ms: i64, retry_ms: i64) -> Vec<Planned> {
                 .taints
                 .iter()
                 .filter(|t| t.effect == TaintEffect::NoExecute)
-                .find(|t| match no_execute_allowance(&d.spec.tolerations, t) {
-                    None => true,
-                    Some(None) => false,
-                    Some(Some(secs)) => now_ms >= t.time_added_ms.unwrap_or(0) + secs as i64 * 1000,
+                // (taint, whether the pod tolerated it until its seconds ran out)
+                .find_map(|t| match no_execute_allowance(&d.spec.tolerations, t) {
+                    None => Some((t, false)),
+                    Some(None) => None,
+                    Some(Some(secs)) => (now_ms
+                        >= t.time_added_ms.unwrap_or(0) + secs as i64 * 1000)
+                        .then_some((t, true)),
                 });
-            if let Some(t) = tainted {
+            if let Some((t, expired)) = tainted {
                 out.push(Planned {
                     command_id: derive_id(&[b"no-execute", pod.id.0.as_bytes(), &version]),
                     command: Command::EvictPod {
@@ -295,7 +298,7 @@ pub fn evictions(state: &State, now_ms: i64, retry_ms: i64) -> Vec<Planned> {
                             node.spec.name,
                             t.key,
                             t.value,
-                            if d.spec.tolerations.iter().any(|tol| tol.tolerates(t)) {
+                            if expired {
                                 " any longer (toleration seconds ran out)"
                             } else {
                                 ""

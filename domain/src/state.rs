@@ -210,6 +210,13 @@ impl State {
         healthy.saturating_sub(min_available)
     }
 
+    /// `disruptions_allowed` by id; an unknown deployment has no budget.
+    pub fn disruptions_allowed_for(&self, id: &DeploymentId) -> u32 {
+        self.deployments
+            .get(id)
+            .map_or(u32::MAX, |d| self.disruptions_allowed(d))
+    }
+
     /// The pod stops being live (failed or evicted): release its node.
     fn end_pod(&mut self, pod_id: &PodId) {
         let node = self.pods.get(pod_id).and_then(|p| p.node);

@@ -103,22 +103,8 @@ impl SchedulerQueue {
         let mut out = Vec::new();
         let mut preemptions = 0;
         for pod in pending {
-            match cycle.place(pod) {
-                Ok((node, placement)) => {
-                    cycle.assume(pod, node);
-                    let command_id = Uuid::now_v7();
-                    self.assumed.insert(pod.id, (node, command_id, now));
-                    self.last_unschedulable.remove(&pod.id);
-                    out.push(PlannedBind {
-                        command_id,
-                        command: Command::BindPod {
-                            pod_id: pod.id,
-                            node_id: node,
-                            placement,
-                            preempt: vec![],
-                        },
-                    });
-                }
+            let (node, placement, preempt) = match cycle.place(pod) {
+                Ok((node, placement)) => (node, placement, vec![]),
                 Err(why) => {
                     let preemption = if preemptions < MAX_PREEMPTIONS_PER_PASS {
                         preemptions += 1;
@@ -127,44 +113,47 @@ impl SchedulerQueue {
                         None
                     };
                     if let Some(pre) = preemption {
-                        cycle.assume(pod, pre.node_id);
-                        let command_id = Uuid::now_v7();
-                        self.assumed.insert(pod.id, (pre.node_id, command_id, now));
-                        let victims: Vec<PodId> = pre.victims.iter().map(|v| v.0).collect();
+                        // No node fits as is: the explanation is why, and the
+                        // decider records the victims on the `PodBound`.
                         let placement = domain::model::Placement {
                             nodes_total: why.nodes_total,
-                            nodes_feasible: 0,
-                            filtered: why.filtered.clone(),
-                            preempted: victims.clone(),
+                            filtered: why.filtered,
                             ..Default::default()
                         };
-                        out.push(PlannedBind {
-                            command_id,
-                            command: Command::BindPod {
-                                pod_id: pod.id,
-                                node_id: pre.node_id,
-                                placement,
-                                preempt: victims,
-                            },
-                        });
+                        let victims = pre.victims.iter().map(|v| v.0).collect();
+                        (pre.node_id, placement, victims)
+                    } else {
+                        self.backoff.insert(pod.id, now + BACKOFF);
+                        let text = why.to_string();
+                        if self.reported.get(&pod.id) != Some(&text) {
+                            self.reported.insert(pod.id, text.clone());
+                            out.push(PlannedBind {
+                                command_id: Uuid::now_v7(),
+                                command: Command::MarkPodUnschedulable {
+                                    pod_id: pod.id,
+                                    nodes_total: why.nodes_total,
+                                    filtered: why.filtered,
+                                },
+                            });
+                        }
+                        self.last_unschedulable.insert(pod.id, text);
                         continue;
                     }
-                    self.backoff.insert(pod.id, now + BACKOFF);
-                    let text = why.to_string();
-                    if self.reported.get(&pod.id) != Some(&text) {
-                        self.reported.insert(pod.id, text.clone());
-                        out.push(PlannedBind {
-                            command_id: Uuid::now_v7(),
-                            command: Command::MarkPodUnschedulable {
-                                pod_id: pod.id,
-                                nodes_total: why.nodes_total,
-                                filtered: why.filtered,
-                            },
-                        });
-                    }
-                    self.last_unschedulable.insert(pod.id, text);
                 }
-            }
+            };
+            cycle.assume(pod, node);
+            let command_id = Uuid::now_v7();
+            self.assumed.insert(pod.id, (node, command_id, now));
+            self.last_unschedulable.remove(&pod.id);
+            out.push(PlannedBind {
+                command_id,
+                command: Command::BindPod {
+                    pod_id: pod.id,
+                    node_id: node,
+                    placement,
+                    preempt,
+                },
+            });
         }
         let binds = out
             .iter()

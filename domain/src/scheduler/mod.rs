@@ -310,12 +310,7 @@ impl<'s> Cycle<'s> {
         }
         if let Some(d) = state.deployments.get(&pod.deployment) {
             for (key, c) in self.by_selector.iter_mut() {
-                if key.iter().all(|(k, v)| {
-                    d.spec
-                        .labels
-                        .get(k)
-                        .map_or(k == "app" && v == d.spec.name.as_str(), |x| x == v)
-                }) {
+                if d.spec.labels_match_pairs(key.iter().map(|(k, v)| (k, v))) {
                     c.add(node);
                 }
             }

@@ -98,12 +98,9 @@ impl Cycle<'_> {
                     }
                     let mut charged = None;
                     if p.ready {
-                        let allowed = *budgets.entry(p.deployment).or_insert_with(|| {
-                            state
-                                .deployments
-                                .get(&p.deployment)
-                                .map_or(u32::MAX, |d| state.disruptions_allowed(d))
-                        });
+                        let allowed = *budgets
+                            .entry(p.deployment)
+                            .or_insert_with(|| state.disruptions_allowed_for(&p.deployment));
                         let u = used.entry(p.deployment).or_default();
                         if *u >= allowed {
                             continue;
