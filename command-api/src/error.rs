@@ -76,6 +76,10 @@ impl ApiError {
             c::DISRUPTION_BUDGET_EXCEEDED => {
                 (StatusCode::TOO_MANY_REQUESTS, c::DISRUPTION_BUDGET_EXCEEDED)
             }
+            c::ROLLOUT_IN_PROGRESS => (StatusCode::CONFLICT, c::ROLLOUT_IN_PROGRESS),
+            c::NO_ROLLOUT_IN_PROGRESS => (StatusCode::CONFLICT, c::NO_ROLLOUT_IN_PROGRESS),
+            c::NOT_A_CANARY => (StatusCode::CONFLICT, c::NOT_A_CANARY),
+            c::REVISION_NOT_FOUND => (StatusCode::NOT_FOUND, c::REVISION_NOT_FOUND),
             _ => (StatusCode::CONFLICT, "CONFLICT"),
         };
         ApiError::new(status, code, message)

@@ -32,6 +32,8 @@ pub struct AppState {
     pub outcomes: Outcomes,
     pub auth: auth::TokenCache,
     pub command_timeout: Duration,
+    /// For proxying to node agents (pod logs).
+    pub http: reqwest::Client,
 }
 
 pub struct ApiConfig {
@@ -53,6 +55,10 @@ pub async fn build(
         outcomes,
         auth: auth::TokenCache::default(),
         command_timeout: cfg.command_timeout,
+        http: reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| infra::Error::Other(e.to_string()))?,
     };
     Ok(routes::router(Arc::new(state)))
 }

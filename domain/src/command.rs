@@ -9,7 +9,8 @@ use crate::ids::{DeploymentId, NodeId, PodId};
 use std::collections::BTreeMap;
 
 use crate::event::EvictionCause;
-use crate::model::{DeploymentSpec, NodeSpec, Placement, Taint};
+use crate::ids::ServiceId;
+use crate::model::{Canary, DeploymentSpec, NodeSpec, Placement, Probe, RollingUpdate, ServiceSpec, Taint};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -84,10 +85,58 @@ pub enum Command {
     DeleteDeployment {
         deployment_id: DeploymentId,
     },
-    /// Create the deployment's pod number `ordinal` (its `next_ordinal`).
+    /// Change the pod template (a new revision and a rollout) and/or the strategy.
+    UpdateDeployment {
+        deployment_id: DeploymentId,
+        patch: TemplatePatch,
+    },
+    /// Roll back to `revision` (any revision ever recorded). `automatic`: the
+    /// rollout controller stopped a failing rollout.
+    RollbackDeployment {
+        deployment_id: DeploymentId,
+        revision: u64,
+        automatic: bool,
+        /// The rollout an automatic rollback stops (stale otherwise).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rollout: Option<u64>,
+        #[serde(default)]
+        reason: String,
+    },
+    PauseRollout {
+        deployment_id: DeploymentId,
+    },
+    ResumeRollout {
+        deployment_id: DeploymentId,
+    },
+    /// A canary's new revision goes to every replica.
+    PromoteRollout {
+        deployment_id: DeploymentId,
+    },
+    /// The rollout controller saw every replica Ready on the new revision.
+    CompleteRollout {
+        deployment_id: DeploymentId,
+        rollout: u64,
+    },
+    /// The rollout stopped and is not rolled back (`autoRollback: false`).
+    FailRollout {
+        deployment_id: DeploymentId,
+        rollout: u64,
+        reason: String,
+    },
+    /// Create the deployment's pod number `ordinal` (its `next_ordinal`)
+    /// from `revision` (default: the deployment's current one).
     CreatePod {
         deployment_id: DeploymentId,
         ordinal: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revision: Option<u64>,
+    },
+    CreateService {
+        service_id: ServiceId,
+        spec: ServiceSpec,
+    },
+    DeleteService {
+        service_id: ServiceId,
     },
     /// Bind, first evicting `preempt` (lower-priority pods on that node):
     /// one command, so the room made is the room used.
@@ -127,6 +176,9 @@ pub enum Command {
     ReportPodStarted {
         pod_id: PodId,
         node_id: NodeId,
+        /// Where the pod serves (process runtime): `ip:port`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
     },
     ReportPodReady {
         pod_id: PodId,
@@ -144,7 +196,58 @@ pub enum Command {
         reason: String,
         #[serde(default)]
         only_if_surplus: bool,
+        /// Refuse when the pod is Ready and fewer Ready pods than this would remain
+        /// (a rolling update's `replicas - maxUnavailable`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keep_ready: Option<u32>,
+        /// Refuse when the deployment's disruption budget is used up.
+        #[serde(default)]
+        respect_budget: bool,
     },
+    /// The readiness probe failed `failureThreshold` times in a row.
+    ReportPodNotReady {
+        pod_id: PodId,
+        node_id: NodeId,
+        reason: String,
+    },
+    /// The container exited or failed its liveness probe and was restarted
+    /// after `backoff_ms` (CrashLoopBackOff).
+    ReportPodRestarted {
+        pod_id: PodId,
+        node_id: NodeId,
+        restarts: u32,
+        backoff_ms: u64,
+        reason: String,
+    },
+}
+
+/// The fields of a deployment `PATCH`; absent = unchanged. Template
+/// fields make a new revision; `strategy` alone does not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplatePatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::names::Image>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<crate::model::Resources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    /// `Some(None)` removes the probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<Option<Probe>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<Option<Probe>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<RollingUpdate>,
+    /// Roll out to this many pods first and wait for `promote`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
 }
 
 impl Command {
@@ -169,6 +272,17 @@ impl Command {
             Command::UncordonNode { .. } => "UncordonNode",
             Command::DrainNode { .. } => "DrainNode",
             Command::SetNodeTaints { .. } => "SetNodeTaints",
+            Command::UpdateDeployment { .. } => "UpdateDeployment",
+            Command::RollbackDeployment { .. } => "RollbackDeployment",
+            Command::PauseRollout { .. } => "PauseRollout",
+            Command::ResumeRollout { .. } => "ResumeRollout",
+            Command::PromoteRollout { .. } => "PromoteRollout",
+            Command::CompleteRollout { .. } => "CompleteRollout",
+            Command::FailRollout { .. } => "FailRollout",
+            Command::CreateService { .. } => "CreateService",
+            Command::DeleteService { .. } => "DeleteService",
+            Command::ReportPodNotReady { .. } => "ReportPodNotReady",
+            Command::ReportPodRestarted { .. } => "ReportPodRestarted",
         }
     }
 }

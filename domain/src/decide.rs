@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 
 use crate::command::Command;
-use crate::event::{Event, EvictionCause};
+use crate::command::TemplatePatch;
+use crate::event::{Event, EvictionCause, RolloutTrigger};
 use crate::ids::{DeploymentId, NodeId, PodId};
 use crate::model::{
     DeploymentSpec, LabelRequirement, NodeCondition, NodeUsage, PodAffinityTerm, PodPhase,
@@ -37,6 +38,10 @@ pub mod code {
     pub const BIND_INFEASIBLE: &str = "BIND_INFEASIBLE";
     pub const DISRUPTION_BUDGET_EXCEEDED: &str = "DISRUPTION_BUDGET_EXCEEDED";
     pub const PREEMPTION_INVALID: &str = "PREEMPTION_INVALID";
+    pub const ROLLOUT_IN_PROGRESS: &str = "ROLLOUT_IN_PROGRESS";
+    pub const NO_ROLLOUT_IN_PROGRESS: &str = "NO_ROLLOUT_IN_PROGRESS";
+    pub const REVISION_NOT_FOUND: &str = "REVISION_NOT_FOUND";
+    pub const NOT_A_CANARY: &str = "NOT_A_CANARY";
 }
 
 fn reject(code: &'static str, message: impl Into<String>) -> Result<Vec<Event>, Rejection> {
@@ -187,11 +192,19 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         Command::CreatePod {
             deployment_id,
             ordinal,
+            revision,
         } => {
             let Some(d) = state.deployments.get(deployment_id) else {
                 return Ok(vec![]);
             };
-            if *ordinal != d.next_ordinal || state.live_pod_count(d) >= d.spec.replicas {
+            let revision = revision.unwrap_or(d.revision);
+            let Some(template) = d.template(revision) else {
+                return Ok(vec![]);
+            };
+            // A rollout may surge above the replicas; otherwise never.
+            let mixed = d.rollout.is_some() || state.live_pods(d).any(|p| p.revision != d.revision);
+            let cap = d.spec.replicas + if mixed { d.spec.strategy.max_surge } else { 0 };
+            if *ordinal != d.next_ordinal || state.live_pod_count(d) >= cap {
                 return Ok(vec![]);
             }
             let pod_id = PodId::for_ordinal(*deployment_id, *ordinal);
@@ -201,9 +214,233 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 namespace: d.spec.namespace.clone(),
                 name: format!("{}-{}", d.spec.name, ordinal),
                 ordinal: *ordinal,
-                image: d.spec.image.clone(),
-                resources: d.spec.resources,
-                revision: d.revision,
+                image: template.image.clone(),
+                resources: template.resources,
+                revision,
+            }])
+        }
+        Command::UpdateDeployment {
+            deployment_id,
+            patch,
+        } => update_deployment(state, deployment_id, patch),
+        Command::RollbackDeployment {
+            deployment_id,
+            revision,
+            automatic,
+            rollout,
+            reason,
+        } => {
+            let Some(d) = state.deployments.get(deployment_id) else {
+                return reject(
+                    code::NOT_FOUND,
+                    format!("deployment {deployment_id} not found"),
+                );
+            };
+            if *automatic && d.rollout.as_ref().map(|r| r.number) != *rollout {
+                return Ok(vec![]);
+            }
+            if d.template(*revision).is_none() || *revision == 0 {
+                return reject(
+                    code::REVISION_NOT_FOUND,
+                    format!(
+                        "deployment {} has no revision {revision} (revisions 1 to {})",
+                        d.spec.name,
+                        d.latest_revision()
+                    ),
+                );
+            }
+            if *revision == d.revision && d.rollout.is_none() {
+                return Ok(vec![]);
+            }
+            let mut events = Vec::with_capacity(2);
+            if let Some(r) = &d.rollout {
+                events.push(Event::RolloutRolledBack {
+                    deployment_id: *deployment_id,
+                    rollout: r.number,
+                    from: r.to,
+                    to: *revision,
+                    automatic: *automatic,
+                    reason: reason.clone(),
+                });
+            }
+            events.push(Event::RolloutStarted {
+                deployment_id: *deployment_id,
+                rollout: d.rollouts + 1,
+                from: d.revision,
+                to: *revision,
+                trigger: if *automatic {
+                    RolloutTrigger::AutoRollback
+                } else {
+                    RolloutTrigger::Rollback
+                },
+                canary: None,
+            });
+            Ok(events)
+        }
+        Command::PauseRollout { deployment_id }
+        | Command::ResumeRollout { deployment_id }
+        | Command::PromoteRollout { deployment_id } => {
+            let Some(d) = state.deployments.get(deployment_id) else {
+                return reject(
+                    code::NOT_FOUND,
+                    format!("deployment {deployment_id} not found"),
+                );
+            };
+            let Some(r) = &d.rollout else {
+                return reject(
+                    code::NO_ROLLOUT_IN_PROGRESS,
+                    format!("deployment {} has no rollout in progress", d.spec.name),
+                );
+            };
+            let (deployment_id, rollout) = (*deployment_id, r.number);
+            Ok(match command {
+                Command::PauseRollout { .. } if !r.paused => vec![Event::RolloutPaused {
+                    deployment_id,
+                    rollout,
+                }],
+                Command::ResumeRollout { .. } if r.paused => vec![Event::RolloutResumed {
+                    deployment_id,
+                    rollout,
+                }],
+                Command::PromoteRollout { .. } => {
+                    if r.canary.is_none() {
+                        return reject(
+                            code::NOT_A_CANARY,
+                            format!("rollout {rollout} of {} is not a canary", d.spec.name),
+                        );
+                    }
+                    vec![Event::RolloutPromoted {
+                        deployment_id,
+                        rollout,
+                    }]
+                }
+                _ => vec![],
+            })
+        }
+        Command::CompleteRollout {
+            deployment_id,
+            rollout,
+        } => {
+            let Some(d) = state.deployments.get(deployment_id) else {
+                return Ok(vec![]);
+            };
+            let Some(r) = d.rollout.as_ref().filter(|r| r.number == *rollout) else {
+                return Ok(vec![]);
+            };
+            let (mut ready, mut other) = (0u32, 0u32);
+            for p in state.live_pods(d) {
+                if p.revision != r.to {
+                    other += 1;
+                } else if p.ready {
+                    ready += 1;
+                }
+            }
+            if r.canary.is_some() || other > 0 || ready < d.spec.replicas {
+                return Ok(vec![]);
+            }
+            Ok(vec![Event::RolloutSucceeded {
+                deployment_id: *deployment_id,
+                rollout: r.number,
+                from: r.from,
+                to: r.to,
+            }])
+        }
+        Command::FailRollout {
+            deployment_id,
+            rollout,
+            reason,
+        } => {
+            let Some(d) = state.deployments.get(deployment_id) else {
+                return Ok(vec![]);
+            };
+            if d.rollout.as_ref().map(|r| r.number) != Some(*rollout) {
+                return Ok(vec![]);
+            }
+            Ok(vec![Event::RolloutFailed {
+                deployment_id: *deployment_id,
+                rollout: *rollout,
+                reason: reason.clone(),
+            }])
+        }
+        Command::CreateService { service_id, spec } => {
+            if state.services.contains_key(service_id)
+                || state
+                    .service_by_name(spec.namespace.as_str(), spec.name.as_str())
+                    .is_some()
+            {
+                return reject(
+                    code::ALREADY_EXISTS,
+                    format!(
+                        "service '{}' already exists in namespace '{}'",
+                        spec.name, spec.namespace
+                    ),
+                );
+            }
+            let mut errors = Vec::new();
+            if spec.selector.is_empty() {
+                errors.push(FieldError::new("selector", "must select at least one label"));
+            }
+            check_labels("selector", &spec.selector, &mut errors);
+            if let Some(h) = &spec.host
+                && (h.is_empty()
+                    || h.len() > 253
+                    || !h
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+            {
+                errors.push(FieldError::new("host", "must be a DNS name"));
+            }
+            if !spec.path_prefix.starts_with('/') {
+                errors.push(FieldError::new("pathPrefix", "must start with '/'"));
+            }
+            if !errors.is_empty() {
+                return Err(validation(&errors));
+            }
+            Ok(vec![Event::ServiceCreated {
+                service_id: *service_id,
+                spec: spec.clone(),
+            }])
+        }
+        Command::DeleteService { service_id } => match state.services.get(service_id) {
+            None => reject(code::NOT_FOUND, format!("service {service_id} not found")),
+            Some(s) => Ok(vec![Event::ServiceDeleted {
+                service_id: *service_id,
+                namespace: s.spec.namespace.clone(),
+                name: s.spec.name.clone(),
+            }]),
+        },
+        Command::ReportPodNotReady {
+            pod_id,
+            node_id,
+            reason,
+        } => {
+            let pod = pod_on_node(state, pod_id, node_id)?;
+            if !pod.is_live() {
+                return Ok(vec![]);
+            }
+            Ok(vec![Event::PodNotReady {
+                pod_id: *pod_id,
+                node_id: *node_id,
+                reason: reason.clone(),
+            }])
+        }
+        Command::ReportPodRestarted {
+            pod_id,
+            node_id,
+            restarts,
+            backoff_ms,
+            reason,
+        } => {
+            let pod = pod_on_node(state, pod_id, node_id)?;
+            if !pod.is_live() || pod.restarts >= *restarts {
+                return Ok(vec![]);
+            }
+            Ok(vec![Event::PodRestarted {
+                pod_id: *pod_id,
+                node_id: *node_id,
+                restarts: *restarts,
+                backoff_ms: *backoff_ms,
+                reason: reason.clone(),
             }])
         }
         Command::BindPod {
@@ -419,13 +656,28 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 }])
             }
         },
-        Command::ReportPodStarted { pod_id, node_id } => {
+        Command::ReportPodStarted {
+            pod_id,
+            node_id,
+            address,
+        } => {
             let pod = pod_on_node(state, pod_id, node_id)?;
             match pod.phase {
                 PodPhase::Pending => Ok(vec![Event::PodStarted {
                     pod_id: *pod_id,
                     node_id: *node_id,
+                    address: address.clone(),
                 }]),
+                // Restarted elsewhere (a new port after an agent restart).
+                PodPhase::Running
+                    if address.is_some() && state.addresses.get(pod_id) != address.as_ref() =>
+                {
+                    Ok(vec![Event::PodStarted {
+                        pod_id: *pod_id,
+                        node_id: *node_id,
+                        address: address.clone(),
+                    }])
+                }
                 _ => Ok(vec![]),
             }
         }
@@ -464,16 +716,33 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             pod_id,
             reason,
             only_if_surplus,
+            keep_ready,
+            respect_budget,
         } => {
             let Some(pod) = state.pods.get(pod_id) else {
                 return Ok(vec![]);
             };
-            if *only_if_surplus && pod.is_live() {
+            if pod.is_live() {
                 let Some(d) = state.deployments.get(&pod.deployment) else {
                     return Ok(vec![]);
                 };
-                if state.live_pod_count(d) <= d.spec.replicas {
+                if *only_if_surplus && state.live_pod_count(d) <= d.spec.replicas {
                     return Ok(vec![]);
+                }
+                if pod.ready {
+                    let ready = state.live_pods(d).filter(|p| p.ready).count() as u32;
+                    if keep_ready.is_some_and(|k| ready <= k) {
+                        return Ok(vec![]);
+                    }
+                    if *respect_budget && state.disruptions_allowed(d) == 0 {
+                        return reject(
+                            code::DISRUPTION_BUDGET_EXCEEDED,
+                            format!(
+                                "deleting pod {pod_id} would break the disruption budget of {}",
+                                d.spec.name
+                            ),
+                        );
+                    }
                 }
             }
             let usage = UsageTracker::default().release(state, pod_id, pod.node);
@@ -706,8 +975,187 @@ pub fn scheduling_errors(spec: &DeploymentSpec) -> Vec<FieldError> {
     errors
 }
 
+fn validation(errors: &[FieldError]) -> Rejection {
+    Rejection {
+        code: code::VALIDATION_FAILED,
+        message: errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+/// A `PATCH`: strategy changes apply at once; template changes record a
+/// new revision and start a rollout (refused while one runs).
+fn update_deployment(
+    state: &State,
+    deployment_id: &DeploymentId,
+    patch: &TemplatePatch,
+) -> Result<Vec<Event>, Rejection> {
+    let Some(d) = state.deployments.get(deployment_id) else {
+        return reject(
+            code::NOT_FOUND,
+            format!("deployment {deployment_id} not found"),
+        );
+    };
+    let mut spec = d.spec.clone();
+    if let Some(v) = &patch.image {
+        spec.image = v.clone();
+    }
+    if let Some(v) = &patch.command {
+        spec.command = v.clone();
+    }
+    if let Some(v) = &patch.args {
+        spec.args = v.clone();
+    }
+    if let Some(v) = &patch.env {
+        spec.env = v.clone();
+    }
+    if let Some(v) = patch.resources {
+        spec.resources = v;
+    }
+    if let Some(v) = &patch.labels {
+        spec.labels = v.clone();
+    }
+    if let Some(v) = &patch.readiness_probe {
+        spec.readiness_probe = v.clone();
+    }
+    if let Some(v) = &patch.liveness_probe {
+        spec.liveness_probe = v.clone();
+    }
+    let strategy = patch.strategy.unwrap_or(spec.strategy);
+    spec.strategy = d.spec.strategy;
+    let template_changed = spec != d.spec;
+    if patch.canary.is_some() && !template_changed {
+        return reject(
+            code::VALIDATION_FAILED,
+            "canary: only a template change (image, command, args, env, resources, labels, probes) starts a canary",
+        );
+    }
+    if template_changed && let Some(r) = &d.rollout {
+        return reject(
+            code::ROLLOUT_IN_PROGRESS,
+            format!(
+                "deployment {} is rolling out revision {} (rollout {}); wait for it, pause it, or roll back",
+                d.spec.name, r.to, r.number
+            ),
+        );
+    }
+    let mut errors = probe_errors(&spec);
+    errors.extend(strategy_errors(&strategy));
+    if let Some(c) = patch.canary
+        && (c.replicas.is_some() == c.percent.is_some()
+            || c.replicas == Some(0)
+            || c.percent.is_some_and(|p| p == 0 || p > 100))
+    {
+        errors.push(FieldError::new(
+            "canary",
+            "give exactly one of replicas (≥ 1) and percent (1–100)",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(validation(&errors));
+    }
+    let mut probe = spec.clone();
+    probe.strategy = strategy;
+    validate_spec(&probe)?;
+    if patch.resources.is_some() {
+        check_capacity(state, &spec, spec.replicas)?;
+    }
+    let mut events = Vec::new();
+    if strategy != d.spec.strategy {
+        events.push(Event::DeploymentStrategyChanged {
+            deployment_id: *deployment_id,
+            strategy,
+        });
+    }
+    if template_changed {
+        let revision = d.latest_revision() + 1;
+        events.push(Event::DeploymentRevisionCreated {
+            deployment_id: *deployment_id,
+            revision,
+            spec,
+        });
+        events.push(Event::RolloutStarted {
+            deployment_id: *deployment_id,
+            rollout: d.rollouts + 1,
+            from: d.revision,
+            to: revision,
+            trigger: RolloutTrigger::Update,
+            canary: patch.canary.map(|c| c.pods(d.spec.replicas)),
+        });
+    }
+    Ok(events)
+}
+
+fn strategy_errors(s: &crate::model::RollingUpdate) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if s.max_surge == 0 && s.max_unavailable == 0 {
+        errors.push(FieldError::new(
+            "strategy",
+            "maxSurge and maxUnavailable must not both be 0",
+        ));
+    }
+    if s.progress_deadline_seconds == 0 {
+        errors.push(FieldError::new(
+            "strategy.progressDeadlineSeconds",
+            "must be greater than 0",
+        ));
+    }
+    if s.rollback_after_failed_pods == 0 {
+        errors.push(FieldError::new(
+            "strategy.rollbackAfterFailedPods",
+            "must be greater than 0",
+        ));
+    }
+    errors
+}
+
+fn probe_errors(spec: &DeploymentSpec) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (field, probe) in [
+        ("readinessProbe", &spec.readiness_probe),
+        ("livenessProbe", &spec.liveness_probe),
+    ] {
+        let Some(p) = probe else { continue };
+        let actions = p.http_get.is_some() as u8 + p.tcp_socket.is_some() as u8 + p.exec.is_some() as u8;
+        if actions != 1 {
+            errors.push(FieldError::new(
+                field,
+                "give exactly one of httpGet, tcpSocket and exec",
+            ));
+        }
+        if let Some(h) = &p.http_get
+            && !h.path.starts_with('/')
+        {
+            errors.push(FieldError::new(
+                &format!("{field}.httpGet.path"),
+                "must start with '/'",
+            ));
+        }
+        if let Some(e) = &p.exec
+            && e.command.is_empty()
+        {
+            errors.push(FieldError::new(
+                &format!("{field}.exec.command"),
+                "must not be empty",
+            ));
+        }
+        if p.period_ms < 100 || p.timeout_ms == 0 || p.failure_threshold == 0 || p.success_threshold == 0 {
+            errors.push(FieldError::new(
+                field,
+                "periodMs must be at least 100; timeoutMs, failureThreshold and successThreshold at least 1",
+            ));
+        }
+    }
+    errors
+}
+
 fn validate_spec(spec: &DeploymentSpec) -> Result<(), Rejection> {
-    let errors = scheduling_errors(spec);
+    let mut errors = scheduling_errors(spec);
+    errors.extend(probe_errors(spec));
+    errors.extend(strategy_errors(&spec.strategy));
     if !errors.is_empty() {
         return Err(Rejection {
             code: code::VALIDATION_FAILED,

@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::ids::{DeploymentId, NodeId, PodId, derive_id};
+use crate::ids::{DeploymentId, NodeId, PodId, ServiceId, derive_id};
 use std::collections::BTreeMap;
 
-use crate::model::{DeploymentSpec, NodeSpec, NodeUsage, Placement, Resources, Taint};
+use crate::model::{DeploymentSpec, NodeSpec, NodeUsage, Placement, Resources, ServiceSpec, Taint};
 use crate::names::{Image, Name};
 
 pub const SCHEMA_VERSION: u16 = 1;
@@ -19,6 +19,7 @@ pub enum AggregateKind {
     Node,
     Pod,
     Deployment,
+    Service,
     Command,
 }
 
@@ -28,6 +29,7 @@ impl AggregateKind {
             AggregateKind::Node => "node",
             AggregateKind::Pod => "pod",
             AggregateKind::Deployment => "deployment",
+            AggregateKind::Service => "service",
             AggregateKind::Command => "command",
         }
     }
@@ -96,6 +98,8 @@ pub enum Event {
     PodStarted {
         pod_id: PodId,
         node_id: NodeId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
     },
     PodReady {
         pod_id: PodId,
@@ -138,6 +142,83 @@ pub enum Event {
         nodes_total: u32,
         filtered: BTreeMap<String, u32>,
     },
+    /// A template change: revision `revision` holds `spec` (replicas as they were).
+    DeploymentRevisionCreated {
+        deployment_id: DeploymentId,
+        revision: u64,
+        spec: DeploymentSpec,
+    },
+    /// The strategy changed without a new revision.
+    DeploymentStrategyChanged {
+        deployment_id: DeploymentId,
+        strategy: crate::model::RollingUpdate,
+    },
+    /// Rollout number `rollout` moves the pods from revision `from` to `to`.
+    RolloutStarted {
+        deployment_id: DeploymentId,
+        rollout: u64,
+        from: u64,
+        to: u64,
+        trigger: RolloutTrigger,
+        /// Pods on `to` before the rollout waits for `promote`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        canary: Option<u32>,
+    },
+    RolloutPaused {
+        deployment_id: DeploymentId,
+        rollout: u64,
+    },
+    RolloutResumed {
+        deployment_id: DeploymentId,
+        rollout: u64,
+    },
+    RolloutPromoted {
+        deployment_id: DeploymentId,
+        rollout: u64,
+    },
+    RolloutSucceeded {
+        deployment_id: DeploymentId,
+        rollout: u64,
+        from: u64,
+        to: u64,
+    },
+    /// Stopped without a rollback; the deployment stays on `to`.
+    RolloutFailed {
+        deployment_id: DeploymentId,
+        rollout: u64,
+        reason: String,
+    },
+    /// Stopped and rolled back: a new rollout (the next event) goes back to `to`.
+    RolloutRolledBack {
+        deployment_id: DeploymentId,
+        rollout: u64,
+        from: u64,
+        to: u64,
+        automatic: bool,
+        reason: String,
+    },
+    /// The pod stopped passing (or never passed) its readiness probe: it takes no traffic.
+    PodNotReady {
+        pod_id: PodId,
+        node_id: NodeId,
+        reason: String,
+    },
+    PodRestarted {
+        pod_id: PodId,
+        node_id: NodeId,
+        restarts: u32,
+        backoff_ms: u64,
+        reason: String,
+    },
+    ServiceCreated {
+        service_id: ServiceId,
+        spec: ServiceSpec,
+    },
+    ServiceDeleted {
+        service_id: ServiceId,
+        namespace: Name,
+        name: Name,
+    },
     CommandRejected {
         command_type: String,
         code: String,
@@ -166,6 +247,19 @@ impl Event {
             Event::NodeTaintsChanged { .. } => "NodeTaintsChanged",
             Event::PodEvicted { .. } => "PodEvicted",
             Event::PodUnschedulable { .. } => "PodUnschedulable",
+            Event::DeploymentRevisionCreated { .. } => "DeploymentRevisionCreated",
+            Event::DeploymentStrategyChanged { .. } => "DeploymentStrategyChanged",
+            Event::RolloutStarted { .. } => "RolloutStarted",
+            Event::RolloutPaused { .. } => "RolloutPaused",
+            Event::RolloutResumed { .. } => "RolloutResumed",
+            Event::RolloutPromoted { .. } => "RolloutPromoted",
+            Event::RolloutSucceeded { .. } => "RolloutSucceeded",
+            Event::RolloutFailed { .. } => "RolloutFailed",
+            Event::RolloutRolledBack { .. } => "RolloutRolledBack",
+            Event::PodNotReady { .. } => "PodNotReady",
+            Event::PodRestarted { .. } => "PodRestarted",
+            Event::ServiceCreated { .. } => "ServiceCreated",
+            Event::ServiceDeleted { .. } => "ServiceDeleted",
             Event::CommandRejected { .. } => "CommandRejected",
         }
     }
@@ -183,7 +277,19 @@ impl Event {
             | Event::NodeTaintsChanged { node_id, .. } => (Node, node_id.0),
             Event::DeploymentCreated { deployment_id, .. }
             | Event::DeploymentScaled { deployment_id, .. }
-            | Event::DeploymentDeleted { deployment_id, .. } => (Deployment, deployment_id.0),
+            | Event::DeploymentDeleted { deployment_id, .. }
+            | Event::DeploymentRevisionCreated { deployment_id, .. }
+            | Event::DeploymentStrategyChanged { deployment_id, .. }
+            | Event::RolloutStarted { deployment_id, .. }
+            | Event::RolloutPaused { deployment_id, .. }
+            | Event::RolloutResumed { deployment_id, .. }
+            | Event::RolloutPromoted { deployment_id, .. }
+            | Event::RolloutSucceeded { deployment_id, .. }
+            | Event::RolloutFailed { deployment_id, .. }
+            | Event::RolloutRolledBack { deployment_id, .. } => (Deployment, deployment_id.0),
+            Event::ServiceCreated { service_id, .. } | Event::ServiceDeleted { service_id, .. } => {
+                (Service, service_id.0)
+            }
             Event::PodCreated { pod_id, .. }
             | Event::PodBound { pod_id, .. }
             | Event::PodStarted { pod_id, .. }
@@ -191,10 +297,33 @@ impl Event {
             | Event::PodFailed { pod_id, .. }
             | Event::PodDeleted { pod_id, .. }
             | Event::PodEvicted { pod_id, .. }
-            | Event::PodUnschedulable { pod_id, .. } => (Pod, pod_id.0),
+            | Event::PodUnschedulable { pod_id, .. }
+            | Event::PodNotReady { pod_id, .. }
+            | Event::PodRestarted { pod_id, .. } => (Pod, pod_id.0),
             Event::CommandRejected { .. } => (Command, command_id),
         };
         AggregateRef { kind, id }
+    }
+}
+
+/// Why a rollout started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RolloutTrigger {
+    /// The template changed (a new revision).
+    Update,
+    /// Someone asked to go back to an earlier revision.
+    Rollback,
+    /// The rollout controller stopped a failing rollout and went back.
+    AutoRollback,
+}
+
+impl RolloutTrigger {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RolloutTrigger::Update => "UPDATE",
+            RolloutTrigger::Rollback => "ROLLBACK",
+            RolloutTrigger::AutoRollback => "AUTO_ROLLBACK",
+        }
     }
 }
 

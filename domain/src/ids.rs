@@ -86,6 +86,7 @@ macro_rules! id_type {
 id_type!(NodeId);
 id_type!(PodId);
 id_type!(DeploymentId);
+id_type!(ServiceId);
 
 /// A v5 id derived from parts joined by `/`.
 pub fn derive_id(parts: &[&[u8]]) -> Uuid {

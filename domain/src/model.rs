@@ -100,6 +100,27 @@ pub struct NodeSpec {
 pub struct RollingUpdate {
     pub max_unavailable: u32,
     pub max_surge: u32,
+    /// A rollout that makes no progress for this long fails (and rolls back
+    /// when `auto_rollback`).
+    #[serde(default = "default_progress_deadline")]
+    pub progress_deadline_seconds: u32,
+    /// This many pods of the new revision failing (readiness lost or never
+    /// reached, a restart, a crash) during a rollout stop it.
+    #[serde(default = "default_rollback_after")]
+    pub rollback_after_failed_pods: u32,
+    /// A stopped rollout rolls back to the revision it started from.
+    #[serde(default = "default_true")]
+    pub auto_rollback: bool,
+}
+
+fn default_progress_deadline() -> u32 {
+    600
+}
+fn default_rollback_after() -> u32 {
+    1
+}
+fn default_true() -> bool {
+    true
 }
 
 impl Default for RollingUpdate {
@@ -107,8 +128,110 @@ impl Default for RollingUpdate {
         RollingUpdate {
             max_unavailable: 1,
             max_surge: 1,
+            progress_deadline_seconds: default_progress_deadline(),
+            rollback_after_failed_pods: default_rollback_after(),
+            auto_rollback: true,
         }
     }
+}
+
+/// How a probe checks a container; exactly one action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Probe {
+    /// `GET http://<pod address><path>`: 200–399 passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_get: Option<HttpGetAction>,
+    /// A TCP connection to the pod's port opens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_socket: Option<TcpSocketAction>,
+    /// The command exits 0 (run with the container's environment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecAction>,
+    #[serde(default)]
+    pub initial_delay_ms: u64,
+    #[serde(default = "default_period_ms")]
+    pub period_ms: u64,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Consecutive failures before the probe counts as failed.
+    #[serde(default = "default_failure_threshold")]
+    pub failure_threshold: u32,
+    /// Consecutive successes before a failed probe counts as passing again.
+    #[serde(default = "default_success_threshold")]
+    pub success_threshold: u32,
+}
+
+fn default_period_ms() -> u64 {
+    1000
+}
+fn default_timeout_ms() -> u64 {
+    1000
+}
+fn default_failure_threshold() -> u32 {
+    3
+}
+fn default_success_threshold() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpGetAction {
+    #[serde(default = "default_path")]
+    pub path: String,
+}
+
+fn default_path() -> String {
+    "/".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TcpSocketAction {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecAction {
+    pub command: Vec<String>,
+}
+
+/// A canary: this many pods (or this percentage of the replicas, at least
+/// one) run the new revision until the rollout is promoted or aborted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Canary {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u32>,
+}
+
+impl Canary {
+    pub fn pods(&self, replicas: u32) -> u32 {
+        let n = match (self.replicas, self.percent) {
+            (Some(n), _) => n,
+            (None, Some(p)) => (replicas as u64 * p as u64).div_ceil(100) as u32,
+            (None, None) => 1,
+        };
+        n.clamp(1, replicas.max(1))
+    }
+}
+
+/// What a Service selects and how the gateway reaches it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceSpec {
+    pub namespace: Name,
+    pub name: Name,
+    /// Pods whose labels (with the implied `app=<deployment>`) contain every pair.
+    pub selector: BTreeMap<String, String>,
+    /// The gateway routes requests for this host (any host when empty) …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// … whose path starts with this prefix (longest prefix wins).
+    #[serde(default = "default_path")]
+    pub path_prefix: String,
 }
 
 /// The pod template and replica count a deployment declares.
@@ -141,6 +264,19 @@ pub struct DeploymentSpec {
     /// How many pods voluntary disruptions (drain, preemption, eviction) must leave.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disruption_budget: Option<DisruptionBudget>,
+    /// The program to run instead of the image's default (process runtime).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Ready when it passes (no probe: Ready once started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<Probe>,
+    /// Restarted (with back-off) when it fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<Probe>,
 }
 
 fn is_zero(v: &i32) -> bool {

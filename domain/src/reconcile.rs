@@ -9,11 +9,11 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::command::Command;
-use crate::event::EvictionCause;
+use crate::event::{EvictionCause, RolloutTrigger};
 use crate::ids::{DeploymentId, NodeId, derive_id};
 use crate::model::{NodeCondition, TaintEffect};
 use crate::scheduler::taints::no_execute_allowance;
-use crate::state::State;
+use crate::state::{Deployment, Pod, Rollout, State};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Planned {
@@ -22,64 +22,257 @@ pub struct Planned {
     pub reason: String,
 }
 
-/// Deployment controller: create or delete pods until each deployment has
-/// exactly `replicas` live pods.
-pub fn deployments(state: &State) -> Vec<Planned> {
+/// Deployment and rollout controller: converge each deployment's live pods
+/// to `replicas` pods of its current revision. While pods of other
+/// revisions remain (a rollout or a rollback), it is a rolling update: at
+/// most `replicas + maxSurge` live pods, old pods removed only while at
+/// least `replicas - maxUnavailable` pods stay Ready (and within the
+/// disruption budget), unready old pods first. A canary stops at its pod
+/// count until promoted; a paused rollout makes no progress. A rollout
+/// whose new pods fail `rollbackAfterFailedPods` times is rolled back
+/// (or failed, without `autoRollback`); one that converged succeeds.
+///
+/// `window` (e.g. seconds / 5) goes into the ids of commands the decider may
+/// refuse as premature, so a later pass can ask again.
+pub fn deployments(state: &State, window: u64) -> Vec<Planned> {
     let mut out = Vec::new();
     let mut ids: Vec<_> = state.deployments.keys().copied().collect();
     ids.sort();
     for id in ids {
-        let d = &state.deployments[&id];
-        let live_count = d.live as usize;
-        let want = d.spec.replicas as usize;
-        if live_count < want {
-            for i in 0..(want - live_count) as u64 {
-                let ordinal = d.next_ordinal + i;
-                out.push(Planned {
-                    command_id: derive_id(&[
-                        b"create-pod",
-                        id.0.as_bytes(),
-                        &ordinal.to_be_bytes(),
-                    ]),
-                    command: Command::CreatePod {
-                        deployment_id: id,
-                        ordinal,
-                    },
-                    reason: format!(
-                        "deployment {} has {} of {} replicas",
-                        d.spec.name, live_count, want
-                    ),
-                });
-            }
-        } else if live_count > want {
-            // Remove the least useful first: unbound, then not running, then not ready, then newest.
-            let mut victims: Vec<_> = state.live_pods(d).collect();
-            victims.sort_by_key(|p| {
-                (
-                    p.node.is_some(),
-                    p.phase == crate::model::PodPhase::Running,
-                    p.ready,
-                    Reverse(p.ordinal),
-                )
+        plan_deployment(state, &state.deployments[&id], window, &mut out);
+    }
+    out
+}
+
+fn plan_deployment(state: &State, d: &Deployment, window: u64, out: &mut Vec<Planned>) {
+    let id = d.id;
+    let replicas = d.spec.replicas;
+    let strategy = d.spec.strategy;
+    let rollout = d.rollout.as_ref();
+    let live: Vec<&Pod> = state.live_pods(d).collect();
+    let (new, old): (Vec<&Pod>, Vec<&Pod>) = live.iter().partition(|p| p.revision == d.revision);
+    let ready = live.iter().filter(|p| p.ready).count() as u32;
+    let new_ready = new.iter().filter(|p| p.ready).count() as u32;
+    let digest = [
+        window,
+        live.len() as u64,
+        ready as u64,
+        new.len() as u64,
+        d.version,
+    ]
+    .map(|v| v.to_be_bytes())
+    .concat();
+
+    if let Some(r) = rollout {
+        let failed = r.failed_pods.len() as u32;
+        if failed >= strategy.rollback_after_failed_pods {
+            let why = format!(
+                "{failed} pod(s) of revision {} failed (threshold {}): {}",
+                r.to,
+                strategy.rollback_after_failed_pods,
+                r.last_failure.as_deref().unwrap_or("unknown")
+            );
+            out.push(stop_rollout(d, r, why));
+            return;
+        }
+        if !r.paused && r.canary.is_none() && old.is_empty() && new_ready >= replicas {
+            out.push(Planned {
+                command_id: derive_id(&[b"rollout-complete", id.0.as_bytes(), &r.number.to_be_bytes()]),
+                command: Command::CompleteRollout {
+                    deployment_id: id,
+                    rollout: r.number,
+                },
+                reason: format!(
+                    "{new_ready} of {replicas} pods Ready on revision {}",
+                    r.to
+                ),
             });
-            for pod in victims.iter().take(victims.len() - want) {
-                out.push(Planned {
-                    command_id: derive_id(&[b"scale-down", pod.id.0.as_bytes()]),
-                    command: Command::DeletePod {
-                        pod_id: pod.id,
-                        reason: "scale-down".into(),
-                        only_if_surplus: true,
-                    },
-                    reason: format!(
-                        "deployment {} has {} live replicas, wants {}",
-                        d.spec.name,
-                        victims.len(),
-                        want
-                    ),
-                });
-            }
         }
     }
+
+    let rolling = rollout.is_some() || !old.is_empty();
+    let want_new = match rollout {
+        Some(r) if r.paused => (new.len() as u32).min(replicas),
+        Some(r) => r.canary.map_or(replicas, |c| c.min(replicas)),
+        None => replicas,
+    };
+    let want_old = replicas - want_new;
+    let max_total = replicas + if rolling { strategy.max_surge } else { 0 };
+    let min_ready = replicas.saturating_sub(strategy.max_unavailable);
+    let total = live.len() as u32;
+
+    // Create: new pods up to `want_new` within the surge; old ones to refill a paused or canary rollout.
+    let mut room = max_total.saturating_sub(total);
+    let create_new = want_new.saturating_sub(new.len() as u32).min(room);
+    room -= create_new;
+    let short = replicas.saturating_sub(total + create_new);
+    let old_revision = rollout.map_or(d.revision, |r| r.from);
+    let create_old = if d.template(old_revision).is_some() && old_revision != d.revision {
+        want_old.saturating_sub(old.len() as u32).min(short).min(room)
+    } else {
+        0
+    };
+    let mut ordinal = d.next_ordinal;
+    for (n, revision) in [(create_new, d.revision), (create_old, old_revision)] {
+        for _ in 0..n {
+            out.push(Planned {
+                command_id: derive_id(&[
+                    b"create-pod",
+                    id.0.as_bytes(),
+                    &ordinal.to_be_bytes(),
+                    &revision.to_be_bytes(),
+                    &digest,
+                ]),
+                command: Command::CreatePod {
+                    deployment_id: id,
+                    ordinal,
+                    revision: Some(revision),
+                },
+                reason: match rollout {
+                    Some(r) => format!(
+                        "rollout {} of {}: {} of {} pods on revision {}",
+                        r.number,
+                        d.spec.name,
+                        new.len(),
+                        want_new,
+                        r.to
+                    ),
+                    None => format!(
+                        "deployment {} has {} of {} replicas",
+                        d.spec.name, total, replicas
+                    ),
+                },
+            });
+            ordinal += 1;
+        }
+    }
+
+    // Delete: surplus pods, least useful first; a Ready one only while
+    // enough stay Ready and the disruption budget allows.
+    let mut ready_left = ready;
+    let mut budget = state.disruptions_allowed(d);
+    let least_useful = |p: &&Pod| {
+        (
+            p.ready,
+            p.node.is_some(),
+            p.phase == crate::model::PodPhase::Running,
+            Reverse(p.ordinal),
+        )
+    };
+    let mut plan_deletes = |pods: &[&Pod], excess: u32, what: &str, out: &mut Vec<Planned>| {
+        let mut pods = pods.to_vec();
+        pods.sort_by_key(least_useful);
+        let mut excess = excess;
+        for pod in pods {
+            if excess == 0 {
+                break;
+            }
+            if pod.ready {
+                if (rolling && ready_left <= min_ready) || budget == 0 {
+                    break;
+                }
+                ready_left -= 1;
+                budget -= 1;
+            }
+            excess -= 1;
+            out.push(Planned {
+                command_id: derive_id(&[b"delete-pod", pod.id.0.as_bytes(), &digest]),
+                command: Command::DeletePod {
+                    pod_id: pod.id,
+                    reason: what.to_string(),
+                    only_if_surplus: !rolling,
+                    keep_ready: rolling.then_some(min_ready),
+                    respect_budget: true,
+                },
+                reason: format!(
+                    "deployment {}: {} live, {} Ready, wants {} (revision {})",
+                    d.spec.name, total, ready, replicas, d.revision
+                ),
+            });
+        }
+    };
+    let excess_old = (old.len() as u32).saturating_sub(want_old);
+    if excess_old > 0 {
+        plan_deletes(&old, excess_old, "rolling update: replaced by a new revision", out);
+    }
+    let excess_new = (new.len() as u32).saturating_sub(want_new.max(if rolling { 0 } else { replicas }));
+    if excess_new > 0 {
+        plan_deletes(&new, excess_new, "scale-down", out);
+    }
+}
+
+/// Roll a failing rollout back to where it started (an update) or mark it
+/// failed (a rollback that fails, or `autoRollback: false`).
+fn stop_rollout(d: &Deployment, r: &Rollout, why: String) -> Planned {
+    let auto = d.spec.strategy.auto_rollback && r.trigger == RolloutTrigger::Update;
+    let number = r.number.to_be_bytes();
+    if auto {
+        Planned {
+            command_id: derive_id(&[b"auto-rollback", d.id.0.as_bytes(), &number]),
+            command: Command::RollbackDeployment {
+                deployment_id: d.id,
+                revision: r.from,
+                automatic: true,
+                rollout: Some(r.number),
+                reason: why.clone(),
+            },
+            reason: why,
+        }
+    } else {
+        Planned {
+            command_id: derive_id(&[b"rollout-failed", d.id.0.as_bytes(), &number]),
+            command: Command::FailRollout {
+                deployment_id: d.id,
+                rollout: r.number,
+                reason: why.clone(),
+            },
+            reason: why,
+        }
+    }
+}
+
+/// Watches running rollouts for progress (pods created, Ready, old ones
+/// gone); one without progress for `progressDeadlineSeconds` is stopped
+/// like a failing one. Paused time does not count.
+#[derive(Debug, Default)]
+pub struct RolloutClock {
+    seen: HashMap<(DeploymentId, u64), ([u32; 3], i64)>,
+}
+
+pub fn rollout_deadlines(state: &State, now_ms: i64, clock: &mut RolloutClock) -> Vec<Planned> {
+    let mut out = Vec::new();
+    let mut running = std::collections::HashSet::new();
+    for d in state.deployments.values() {
+        let Some(r) = &d.rollout else { continue };
+        running.insert((d.id, r.number));
+        let (mut new, mut new_ready, mut old) = (0u32, 0u32, 0u32);
+        for p in state.live_pods(d) {
+            if p.revision == r.to {
+                new += 1;
+                new_ready += p.ready as u32;
+            } else {
+                old += 1;
+            }
+        }
+        let progress = [new, new_ready, old];
+        let entry = clock.seen.entry((d.id, r.number)).or_insert((progress, now_ms));
+        if entry.0 != progress || r.paused {
+            *entry = (progress, now_ms);
+            continue;
+        }
+        let deadline = d.spec.strategy.progress_deadline_seconds as i64 * 1000;
+        if now_ms - entry.1 > deadline {
+            out.push(stop_rollout(
+                d,
+                r,
+                format!(
+                    "no progress for {} s (progressDeadlineSeconds): {new_ready} of {} pods Ready on revision {}",
+                    d.spec.strategy.progress_deadline_seconds, d.spec.replicas, r.to
+                ),
+            ));
+        }
+    }
+    clock.seen.retain(|k, _| running.contains(k));
     out
 }
 

@@ -5,9 +5,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{AggregateKind, AggregateRef, Event};
-use crate::ids::{DeploymentId, IdMap, IdSet, NodeId, PodId};
-use crate::model::{DeploymentSpec, NodeCondition, NodeSpec, NodeUsage, PodPhase};
+use std::collections::BTreeMap;
+
+use crate::event::{AggregateKind, AggregateRef, Event, RolloutTrigger};
+use crate::ids::{DeploymentId, IdMap, IdSet, NodeId, PodId, ServiceId};
+use crate::model::{DeploymentSpec, NodeCondition, NodeSpec, NodeUsage, PodPhase, ServiceSpec};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
@@ -61,6 +63,9 @@ pub struct Pod {
     pub node: Option<NodeId>,
     pub ready: bool,
     pub version: u64,
+    /// Container restarts (liveness failures, crashes).
+    #[serde(default)]
+    pub restarts: u32,
 }
 
 impl Pod {
@@ -82,6 +87,56 @@ pub struct Deployment {
     /// How many of `pods` are live (kept by `evolve`, recomputed by `rebuild_indexes`).
     #[serde(skip)]
     pub live: u32,
+    /// Every pod template ever recorded, by revision (never truncated).
+    #[serde(default)]
+    pub revisions: BTreeMap<u64, DeploymentSpec>,
+    /// The rollout in progress.
+    #[serde(default)]
+    pub rollout: Option<Rollout>,
+    /// Rollouts ever started (the last one's number).
+    #[serde(default)]
+    pub rollouts: u64,
+}
+
+impl Deployment {
+    /// The highest revision recorded.
+    pub fn latest_revision(&self) -> u64 {
+        self.revisions
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(self.revision)
+            .max(self.revision)
+    }
+
+    /// The template of `revision` (the current spec for the current revision).
+    pub fn template(&self, revision: u64) -> Option<&DeploymentSpec> {
+        if revision == self.revision {
+            return Some(&self.spec);
+        }
+        self.revisions.get(&revision)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rollout {
+    pub number: u64,
+    pub from: u64,
+    pub to: u64,
+    pub trigger: RolloutTrigger,
+    /// Pods on `to` until promoted; `None` = all replicas.
+    pub canary: Option<u32>,
+    pub paused: bool,
+    /// Pods of `to` that failed (readiness, restart, crash) during this rollout.
+    pub failed_pods: BTreeSet<PodId>,
+    pub last_failure: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    pub id: ServiceId,
+    pub spec: ServiceSpec,
+    pub version: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -89,6 +144,11 @@ pub struct State {
     pub nodes: IdMap<NodeId, Node>,
     pub deployments: IdMap<DeploymentId, Deployment>,
     pub pods: IdMap<PodId, Pod>,
+    #[serde(default)]
+    pub services: IdMap<ServiceId, Service>,
+    /// Where each pod that reported an address serves (process runtime).
+    #[serde(default)]
+    pub addresses: IdMap<PodId, String>,
     #[serde(skip)]
     node_names: HashMap<String, NodeId>,
     #[serde(skip)]
@@ -173,6 +233,43 @@ impl State {
         total
     }
 
+    /// The pod template of the pod's revision.
+    pub fn template_of(&self, pod: &Pod) -> Option<&DeploymentSpec> {
+        let d = self.deployments.get(&pod.deployment)?;
+        d.template(pod.revision).or(Some(&d.spec))
+    }
+
+    pub fn service_by_name(&self, namespace: &str, name: &str) -> Option<&Service> {
+        self.services
+            .values()
+            .find(|s| s.spec.namespace.as_str() == namespace && s.spec.name.as_str() == name)
+    }
+
+    /// The Ready endpoints of a service: live, Ready pods with an address
+    /// whose labels (those of their revision) match the selector, in pod-id order.
+    pub fn endpoints(&self, service: &Service) -> Vec<(PodId, &str)> {
+        let mut out = Vec::new();
+        for d in self.deployments.values() {
+            if d.spec.namespace != service.spec.namespace {
+                continue;
+            }
+            for pod in self.live_pods(d) {
+                if !pod.ready {
+                    continue;
+                }
+                let Some(addr) = self.addresses.get(&pod.id) else {
+                    continue;
+                };
+                let t = d.template(pod.revision).unwrap_or(&d.spec);
+                if t.labels_match(&service.spec.selector) {
+                    out.push((pod.id, addr.as_str()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
     /// Whether any deployment has a required anti-affinity term.
     pub fn any_required_anti_affinity(&self) -> bool {
         self.anti_affinity_deployments > 0
@@ -222,6 +319,7 @@ impl State {
         let node = self.pods.get(pod_id).and_then(|p| p.node);
         self.release(*pod_id, node);
         self.unbound.remove(pod_id);
+        self.addresses.remove(pod_id);
         if let Some(pod) = self.pods.get_mut(pod_id) {
             if pod.is_live()
                 && let Some(d) = self.deployments.get_mut(&pod.deployment)
@@ -264,7 +362,34 @@ impl State {
                 .deployments
                 .get(&DeploymentId(agg.id))
                 .map_or(0, |d| d.version),
+            AggregateKind::Service => self
+                .services
+                .get(&ServiceId(agg.id))
+                .map_or(0, |s| s.version),
             AggregateKind::Command => 0,
+        }
+    }
+
+    fn anti_affinity_deployments_of(&self, id: &DeploymentId) -> u32 {
+        self.deployments
+            .get(id)
+            .is_some_and(|d| has_required_anti_affinity(&d.spec)) as u32
+    }
+
+    /// A pod of the revision a rollout moves to failed: count it against the rollout.
+    fn rollout_failure(&mut self, d: DeploymentId, revision: u64, pod: PodId, reason: &str) {
+        // A lost node is not the new revision's fault.
+        if reason.starts_with("NodeLost") {
+            return;
+        }
+        if let Some(r) = self
+            .deployments
+            .get_mut(&d)
+            .and_then(|d| d.rollout.as_mut())
+            .filter(|r| r.to == revision)
+        {
+            r.failed_pods.insert(pod);
+            r.last_failure = Some(reason.to_string());
         }
     }
 
@@ -344,6 +469,9 @@ impl State {
                         pods: BTreeSet::new(),
                         version: 1,
                         live: 0,
+                        revisions: BTreeMap::from([(*revision, spec.clone())]),
+                        rollout: None,
+                        rollouts: 0,
                     },
                 );
             }
@@ -399,6 +527,7 @@ impl State {
                         node: None,
                         ready: false,
                         version: 1,
+                        restarts: 0,
                     },
                 );
             }
@@ -419,11 +548,133 @@ impl State {
                     node.mem_requested_mb += mem;
                 }
             }
-            Event::PodStarted { pod_id, .. } => {
+            Event::PodStarted {
+                pod_id, address, ..
+            } => {
                 if let Some(pod) = self.pods.get_mut(pod_id) {
                     pod.phase = PodPhase::Running;
                     pod.version += 1;
+                    if let Some(a) = address {
+                        self.addresses.insert(*pod_id, a.clone());
+                    }
                 }
+            }
+            Event::PodNotReady {
+                pod_id, reason, ..
+            } => {
+                if let Some(pod) = self.pods.get_mut(pod_id) {
+                    pod.ready = false;
+                    pod.version += 1;
+                    let (d, rev) = (pod.deployment, pod.revision);
+                    self.rollout_failure(d, rev, *pod_id, reason);
+                }
+            }
+            Event::PodRestarted {
+                pod_id,
+                restarts,
+                reason,
+                ..
+            } => {
+                if let Some(pod) = self.pods.get_mut(pod_id) {
+                    pod.ready = false;
+                    pod.restarts = *restarts;
+                    pod.version += 1;
+                    let (d, rev) = (pod.deployment, pod.revision);
+                    self.rollout_failure(d, rev, *pod_id, reason);
+                }
+            }
+            Event::DeploymentRevisionCreated {
+                deployment_id,
+                revision,
+                spec,
+            } => {
+                if let Some(d) = self.deployments.get_mut(deployment_id) {
+                    d.revisions.insert(*revision, spec.clone());
+                    d.version += 1;
+                }
+            }
+            Event::DeploymentStrategyChanged {
+                deployment_id,
+                strategy,
+            } => {
+                if let Some(d) = self.deployments.get_mut(deployment_id) {
+                    d.spec.strategy = *strategy;
+                    d.version += 1;
+                }
+            }
+            Event::RolloutStarted {
+                deployment_id,
+                rollout,
+                from,
+                to,
+                trigger,
+                canary,
+            } => {
+                let before = self.anti_affinity_deployments_of(deployment_id);
+                if let Some(d) = self.deployments.get_mut(deployment_id) {
+                    if let Some(t) = d.revisions.get(to) {
+                        let mut spec = t.clone();
+                        spec.replicas = d.spec.replicas;
+                        spec.strategy = d.spec.strategy;
+                        spec.disruption_budget = d.spec.disruption_budget;
+                        d.spec = spec;
+                    }
+                    d.revision = *to;
+                    d.rollouts = *rollout;
+                    d.rollout = Some(Rollout {
+                        number: *rollout,
+                        from: *from,
+                        to: *to,
+                        trigger: *trigger,
+                        canary: *canary,
+                        paused: false,
+                        failed_pods: BTreeSet::new(),
+                        last_failure: None,
+                    });
+                    d.version += 1;
+                }
+                let after = self.anti_affinity_deployments_of(deployment_id);
+                self.anti_affinity_deployments =
+                    (self.anti_affinity_deployments + after).saturating_sub(before);
+            }
+            Event::RolloutPaused { deployment_id, .. }
+            | Event::RolloutResumed { deployment_id, .. } => {
+                let paused = matches!(event, Event::RolloutPaused { .. });
+                if let Some(d) = self.deployments.get_mut(deployment_id) {
+                    if let Some(r) = d.rollout.as_mut() {
+                        r.paused = paused;
+                    }
+                    d.version += 1;
+                }
+            }
+            Event::RolloutPromoted { deployment_id, .. } => {
+                if let Some(d) = self.deployments.get_mut(deployment_id) {
+                    if let Some(r) = d.rollout.as_mut() {
+                        r.canary = None;
+                    }
+                    d.version += 1;
+                }
+            }
+            Event::RolloutSucceeded { deployment_id, .. }
+            | Event::RolloutFailed { deployment_id, .. }
+            | Event::RolloutRolledBack { deployment_id, .. } => {
+                if let Some(d) = self.deployments.get_mut(deployment_id) {
+                    d.rollout = None;
+                    d.version += 1;
+                }
+            }
+            Event::ServiceCreated { service_id, spec } => {
+                self.services.insert(
+                    *service_id,
+                    Service {
+                        id: *service_id,
+                        spec: spec.clone(),
+                        version: 1,
+                    },
+                );
+            }
+            Event::ServiceDeleted { service_id, .. } => {
+                self.services.remove(service_id);
             }
             Event::PodReady { pod_id, .. } => {
                 if let Some(pod) = self.pods.get_mut(pod_id) {
@@ -431,13 +682,21 @@ impl State {
                     pod.version += 1;
                 }
             }
-            Event::PodFailed { pod_id, .. } | Event::PodEvicted { pod_id, .. } => {
+            Event::PodFailed { pod_id, reason, .. } => {
+                if let Some(pod) = self.pods.get(pod_id) {
+                    let (d, rev) = (pod.deployment, pod.revision);
+                    self.rollout_failure(d, rev, *pod_id, reason);
+                }
+                self.end_pod(pod_id);
+            }
+            Event::PodEvicted { pod_id, .. } => {
                 self.end_pod(pod_id);
             }
             Event::PodDeleted { pod_id, .. } => {
                 let node = self.pods.get(pod_id).and_then(|p| p.node);
                 self.release(*pod_id, node);
                 self.unbound.remove(pod_id);
+                self.addresses.remove(pod_id);
                 if let Some(pod) = self.pods.remove(pod_id)
                     && let Some(d) = self.deployments.get_mut(&pod.deployment)
                 {

@@ -77,6 +77,11 @@ pub fn deployment_spec(name: &str, replicas: u32, cpu: u32, mem: u32) -> Deploym
         priority_class_name: None,
         priority: 0,
         disruption_budget: None,
+        command: vec![],
+        args: vec![],
+        env: Default::default(),
+        readiness_probe: None,
+        liveness_probe: None,
     }
 }
 

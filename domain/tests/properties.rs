@@ -57,12 +57,12 @@ proptest! {
         hi_spec.priority_class_name = Some("high".into());
         g.apply(Command::CreateDeployment { deployment_id: hi, spec: hi_spec }).unwrap();
         for o in 0..4 {
-            g.apply(Command::CreatePod { deployment_id: hi, ordinal: o }).unwrap();
+            g.apply(Command::CreatePod { deployment_id: hi, ordinal: o , revision: None}).unwrap();
         }
         let mut bound_events: std::collections::HashMap<PodId, u32> = Default::default();
         for op in ops {
             let cmd = match op {
-                Op::Create(o) => Command::CreatePod { deployment_id: d, ordinal: o as u64 },
+                Op::Create(o) => Command::CreatePod { deployment_id: d, ordinal: o as u64 , revision: None},
                 Op::Bind(p, n) => Command::BindPod { pod_id: PodId::for_ordinal(d, p as u64), node_id: NodeId::from_name(NODES[n as usize]), placement: Default::default(), preempt: vec![] },
                 Op::Evict(p) => Command::EvictPod { pod_id: PodId::for_ordinal(d, p as u64), cause: EvictionCause::Api, reason: "test".into(), respect_budget: true },
                 Op::NotReady(n) => Command::MarkNodeNotReady { node_id: NodeId::from_name(NODES[n as usize]), silent_for_ms: 1 },
@@ -71,7 +71,7 @@ proptest! {
                 Op::Started(p) => {
                     let pod = PodId::for_ordinal(d, p as u64);
                     match g.state.pods.get(&pod).and_then(|x| x.node) {
-                        Some(node_id) => Command::ReportPodStarted { pod_id: pod, node_id },
+                        Some(node_id) => Command::ReportPodStarted { pod_id: pod, node_id, address: None },
                         None => continue,
                     }
                 }
@@ -88,7 +88,7 @@ proptest! {
                 }
                 Op::Scale(r) => Command::ScaleDeployment { deployment_id: d, replicas: r as u32 },
                 Op::Lose(n) => Command::MarkNodeLost { node_id: NodeId::from_name(NODES[n as usize]), silent_for_ms: 1 },
-                Op::Delete(p) => Command::DeletePod { pod_id: PodId::for_ordinal(d, p as u64), reason: "test".into(), only_if_surplus: false },
+                Op::Delete(p) => Command::DeletePod { pod_id: PodId::for_ordinal(d, p as u64), reason: "test".into(), only_if_surplus: false, keep_ready: None, respect_budget: false },
                 Op::Fail(p) => {
                     let pod = PodId::for_ordinal(d, p as u64);
                     match g.state.pods.get(&pod).and_then(|x| x.node) {

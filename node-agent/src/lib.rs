@@ -4,6 +4,8 @@
 //! and ready after configurable delays. A small control API stops and
 //! starts nodes or whole zones, to rehearse outages.
 
+pub mod process;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -219,6 +221,7 @@ pub async fn run_hollow(
                         Command::ReportPodStarted {
                             pod_id: *pod_id,
                             node_id: *node_id,
+                            address: None,
                         },
                     ),
                     PodPhase::Running

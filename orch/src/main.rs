@@ -3,6 +3,8 @@
 //! agent and a local broker); each component can also run alone.
 
 mod broker;
+mod gateway;
+mod demo_app;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -35,9 +37,18 @@ enum Cmd {
     Agent(up::AgentArgs),
     /// Install (if missing) and run a local nisshi broker in the foreground.
     Broker(broker::BrokerArgs),
+    /// The built-in demo HTTP app (what image demo-app:<tag> runs).
+    DemoApp(demo_app::DemoAppArgs),
 }
 
 fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // The demo app runs many times per node: its own current-thread runtime,
+    // no tracing subscriber, no multi-thread runtime.
+    let command = match cli.command {
+        Cmd::DemoApp(a) => return demo_app::run(a),
+        other => other,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -45,15 +56,15 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        match cli.command {
+        match command {
             Cmd::Up(a) => up::up(a).await,
             Cmd::Agent(a) => up::agent(a).await,
             Cmd::Broker(a) => broker::run_foreground(a).await,
+            Cmd::DemoApp(_) => unreachable!("handled before the runtime is built"),
         }
     })
 }

@@ -18,22 +18,31 @@ pub struct UpArgs {
     /// Where the REST API listens (port 0 = any free port).
     #[arg(long, env = "ORCH_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Which components this process runs.
+    /// Which components this process runs (decider, projector, reconcilers, api, gateway).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "decider,projector,reconcilers,api"
+        default_value = "decider,projector,reconcilers,api,gateway"
     )]
     pub components: Vec<String>,
+    /// Where the gateway (HTTP to the Ready endpoints of services) listens.
+    #[arg(long, env = "ORCH_GATEWAY_LISTEN", default_value = "127.0.0.1:8000")]
+    pub gateway_listen: SocketAddr,
     /// Forget the projections, snapshots and epochs in the database (for a new, empty log).
     #[arg(long)]
     pub reset_state: bool,
     /// Where /metrics is served when this process runs no API.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub metrics_listen: SocketAddr,
-    /// Do not start the demo node agent (3 zones × 4 hollow nodes).
+    /// Do not start a node agent in this process.
     #[arg(long)]
     pub no_agent: bool,
+    /// The node agent `orch up` starts: `process` (this machine as one node,
+    /// pods as real processes) or `hollow` (3 zones × 4 simulated nodes).
+    #[arg(long, default_value = "process", value_parser = ["process", "hollow"])]
+    pub runtime: String,
+    #[command(flatten)]
+    pub process: ProcessArgs,
     /// The local broker's port when KAFKA_BROKERS is unset.
     #[arg(long, default_value_t = 9092)]
     pub broker_port: u16,
@@ -112,6 +121,66 @@ impl DemoNodes {
     }
 }
 
+/// The process runtime's node.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ProcessArgs {
+    /// The node's name (default: the host name).
+    #[arg(long)]
+    pub node_name: Option<String>,
+    #[arg(long, default_value = "local")]
+    pub zone: String,
+    /// CPU the node offers to pods (millicores).
+    #[arg(long, default_value_t = 32_000)]
+    pub process_cpu_milli: u64,
+    #[arg(long, default_value_t = 65_536)]
+    pub process_mem_mb: u64,
+    /// Where pods' stdout and stderr go (`<dir>/<pod id>.log`).
+    #[arg(long, default_value = ".orch/pod-logs")]
+    pub log_dir: PathBuf,
+    /// CrashLoopBackOff: the first restart waits this long, doubling up to --backoff-max-ms.
+    #[arg(long, default_value_t = 1_000)]
+    pub backoff_base_ms: u64,
+    #[arg(long, default_value_t = 60_000)]
+    pub backoff_max_ms: u64,
+    /// A pod that stops being live keeps serving this long (gateways drop it first), then gets SIGTERM.
+    #[arg(long, default_value_t = 1_000)]
+    pub drain_delay_ms: u64,
+    /// SIGKILL this long after SIGTERM.
+    #[arg(long, default_value_t = 10_000)]
+    pub termination_grace_ms: u64,
+    #[arg(long, default_value_t = 5_000)]
+    pub process_heartbeat_ms: u64,
+}
+
+impl ProcessArgs {
+    pub fn config(&self) -> node_agent::process::ProcessConfig {
+        node_agent::process::ProcessConfig {
+            node_name: self.node_name.clone().unwrap_or_else(hostname_label),
+            zone: self.zone.clone(),
+            cpu_milli: self.process_cpu_milli,
+            mem_mb: self.process_mem_mb,
+            heartbeat_interval: Duration::from_millis(self.process_heartbeat_ms),
+            log_dir: self.log_dir.clone(),
+            demo_app_bin: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("orch")),
+            backoff_base: Duration::from_millis(self.backoff_base_ms),
+            backoff_max: Duration::from_millis(self.backoff_max_ms),
+            drain_delay: Duration::from_millis(self.drain_delay_ms),
+            termination_grace: Duration::from_millis(self.termination_grace_ms),
+        }
+    }
+}
+
+/// The host name as a DNS-1123 label (a node name).
+fn hostname_label() -> String {
+    let h: String = hostname()
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let h = h.trim_matches('-').chars().take(50).collect::<String>();
+    if h.is_empty() { "local".into() } else { h }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct AgentArgs {
     #[command(flatten)]
@@ -119,8 +188,13 @@ pub struct AgentArgs {
     /// The control API (stop/start nodes and zones, metrics).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub control: SocketAddr,
+    /// `hollow` (many simulated nodes) or `process` (one real node).
+    #[arg(long, default_value = "hollow", value_parser = ["process", "hollow"])]
+    pub runtime: String,
     #[command(flatten)]
     pub nodes: DemoNodes,
+    #[command(flatten)]
+    pub process: ProcessArgs,
 }
 
 fn shutdown_on_signal() -> CancellationToken {
@@ -277,6 +351,19 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
             }
         }));
     }
+    let mut gateway_addr = None;
+    if has("gateway") {
+        let listener = tokio::net::TcpListener::bind(a.gateway_listen)
+            .await
+            .with_context(|| format!("binding the gateway to {}", a.gateway_listen))?;
+        gateway_addr = Some(listener.local_addr()?);
+        let (k, s) = (kafka.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = crate::gateway::run(k, listener, s).await {
+                tracing::error!(error = %e, "gateway failed");
+            }
+        }));
+    }
     let mut metrics_addr = None;
     if !has("api") {
         // Every service exposes /metrics; without the API it gets a port of its own.
@@ -293,10 +380,21 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
                 .await;
         }));
     }
-    if !a.no_agent {
+    let mut agent_addr = None;
+    if !a.no_agent && a.runtime == "hollow" {
         let (k, s, hollow) = (kafka.clone(), shutdown.clone(), a.demo.hollow());
         tasks.push(supervise("demo-agent", shutdown.clone(), move || {
             node_agent::run_hollow(k.clone(), hollow.clone(), None, s.clone())
+        }));
+    }
+    if !a.no_agent && a.runtime == "process" {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        agent_addr = Some(listener.local_addr()?);
+        let (k, s, cfg) = (kafka.clone(), shutdown.clone(), a.process.config());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = node_agent::process::run_process(k, cfg, Some(listener), s).await {
+                tracing::error!(error = %e, "process agent failed");
+            }
         }));
     }
     println!("orch is up: components {}", a.components.join(","));
@@ -309,9 +407,20 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
     if let Some(addr) = metrics_addr {
         println!("METRICS http://{addr}/metrics");
     }
+    if let Some(addr) = gateway_addr {
+        println!("GATEWAY http://{addr}");
+    }
+    if let Some(addr) = agent_addr {
+        println!("AGENT http://{addr}");
+    }
     println!("READY");
     if a.demo_deployment {
-        tokio::spawn(create_demo_deployment(kafka.clone(), pool.clone()));
+        tokio::spawn(create_demo_deployment(
+            kafka.clone(),
+            pool.clone(),
+            a.runtime == "process",
+            gateway_addr,
+        ));
     }
     shutdown.cancelled().await;
     for t in tasks {
@@ -335,12 +444,22 @@ pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(a.control)?;
     println!("AGENT http://{}", listener.local_addr()?);
     println!("READY");
-    node_agent::run_hollow(kafka, a.nodes.hollow(), Some(listener), shutdown).await?;
+    if a.runtime == "process" {
+        node_agent::process::run_process(kafka, a.process.config(), Some(listener), shutdown)
+            .await?;
+    } else {
+        node_agent::run_hollow(kafka, a.nodes.hollow(), Some(listener), shutdown).await?;
+    }
     Ok(())
 }
 
 /// The demo's first deployment, sent like any client's command once nodes are Ready.
-async fn create_demo_deployment(kafka: KafkaConfig, pool: sqlx::PgPool) {
+async fn create_demo_deployment(
+    kafka: KafkaConfig,
+    pool: sqlx::PgPool,
+    real: bool,
+    gateway: Option<SocketAddr>,
+) {
     let run = async {
         for _ in 0..600 {
             let ready: i64 = sqlx::query_scalar("SELECT count(*) FROM node_status WHERE ready")
@@ -362,8 +481,11 @@ async fn create_demo_deployment(kafka: KafkaConfig, pool: sqlx::PgPool) {
         let spec = domain::model::DeploymentSpec {
             namespace: domain::names::Name::parse("namespace", "default")?,
             name: domain::names::Name::parse("name", "hello")?,
-            image: domain::names::Image::parse("image", "demo:v1")?,
-            replicas: 6,
+            image: domain::names::Image::parse(
+                "image",
+                if real { "demo-app:v1" } else { "demo:v1" },
+            )?,
+            replicas: if real { 3 } else { 6 },
             resources: domain::model::Resources {
                 cpu_request_milli: 250,
                 cpu_limit_milli: 500,
@@ -375,18 +497,38 @@ async fn create_demo_deployment(kafka: KafkaConfig, pool: sqlx::PgPool) {
             tolerations: vec![],
             labels: Default::default(),
             affinity: None,
-            topology_spread_constraints: vec![domain::model::TopologySpreadConstraint {
-                max_skew: 1,
-                topology_key: domain::model::ZONE_LABEL.into(),
-                when_unsatisfiable: domain::model::WhenUnsatisfiable::DoNotSchedule,
-                label_selector: Default::default(),
-            }],
+            topology_spread_constraints: if real {
+                vec![]
+            } else {
+                vec![domain::model::TopologySpreadConstraint {
+                    max_skew: 1,
+                    topology_key: domain::model::ZONE_LABEL.into(),
+                    when_unsatisfiable: domain::model::WhenUnsatisfiable::DoNotSchedule,
+                    label_selector: Default::default(),
+                }]
+            },
             priority_class_name: None,
             priority: 0,
             disruption_budget: Some(domain::model::DisruptionBudget {
                 min_available: None,
                 max_unavailable: Some(1),
             }),
+            command: vec![],
+            args: vec![],
+            env: Default::default(),
+            readiness_probe: real.then(|| domain::model::Probe {
+                http_get: Some(domain::model::HttpGetAction {
+                    path: "/ready".into(),
+                }),
+                tcp_socket: None,
+                exec: None,
+                initial_delay_ms: 0,
+                period_ms: 500,
+                timeout_ms: 1000,
+                failure_threshold: 3,
+                success_threshold: 1,
+            }),
+            liveness_probe: None,
         };
         let id = domain::ids::derive_id(&[b"demo-deployment"]);
         let env = domain::CommandEnvelope::new(
@@ -398,10 +540,33 @@ async fn create_demo_deployment(kafka: KafkaConfig, pool: sqlx::PgPool) {
                 spec,
             },
         );
-        infra::kafka::CommandBus::new(&kafka)?.send(&env).await?;
+        let bus = infra::kafka::CommandBus::new(&kafka)?;
+        bus.send(&env).await?;
         println!(
-            "demo: created deployment default/hello (6 replicas); see GET /api/v1/workloads/deployments"
+            "demo: created deployment default/hello; see GET /api/v1/workloads/deployments"
         );
+        if real {
+            let sid = domain::ids::derive_id(&[b"demo-service"]);
+            let env = domain::CommandEnvelope::new(
+                sid,
+                "demo",
+                Some("orch up --demo-deployment".into()),
+                domain::command::Command::CreateService {
+                    service_id: domain::ids::ServiceId(sid),
+                    spec: domain::model::ServiceSpec {
+                        namespace: domain::names::Name::parse("namespace", "default")?,
+                        name: domain::names::Name::parse("name", "hello")?,
+                        selector: [("app".to_string(), "hello".to_string())].into(),
+                        host: None,
+                        path_prefix: "/".into(),
+                    },
+                },
+            );
+            bus.send(&env).await?;
+            if let Some(g) = gateway {
+                println!("demo: service default/hello behind the gateway: curl http://{g}/");
+            }
+        }
         Ok(())
     };
     if let Err(e) = run.await {
@@ -436,7 +601,7 @@ async fn preflight(kafka: &KafkaConfig, pool: &sqlx::PgPool) -> anyhow::Result<(
 
 async fn reset_state(pool: &sqlx::PgPool) -> anyhow::Result<()> {
     sqlx::query(
-        "TRUNCATE workload_def, pod_instance, node_status, rollout_history, event_log, projection_offsets,
+        "TRUNCATE workload_def, pod_instance, node_status, rollout_history, deployment_revision, service, event_log, projection_offsets,
                   decider_snapshots, decider_epochs",
     )
     .execute(pool)

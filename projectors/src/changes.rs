@@ -38,6 +38,9 @@ struct PodPatch {
     ready_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
     unschedulable: Option<Value>,
+    address: Option<String>,
+    restarts: Option<i32>,
+    status_reason: Option<String>,
     updated_at: DateTime<Utc>,
 }
 
@@ -95,7 +98,59 @@ pub struct Changes {
     deps_patch: HashMap<Uuid, (i32, DateTime<Utc>)>,
     deps_deleted: Vec<Uuid>,
     rollouts: Vec<(Uuid, Uuid, i64, DateTime<Utc>)>,
+    /// Rare changes (rollouts, revisions, services), applied in log order.
+    statements: Vec<Stmt>,
     log: Vec<(i64, i32, u64, EventEnvelope)>,
+}
+
+/// A rare change written with its own statement, in log order.
+enum Stmt {
+    Revision {
+        deployment: Uuid,
+        revision: i64,
+        image: String,
+        spec: Value,
+        at: DateTime<Utc>,
+        actor: String,
+    },
+    Strategy {
+        deployment: Uuid,
+        strategy: Value,
+        at: DateTime<Utc>,
+    },
+    RolloutStarted {
+        id: Uuid,
+        deployment: Uuid,
+        rollout: i64,
+        from: i64,
+        to: i64,
+        trigger: &'static str,
+        canary: Option<i32>,
+        reason: Option<String>,
+        actor: String,
+        at: DateTime<Utc>,
+    },
+    RolloutEnded {
+        deployment: Uuid,
+        rollout: i64,
+        status: &'static str,
+        reason: Option<String>,
+        at: DateTime<Utc>,
+    },
+    RolloutFlags {
+        deployment: Uuid,
+        rollout: i64,
+        paused: Option<bool>,
+        promoted: bool,
+    },
+    Service {
+        id: Uuid,
+        spec: domain::model::ServiceSpec,
+        at: DateTime<Utc>,
+    },
+    ServiceDeleted {
+        id: Uuid,
+    },
 }
 
 fn merge_pod(into: &mut PodPatch, p: PodPatch) {
@@ -112,7 +167,10 @@ fn merge_pod(into: &mut PodPatch, p: PodPatch) {
         started_at,
         ready_at,
         finished_at,
-        unschedulable
+        unschedulable,
+        address,
+        restarts,
+        status_reason
     );
     into.updated_at = p.updated_at;
 }
@@ -275,7 +333,11 @@ impl Changes {
                         namespace: spec.namespace.to_string(),
                         name: spec.name.to_string(),
                         spec: serde_json::to_value(spec).unwrap_or(Value::Null),
-                        strategy: serde_json::json!({"type": "RollingUpdate", "maxUnavailable": spec.strategy.max_unavailable, "maxSurge": spec.strategy.max_surge}),
+                        strategy: {
+                            let mut v = serde_json::to_value(spec.strategy).unwrap_or(Value::Null);
+                            v["type"] = "RollingUpdate".into();
+                            v
+                        },
                         image: spec.image.as_str().to_string(),
                         cpu_req: r.cpu_request_milli as i32,
                         cpu_lim: r.cpu_limit_milli as i32,
@@ -289,7 +351,142 @@ impl Changes {
                 );
                 self.rollouts
                     .push((env.event_id, deployment_id.0, *revision as i64, at));
+                self.statements.push(Stmt::Revision {
+                    deployment: deployment_id.0,
+                    revision: *revision as i64,
+                    image: spec.image.as_str().to_string(),
+                    spec: serde_json::to_value(spec).unwrap_or(Value::Null),
+                    at,
+                    actor: env.actor.clone(),
+                });
             }
+            Event::DeploymentRevisionCreated {
+                deployment_id,
+                revision,
+                spec,
+            } => self.statements.push(Stmt::Revision {
+                deployment: deployment_id.0,
+                revision: *revision as i64,
+                image: spec.image.as_str().to_string(),
+                spec: serde_json::to_value(spec).unwrap_or(Value::Null),
+                at,
+                actor: env.actor.clone(),
+            }),
+            Event::DeploymentStrategyChanged {
+                deployment_id,
+                strategy,
+            } => self.statements.push(Stmt::Strategy {
+                deployment: deployment_id.0,
+                strategy: serde_json::to_value(strategy).unwrap_or(Value::Null),
+                at,
+            }),
+            Event::RolloutStarted {
+                deployment_id,
+                rollout,
+                from,
+                to,
+                trigger,
+                canary,
+            } => self.statements.push(Stmt::RolloutStarted {
+                id: env.event_id,
+                deployment: deployment_id.0,
+                rollout: *rollout as i64,
+                from: *from as i64,
+                to: *to as i64,
+                trigger: trigger.as_str(),
+                canary: canary.map(|c| c as i32),
+                reason: env.reason.clone(),
+                actor: env.actor.clone(),
+                at,
+            }),
+            Event::RolloutSucceeded {
+                deployment_id,
+                rollout,
+                ..
+            } => self.statements.push(Stmt::RolloutEnded {
+                deployment: deployment_id.0,
+                rollout: *rollout as i64,
+                status: "SUCCEEDED",
+                reason: None,
+                at,
+            }),
+            Event::RolloutFailed {
+                deployment_id,
+                rollout,
+                reason,
+            } => self.statements.push(Stmt::RolloutEnded {
+                deployment: deployment_id.0,
+                rollout: *rollout as i64,
+                status: "FAILED",
+                reason: Some(reason.clone()),
+                at,
+            }),
+            Event::RolloutRolledBack {
+                deployment_id,
+                rollout,
+                reason,
+                ..
+            } => self.statements.push(Stmt::RolloutEnded {
+                deployment: deployment_id.0,
+                rollout: *rollout as i64,
+                status: "ROLLED_BACK",
+                reason: Some(reason.clone()),
+                at,
+            }),
+            Event::RolloutPaused {
+                deployment_id,
+                rollout,
+            }
+            | Event::RolloutResumed {
+                deployment_id,
+                rollout,
+            } => self.statements.push(Stmt::RolloutFlags {
+                deployment: deployment_id.0,
+                rollout: *rollout as i64,
+                paused: Some(matches!(env.body, Event::RolloutPaused { .. })),
+                promoted: false,
+            }),
+            Event::RolloutPromoted {
+                deployment_id,
+                rollout,
+            } => self.statements.push(Stmt::RolloutFlags {
+                deployment: deployment_id.0,
+                rollout: *rollout as i64,
+                paused: None,
+                promoted: true,
+            }),
+            Event::ServiceCreated { service_id, spec } => self.statements.push(Stmt::Service {
+                id: service_id.0,
+                spec: spec.clone(),
+                at,
+            }),
+            Event::ServiceDeleted { service_id, .. } => {
+                self.statements.push(Stmt::ServiceDeleted { id: service_id.0 })
+            }
+            Event::PodNotReady { pod_id, reason, .. } => self.pod(
+                pod_id.0,
+                PodPatch {
+                    ready: Some(false),
+                    status_reason: Some(reason.clone()),
+                    updated_at: at,
+                    ..Default::default()
+                },
+            ),
+            Event::PodRestarted {
+                pod_id,
+                restarts,
+                reason,
+                ..
+            } => self.pod(
+                pod_id.0,
+                PodPatch {
+                    ready: Some(false),
+                    restarts: Some(*restarts as i32),
+                    status_reason: Some(format!("restarted: {reason}")),
+                    updated_at: at,
+                    ..Default::default()
+                },
+            ),
             Event::DeploymentScaled {
                 deployment_id, to, ..
             } => {
@@ -356,11 +553,14 @@ impl Changes {
                 );
                 self.usage(usage, at);
             }
-            Event::PodStarted { pod_id, .. } => self.pod(
+            Event::PodStarted {
+                pod_id, address, ..
+            } => self.pod(
                 pod_id.0,
                 PodPatch {
                     phase: Some(PodPhase::Running.as_str()),
                     started_at: Some(at),
+                    address: address.clone(),
                     updated_at: at,
                     ..Default::default()
                 },
@@ -449,7 +649,161 @@ impl Changes {
         self.write_event_log(tx).await?;
         self.write_nodes(tx).await?;
         self.write_deployments(tx).await?;
+        self.write_statements(tx).await?;
         self.write_pods(tx).await?;
+        Ok(())
+    }
+
+    async fn write_statements(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+    ) -> Result<(), sqlx::Error> {
+        for st in &self.statements {
+            match st {
+                Stmt::Revision {
+                    deployment,
+                    revision,
+                    image,
+                    spec,
+                    at,
+                    actor,
+                } => {
+                    sqlx::query(
+                        "INSERT INTO deployment_revision (workload_id, revision, image, spec, created_at, actor)
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(deployment)
+                    .bind(revision)
+                    .bind(image)
+                    .bind(spec)
+                    .bind(at)
+                    .bind(actor)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Stmt::Strategy {
+                    deployment,
+                    strategy,
+                    at,
+                } => {
+                    sqlx::query(
+                        "UPDATE workload_def SET strategy = $2 || jsonb_build_object('type', 'RollingUpdate'),
+                           spec = jsonb_set(spec, '{strategy}', $2), updated_at = $3 WHERE id = $1",
+                    )
+                    .bind(deployment)
+                    .bind(strategy)
+                    .bind(at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Stmt::RolloutStarted {
+                    id,
+                    deployment,
+                    rollout,
+                    from,
+                    to,
+                    trigger,
+                    canary,
+                    reason,
+                    actor,
+                    at,
+                } => {
+                    sqlx::query(
+                        "INSERT INTO rollout_history (id, workload_id, rollout, from_revision, to_revision, trigger, status,
+                           canary_pods, reason, actor, started_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, 'RUNNING', $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(deployment)
+                    .bind(rollout)
+                    .bind(from)
+                    .bind(to)
+                    .bind(trigger)
+                    .bind(canary)
+                    .bind(reason)
+                    .bind(actor)
+                    .bind(at)
+                    .execute(&mut **tx)
+                    .await?;
+                    // The deployment now declares the target revision's template.
+                    sqlx::query(
+                        "UPDATE workload_def w SET revision = r.revision, image = r.image,
+                           cpu_request_milli = (r.spec->'resources'->>'cpuRequestMilli')::int,
+                           cpu_limit_milli = (r.spec->'resources'->>'cpuLimitMilli')::int,
+                           mem_request_mb = (r.spec->'resources'->>'memRequestMb')::int,
+                           mem_limit_mb = (r.spec->'resources'->>'memLimitMb')::int,
+                           spec = (r.spec - 'disruptionBudget') || jsonb_build_object('replicas', w.desired_replicas, 'strategy', w.spec->'strategy')
+                             || CASE WHEN w.spec ? 'disruptionBudget'
+                                  THEN jsonb_build_object('disruptionBudget', w.spec->'disruptionBudget') ELSE '{}'::jsonb END,
+                           updated_at = $3
+                         FROM deployment_revision r WHERE w.id = $1 AND r.workload_id = $1 AND r.revision = $2",
+                    )
+                    .bind(deployment)
+                    .bind(to)
+                    .bind(at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Stmt::RolloutEnded {
+                    deployment,
+                    rollout,
+                    status,
+                    reason,
+                    at,
+                } => {
+                    sqlx::query(
+                        "UPDATE rollout_history SET status = $3, reason = COALESCE($4, reason), ended_at = $5, paused = false
+                         WHERE workload_id = $1 AND rollout = $2",
+                    )
+                    .bind(deployment)
+                    .bind(rollout)
+                    .bind(status)
+                    .bind(reason)
+                    .bind(at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Stmt::RolloutFlags {
+                    deployment,
+                    rollout,
+                    paused,
+                    promoted,
+                } => {
+                    sqlx::query(
+                        "UPDATE rollout_history SET paused = COALESCE($3, paused),
+                           reason = CASE WHEN $4 THEN concat_ws('; ', reason, 'canary promoted') ELSE reason END
+                         WHERE workload_id = $1 AND rollout = $2",
+                    )
+                    .bind(deployment)
+                    .bind(rollout)
+                    .bind(paused)
+                    .bind(promoted)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Stmt::Service { id, spec, at } => {
+                    sqlx::query(
+                        "INSERT INTO service (id, namespace, name, selector, host, path_prefix, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(spec.namespace.as_str())
+                    .bind(spec.name.as_str())
+                    .bind(serde_json::to_value(&spec.selector).unwrap_or(Value::Null))
+                    .bind(&spec.host)
+                    .bind(&spec.path_prefix)
+                    .bind(at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Stmt::ServiceDeleted { id } => {
+                    sqlx::query("DELETE FROM service WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -677,10 +1031,11 @@ impl Changes {
             sqlx::query(
                 "INSERT INTO pod_instance (id, workload_id, namespace, name, ordinal, image, cpu_request_milli, mem_request_mb,
                    revision, created_at, node_id, phase, ready, placement, failure_reason, bound_at, started_at, ready_at,
-                   finished_at, updated_at, unschedulable)
+                   finished_at, updated_at, unschedulable, address, restarts, status_reason)
                  SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::int4[],
                    $8::int4[], $9::int8[], $10::timestamptz[], $11::uuid[], $12::text[], $13::bool[], $14::jsonb[], $15::text[],
-                   $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::jsonb[])
+                   $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::jsonb[],
+                   $22::text[], $23::int4[], $24::text[])
                  ON CONFLICT (id) DO NOTHING",
             )
             .bind(rows.iter().map(|r| *r.0).collect::<Vec<_>>())
@@ -704,6 +1059,9 @@ impl Changes {
             .bind(rows.iter().map(|r| r.1.p.finished_at).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1.p.updated_at).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1.p.unschedulable.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.address.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.restarts.unwrap_or(0)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.status_reason.clone()).collect::<Vec<_>>())
             .execute(&mut **tx)
             .await?;
         }
@@ -715,10 +1073,13 @@ impl Changes {
                    failure_reason = COALESCE(u.failure_reason, p.failure_reason), bound_at = COALESCE(u.bound_at, p.bound_at),
                    started_at = COALESCE(u.started_at, p.started_at), ready_at = COALESCE(u.ready_at, p.ready_at),
                    finished_at = COALESCE(u.finished_at, p.finished_at), updated_at = u.updated_at,
-                   unschedulable = COALESCE(u.uns, p.unschedulable)
+                   unschedulable = COALESCE(u.uns, p.unschedulable), address = COALESCE(u.addr, p.address),
+                   restarts = COALESCE(u.restarts, p.restarts), status_reason = COALESCE(u.sr, p.status_reason)
                  FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::jsonb[], $6::text[], $7::timestamptz[],
-                   $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::jsonb[])
-                   AS u(id, node_id, phase, ready, placement, failure_reason, bound_at, started_at, ready_at, finished_at, updated_at, uns)
+                   $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::jsonb[], $13::text[],
+                   $14::int4[], $15::text[])
+                   AS u(id, node_id, phase, ready, placement, failure_reason, bound_at, started_at, ready_at, finished_at, updated_at, uns,
+                     addr, restarts, sr)
                  WHERE p.id = u.id",
             )
             .bind(rows.iter().map(|r| *r.0).collect::<Vec<_>>())
@@ -733,6 +1094,9 @@ impl Changes {
             .bind(rows.iter().map(|r| r.1.finished_at).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1.updated_at).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1.unschedulable.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.address.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.restarts).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.status_reason.clone()).collect::<Vec<_>>())
             .execute(&mut **tx)
             .await?;
         }

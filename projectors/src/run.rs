@@ -138,6 +138,8 @@ pub async fn table_checksums(pool: &PgPool) -> Result<Vec<(String, String)>> {
                registered_at, updated_at)::text, '|' ORDER BY id), '')) FROM node_status",
         ),
         ("rollout_history", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY id), '')) FROM rollout_history t"),
+        ("deployment_revision", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY workload_id, revision), '')) FROM deployment_revision t"),
+        ("service", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY id), '')) FROM service t"),
         ("event_log", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY log_offset, batch_index), '')) FROM event_log t"),
     ];
     let mut out = Vec::new();

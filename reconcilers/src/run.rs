@@ -12,7 +12,7 @@ use domain::CommandEnvelope;
 use domain::event::Event;
 use domain::ids::{NodeId, PodId};
 use domain::model::NodeCondition;
-use domain::reconcile::{self, LifecycleConfig, Planned, ZoneLimiter};
+use domain::reconcile::{self, LifecycleConfig, Planned, RolloutClock, ZoneLimiter};
 use infra::kafka::{CommandBus, HeartbeatFollower, KafkaConfig};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -121,6 +121,7 @@ pub async fn run(
     let watch_started = Utc::now().timestamp_millis();
     let mut queue = SchedulerQueue::new(cfg.max_per_pass);
     let mut limiter = ZoneLimiter::default();
+    let mut rollout_clock = RolloutClock::default();
     let m_held = infra::metrics::gauge(
         "node_evictions_held_back",
         "Lost nodes waiting for their zone's eviction rate limit",
@@ -149,11 +150,13 @@ pub async fn run(
         let binds;
         {
             let state = view.state.read().await;
+            let now_ms = Utc::now().timestamp_millis();
             planned.extend(
-                reconcile::deployments(&state)
+                reconcile::deployments(&state, (now_ms / 5_000) as u64)
                     .into_iter()
                     .take(cfg.max_per_pass),
             );
+            planned.extend(reconcile::rollout_deadlines(&state, now_ms, &mut rollout_clock));
             {
                 // Held only for this pure pass (no await), instead of copying the map every tick.
                 let seen = last_seen.lock().unwrap();

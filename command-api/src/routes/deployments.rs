@@ -10,9 +10,10 @@ use axum::{Json, Router};
 use domain::command::Command;
 use domain::decide::MAX_REPLICAS;
 use domain::ids::DeploymentId;
+use domain::command::TemplatePatch;
 use domain::model::{
-    Affinity, DeploymentSpec, DisruptionBudget, Resources, RollingUpdate, Toleration,
-    TopologySpreadConstraint,
+    Affinity, Canary, DeploymentSpec, DisruptionBudget, Probe, Resources, RollingUpdate,
+    Toleration, TopologySpreadConstraint,
 };
 use domain::names::{FieldError, Image, Name, check_labels};
 use serde::Deserialize;
@@ -28,8 +29,15 @@ pub fn routes() -> Router<S> {
         .route("/api/v1/workloads/deployments", post(create).get(list))
         .route(
             "/api/v1/workloads/deployments/{id}",
-            get(read).delete(delete),
+            get(read).delete(delete).patch(update),
         )
+        .route("/api/v1/workloads/deployments/{id}/rollback", post(rollback))
+        .route(
+            "/api/v1/workloads/deployments/{id}/rollout/{action}",
+            post(rollout_action),
+        )
+        .route("/api/v1/workloads/deployments/{id}/revisions", get(revisions))
+        .route("/api/v1/workloads/deployments/{id}/rollouts", get(rollouts))
         .route("/api/v1/workloads/deployments/{id}/scale", post(scale))
         .route("/api/v1/workloads/deployments/{id}/pods", get(pods))
 }
@@ -47,9 +55,51 @@ struct ResourcesDto {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct StrategyDto {
     #[serde(rename = "type")]
-    kind: String,
+    kind: Option<String>,
     max_unavailable: Option<i64>,
     max_surge: Option<i64>,
+    progress_deadline_seconds: Option<i64>,
+    rollback_after_failed_pods: Option<i64>,
+    auto_rollback: Option<bool>,
+}
+
+impl StrategyDto {
+    /// Fields given override `base`.
+    fn apply(&self, base: RollingUpdate, errors: &mut Vec<FieldError>) -> RollingUpdate {
+        let mut out = base;
+        if let Some(k) = &self.kind
+            && k != "RollingUpdate"
+        {
+            errors.push(FieldError::new(
+                "strategy.type",
+                format!("'{k}' is not supported; use RollingUpdate"),
+            ));
+        }
+        if let Some(v) = self.max_unavailable {
+            out.max_unavailable = quantity(errors, "strategy.maxUnavailable", v, 0, 100_000);
+        }
+        if let Some(v) = self.max_surge {
+            out.max_surge = quantity(errors, "strategy.maxSurge", v, 0, 100_000);
+        }
+        if let Some(v) = self.progress_deadline_seconds {
+            out.progress_deadline_seconds =
+                quantity(errors, "strategy.progressDeadlineSeconds", v, 1, 86_400 * 30);
+        }
+        if let Some(v) = self.rollback_after_failed_pods {
+            out.rollback_after_failed_pods =
+                quantity(errors, "strategy.rollbackAfterFailedPods", v, 1, 100_000);
+        }
+        if let Some(v) = self.auto_rollback {
+            out.auto_rollback = v;
+        }
+        if out.max_unavailable == 0 && out.max_surge == 0 {
+            errors.push(FieldError::new(
+                "strategy",
+                "maxUnavailable and maxSurge must not both be 0",
+            ));
+        }
+        out
+    }
 }
 
 #[derive(Deserialize)]
@@ -74,6 +124,14 @@ struct CreateDto {
     #[serde(default)]
     priority: i32,
     disruption_budget: Option<DisruptionBudget>,
+    #[serde(default)]
+    command: Vec<String>,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    readiness_probe: Option<Probe>,
+    liveness_probe: Option<Probe>,
 }
 
 fn quantity(errors: &mut Vec<FieldError>, field: &str, v: i64, min: i64, max: i64) -> u32 {
@@ -142,35 +200,11 @@ impl TryFrom<CreateDto> for DeploymentSpec {
                 "must be at least memRequestMb",
             ));
         }
-        let mut strategy = RollingUpdate::default();
-        if let Some(s) = &d.strategy {
-            if s.kind != "RollingUpdate" {
-                errors.push(FieldError::new(
-                    "strategy.type",
-                    format!("'{}' is not supported; use RollingUpdate", s.kind),
-                ));
-            }
-            strategy.max_unavailable = quantity(
-                &mut errors,
-                "strategy.maxUnavailable",
-                s.max_unavailable.unwrap_or(1),
-                0,
-                100_000,
-            );
-            strategy.max_surge = quantity(
-                &mut errors,
-                "strategy.maxSurge",
-                s.max_surge.unwrap_or(1),
-                0,
-                100_000,
-            );
-            if strategy.max_unavailable == 0 && strategy.max_surge == 0 {
-                errors.push(FieldError::new(
-                    "strategy",
-                    "maxUnavailable and maxSurge must not both be 0",
-                ));
-            }
-        }
+        let strategy = match &d.strategy {
+            Some(s) => s.apply(RollingUpdate::default(), &mut errors),
+            None => RollingUpdate::default(),
+        };
+        check_env(&d.env, &mut errors);
         check_labels("nodeSelector", &d.node_selector, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
@@ -195,6 +229,11 @@ impl TryFrom<CreateDto> for DeploymentSpec {
             priority_class_name: d.priority_class_name,
             priority: d.priority,
             disruption_budget: d.disruption_budget,
+            command: d.command,
+            args: d.args,
+            env: d.env,
+            readiness_probe: d.readiness_probe,
+            liveness_probe: d.liveness_probe,
         };
         let errors = domain::decide::scheduling_errors(&spec);
         if errors.is_empty() {
@@ -390,4 +429,319 @@ async fn pods(
     let id = parse_id("deployment id", &id)?;
     let items = super::pods::list(&s.pool, "p.workload_id = $1", id).await?;
     Ok(Json(json!({"items": items})))
+}
+
+fn check_env(env: &BTreeMap<String, String>, errors: &mut Vec<FieldError>) {
+    for k in env.keys() {
+        let ok = !k.is_empty()
+            && !k.starts_with(|c: char| c.is_ascii_digit())
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            errors.push(FieldError::new(
+                format!("env.{k}"),
+                "names are letters, digits and '_', not starting with a digit",
+            ));
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PatchDto {
+    image: Option<String>,
+    command: Option<Vec<String>>,
+    args: Option<Vec<String>>,
+    env: Option<BTreeMap<String, String>>,
+    resources: Option<ResourcesDto>,
+    labels: Option<BTreeMap<String, String>>,
+    /// `null` removes the probe.
+    #[serde(default, deserialize_with = "some")]
+    readiness_probe: Option<Option<Probe>>,
+    #[serde(default, deserialize_with = "some")]
+    liveness_probe: Option<Option<Probe>>,
+    strategy: Option<StrategyDto>,
+    canary: Option<Canary>,
+    reason: Option<String>,
+}
+
+/// A present field (even `null`) is `Some`.
+fn some<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// `PATCH`: a template change records a revision and starts a rollout
+/// (`409 ROLLOUT_IN_PROGRESS` while one runs); `strategy` alone applies at once.
+async fn update(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&s, &headers).await?;
+    let id = parse_id("deployment id", &id)?;
+    let dto: PatchDto = parse(&headers, &body)?;
+    let mut errors = Vec::new();
+    let image = dto
+        .image
+        .as_deref()
+        .and_then(|i| Image::parse("image", i).map_err(|e| errors.push(e)).ok());
+    let resources = dto.resources.as_ref().map(|r| {
+        let cpu = quantity(&mut errors, "resources.cpuRequestMilli", r.cpu_request_milli, 1, 1_000_000);
+        let mem = quantity(&mut errors, "resources.memRequestMb", r.mem_request_mb, 1, 10_000_000);
+        Resources {
+            cpu_request_milli: cpu,
+            cpu_limit_milli: quantity(&mut errors, "resources.cpuLimitMilli", r.cpu_limit_milli.unwrap_or(r.cpu_request_milli), 1, 1_000_000),
+            mem_request_mb: mem,
+            mem_limit_mb: quantity(&mut errors, "resources.memLimitMb", r.mem_limit_mb.unwrap_or(r.mem_request_mb), 1, 10_000_000),
+        }
+    });
+    if let Some(env) = &dto.env {
+        check_env(env, &mut errors);
+    }
+    if let Some(l) = &dto.labels {
+        check_labels("labels", l, &mut errors);
+    }
+    // The strategy patch applies to the current one, which the decider holds:
+    // read it from the projection to merge, and the decider re-validates.
+    let strategy = match &dto.strategy {
+        Some(st) => {
+            let current: Option<Value> =
+                sqlx::query_scalar("SELECT spec->'strategy' FROM workload_def WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&s.pool)
+                    .await?;
+            let base = current
+                .and_then(|v| serde_json::from_value::<RollingUpdate>(v).ok())
+                .unwrap_or_default();
+            Some(st.apply(base, &mut errors))
+        }
+        None => None,
+    };
+    if let Some(r) = &dto.reason
+        && r.len() > 1000
+    {
+        errors.push(FieldError::new("reason", "must be at most 1000 characters"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let patch = TemplatePatch {
+        image,
+        command: dto.command,
+        args: dto.args,
+        env: dto.env,
+        resources,
+        labels: dto.labels,
+        readiness_probe: dto.readiness_probe,
+        liveness_probe: dto.liveness_probe,
+        strategy,
+        canary: dto.canary,
+    };
+    let events = execute(
+        &s,
+        &headers,
+        &actor,
+        dto.reason,
+        Command::UpdateDeployment {
+            deployment_id: DeploymentId(id),
+            patch,
+        },
+    )
+    .await?;
+    Ok(Json(rollout_answer(id, &events, "UNCHANGED")))
+}
+
+fn rollout_answer(id: Uuid, events: &[domain::EventEnvelope], otherwise: &str) -> Value {
+    use domain::Event as E;
+    let mut out = json!({"deploymentId": id, "status": otherwise});
+    for e in events {
+        match &e.body {
+            E::RolloutStarted {
+                rollout,
+                from,
+                to,
+                trigger,
+                canary,
+                ..
+            } => {
+                out["status"] = json!("ROLLOUT_STARTED");
+                out["rollout"] = json!({"number": rollout, "fromRevision": from, "toRevision": to, "trigger": trigger.as_str(), "canaryPods": canary});
+                out["revision"] = json!(to);
+            }
+            E::RolloutRolledBack { rollout, reason, .. } => {
+                out["stoppedRollout"] = json!({"number": rollout, "status": "ROLLED_BACK", "reason": reason});
+            }
+            E::DeploymentStrategyChanged { strategy, .. } if out["status"] == otherwise => {
+                out["status"] = json!("STRATEGY_CHANGED");
+                out["strategy"] = json!(strategy);
+            }
+            E::RolloutPaused { rollout, .. } => {
+                out["status"] = json!("PAUSED");
+                out["rollout"] = json!({"number": rollout});
+            }
+            E::RolloutResumed { rollout, .. } => {
+                out["status"] = json!("RESUMED");
+                out["rollout"] = json!({"number": rollout});
+            }
+            E::RolloutPromoted { rollout, .. } => {
+                out["status"] = json!("PROMOTED");
+                out["rollout"] = json!({"number": rollout});
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RollbackDto {
+    revision: i64,
+    reason: Option<String>,
+}
+
+/// `POST .../rollback {revision}`: back to any revision ever recorded.
+async fn rollback(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&s, &headers).await?;
+    let id = parse_id("deployment id", &id)?;
+    let dto: RollbackDto = parse(&headers, &body)?;
+    if dto.revision < 1 {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "revision",
+            format!("must be at least 1, got {}", dto.revision),
+        )]));
+    }
+    let reason = dto
+        .reason
+        .clone()
+        .unwrap_or_else(|| format!("rollback to revision {} requested by {actor}", dto.revision));
+    let events = execute(
+        &s,
+        &headers,
+        &actor,
+        dto.reason,
+        Command::RollbackDeployment {
+            deployment_id: DeploymentId(id),
+            revision: dto.revision as u64,
+            automatic: false,
+            rollout: None,
+            reason,
+        },
+    )
+    .await?;
+    Ok(Json(rollout_answer(id, &events, "ALREADY_AT_REVISION")))
+}
+
+/// `POST .../rollout/{pause|resume|promote|abort}`.
+async fn rollout_action(
+    State(s): State<S>,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&s, &headers).await?;
+    let id = parse_id("deployment id", &id)?;
+    let deployment_id = DeploymentId(id);
+    let command = match action.as_str() {
+        "pause" => Command::PauseRollout { deployment_id },
+        "resume" => Command::ResumeRollout { deployment_id },
+        "promote" => Command::PromoteRollout { deployment_id },
+        "abort" => {
+            let from: Option<i64> = sqlx::query_scalar(
+                "SELECT from_revision FROM rollout_history WHERE workload_id = $1 AND status = 'RUNNING' ORDER BY rollout DESC LIMIT 1",
+            )
+            .bind(id)
+            .fetch_optional(&s.pool)
+            .await?;
+            let Some(from) = from else {
+                return Err(ApiError::rejected(
+                    domain::decide::code::NO_ROLLOUT_IN_PROGRESS,
+                    format!("deployment {id} has no rollout in progress"),
+                ));
+            };
+            Command::RollbackDeployment {
+                deployment_id,
+                revision: from as u64,
+                automatic: false,
+                rollout: None,
+                reason: format!("rollout aborted by {actor}"),
+            }
+        }
+        other => {
+            return Err(ApiError::not_found(format!(
+                "no rollout action '{other}' (pause, resume, promote, abort)"
+            )));
+        }
+    };
+    let events = execute(&s, &headers, &actor, None, command).await?;
+    Ok(Json(rollout_answer(id, &events, "UNCHANGED")))
+}
+
+async fn revisions(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    actor(&s, &headers).await?;
+    let id = parse_id("deployment id", &id)?;
+    let rows: Vec<(i64, String, Value, chrono::DateTime<chrono::Utc>, Option<String>)> = sqlx::query_as(
+        "SELECT revision, image, spec, created_at, actor FROM deployment_revision WHERE workload_id = $1 ORDER BY revision",
+    )
+    .bind(id)
+    .fetch_all(&s.pool)
+    .await?;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|r| json!({"revision": r.0, "image": r.1, "spec": r.2, "createdAt": r.3, "actor": r.4}))
+        .collect();
+    Ok(Json(json!({"items": items})))
+}
+
+async fn rollouts(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    actor(&s, &headers).await?;
+    let id = parse_id("deployment id", &id)?;
+    let items = rollout_rows(&s.pool, id).await?;
+    Ok(Json(json!({"items": items})))
+}
+
+pub async fn rollout_rows(pool: &sqlx::PgPool, id: Uuid) -> Result<Vec<Value>, sqlx::Error> {
+    type Row = (
+        i64,
+        i64,
+        i64,
+        String,
+        String,
+        Option<i32>,
+        bool,
+        Option<String>,
+        Option<String>,
+        chrono::DateTime<chrono::Utc>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT rollout, from_revision, to_revision, trigger, status, canary_pods, paused, reason, actor, started_at, ended_at
+         FROM rollout_history WHERE workload_id = $1 ORDER BY rollout",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            json!({"rollout": r.0, "fromRevision": r.1, "toRevision": r.2, "trigger": r.3, "status": r.4,
+                   "canaryPods": r.5, "paused": r.6, "reason": r.7, "actor": r.8, "startedAt": r.9, "endedAt": r.10})
+        })
+        .collect())
 }

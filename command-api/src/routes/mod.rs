@@ -4,6 +4,7 @@ mod deployments;
 mod nodes;
 mod openapi;
 mod pods;
+mod services;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,6 +28,7 @@ pub fn router(state: S) -> Router {
         .merge(deployments::routes())
         .merge(nodes::routes())
         .merge(pods::routes())
+        .merge(services::routes())
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/metrics", get(|| async { infra::metrics::render() }))
         .route("/healthz", get(|| async { "ok" }))

@@ -17,6 +17,75 @@ pub fn routes() -> Router<S> {
         .route("/api/v1/pods/{id}/status", axum::routing::post(report))
         .route("/api/v1/pods/{id}/placement", get(placement))
         .route("/api/v1/pods/{id}/eviction", axum::routing::post(evict))
+        .route("/api/v1/pods/{id}/logs", get(logs))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LogsQuery {
+    follow: Option<bool>,
+    tail: Option<u32>,
+}
+
+/// The pod's stdout and stderr, from the agent of its node (like the API
+/// server proxying to the kubelet); `follow=true` streams until the pod ends.
+async fn logs(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    crate::json::ApiQuery(q): crate::json::ApiQuery<LogsQuery>,
+    headers: HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    actor(&s, &headers).await?;
+    let id = parse_id("pod id", &id)?;
+    let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT n.name, n.labels->>'orch.dev/agent-url' FROM pod_instance p LEFT JOIN node_status n ON n.id = p.node_id
+         WHERE p.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&s.pool)
+    .await?;
+    let Some((node, agent)) = row else {
+        return Err(ApiError::not_found(format!("pod {id} not found")));
+    };
+    let Some(agent) = agent else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "LOGS_UNAVAILABLE",
+            match node {
+                None => format!("pod {id} has no node yet, so no logs"),
+                Some(n) => format!("node {n} runs no log-serving agent (a hollow node keeps no logs)"),
+            },
+        ));
+    };
+    let mut url = format!(
+        "{agent}/pods/{id}/logs?follow={}",
+        q.follow.unwrap_or(false)
+    );
+    if let Some(t) = q.tail {
+        url.push_str(&format!("&tail={t}"));
+    }
+    let resp = s.http.get(&url).send().await.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_GATEWAY,
+            "AGENT_UNREACHABLE",
+            format!("the node agent at {agent} does not answer: {e}"),
+        )
+    })?;
+    let status = resp.status();
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Err(ApiError::not_found(format!("pod {id} has no logs yet")));
+    }
+    if !status.is_success() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_GATEWAY,
+            "AGENT_ERROR",
+            format!("the node agent answered {status}"),
+        ));
+    }
+    Ok(axum::response::Response::builder()
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(axum::body::Body::from_stream(resp.bytes_stream()))
+        .expect("static headers"))
 }
 
 /// Why the pod is where it is: per-filter counts of removed nodes, the
@@ -126,6 +195,8 @@ struct StatusDto {
     node_id: String,
     state: String,
     reason: Option<String>,
+    /// `ip:port` where a started pod serves.
+    address: Option<String>,
 }
 
 /// A node agent reports a pod `Started`, `Ready` or `Failed`.
@@ -140,7 +211,11 @@ async fn report(
     let dto: StatusDto = crate::json::parse(&headers, &body)?;
     let node_id = domain::NodeId(parse_id("nodeId", &dto.node_id)?);
     let command = match dto.state.as_str() {
-        "Started" => domain::command::Command::ReportPodStarted { pod_id, node_id },
+        "Started" => domain::command::Command::ReportPodStarted {
+            pod_id,
+            node_id,
+            address: dto.address.clone(),
+        },
         "Ready" => domain::command::Command::ReportPodReady { pod_id, node_id },
         "Failed" => domain::command::Command::ReportPodFailed {
             pod_id,
@@ -164,7 +239,10 @@ async fn report(
 }
 
 const POD_SELECT: &str = "SELECT p.id, p.workload_id, p.namespace, p.name, p.node_id, n.name, n.zone, p.phase, p.ready,
-       p.revision, p.cpu_request_milli, p.mem_request_mb, p.failure_reason, p.placement, p.created_at, p.bound_at
+       p.revision, p.cpu_request_milli, p.mem_request_mb,
+       jsonb_build_object('failureReason', p.failure_reason, 'address', p.address, 'restarts', p.restarts,
+         'statusReason', p.status_reason, 'startedAt', p.started_at, 'readyAt', p.ready_at),
+       p.placement, p.created_at, p.bound_at
      FROM pod_instance p LEFT JOIN node_status n ON n.id = p.node_id";
 
 type PodRow = (
@@ -180,7 +258,7 @@ type PodRow = (
     i64,
     i32,
     i32,
-    Option<String>,
+    Value,
     Option<Value>,
     chrono::DateTime<chrono::Utc>,
     Option<chrono::DateTime<chrono::Utc>>,
@@ -190,8 +268,13 @@ fn pod_json(r: PodRow, with_placement: bool) -> Value {
     let mut v = json!({
         "podId": r.0, "workloadId": r.1, "namespace": r.2, "name": r.3, "nodeId": r.4, "nodeName": r.5,
         "zone": r.6, "phase": r.7, "ready": r.8, "revision": r.9, "cpuRequestMilli": r.10, "memRequestMb": r.11,
-        "failureReason": r.12, "createdAt": r.14, "boundAt": r.15,
+        "createdAt": r.14, "boundAt": r.15,
     });
+    if let Value::Object(extra) = r.12 {
+        for (k, x) in extra {
+            v[k] = x;
+        }
+    }
     if with_placement {
         v["placement"] = r.13.unwrap_or(Value::Null);
     }

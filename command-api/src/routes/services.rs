@@ -1,0 +1,175 @@
+//! `/api/v1/services`: label selectors over pods, routed by the gateway;
+//! `/endpoints` lists the Ready pods a service sends traffic to.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use domain::command::Command;
+use domain::ids::ServiceId;
+use domain::model::ServiceSpec;
+use domain::names::Name;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{S, actor, execute, parse_id};
+use crate::error::ApiError;
+use crate::json::parse;
+
+pub fn routes() -> Router<S> {
+    Router::new()
+        .route("/api/v1/services", post(create).get(list))
+        .route("/api/v1/services/{id}", get(read).delete(delete))
+        .route("/api/v1/services/{id}/endpoints", get(endpoints))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CreateDto {
+    namespace: String,
+    name: String,
+    selector: BTreeMap<String, String>,
+    host: Option<String>,
+    path_prefix: Option<String>,
+}
+
+async fn create(
+    State(s): State<S>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let actor = actor(&s, &headers).await?;
+    let dto: CreateDto = parse(&headers, &body)?;
+    let mut errors = Vec::new();
+    let namespace = Name::parse("namespace", &dto.namespace)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let name = Name::parse("name", &dto.name)
+        .map_err(|e| errors.push(e))
+        .ok();
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let spec = ServiceSpec {
+        namespace: namespace.expect("checked"),
+        name: name.expect("checked"),
+        selector: dto.selector,
+        host: dto.host.map(|h| h.to_ascii_lowercase()),
+        path_prefix: dto.path_prefix.unwrap_or_else(|| "/".into()),
+    };
+    let service_id = ServiceId(Uuid::now_v7());
+    let events = execute(
+        &s,
+        &headers,
+        &actor,
+        None,
+        Command::CreateService { service_id, spec },
+    )
+    .await?;
+    let id = events
+        .first()
+        .map(|e| e.aggregate.id)
+        .unwrap_or(service_id.0);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"serviceId": id, "status": "CREATED"})),
+    ))
+}
+
+async fn delete(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&s, &headers).await?;
+    let id = parse_id("service id", &id)?;
+    execute(
+        &s,
+        &headers,
+        &actor,
+        None,
+        Command::DeleteService {
+            service_id: ServiceId(id),
+        },
+    )
+    .await?;
+    Ok(Json(json!({"serviceId": id, "status": "DELETED"})))
+}
+
+type Row = (
+    Uuid,
+    String,
+    String,
+    Value,
+    Option<String>,
+    String,
+    chrono::DateTime<chrono::Utc>,
+    i64,
+);
+
+const SELECT: &str = "SELECT s.id, s.namespace, s.name, s.selector, s.host, s.path_prefix, s.created_at,
+       (SELECT count(*) FROM service_endpoints e WHERE e.service_id = s.id)
+     FROM service s";
+
+fn service_json(r: Row) -> Value {
+    json!({"serviceId": r.0, "namespace": r.1, "name": r.2, "selector": r.3, "host": r.4, "pathPrefix": r.5,
+           "createdAt": r.6, "readyEndpoints": r.7})
+}
+
+async fn read(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    actor(&s, &headers).await?;
+    let id = parse_id("service id", &id)?;
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE s.id = $1"))
+        .bind(id)
+        .fetch_optional(&s.pool)
+        .await?;
+    row.map(|r| Json(service_json(r)))
+        .ok_or_else(|| ApiError::not_found(format!("service {id} not found")))
+}
+
+async fn list(State(s): State<S>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    actor(&s, &headers).await?;
+    let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} ORDER BY s.namespace, s.name"))
+        .fetch_all(&s.pool)
+        .await?;
+    Ok(Json(
+        json!({"items": rows.into_iter().map(service_json).collect::<Vec<_>>()}),
+    ))
+}
+
+/// Only Ready pods: the projection drops a pod the moment its `PodNotReady`,
+/// `PodDeleted` or failure is projected.
+async fn endpoints(
+    State(s): State<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    actor(&s, &headers).await?;
+    let id = parse_id("service id", &id)?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM service WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&s.pool)
+        .await?;
+    if exists.is_none() {
+        return Err(ApiError::not_found(format!("service {id} not found")));
+    }
+    let rows: Vec<(Uuid, String, Option<String>, Option<Uuid>, i64)> = sqlx::query_as(
+        "SELECT pod_id, pod_name, address, node_id, revision FROM service_endpoints WHERE service_id = $1 ORDER BY pod_name",
+    )
+    .bind(id)
+    .fetch_all(&s.pool)
+    .await?;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|r| json!({"podId": r.0, "podName": r.1, "address": r.2, "nodeId": r.3, "revision": r.4}))
+        .collect();
+    Ok(Json(json!({"serviceId": id, "items": items})))
+}

@@ -1,0 +1,388 @@
+//! Rollouts as a pure simulation: the controller's plan applied through the
+//! decider, pods started and made Ready (or failing readiness) by a fake
+//! kubelet, invariants checked after every command.
+
+use domain::command::{Command, TemplatePatch};
+use domain::decide::code;
+use domain::event::{Event, RolloutTrigger};
+use domain::ids::{DeploymentId, NodeId};
+use domain::model::{Canary, DisruptionBudget, PodPhase, RollingUpdate};
+use domain::names::Image;
+use domain::reconcile::{RolloutClock, deployments, rollout_deadlines};
+use domain::testing::*;
+
+const D: u128 = 7;
+
+fn cluster(replicas: u32, strategy: RollingUpdate) -> (Given, DeploymentId) {
+    let mut g = given(&[node_registered("n1", "az-a", 100_000, 100_000)]);
+    let mut spec = deployment_spec("web", replicas, 100, 64);
+    spec.image = Image::parse("image", "demo-app:v1").unwrap();
+    spec.strategy = strategy;
+    let d = deployment_id(D);
+    g.apply(Command::CreateDeployment {
+        deployment_id: d,
+        spec,
+    })
+    .unwrap();
+    let mut sim = Sim::default();
+    sim.run(&mut g, d, 200);
+    (g, d)
+}
+
+fn image(tag: &str) -> TemplatePatch {
+    TemplatePatch {
+        image: Some(Image::parse("image", &format!("demo-app:{tag}")).unwrap()),
+        ..Default::default()
+    }
+}
+
+/// Plays the kubelet and checks the rolling-update bounds.
+#[derive(Default)]
+struct Sim {
+    /// Revisions whose pods fail readiness.
+    failing: Vec<u64>,
+    events: Vec<Event>,
+    /// The lowest Ready count seen once the deployment was first fully Ready.
+    min_ready: Option<u32>,
+    max_live: u32,
+}
+
+impl Sim {
+    fn apply(&mut self, g: &mut Given, c: Command) {
+        if let Ok(ev) = g.apply(c) {
+            self.events.extend(ev);
+        }
+    }
+
+    fn observe(&mut self, g: &Given, d: DeploymentId) {
+        let dep = &g.state.deployments[&d];
+        let live: Vec<_> = g.state.live_pods(dep).collect();
+        let ready = live.iter().filter(|p| p.ready).count() as u32;
+        self.max_live = self.max_live.max(live.len() as u32);
+        if self.min_ready.is_some() || ready >= dep.spec.replicas {
+            self.min_ready = Some(self.min_ready.map_or(ready, |m| m.min(ready)));
+        }
+    }
+
+    /// One controller pass and one kubelet pass per step.
+    fn run(&mut self, g: &mut Given, d: DeploymentId, steps: u64) {
+        for step in 0..steps {
+            for p in deployments(&g.state, step) {
+                self.apply(g, p.command);
+                self.observe(g, d);
+            }
+            let pods: Vec<_> = g.state.pods.values().cloned().collect();
+            for pod in pods.into_iter().filter(|p| p.is_live()) {
+                let node_id = NodeId::from_name("n1");
+                let c = match (pod.node, pod.phase, pod.ready) {
+                    (None, _, _) => Command::BindPod {
+                        pod_id: pod.id,
+                        node_id,
+                        placement: Default::default(),
+                        preempt: vec![],
+                    },
+                    (Some(_), PodPhase::Pending, _) => Command::ReportPodStarted {
+                        pod_id: pod.id,
+                        node_id,
+                        address: Some("127.0.0.1:1".into()),
+                    },
+                    (Some(_), PodPhase::Running, false) if self.failing.contains(&pod.revision) => {
+                        Command::ReportPodNotReady {
+                            pod_id: pod.id,
+                            node_id,
+                            reason: "readiness probe failed 3 times: GET /ready → 503".into(),
+                        }
+                    }
+                    (Some(_), PodPhase::Running, false) => Command::ReportPodReady {
+                        pod_id: pod.id,
+                        node_id,
+                    },
+                    _ => continue,
+                };
+                self.apply(g, c);
+                self.observe(g, d);
+            }
+        }
+    }
+
+    fn count(&self, f: impl Fn(&Event) -> bool) -> usize {
+        self.events.iter().filter(|e| f(e)).count()
+    }
+}
+
+fn revisions_of_live(g: &Given, d: DeploymentId) -> Vec<u64> {
+    let dep = &g.state.deployments[&d];
+    let mut r: Vec<u64> = g.state.live_pods(dep).map(|p| p.revision).collect();
+    r.sort();
+    r.dedup();
+    r
+}
+
+#[test]
+fn a_rolling_update_respects_surge_and_unavailable_and_succeeds() {
+    for (surge, unavailable) in [(1, 1), (1, 0), (0, 1), (3, 2)] {
+        let strategy = RollingUpdate {
+            max_surge: surge,
+            max_unavailable: unavailable,
+            ..Default::default()
+        };
+        let (mut g, d) = cluster(10, strategy);
+        let ev = g
+            .apply(Command::UpdateDeployment {
+                deployment_id: d,
+                patch: image("v2"),
+            })
+            .unwrap();
+        assert!(matches!(ev[0], Event::DeploymentRevisionCreated { revision: 2, .. }));
+        assert!(matches!(
+            ev[1],
+            Event::RolloutStarted { rollout: 1, from: 1, to: 2, trigger: RolloutTrigger::Update, .. }
+        ));
+        let mut sim = Sim::default();
+        sim.run(&mut g, d, 100);
+        assert_eq!(
+            sim.count(|e| matches!(e, Event::RolloutSucceeded { rollout: 1, from: 1, to: 2, .. })),
+            1,
+            "surge {surge} unavailable {unavailable}"
+        );
+        assert_eq!(revisions_of_live(&g, d), vec![2]);
+        assert_eq!(g.state.live_pods(&g.state.deployments[&d]).count(), 10);
+        assert!(sim.min_ready.unwrap() >= 10 - unavailable, "min ready {:?}", sim.min_ready);
+        assert!(sim.max_live <= 10 + surge, "max live {}", sim.max_live);
+        assert!(g.state.deployments[&d].rollout.is_none());
+        // Every pod the rollout created came from the new template.
+        assert!(g.state.live_pods(&g.state.deployments[&d]).all(|p| {
+            g.state.template_of(p).unwrap().image.as_str() == "demo-app:v2"
+        }));
+    }
+}
+
+#[test]
+fn failing_readiness_rolls_back_by_itself_with_the_reason() {
+    let (mut g, d) = cluster(10, RollingUpdate::default());
+    g.apply(Command::UpdateDeployment {
+        deployment_id: d,
+        patch: image("v2-broken"),
+    })
+    .unwrap();
+    let mut sim = Sim {
+        failing: vec![2],
+        ..Default::default()
+    };
+    sim.run(&mut g, d, 100);
+    let rolled: Vec<_> = sim
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::RolloutRolledBack {
+                rollout,
+                from,
+                to,
+                automatic,
+                reason,
+                ..
+            } => Some((*rollout, *from, *to, *automatic, reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rolled.len(), 1, "{rolled:?}");
+    let (rollout, from, to, automatic, reason) = &rolled[0];
+    assert_eq!((*rollout, *from, *to, *automatic), (1, 2, 1, true));
+    assert!(reason.contains("readiness probe failed"), "{reason}");
+    assert!(sim.count(|e| matches!(
+        e,
+        Event::RolloutStarted { rollout: 2, from: 2, to: 1, trigger: RolloutTrigger::AutoRollback, .. }
+    )) == 1);
+    assert!(sim.count(|e| matches!(e, Event::RolloutSucceeded { rollout: 2, .. })) == 1);
+    assert_eq!(revisions_of_live(&g, d), vec![1]);
+    assert!(sim.min_ready.unwrap() >= 9, "{:?}", sim.min_ready);
+    assert_eq!(g.state.deployments[&d].spec.image.as_str(), "demo-app:v1");
+}
+
+#[test]
+fn rollback_to_any_recorded_revision_and_unknown_revisions_are_404() {
+    let (mut g, d) = cluster(4, RollingUpdate::default());
+    for tag in ["v2", "v3"] {
+        g.apply(Command::UpdateDeployment {
+            deployment_id: d,
+            patch: image(tag),
+        })
+        .unwrap();
+        Sim::default().run(&mut g, d, 60);
+    }
+    assert_eq!(revisions_of_live(&g, d), vec![3]);
+    let rb = |revision| Command::RollbackDeployment {
+        deployment_id: d,
+        revision,
+        automatic: false,
+        rollout: None,
+        reason: "operator".into(),
+    };
+    assert_eq!(g.when(rb(9)).unwrap_err().code, code::REVISION_NOT_FOUND);
+    let ev = g.apply(rb(1)).unwrap();
+    assert!(matches!(
+        ev[..],
+        [Event::RolloutStarted { from: 3, to: 1, trigger: RolloutTrigger::Rollback, .. }]
+    ));
+    let mut sim = Sim::default();
+    sim.run(&mut g, d, 60);
+    assert_eq!(revisions_of_live(&g, d), vec![1]);
+    assert_eq!(g.state.deployments[&d].spec.image.as_str(), "demo-app:v1");
+    assert_eq!(g.state.deployments[&d].latest_revision(), 3, "history is kept");
+    // Already there: nothing to do.
+    assert!(g.apply(rb(1)).unwrap().is_empty());
+}
+
+#[test]
+fn a_second_update_during_a_rollout_is_refused_but_strategy_changes_are_not() {
+    let (mut g, d) = cluster(4, RollingUpdate::default());
+    g.apply(Command::UpdateDeployment {
+        deployment_id: d,
+        patch: image("v2"),
+    })
+    .unwrap();
+    let err = g
+        .when(Command::UpdateDeployment {
+            deployment_id: d,
+            patch: image("v3"),
+        })
+        .unwrap_err();
+    assert_eq!(err.code, code::ROLLOUT_IN_PROGRESS);
+    let ev = g
+        .apply(Command::UpdateDeployment {
+            deployment_id: d,
+            patch: TemplatePatch {
+                strategy: Some(RollingUpdate {
+                    max_surge: 2,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        })
+        .unwrap();
+    assert!(matches!(ev[..], [Event::DeploymentStrategyChanged { .. }]));
+    // The same image again is no change at all.
+    Sim::default().run(&mut g, d, 60);
+    assert!(
+        g.apply(Command::UpdateDeployment {
+            deployment_id: d,
+            patch: image("v2"),
+        })
+        .unwrap()
+        .is_empty()
+    );
+}
+
+#[test]
+fn a_canary_stops_at_its_pods_until_promoted() {
+    let (mut g, d) = cluster(10, RollingUpdate::default());
+    let ev = g
+        .apply(Command::UpdateDeployment {
+            deployment_id: d,
+            patch: TemplatePatch {
+                canary: Some(Canary {
+                    replicas: Some(1),
+                    percent: None,
+                }),
+                ..image("v2")
+            },
+        })
+        .unwrap();
+    assert!(matches!(ev[1], Event::RolloutStarted { canary: Some(1), .. }));
+    let mut sim = Sim::default();
+    sim.run(&mut g, d, 60);
+    let dep = &g.state.deployments[&d];
+    let revs: Vec<u64> = g.state.live_pods(dep).map(|p| p.revision).collect();
+    assert_eq!(revs.iter().filter(|r| **r == 2).count(), 1);
+    assert_eq!(revs.len(), 10);
+    assert!(dep.rollout.is_some(), "a canary waits");
+    g.apply(Command::PromoteRollout { deployment_id: d }).unwrap();
+    sim.run(&mut g, d, 60);
+    assert_eq!(revisions_of_live(&g, d), vec![2]);
+    assert_eq!(sim.count(|e| matches!(e, Event::RolloutSucceeded { .. })), 1);
+    assert_eq!(
+        g.when(Command::PromoteRollout { deployment_id: d }).unwrap_err().code,
+        code::NO_ROLLOUT_IN_PROGRESS
+    );
+}
+
+#[test]
+fn a_paused_rollout_makes_no_progress_until_resumed() {
+    let (mut g, d) = cluster(6, RollingUpdate::default());
+    g.apply(Command::UpdateDeployment {
+        deployment_id: d,
+        patch: image("v2"),
+    })
+    .unwrap();
+    g.apply(Command::PauseRollout { deployment_id: d }).unwrap();
+    let mut sim = Sim::default();
+    sim.run(&mut g, d, 30);
+    assert_eq!(revisions_of_live(&g, d), vec![1]);
+    g.apply(Command::ResumeRollout { deployment_id: d }).unwrap();
+    sim.run(&mut g, d, 60);
+    assert_eq!(revisions_of_live(&g, d), vec![2]);
+}
+
+#[test]
+fn a_disruption_budget_bounds_the_rollout() {
+    // maxUnavailable 3 but the budget allows none: only the surge moves it.
+    let strategy = RollingUpdate {
+        max_surge: 1,
+        max_unavailable: 3,
+        ..Default::default()
+    };
+    let (mut g, d) = cluster(6, strategy);
+    let mut spec = g.state.deployments[&d].spec.clone();
+    spec.disruption_budget = Some(DisruptionBudget {
+        min_available: Some(6),
+        max_unavailable: None,
+    });
+    // (budgets are set at creation; rebuild the deployment with one)
+    let d2 = deployment_id(99);
+    spec.name = domain::names::Name::parse("name", "web2").unwrap();
+    g.apply(Command::CreateDeployment {
+        deployment_id: d2,
+        spec,
+    })
+    .unwrap();
+    Sim::default().run(&mut g, d2, 50);
+    g.apply(Command::UpdateDeployment {
+        deployment_id: d2,
+        patch: image("v2"),
+    })
+    .unwrap();
+    let mut sim = Sim::default();
+    sim.run(&mut g, d2, 100);
+    assert_eq!(revisions_of_live(&g, d2), vec![2]);
+    assert!(sim.min_ready.unwrap() >= 6, "{:?}", sim.min_ready);
+    let _ = d;
+}
+
+#[test]
+fn a_rollout_without_progress_past_its_deadline_is_rolled_back() {
+    let strategy = RollingUpdate {
+        progress_deadline_seconds: 30,
+        rollback_after_failed_pods: 100,
+        ..Default::default()
+    };
+    let (mut g, d) = cluster(4, strategy);
+    g.apply(Command::UpdateDeployment {
+        deployment_id: d,
+        patch: image("v2"),
+    })
+    .unwrap();
+    // The new pods never become Ready (and never report failing either).
+    for p in deployments(&g.state, 0) {
+        let _ = g.apply(p.command);
+    }
+    let mut clock = RolloutClock::default();
+    assert!(rollout_deadlines(&g.state, 0, &mut clock).is_empty());
+    assert!(rollout_deadlines(&g.state, 29_000, &mut clock).is_empty());
+    let planned = rollout_deadlines(&g.state, 31_000, &mut clock);
+    assert_eq!(planned.len(), 1);
+    assert!(planned[0].reason.contains("progressDeadlineSeconds"));
+    g.apply(planned[0].command.clone()).unwrap();
+    let dep = &g.state.deployments[&d];
+    assert_eq!(dep.revision, 1);
+    assert_eq!(dep.rollout.as_ref().unwrap().trigger, RolloutTrigger::AutoRollback);
+}
