@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use crate::event::EvictionCause;
 use crate::ids::ServiceId;
-use crate::model::{Canary, DeploymentSpec, NodeSpec, Placement, Probe, RollingUpdate, ServiceSpec, Taint};
+use crate::model::{
+    Canary, DeploymentSpec, NodeSpec, Placement, Probe, RollingUpdate, ServiceSpec, Taint,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

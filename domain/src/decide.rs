@@ -378,7 +378,10 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             }
             let mut errors = Vec::new();
             if spec.selector.is_empty() {
-                errors.push(FieldError::new("selector", "must select at least one label"));
+                errors.push(FieldError::new(
+                    "selector",
+                    "must select at least one label",
+                ));
             }
             check_labels("selector", &spec.selector, &mut errors);
             if let Some(h) = &spec.host
@@ -1119,7 +1122,8 @@ fn probe_errors(spec: &DeploymentSpec) -> Vec<FieldError> {
         ("livenessProbe", &spec.liveness_probe),
     ] {
         let Some(p) = probe else { continue };
-        let actions = p.http_get.is_some() as u8 + p.tcp_socket.is_some() as u8 + p.exec.is_some() as u8;
+        let actions =
+            p.http_get.is_some() as u8 + p.tcp_socket.is_some() as u8 + p.exec.is_some() as u8;
         if actions != 1 {
             errors.push(FieldError::new(
                 field,
@@ -1130,7 +1134,7 @@ fn probe_errors(spec: &DeploymentSpec) -> Vec<FieldError> {
             && !h.path.starts_with('/')
         {
             errors.push(FieldError::new(
-                &format!("{field}.httpGet.path"),
+                format!("{field}.httpGet.path"),
                 "must start with '/'",
             ));
         }
@@ -1138,11 +1142,15 @@ fn probe_errors(spec: &DeploymentSpec) -> Vec<FieldError> {
             && e.command.is_empty()
         {
             errors.push(FieldError::new(
-                &format!("{field}.exec.command"),
+                format!("{field}.exec.command"),
                 "must not be empty",
             ));
         }
-        if p.period_ms < 100 || p.timeout_ms == 0 || p.failure_threshold == 0 || p.success_threshold == 0 {
+        if p.period_ms < 100
+            || p.timeout_ms == 0
+            || p.failure_threshold == 0
+            || p.success_threshold == 0
+        {
             errors.push(FieldError::new(
                 field,
                 "periodMs must be at least 100; timeoutMs, failureThreshold and successThreshold at least 1",

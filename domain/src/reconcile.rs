@@ -77,15 +77,16 @@ fn plan_deployment(state: &State, d: &Deployment, window: u64, out: &mut Vec<Pla
         }
         if !r.paused && r.canary.is_none() && old.is_empty() && new_ready >= replicas {
             out.push(Planned {
-                command_id: derive_id(&[b"rollout-complete", id.0.as_bytes(), &r.number.to_be_bytes()]),
+                command_id: derive_id(&[
+                    b"rollout-complete",
+                    id.0.as_bytes(),
+                    &r.number.to_be_bytes(),
+                ]),
                 command: Command::CompleteRollout {
                     deployment_id: id,
                     rollout: r.number,
                 },
-                reason: format!(
-                    "{new_ready} of {replicas} pods Ready on revision {}",
-                    r.to
-                ),
+                reason: format!("{new_ready} of {replicas} pods Ready on revision {}", r.to),
             });
         }
     }
@@ -108,7 +109,10 @@ fn plan_deployment(state: &State, d: &Deployment, window: u64, out: &mut Vec<Pla
     let short = replicas.saturating_sub(total + create_new);
     let old_revision = rollout.map_or(d.revision, |r| r.from);
     let create_old = if d.template(old_revision).is_some() && old_revision != d.revision {
-        want_old.saturating_sub(old.len() as u32).min(short).min(room)
+        want_old
+            .saturating_sub(old.len() as u32)
+            .min(short)
+            .min(room)
     } else {
         0
     };
@@ -193,9 +197,15 @@ fn plan_deployment(state: &State, d: &Deployment, window: u64, out: &mut Vec<Pla
     };
     let excess_old = (old.len() as u32).saturating_sub(want_old);
     if excess_old > 0 {
-        plan_deletes(&old, excess_old, "rolling update: replaced by a new revision", out);
+        plan_deletes(
+            &old,
+            excess_old,
+            "rolling update: replaced by a new revision",
+            out,
+        );
     }
-    let excess_new = (new.len() as u32).saturating_sub(want_new.max(if rolling { 0 } else { replicas }));
+    let excess_new =
+        (new.len() as u32).saturating_sub(want_new.max(if rolling { 0 } else { replicas }));
     if excess_new > 0 {
         plan_deletes(&new, excess_new, "scale-down", out);
     }
@@ -255,7 +265,10 @@ pub fn rollout_deadlines(state: &State, now_ms: i64, clock: &mut RolloutClock) -
             }
         }
         let progress = [new, new_ready, old];
-        let entry = clock.seen.entry((d.id, r.number)).or_insert((progress, now_ms));
+        let entry = clock
+            .seen
+            .entry((d.id, r.number))
+            .or_insert((progress, now_ms));
         if entry.0 != progress || r.paused {
             *entry = (progress, now_ms);
             continue;

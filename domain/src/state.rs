@@ -559,9 +559,7 @@ impl State {
                     }
                 }
             }
-            Event::PodNotReady {
-                pod_id, reason, ..
-            } => {
+            Event::PodNotReady { pod_id, reason, .. } => {
                 if let Some(pod) = self.pods.get_mut(pod_id) {
                     pod.ready = false;
                     pod.version += 1;

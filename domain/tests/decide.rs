@@ -77,7 +77,8 @@ fn create_pod_is_idempotent_and_never_exceeds_replicas() {
     assert_eq!(
         g.apply(Command::CreatePod {
             deployment_id: d,
-            ordinal: 0, revision: None
+            ordinal: 0,
+            revision: None
         })
         .unwrap()
         .len(),
@@ -87,7 +88,8 @@ fn create_pod_is_idempotent_and_never_exceeds_replicas() {
     assert!(
         g.apply(Command::CreatePod {
             deployment_id: d,
-            ordinal: 0, revision: None
+            ordinal: 0,
+            revision: None
         })
         .unwrap()
         .is_empty()
@@ -95,7 +97,8 @@ fn create_pod_is_idempotent_and_never_exceeds_replicas() {
     assert_eq!(
         g.apply(Command::CreatePod {
             deployment_id: d,
-            ordinal: 1, revision: None
+            ordinal: 1,
+            revision: None
         })
         .unwrap()
         .len(),
@@ -105,7 +108,8 @@ fn create_pod_is_idempotent_and_never_exceeds_replicas() {
     assert!(
         g.apply(Command::CreatePod {
             deployment_id: d,
-            ordinal: 2, revision: None
+            ordinal: 2,
+            revision: None
         })
         .unwrap()
         .is_empty()
@@ -123,7 +127,8 @@ fn a_bind_is_validated_and_a_duplicate_bind_is_refused() {
     .unwrap();
     g.apply(Command::CreatePod {
         deployment_id: d,
-        ordinal: 0, revision: None
+        ordinal: 0,
+        revision: None,
     })
     .unwrap();
     let pod = PodId::for_ordinal(d, 0);
@@ -160,12 +165,14 @@ fn a_bind_that_would_overcommit_the_node_is_refused() {
     .unwrap();
     g.apply(Command::CreatePod {
         deployment_id: d,
-        ordinal: 0, revision: None
+        ordinal: 0,
+        revision: None,
     })
     .unwrap();
     g.apply(Command::CreatePod {
         deployment_id: d,
-        ordinal: 1, revision: None
+        ordinal: 1,
+        revision: None,
     })
     .unwrap();
     let node = NodeId::from_name("n-a");
@@ -198,7 +205,8 @@ fn a_lost_node_fails_its_pods_and_frees_its_capacity() {
     for o in 0..2 {
         g.apply(Command::CreatePod {
             deployment_id: d,
-            ordinal: o, revision: None
+            ordinal: o,
+            revision: None,
         })
         .unwrap();
         g.apply(Command::BindPod {
@@ -258,7 +266,8 @@ fn a_gpu_only_node_takes_only_pods_that_tolerate_its_taint() {
     .unwrap();
     g.apply(Command::CreatePod {
         deployment_id: d,
-        ordinal: 0, revision: None
+        ordinal: 0,
+        revision: None,
     })
     .unwrap();
     let pod = g.state.pods.values().next().unwrap().clone();
@@ -279,7 +288,8 @@ fn the_scheduler_spreads_a_deployment_across_zones() {
     for o in 0..6 {
         g.apply(Command::CreatePod {
             deployment_id: d,
-            ordinal: o, revision: None
+            ordinal: o,
+            revision: None,
         })
         .unwrap();
     }

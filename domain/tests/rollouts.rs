@@ -133,27 +133,50 @@ fn a_rolling_update_respects_surge_and_unavailable_and_succeeds() {
                 patch: image("v2"),
             })
             .unwrap();
-        assert!(matches!(ev[0], Event::DeploymentRevisionCreated { revision: 2, .. }));
+        assert!(matches!(
+            ev[0],
+            Event::DeploymentRevisionCreated { revision: 2, .. }
+        ));
         assert!(matches!(
             ev[1],
-            Event::RolloutStarted { rollout: 1, from: 1, to: 2, trigger: RolloutTrigger::Update, .. }
+            Event::RolloutStarted {
+                rollout: 1,
+                from: 1,
+                to: 2,
+                trigger: RolloutTrigger::Update,
+                ..
+            }
         ));
         let mut sim = Sim::default();
         sim.run(&mut g, d, 100);
         assert_eq!(
-            sim.count(|e| matches!(e, Event::RolloutSucceeded { rollout: 1, from: 1, to: 2, .. })),
+            sim.count(|e| matches!(
+                e,
+                Event::RolloutSucceeded {
+                    rollout: 1,
+                    from: 1,
+                    to: 2,
+                    ..
+                }
+            )),
             1,
             "surge {surge} unavailable {unavailable}"
         );
         assert_eq!(revisions_of_live(&g, d), vec![2]);
         assert_eq!(g.state.live_pods(&g.state.deployments[&d]).count(), 10);
-        assert!(sim.min_ready.unwrap() >= 10 - unavailable, "min ready {:?}", sim.min_ready);
+        assert!(
+            sim.min_ready.unwrap() >= 10 - unavailable,
+            "min ready {:?}",
+            sim.min_ready
+        );
         assert!(sim.max_live <= 10 + surge, "max live {}", sim.max_live);
         assert!(g.state.deployments[&d].rollout.is_none());
         // Every pod the rollout created came from the new template.
-        assert!(g.state.live_pods(&g.state.deployments[&d]).all(|p| {
-            g.state.template_of(p).unwrap().image.as_str() == "demo-app:v2"
-        }));
+        assert!(
+            g.state
+                .live_pods(&g.state.deployments[&d])
+                .all(|p| { g.state.template_of(p).unwrap().image.as_str() == "demo-app:v2" })
+        );
     }
 }
 
@@ -189,10 +212,18 @@ fn failing_readiness_rolls_back_by_itself_with_the_reason() {
     let (rollout, from, to, automatic, reason) = &rolled[0];
     assert_eq!((*rollout, *from, *to, *automatic), (1, 2, 1, true));
     assert!(reason.contains("readiness probe failed"), "{reason}");
-    assert!(sim.count(|e| matches!(
-        e,
-        Event::RolloutStarted { rollout: 2, from: 2, to: 1, trigger: RolloutTrigger::AutoRollback, .. }
-    )) == 1);
+    assert!(
+        sim.count(|e| matches!(
+            e,
+            Event::RolloutStarted {
+                rollout: 2,
+                from: 2,
+                to: 1,
+                trigger: RolloutTrigger::AutoRollback,
+                ..
+            }
+        )) == 1
+    );
     assert!(sim.count(|e| matches!(e, Event::RolloutSucceeded { rollout: 2, .. })) == 1);
     assert_eq!(revisions_of_live(&g, d), vec![1]);
     assert!(sim.min_ready.unwrap() >= 9, "{:?}", sim.min_ready);
@@ -222,13 +253,22 @@ fn rollback_to_any_recorded_revision_and_unknown_revisions_are_404() {
     let ev = g.apply(rb(1)).unwrap();
     assert!(matches!(
         ev[..],
-        [Event::RolloutStarted { from: 3, to: 1, trigger: RolloutTrigger::Rollback, .. }]
+        [Event::RolloutStarted {
+            from: 3,
+            to: 1,
+            trigger: RolloutTrigger::Rollback,
+            ..
+        }]
     ));
     let mut sim = Sim::default();
     sim.run(&mut g, d, 60);
     assert_eq!(revisions_of_live(&g, d), vec![1]);
     assert_eq!(g.state.deployments[&d].spec.image.as_str(), "demo-app:v1");
-    assert_eq!(g.state.deployments[&d].latest_revision(), 3, "history is kept");
+    assert_eq!(
+        g.state.deployments[&d].latest_revision(),
+        3,
+        "history is kept"
+    );
     // Already there: nothing to do.
     assert!(g.apply(rb(1)).unwrap().is_empty());
 }
@@ -288,7 +328,13 @@ fn a_canary_stops_at_its_pods_until_promoted() {
             },
         })
         .unwrap();
-    assert!(matches!(ev[1], Event::RolloutStarted { canary: Some(1), .. }));
+    assert!(matches!(
+        ev[1],
+        Event::RolloutStarted {
+            canary: Some(1),
+            ..
+        }
+    ));
     let mut sim = Sim::default();
     sim.run(&mut g, d, 60);
     let dep = &g.state.deployments[&d];
@@ -296,12 +342,18 @@ fn a_canary_stops_at_its_pods_until_promoted() {
     assert_eq!(revs.iter().filter(|r| **r == 2).count(), 1);
     assert_eq!(revs.len(), 10);
     assert!(dep.rollout.is_some(), "a canary waits");
-    g.apply(Command::PromoteRollout { deployment_id: d }).unwrap();
+    g.apply(Command::PromoteRollout { deployment_id: d })
+        .unwrap();
     sim.run(&mut g, d, 60);
     assert_eq!(revisions_of_live(&g, d), vec![2]);
-    assert_eq!(sim.count(|e| matches!(e, Event::RolloutSucceeded { .. })), 1);
     assert_eq!(
-        g.when(Command::PromoteRollout { deployment_id: d }).unwrap_err().code,
+        sim.count(|e| matches!(e, Event::RolloutSucceeded { .. })),
+        1
+    );
+    assert_eq!(
+        g.when(Command::PromoteRollout { deployment_id: d })
+            .unwrap_err()
+            .code,
         code::NO_ROLLOUT_IN_PROGRESS
     );
 }
@@ -318,7 +370,8 @@ fn a_paused_rollout_makes_no_progress_until_resumed() {
     let mut sim = Sim::default();
     sim.run(&mut g, d, 30);
     assert_eq!(revisions_of_live(&g, d), vec![1]);
-    g.apply(Command::ResumeRollout { deployment_id: d }).unwrap();
+    g.apply(Command::ResumeRollout { deployment_id: d })
+        .unwrap();
     sim.run(&mut g, d, 60);
     assert_eq!(revisions_of_live(&g, d), vec![2]);
 }
@@ -384,5 +437,8 @@ fn a_rollout_without_progress_past_its_deadline_is_rolled_back() {
     g.apply(planned[0].command.clone()).unwrap();
     let dep = &g.state.deployments[&d];
     assert_eq!(dep.revision, 1);
-    assert_eq!(dep.rollout.as_ref().unwrap().trigger, RolloutTrigger::AutoRollback);
+    assert_eq!(
+        dep.rollout.as_ref().unwrap().trigger,
+        RolloutTrigger::AutoRollback
+    );
 }

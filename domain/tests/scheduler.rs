@@ -53,7 +53,8 @@ fn deploy(g: &mut Given, n: u128, spec: DeploymentSpec, pods: u64) -> Deployment
     for o in 0..pods {
         g.apply(Command::CreatePod {
             deployment_id: d,
-            ordinal: o, revision: None
+            ordinal: o,
+            revision: None,
         })
         .unwrap();
     }
@@ -73,8 +74,12 @@ fn bind(g: &mut Given, d: DeploymentId, ordinal: u64, node: &str) {
 fn ready(g: &mut Given, d: DeploymentId, ordinal: u64) {
     let pod_id = PodId::for_ordinal(d, ordinal);
     let node_id = g.state.pods[&pod_id].node.unwrap();
-    g.apply(Command::ReportPodStarted { pod_id, node_id, address: None })
-        .unwrap();
+    g.apply(Command::ReportPodStarted {
+        pod_id,
+        node_id,
+        address: None,
+    })
+    .unwrap();
     g.apply(Command::ReportPodReady { pod_id, node_id })
         .unwrap();
 }
@@ -508,7 +513,8 @@ fn drain_evicts_within_the_disruption_budget_and_eviction_api_refuses_beyond_it(
     let o = g.state.deployments[&low].next_ordinal;
     g.apply(Command::CreatePod {
         deployment_id: low,
-        ordinal: o, revision: None
+        ordinal: o,
+        revision: None,
     })
     .unwrap();
     let pod = g.state.pods[&PodId::for_ordinal(low, o)].clone();

@@ -3,8 +3,8 @@
 //! agent and a local broker); each component can also run alone.
 
 mod broker;
-mod gateway;
 mod demo_app;
+mod gateway;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +30,7 @@ pub struct Conn {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
 enum Cmd {
     /// Run the control plane (decider, projector, reconcilers, API) and, by default, a demo agent.
     Up(up::UpArgs),

@@ -542,9 +542,7 @@ async fn create_demo_deployment(
         );
         let bus = infra::kafka::CommandBus::new(&kafka)?;
         bus.send(&env).await?;
-        println!(
-            "demo: created deployment default/hello; see GET /api/v1/workloads/deployments"
-        );
+        println!("demo: created deployment default/hello; see GET /api/v1/workloads/deployments");
         if real {
             let sid = domain::ids::derive_id(&[b"demo-service"]);
             let env = domain::CommandEnvelope::new(

@@ -460,9 +460,9 @@ impl Changes {
                 spec: spec.clone(),
                 at,
             }),
-            Event::ServiceDeleted { service_id, .. } => {
-                self.statements.push(Stmt::ServiceDeleted { id: service_id.0 })
-            }
+            Event::ServiceDeleted { service_id, .. } => self
+                .statements
+                .push(Stmt::ServiceDeleted { id: service_id.0 }),
             Event::PodNotReady { pod_id, reason, .. } => self.pod(
                 pod_id.0,
                 PodPatch {

@@ -156,7 +156,11 @@ pub async fn run(
                     .into_iter()
                     .take(cfg.max_per_pass),
             );
-            planned.extend(reconcile::rollout_deadlines(&state, now_ms, &mut rollout_clock));
+            planned.extend(reconcile::rollout_deadlines(
+                &state,
+                now_ms,
+                &mut rollout_clock,
+            ));
             {
                 // Held only for this pure pass (no await), instead of copying the map every tick.
                 let seen = last_seen.lock().unwrap();

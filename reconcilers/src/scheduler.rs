@@ -191,7 +191,8 @@ mod tests {
         .unwrap();
         g.apply(Command::CreatePod {
             deployment_id: d,
-            ordinal: 0, revision: None
+            ordinal: 0,
+            revision: None,
         })
         .unwrap();
         let mut q = SchedulerQueue::new(100);

@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::command::Command;
+use domain::command::TemplatePatch;
 use domain::decide::MAX_REPLICAS;
 use domain::ids::DeploymentId;
-use domain::command::TemplatePatch;
 use domain::model::{
     Affinity, Canary, DeploymentSpec, DisruptionBudget, Probe, Resources, RollingUpdate,
     Toleration, TopologySpreadConstraint,
@@ -31,12 +31,18 @@ pub fn routes() -> Router<S> {
             "/api/v1/workloads/deployments/{id}",
             get(read).delete(delete).patch(update),
         )
-        .route("/api/v1/workloads/deployments/{id}/rollback", post(rollback))
+        .route(
+            "/api/v1/workloads/deployments/{id}/rollback",
+            post(rollback),
+        )
         .route(
             "/api/v1/workloads/deployments/{id}/rollout/{action}",
             post(rollout_action),
         )
-        .route("/api/v1/workloads/deployments/{id}/revisions", get(revisions))
+        .route(
+            "/api/v1/workloads/deployments/{id}/revisions",
+            get(revisions),
+        )
         .route("/api/v1/workloads/deployments/{id}/rollouts", get(rollouts))
         .route("/api/v1/workloads/deployments/{id}/scale", post(scale))
         .route("/api/v1/workloads/deployments/{id}/pods", get(pods))
@@ -82,8 +88,13 @@ impl StrategyDto {
             out.max_surge = quantity(errors, "strategy.maxSurge", v, 0, 100_000);
         }
         if let Some(v) = self.progress_deadline_seconds {
-            out.progress_deadline_seconds =
-                quantity(errors, "strategy.progressDeadlineSeconds", v, 1, 86_400 * 30);
+            out.progress_deadline_seconds = quantity(
+                errors,
+                "strategy.progressDeadlineSeconds",
+                v,
+                1,
+                86_400 * 30,
+            );
         }
         if let Some(v) = self.rollback_after_failed_pods {
             out.rollback_after_failed_pods =
@@ -490,13 +501,37 @@ async fn update(
         .as_deref()
         .and_then(|i| Image::parse("image", i).map_err(|e| errors.push(e)).ok());
     let resources = dto.resources.as_ref().map(|r| {
-        let cpu = quantity(&mut errors, "resources.cpuRequestMilli", r.cpu_request_milli, 1, 1_000_000);
-        let mem = quantity(&mut errors, "resources.memRequestMb", r.mem_request_mb, 1, 10_000_000);
+        let cpu = quantity(
+            &mut errors,
+            "resources.cpuRequestMilli",
+            r.cpu_request_milli,
+            1,
+            1_000_000,
+        );
+        let mem = quantity(
+            &mut errors,
+            "resources.memRequestMb",
+            r.mem_request_mb,
+            1,
+            10_000_000,
+        );
         Resources {
             cpu_request_milli: cpu,
-            cpu_limit_milli: quantity(&mut errors, "resources.cpuLimitMilli", r.cpu_limit_milli.unwrap_or(r.cpu_request_milli), 1, 1_000_000),
+            cpu_limit_milli: quantity(
+                &mut errors,
+                "resources.cpuLimitMilli",
+                r.cpu_limit_milli.unwrap_or(r.cpu_request_milli),
+                1,
+                1_000_000,
+            ),
             mem_request_mb: mem,
-            mem_limit_mb: quantity(&mut errors, "resources.memLimitMb", r.mem_limit_mb.unwrap_or(r.mem_request_mb), 1, 10_000_000),
+            mem_limit_mb: quantity(
+                &mut errors,
+                "resources.memLimitMb",
+                r.mem_limit_mb.unwrap_or(r.mem_request_mb),
+                1,
+                10_000_000,
+            ),
         }
     });
     if let Some(env) = &dto.env {
@@ -572,8 +607,11 @@ fn rollout_answer(id: Uuid, events: &[domain::EventEnvelope], otherwise: &str) -
                 out["rollout"] = json!({"number": rollout, "fromRevision": from, "toRevision": to, "trigger": trigger.as_str(), "canaryPods": canary});
                 out["revision"] = json!(to);
             }
-            E::RolloutRolledBack { rollout, reason, .. } => {
-                out["stoppedRollout"] = json!({"number": rollout, "status": "ROLLED_BACK", "reason": reason});
+            E::RolloutRolledBack {
+                rollout, reason, ..
+            } => {
+                out["stoppedRollout"] =
+                    json!({"number": rollout, "status": "ROLLED_BACK", "reason": reason});
             }
             E::DeploymentStrategyChanged { strategy, .. } if out["status"] == otherwise => {
                 out["status"] = json!("STRATEGY_CHANGED");
@@ -692,7 +730,14 @@ async fn revisions(
 ) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
     let id = parse_id("deployment id", &id)?;
-    let rows: Vec<(i64, String, Value, chrono::DateTime<chrono::Utc>, Option<String>)> = sqlx::query_as(
+    type Row = (
+        i64,
+        String,
+        Value,
+        chrono::DateTime<chrono::Utc>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT revision, image, spec, created_at, actor FROM deployment_revision WHERE workload_id = $1 ORDER BY revision",
     )
     .bind(id)
@@ -700,7 +745,9 @@ async fn revisions(
     .await?;
     let items: Vec<Value> = rows
         .into_iter()
-        .map(|r| json!({"revision": r.0, "image": r.1, "spec": r.2, "createdAt": r.3, "actor": r.4}))
+        .map(
+            |r| json!({"revision": r.0, "image": r.1, "spec": r.2, "createdAt": r.3, "actor": r.4}),
+        )
         .collect();
     Ok(Json(json!({"items": items})))
 }

@@ -53,7 +53,9 @@ async fn logs(
             "LOGS_UNAVAILABLE",
             match node {
                 None => format!("pod {id} has no node yet, so no logs"),
-                Some(n) => format!("node {n} runs no log-serving agent (a hollow node keeps no logs)"),
+                Some(n) => {
+                    format!("node {n} runs no log-serving agent (a hollow node keeps no logs)")
+                }
             },
         ));
     };

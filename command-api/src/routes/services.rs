@@ -111,7 +111,8 @@ type Row = (
     i64,
 );
 
-const SELECT: &str = "SELECT s.id, s.namespace, s.name, s.selector, s.host, s.path_prefix, s.created_at,
+const SELECT: &str =
+    "SELECT s.id, s.namespace, s.name, s.selector, s.host, s.path_prefix, s.created_at,
        (SELECT count(*) FROM service_endpoints e WHERE e.service_id = s.id)
      FROM service s";
 
@@ -161,7 +162,8 @@ async fn endpoints(
     if exists.is_none() {
         return Err(ApiError::not_found(format!("service {id} not found")));
     }
-    let rows: Vec<(Uuid, String, Option<String>, Option<Uuid>, i64)> = sqlx::query_as(
+    type EndpointRow = (Uuid, String, Option<String>, Option<Uuid>, i64);
+    let rows: Vec<EndpointRow> = sqlx::query_as(
         "SELECT pod_id, pod_name, address, node_id, revision FROM service_endpoints WHERE service_id = $1 ORDER BY pod_name",
     )
     .bind(id)

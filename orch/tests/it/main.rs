@@ -5,5 +5,6 @@ mod agents;
 mod crashes;
 mod deployments;
 mod healing;
+mod rollouts;
 mod scheduling;
 mod support;

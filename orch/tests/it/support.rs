@@ -132,6 +132,8 @@ pub struct Cluster {
     pub api: String,
     pub token: String,
     pub agent: String,
+    /// The gateway's URL when a process runs the `gateway` component.
+    pub gateway: String,
     pub http: reqwest::Client,
     pub procs: Vec<Proc>,
 }
@@ -145,6 +147,8 @@ pub struct Options {
     pub processes: Vec<&'static str>,
     /// More arguments for every `orch up`.
     pub up_args: Vec<String>,
+    /// `hollow` (3 zones of simulated nodes) or `process` (one node running real processes).
+    pub runtime: &'static str,
 }
 
 impl Default for Options {
@@ -156,6 +160,7 @@ impl Default for Options {
             lost_seconds: 40.0,
             processes: vec!["decider,projector,reconcilers,api"],
             up_args: vec![],
+            runtime: "hollow",
         }
     }
 }
@@ -188,6 +193,7 @@ impl Cluster {
             api: String::new(),
             token: String::new(),
             agent: String::new(),
+            gateway: String::new(),
             http: reqwest::Client::new(),
             procs: vec![],
         };
@@ -197,30 +203,55 @@ impl Cluster {
                 c.api = p.value("API");
                 c.token = p.value("TOKEN");
             }
+            if components.contains("gateway") {
+                c.gateway = p.value("GATEWAY");
+            }
             c.procs.push(p);
         }
-        let agent = c
-            .spawn(
-                "agent",
-                &[
-                    "agent".into(),
-                    "--nodes-per-zone".into(),
-                    opts.nodes_per_zone.to_string(),
-                    "--node-cpu-milli".into(),
-                    opts.node_cpu_milli.to_string(),
-                    "--heartbeat-ms".into(),
-                    "500".into(),
-                    "--start-delay-ms".into(),
-                    "50".into(),
-                    "--ready-delay-ms".into(),
-                    "50".into(),
-                ],
-                &c.database_url.clone(),
-            )
-            .await;
+        let args: Vec<String> = if opts.runtime == "process" {
+            let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+                .join("it-pod-logs")
+                .join(&c.db_name);
+            vec![
+                "agent".into(),
+                "--runtime".into(),
+                "process".into(),
+                "--node-name".into(),
+                format!("local-{}", &id[..8]),
+                "--log-dir".into(),
+                logs.display().to_string(),
+                "--process-heartbeat-ms".into(),
+                "500".into(),
+                "--backoff-base-ms".into(),
+                "300".into(),
+                "--drain-delay-ms".into(),
+                "500".into(),
+                "--termination-grace-ms".into(),
+                "3000".into(),
+            ]
+        } else {
+            vec![
+                "agent".into(),
+                "--nodes-per-zone".into(),
+                opts.nodes_per_zone.to_string(),
+                "--node-cpu-milli".into(),
+                opts.node_cpu_milli.to_string(),
+                "--heartbeat-ms".into(),
+                "500".into(),
+                "--start-delay-ms".into(),
+                "50".into(),
+                "--ready-delay-ms".into(),
+                "50".into(),
+            ]
+        };
+        let agent = c.spawn("agent", &args, &c.database_url.clone()).await;
         c.agent = agent.value("AGENT");
         c.procs.push(agent);
-        let expect = opts.nodes_per_zone as i64 * 3;
+        let expect = if opts.runtime == "process" {
+            1
+        } else {
+            opts.nodes_per_zone as i64 * 3
+        };
         let pool = c.pool.clone();
         eventually("every node registered and Ready", DEADLINE, || async {
             let n: i64 = sqlx::query_scalar("SELECT count(*) FROM node_status WHERE ready")
@@ -338,6 +369,31 @@ impl Cluster {
             .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .patch(format!("{}{path}", self.api))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.api))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap_or_default())
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
