@@ -28,7 +28,7 @@ async fn process_cluster(name: &str) -> Cluster {
 }
 
 fn readiness() -> Value {
-    json!({"httpGet": {"path": "/ready"}, "periodMs": 200, "timeoutMs": 500, "failureThreshold": 2})
+    json!({"httpGet": {"path": "/ready"}, "initialDelayMs": 200, "periodMs": 200, "timeoutMs": 500, "failureThreshold": 5})
 }
 
 /// A demo-app deployment and a service routing `<name>.test` to it.
