@@ -442,3 +442,35 @@ fn a_rollout_without_progress_past_its_deadline_is_rolled_back() {
         RolloutTrigger::AutoRollback
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// For any strategy and size: a healthy rollout never exceeds
+        /// `replicas + maxSurge` live pods, never drops below
+        /// `replicas − maxUnavailable` Ready pods, and converges; a failing
+        /// one ends on the old revision with the same bounds.
+        #[test]
+        fn rollouts_stay_within_their_bounds(
+            replicas in 1u32..12,
+            surge in 0u32..4,
+            unavailable in 0u32..4,
+            fails in any::<bool>(),
+        ) {
+            prop_assume!(surge + unavailable > 0);
+            let strategy = RollingUpdate { max_surge: surge, max_unavailable: unavailable, ..Default::default() };
+            let (mut g, d) = cluster(replicas, strategy);
+            g.apply(Command::UpdateDeployment { deployment_id: d, patch: image("v2") }).unwrap();
+            let mut sim = Sim { failing: if fails { vec![2] } else { vec![] }, ..Default::default() };
+            sim.run(&mut g, d, 150);
+            prop_assert!(sim.max_live <= replicas + surge, "max live {}", sim.max_live);
+            prop_assert!(sim.min_ready.unwrap() >= replicas.saturating_sub(unavailable), "min ready {:?}", sim.min_ready);
+            prop_assert_eq!(revisions_of_live(&g, d), vec![if fails { 1 } else { 2 }]);
+            prop_assert_eq!(g.state.live_pods(&g.state.deployments[&d]).count() as u32, replicas);
+            prop_assert!(g.state.deployments[&d].rollout.is_none());
+        }
+    }
+}

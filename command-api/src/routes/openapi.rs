@@ -40,13 +40,59 @@ pub async fn document() -> Json<Value> {
             },
             "/api/v1/workloads/deployments/{id}": {
                 "get": {"summary": "Read a deployment", "parameters": [id_param], "responses": {"200": {"description": "The deployment"}, "404": err("Not found")}},
-                "delete": {"summary": "Delete a deployment and its pods", "parameters": [id_param], "responses": with("200", json!({"description": "Deleted"}))}
+                "delete": {"summary": "Delete a deployment and its pods", "parameters": [id_param], "responses": with("200", json!({"description": "Deleted"}))},
+                "patch": {"summary": "Change the template (a new revision and a rollout; 409 ROLLOUT_IN_PROGRESS while one runs) and/or the strategy",
+                          "parameters": [id_param],
+                          "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
+                              "image": {"type": "string"}, "command": {"type": "array"}, "args": {"type": "array"}, "env": {"type": "object"},
+                              "resources": {"type": "object"}, "labels": {"type": "object"}, "readinessProbe": {"type": ["object", "null"]},
+                              "livenessProbe": {"type": ["object", "null"]}, "strategy": {"type": "object"},
+                              "canary": {"type": "object", "properties": {"replicas": {"type": "integer"}, "percent": {"type": "integer"}}},
+                              "reason": {"type": "string"}}}}}},
+                          "responses": with("200", json!({"description": "{deploymentId, status: ROLLOUT_STARTED | STRATEGY_CHANGED | UNCHANGED, rollout, revision}"}))}
             },
             "/api/v1/workloads/deployments/{id}/scale": {
                 "post": {"summary": "Scale a deployment", "parameters": [id_param],
                          "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["replicas"],
                             "additionalProperties": false, "properties": {"replicas": {"type": "integer", "minimum": 0}, "reason": {"type": "string"}}}}}},
                          "responses": with("200", json!({"description": "Scaled"}))}
+            },
+            "/api/v1/workloads/deployments/{id}/rollback": {
+                "post": {"summary": "Roll back to any revision ever recorded (404 REVISION_NOT_FOUND)", "parameters": [id_param],
+                         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["revision"],
+                            "additionalProperties": false, "properties": {"revision": {"type": "integer", "minimum": 1}, "reason": {"type": "string"}}}}}},
+                         "responses": with("200", json!({"description": "{deploymentId, status: ROLLOUT_STARTED | ALREADY_AT_REVISION, rollout}"}))}
+            },
+            "/api/v1/workloads/deployments/{id}/rollout/{action}": {
+                "post": {"summary": "pause | resume | promote (a canary) | abort (roll back to where the rollout started); 409 NO_ROLLOUT_IN_PROGRESS, NOT_A_CANARY",
+                         "parameters": [id_param, {"name": "action", "in": "path", "required": true, "schema": {"enum": ["pause", "resume", "promote", "abort"]}}],
+                         "responses": with("200", json!({"description": "{deploymentId, status: PAUSED | RESUMED | PROMOTED | ROLLOUT_STARTED | UNCHANGED}"}))}
+            },
+            "/api/v1/workloads/deployments/{id}/revisions": {
+                "get": {"summary": "Every revision ever recorded", "parameters": [id_param], "responses": {"200": {"description": "{items:[{revision, image, spec, createdAt, actor}]}"}}}
+            },
+            "/api/v1/workloads/deployments/{id}/rollouts": {
+                "get": {"summary": "Rollout history", "parameters": [id_param], "responses": {"200": {"description": "{items:[{rollout, fromRevision, toRevision, trigger, status, canaryPods, paused, reason, actor, startedAt, endedAt}]}"}}}
+            },
+            "/api/v1/services": {
+                "post": {"summary": "Create a service (pods by label selector; the gateway routes host + pathPrefix to its Ready endpoints)",
+                         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["namespace", "name", "selector"],
+                            "additionalProperties": false, "properties": {"namespace": {"type": "string"}, "name": {"type": "string"},
+                            "selector": {"type": "object", "additionalProperties": {"type": "string"}}, "host": {"type": "string"}, "pathPrefix": {"type": "string"}}}}}},
+                         "responses": with("201", json!({"description": "{serviceId, status: CREATED}"}))},
+                "get": {"summary": "List services", "responses": {"200": {"description": "{items:[…, readyEndpoints]}"}}}
+            },
+            "/api/v1/services/{id}": {
+                "get": {"summary": "A service", "parameters": [id_param], "responses": {"200": {"description": "The service"}, "404": err("Not found")}},
+                "delete": {"summary": "Delete a service", "parameters": [id_param], "responses": with("200", json!({"description": "Deleted"}))}
+            },
+            "/api/v1/services/{id}/endpoints": {
+                "get": {"summary": "The service's Ready endpoints", "parameters": [id_param], "responses": {"200": {"description": "{items:[{podId, podName, address, nodeId, revision}]}"}}}
+            },
+            "/api/v1/pods/{id}/logs": {
+                "get": {"summary": "The pod's stdout and stderr (proxied to its node's agent)", "parameters": [id_param,
+                            {"name": "follow", "in": "query", "schema": {"type": "boolean"}}, {"name": "tail", "in": "query", "schema": {"type": "integer"}}],
+                        "responses": {"200": {"description": "text/plain"}, "404": err("No such pod or no logs yet"), "409": err("LOGS_UNAVAILABLE (no node yet, or a hollow node)"), "502": err("AGENT_UNREACHABLE")}}
             },
             "/api/v1/workloads/deployments/{id}/pods": {
                 "get": {"summary": "The deployment's pods", "parameters": [id_param], "responses": {"200": {"description": "Pods"}}}
