@@ -766,7 +766,7 @@ async fn rollouts(
 pub async fn rollout_rows(pool: &sqlx::PgPool, id: Uuid) -> Result<Vec<Value>, sqlx::Error> {
     type Row = (
         i64,
-        i64,
+        Option<i64>,
         i64,
         String,
         String,

@@ -131,10 +131,20 @@ impl Load {
         for t in self.tasks {
             let _ = t.await;
         }
-        Arc::try_unwrap(self.stats)
+        let stats = Arc::try_unwrap(self.stats)
             .ok()
             .expect("tasks are done")
-            .into_inner()
+            .into_inner();
+        let mut by_version: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, v) in &stats.versions {
+            *by_version.entry(v.as_str()).or_default() += 1;
+        }
+        eprintln!(
+            "load: {} ok, {} failed, by version {by_version:?}",
+            stats.ok,
+            stats.failed.len()
+        );
+        stats
     }
 }
 
@@ -236,7 +246,7 @@ async fn rollouts_under_load_drop_no_request() {
     // (d) a second rollout while this one runs.
     let (status, v) = c.patch(&path, json!({"image": "demo-app:v9"})).await;
     assert_eq!(status, 409, "{v}");
-    assert_eq!(v["code"], "ROLLOUT_IN_PROGRESS");
+    assert_eq!(v["error"]["code"], "ROLLOUT_IN_PROGRESS");
     wait_rollout(&c, &id, 1, "SUCCEEDED").await;
     let ended = Instant::now();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -325,7 +335,7 @@ async fn rollouts_under_load_drop_no_request() {
         .post(&format!("{path}/rollback"), json!({"revision": 42}))
         .await;
     assert_eq!(
-        (status, v["code"].as_str()),
+        (status, v["error"]["code"].as_str()),
         (404, Some("REVISION_NOT_FOUND")),
         "{v}"
     );
@@ -527,7 +537,7 @@ async fn canary_of_one_pod_then_promote() {
     // Promote again: nothing is rolling out.
     let (status, v) = c.post(&format!("{path}/rollout/promote"), json!({})).await;
     assert_eq!(
-        (status, v["code"].as_str()),
+        (status, v["error"]["code"].as_str()),
         (409, Some("NO_ROLLOUT_IN_PROGRESS"))
     );
     c.finish().await;
