@@ -304,7 +304,9 @@ impl State {
             (None, Some(max)) => d.spec.replicas.saturating_sub(max),
             (None, None) => 0,
         };
-        healthy.saturating_sub(min_available)
+        // Never more than the replicas asked for: a scale-down below
+        // `minAvailable` is the owner's decision, not a disruption.
+        healthy.saturating_sub(min_available.min(d.spec.replicas))
     }
 
     /// `disruptions_allowed` by id; an unknown deployment has no budget.
