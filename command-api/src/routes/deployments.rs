@@ -310,11 +310,7 @@ async fn scale(
         0,
         MAX_REPLICAS as i64,
     );
-    if let Some(r) = &dto.reason
-        && r.len() > 1000
-    {
-        errors.push(FieldError::new("reason", "must be at most 1000 characters"));
-    }
+    check_reason(&dto.reason, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -442,6 +438,12 @@ async fn pods(
     Ok(Json(json!({"items": items})))
 }
 
+fn check_reason(reason: &Option<String>, errors: &mut Vec<FieldError>) {
+    if reason.as_ref().is_some_and(|r| r.len() > 1000) {
+        errors.push(FieldError::new("reason", "must be at most 1000 characters"));
+    }
+}
+
 fn check_env(env: &BTreeMap<String, String>, errors: &mut Vec<FieldError>) {
     for k in env.keys() {
         let ok = !k.is_empty()
@@ -556,11 +558,7 @@ async fn update(
         }
         None => None,
     };
-    if let Some(r) = &dto.reason
-        && r.len() > 1000
-    {
-        errors.push(FieldError::new("reason", "must be at most 1000 characters"));
-    }
+    check_reason(&dto.reason, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -652,11 +650,16 @@ async fn rollback(
     let actor = actor(&s, &headers).await?;
     let id = parse_id("deployment id", &id)?;
     let dto: RollbackDto = parse(&headers, &body)?;
+    let mut errors = Vec::new();
     if dto.revision < 1 {
-        return Err(ApiError::validation(vec![FieldError::new(
+        errors.push(FieldError::new(
             "revision",
             format!("must be at least 1, got {}", dto.revision),
-        )]));
+        ));
+    }
+    check_reason(&dto.reason, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
     }
     let reason = dto
         .reason

@@ -126,6 +126,20 @@ impl Load {
         Load { stop, stats, tasks }
     }
 
+    /// Stop after half a second more of traffic (the load from the moment of
+    /// the call on is "after the end"); no request may have failed.
+    async fn finish_clean(self) -> (Stats, Instant) {
+        let ended = Instant::now();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let stats = self.finish().await;
+        assert!(
+            stats.failed.is_empty(),
+            "failed requests: {:?}",
+            &stats.failed[..stats.failed.len().min(5)]
+        );
+        (stats, ended)
+    }
+
     async fn finish(self) -> Stats {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.tasks {
@@ -218,14 +232,15 @@ async fn offset_of(c: &Cluster, id: &str, event_type: &str, rollout: i64) -> i64
     .unwrap()
 }
 
-fn versions_after(stats: &Stats, t: Instant) -> BTreeMap<String, usize> {
-    let mut m = BTreeMap::new();
-    for (at, v) in &stats.versions {
-        if *at >= t {
-            *m.entry(v.clone()).or_default() += 1;
-        }
-    }
-    m
+/// The versions that answered requests sent at or after `t`.
+fn versions_after(stats: &Stats, t: Instant) -> Vec<String> {
+    let set: std::collections::BTreeSet<String> = stats
+        .versions
+        .iter()
+        .filter(|(at, _)| *at >= t)
+        .map(|(_, v)| v.clone())
+        .collect();
+    set.into_iter().collect()
 }
 
 /// (a) v1 → v2 under load, (d) a second PATCH meanwhile is 409, (b) v3
@@ -248,24 +263,14 @@ async fn rollouts_under_load_drop_no_request() {
     assert_eq!(status, 409, "{v}");
     assert_eq!(v["error"]["code"], "ROLLOUT_IN_PROGRESS");
     wait_rollout(&c, &id, 1, "SUCCEEDED").await;
-    let ended = Instant::now();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let stats = load.finish().await;
-    assert!(
-        stats.failed.is_empty(),
-        "failed requests: {:?}",
-        &stats.failed[..stats.failed.len().min(5)]
-    );
+    let (stats, ended) = load.finish_clean().await;
     assert!(
         stats.ok > 50,
         "too little traffic to mean anything: {}",
         stats.ok
     );
     assert_eq!(
-        versions_after(&stats, ended)
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>(),
+        versions_after(&stats, ended),
         vec!["v2".to_string()],
         "every response after the end is from v2"
     );
@@ -304,25 +309,12 @@ async fn rollouts_under_load_drop_no_request() {
         (back["fromRevision"].clone(), back["toRevision"].clone()),
         (json!(3), json!(2))
     );
-    let ended = Instant::now();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let stats = load.finish().await;
-    assert!(
-        stats.failed.is_empty(),
-        "failed requests: {:?}",
-        &stats.failed[..stats.failed.len().min(5)]
-    );
+    let (stats, ended) = load.finish_clean().await;
     assert!(
         !stats.versions.iter().any(|v| v.1 == "v3"),
         "a pod that was never Ready got traffic"
     );
-    assert_eq!(
-        versions_after(&stats, ended)
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>(),
-        vec!["v2".to_string()]
-    );
+    assert_eq!(versions_after(&stats, ended), vec!["v2".to_string()]);
 
     // (c) rollback to revision 1 by number.
     let load = Load::start(&c.gateway, "web.test", 4);
@@ -340,21 +332,8 @@ async fn rollouts_under_load_drop_no_request() {
         "{v}"
     );
     wait_rollout(&c, &id, 4, "SUCCEEDED").await;
-    let ended = Instant::now();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let stats = load.finish().await;
-    assert!(
-        stats.failed.is_empty(),
-        "failed requests: {:?}",
-        &stats.failed[..stats.failed.len().min(5)]
-    );
-    assert_eq!(
-        versions_after(&stats, ended)
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>(),
-        vec!["v1".to_string()]
-    );
+    let (stats, ended) = load.finish_clean().await;
+    assert_eq!(versions_after(&stats, ended), vec!["v1".to_string()]);
 
     // The history: every rollout, never truncated; every revision kept.
     let history: Vec<(i64, String, String)> = rollouts(&c, &id)
@@ -514,26 +493,13 @@ async fn canary_of_one_pod_then_promote() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["status"], "PROMOTED");
     wait_rollout(&c, &id, 1, "SUCCEEDED").await;
-    let ended = Instant::now();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let stats = load.finish().await;
-    assert!(
-        stats.failed.is_empty(),
-        "failed requests: {:?}",
-        &stats.failed[..stats.failed.len().min(5)]
-    );
+    let (stats, ended) = load.finish_clean().await;
     let both: HashSet<_> = stats.versions.iter().map(|v| v.1.clone()).collect();
     assert!(
         both.contains("v1") && both.contains("v2"),
         "the canary took traffic: {both:?}"
     );
-    assert_eq!(
-        versions_after(&stats, ended)
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>(),
-        vec!["v2".to_string()]
-    );
+    assert_eq!(versions_after(&stats, ended), vec!["v2".to_string()]);
     // Promote again: nothing is rolling out.
     let (status, v) = c.post(&format!("{path}/rollout/promote"), json!({})).await;
     assert_eq!(
