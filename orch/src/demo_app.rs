@@ -115,6 +115,7 @@ async fn serve(args: DemoAppArgs) -> anyhow::Result<()> {
         let which = tokio::select! {
             _ = sigterm.recv() => "SIGTERM",
             _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = orphaned() => "its parent, the node agent, is gone",
         };
         println!("demo-app {shutdown_version} stopping ({which})");
     };
@@ -123,6 +124,19 @@ async fn serve(args: DemoAppArgs) -> anyhow::Result<()> {
         .await?;
     println!("demo-app {version} stopped");
     Ok(())
+}
+
+/// Resolves once the process that started us has exited (we were
+/// re-parented): an agent killed with SIGKILL cannot stop its containers, and
+/// the demo app should not outlive it.
+async fn orphaned() {
+    let parent = std::os::unix::process::parent_id();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if std::os::unix::process::parent_id() != parent {
+            return;
+        }
+    }
 }
 
 async fn root(State(s): State<Arc<AppState>>) -> Json<serde_json::Value> {
