@@ -202,7 +202,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 return Ok(vec![]);
             };
             // A rollout may surge above the replicas; otherwise never.
-            let mixed = d.rollout.is_some() || state.live_pods(d).any(|p| p.revision != d.revision);
+            let mixed = d.rollout.is_some() || d.live_other_revision > 0;
             let cap = d.spec.replicas + if mixed { d.spec.strategy.max_surge } else { 0 };
             if *ordinal != d.next_ordinal || state.live_pod_count(d) >= cap {
                 return Ok(vec![]);

@@ -47,6 +47,21 @@ pub fn deployments(state: &State, window: u64) -> Vec<Planned> {
 fn plan_deployment(state: &State, d: &Deployment, window: u64, out: &mut Vec<Planned>) {
     let id = d.id;
     let replicas = d.spec.replicas;
+    // The common case, without looking at any pod: steady, or short of pods.
+    if d.rollout.is_none() && d.live_other_revision == 0 && d.live <= replicas {
+        let digest = [window, d.live as u64, d.version]
+            .map(|v| v.to_be_bytes())
+            .concat();
+        for ordinal in d.next_ordinal..d.next_ordinal + (replicas - d.live) as u64 {
+            out.push(create_pod(d, ordinal, d.revision, &digest, || {
+                format!(
+                    "deployment {} has {} of {} replicas",
+                    d.spec.name, d.live, replicas
+                )
+            }));
+        }
+        return;
+    }
     let strategy = d.spec.strategy;
     let rollout = d.rollout.as_ref();
     let live: Vec<&Pod> = state.live_pods(d).collect();
@@ -119,20 +134,12 @@ fn plan_deployment(state: &State, d: &Deployment, window: u64, out: &mut Vec<Pla
     let mut ordinal = d.next_ordinal;
     for (n, revision) in [(create_new, d.revision), (create_old, old_revision)] {
         for _ in 0..n {
-            out.push(Planned {
-                command_id: derive_id(&[
-                    b"create-pod",
-                    id.0.as_bytes(),
-                    &ordinal.to_be_bytes(),
-                    &revision.to_be_bytes(),
-                    &digest,
-                ]),
-                command: Command::CreatePod {
-                    deployment_id: id,
-                    ordinal,
-                    revision: Some(revision),
-                },
-                reason: match rollout {
+            out.push(create_pod(
+                d,
+                ordinal,
+                revision,
+                &digest,
+                || match rollout {
                     Some(r) => format!(
                         "rollout {} of {}: {} of {} pods on revision {}",
                         r.number,
@@ -146,7 +153,7 @@ fn plan_deployment(state: &State, d: &Deployment, window: u64, out: &mut Vec<Pla
                         d.spec.name, total, replicas
                     ),
                 },
-            });
+            ));
             ordinal += 1;
         }
     }
@@ -208,6 +215,30 @@ fn plan_deployment(state: &State, d: &Deployment, window: u64, out: &mut Vec<Pla
         (new.len() as u32).saturating_sub(want_new.max(if rolling { 0 } else { replicas }));
     if excess_new > 0 {
         plan_deletes(&new, excess_new, "scale-down", out);
+    }
+}
+
+fn create_pod(
+    d: &Deployment,
+    ordinal: u64,
+    revision: u64,
+    digest: &[u8],
+    reason: impl FnOnce() -> String,
+) -> Planned {
+    Planned {
+        command_id: derive_id(&[
+            b"create-pod",
+            d.id.0.as_bytes(),
+            &ordinal.to_be_bytes(),
+            &revision.to_be_bytes(),
+            digest,
+        ]),
+        command: Command::CreatePod {
+            deployment_id: d.id,
+            ordinal,
+            revision: Some(revision),
+        },
+        reason: reason(),
     }
 }
 

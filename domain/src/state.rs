@@ -87,6 +87,10 @@ pub struct Deployment {
     /// How many of `pods` are live (kept by `evolve`, recomputed by `rebuild_indexes`).
     #[serde(skip)]
     pub live: u32,
+    /// How many live pods are of another revision than `revision` (kept by
+    /// `evolve`): 0 and no rollout means the controller need not look at pods.
+    #[serde(skip)]
+    pub live_other_revision: u32,
     /// Every pod template ever recorded, by revision (never truncated).
     #[serde(default)]
     pub revisions: BTreeMap<u64, DeploymentSpec>,
@@ -161,6 +165,14 @@ pub struct State {
     anti_affinity_deployments: u32,
 }
 
+fn count_other_revision(pods: &IdMap<PodId, Pod>, d: &Deployment) -> u32 {
+    d.pods
+        .iter()
+        .filter_map(|p| pods.get(p))
+        .filter(|p| p.is_live() && p.revision != d.revision)
+        .count() as u32
+}
+
 fn has_required_anti_affinity(spec: &crate::model::DeploymentSpec) -> bool {
     spec.pod_anti_affinity()
         .is_some_and(|a| !a.required.is_empty())
@@ -202,6 +214,7 @@ impl State {
                 .iter()
                 .filter(|p| pods.get(p).is_some_and(|p| p.is_live()))
                 .count() as u32;
+            d.live_other_revision = count_other_revision(pods, d);
         }
     }
 
@@ -327,6 +340,9 @@ impl State {
                 && let Some(d) = self.deployments.get_mut(&pod.deployment)
             {
                 d.live = d.live.saturating_sub(1);
+                if pod.revision != d.revision {
+                    d.live_other_revision = d.live_other_revision.saturating_sub(1);
+                }
             }
             pod.phase = PodPhase::Failed;
             pod.ready = false;
@@ -471,6 +487,7 @@ impl State {
                         pods: BTreeSet::new(),
                         version: 1,
                         live: 0,
+                        live_other_revision: 0,
                         revisions: BTreeMap::from([(*revision, spec.clone())]),
                         rollout: None,
                         rollouts: 0,
@@ -514,6 +531,9 @@ impl State {
                     d.next_ordinal = d.next_ordinal.max(ordinal + 1);
                     d.pods.insert(*pod_id);
                     d.live += 1;
+                    if *revision != d.revision {
+                        d.live_other_revision += 1;
+                    }
                 }
                 self.unbound.insert(*pod_id);
                 self.pods.insert(
@@ -633,6 +653,12 @@ impl State {
                     });
                     d.version += 1;
                 }
+                if let Some(d) = self.deployments.get(deployment_id) {
+                    let other = count_other_revision(&self.pods, d);
+                    if let Some(d) = self.deployments.get_mut(deployment_id) {
+                        d.live_other_revision = other;
+                    }
+                }
                 let after = self.anti_affinity_deployments_of(deployment_id);
                 self.anti_affinity_deployments =
                     (self.anti_affinity_deployments + after).saturating_sub(before);
@@ -703,6 +729,9 @@ impl State {
                     d.pods.remove(pod_id);
                     if pod.is_live() {
                         d.live = d.live.saturating_sub(1);
+                        if pod.revision != d.revision {
+                            d.live_other_revision = d.live_other_revision.saturating_sub(1);
+                        }
                     }
                 }
             }

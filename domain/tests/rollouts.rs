@@ -58,6 +58,13 @@ impl Sim {
         let dep = &g.state.deployments[&d];
         let live: Vec<_> = g.state.live_pods(dep).collect();
         let ready = live.iter().filter(|p| p.ready).count() as u32;
+        // The maintained counters agree with a recount.
+        let other = live.iter().filter(|p| p.revision != dep.revision).count() as u32;
+        assert_eq!(
+            dep.live_other_revision, other,
+            "live pods of other revisions"
+        );
+        assert_eq!(dep.live as usize, live.len());
         self.max_live = self.max_live.max(live.len() as u32);
         if self.min_ready.is_some() || ready >= dep.spec.replicas {
             self.min_ready = Some(self.min_ready.map_or(ready, |m| m.min(ready)));
