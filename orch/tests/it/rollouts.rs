@@ -489,6 +489,21 @@ async fn canary_of_one_pod_then_promote() {
         1,
         "the canary did not grow by itself"
     );
+    // Pause and resume are recorded on the rollout.
+    let (status, v) = c.post(&format!("{path}/rollout/pause"), json!({})).await;
+    assert_eq!((status, v["status"].as_str()), (200, Some("PAUSED")), "{v}");
+    eventually("the history shows the pause", ROLLOUT_DEADLINE, || async {
+        (rollouts(&c, &id).await[1]["paused"] == true).then_some(())
+    })
+    .await;
+    let (status, v) = c.post(&format!("{path}/rollout/resume"), json!({})).await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (200, Some("RESUMED")),
+        "{v}"
+    );
+    let (status, v) = c.post(&format!("{path}/rollout/sideways"), json!({})).await;
+    assert_eq!(status, 404, "{v}");
     let (status, v) = c.post(&format!("{path}/rollout/promote"), json!({})).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["status"], "PROMOTED");
