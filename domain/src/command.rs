@@ -247,6 +247,9 @@ pub struct TemplatePatch {
     pub liveness_probe: Option<Option<Probe>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<RollingUpdate>,
+    /// `Some(None)` removes the budget. Not part of the template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disruption_budget: Option<Option<crate::model::DisruptionBudget>>,
     /// Roll out to this many pods first and wait for `promote`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<Canary>,

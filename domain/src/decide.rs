@@ -1029,6 +1029,7 @@ fn update_deployment(
     }
     let strategy = patch.strategy.unwrap_or(spec.strategy);
     spec.strategy = d.spec.strategy;
+    let budget = patch.disruption_budget.unwrap_or(d.spec.disruption_budget);
     let template_changed = spec != d.spec;
     if patch.canary.is_some() && !template_changed {
         return reject(
@@ -1062,6 +1063,7 @@ fn update_deployment(
     }
     let mut probe = spec.clone();
     probe.strategy = strategy;
+    probe.disruption_budget = budget;
     validate_spec(&probe)?;
     if patch.resources.is_some() {
         check_capacity(state, &spec, spec.replicas)?;
@@ -1071,6 +1073,12 @@ fn update_deployment(
         events.push(Event::DeploymentStrategyChanged {
             deployment_id: *deployment_id,
             strategy,
+        });
+    }
+    if budget != d.spec.disruption_budget {
+        events.push(Event::DeploymentBudgetChanged {
+            deployment_id: *deployment_id,
+            budget,
         });
     }
     if template_changed {

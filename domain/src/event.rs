@@ -153,6 +153,12 @@ pub enum Event {
         deployment_id: DeploymentId,
         strategy: crate::model::RollingUpdate,
     },
+    /// The disruption budget changed (`None`: removed), without a new revision.
+    DeploymentBudgetChanged {
+        deployment_id: DeploymentId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        budget: Option<crate::model::DisruptionBudget>,
+    },
     /// Rollout number `rollout` moves the pods from revision `from` to `to`.
     RolloutStarted {
         deployment_id: DeploymentId,
@@ -249,6 +255,7 @@ impl Event {
             Event::PodUnschedulable { .. } => "PodUnschedulable",
             Event::DeploymentRevisionCreated { .. } => "DeploymentRevisionCreated",
             Event::DeploymentStrategyChanged { .. } => "DeploymentStrategyChanged",
+            Event::DeploymentBudgetChanged { .. } => "DeploymentBudgetChanged",
             Event::RolloutStarted { .. } => "RolloutStarted",
             Event::RolloutPaused { .. } => "RolloutPaused",
             Event::RolloutResumed { .. } => "RolloutResumed",
@@ -280,6 +287,7 @@ impl Event {
             | Event::DeploymentDeleted { deployment_id, .. }
             | Event::DeploymentRevisionCreated { deployment_id, .. }
             | Event::DeploymentStrategyChanged { deployment_id, .. }
+            | Event::DeploymentBudgetChanged { deployment_id, .. }
             | Event::RolloutStarted { deployment_id, .. }
             | Event::RolloutPaused { deployment_id, .. }
             | Event::RolloutResumed { deployment_id, .. }

@@ -622,6 +622,15 @@ impl State {
                     d.version += 1;
                 }
             }
+            Event::DeploymentBudgetChanged {
+                deployment_id,
+                budget,
+            } => {
+                if let Some(d) = self.deployments.get_mut(deployment_id) {
+                    d.spec.disruption_budget = *budget;
+                    d.version += 1;
+                }
+            }
             Event::RolloutStarted {
                 deployment_id,
                 rollout,

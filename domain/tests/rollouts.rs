@@ -481,3 +481,48 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn the_disruption_budget_changes_without_a_revision_and_is_validated() {
+    let (mut g, d) = cluster(4, RollingUpdate::default());
+    let patch = |b| Command::UpdateDeployment {
+        deployment_id: d,
+        patch: TemplatePatch {
+            disruption_budget: Some(b),
+            ..Default::default()
+        },
+    };
+    let budget = DisruptionBudget {
+        min_available: Some(3),
+        max_unavailable: None,
+    };
+    let ev = g.apply(patch(Some(budget))).unwrap();
+    assert!(matches!(
+        ev[..],
+        [Event::DeploymentBudgetChanged {
+            budget: Some(_),
+            ..
+        }]
+    ));
+    let dep = &g.state.deployments[&d];
+    assert_eq!(dep.spec.disruption_budget, Some(budget));
+    assert_eq!((dep.revision, dep.rollout.is_none()), (1, true));
+    assert_eq!(g.state.disruptions_allowed(dep), 1);
+    let both = DisruptionBudget {
+        min_available: Some(1),
+        max_unavailable: Some(1),
+    };
+    assert_eq!(
+        g.when(patch(Some(both))).unwrap_err().code,
+        code::VALIDATION_FAILED
+    );
+    // A rollout keeps the budget; null removes it.
+    g.apply(Command::UpdateDeployment {
+        deployment_id: d,
+        patch: image("v2"),
+    })
+    .unwrap();
+    assert_eq!(g.state.deployments[&d].spec.disruption_budget, Some(budget));
+    g.apply(patch(None)).unwrap();
+    assert_eq!(g.state.deployments[&d].spec.disruption_budget, None);
+}

@@ -118,6 +118,11 @@ enum Stmt {
         strategy: Value,
         at: DateTime<Utc>,
     },
+    Budget {
+        deployment: Uuid,
+        budget: Option<Value>,
+        at: DateTime<Utc>,
+    },
     RolloutStarted {
         id: Uuid,
         deployment: Uuid,
@@ -378,6 +383,14 @@ impl Changes {
             } => self.statements.push(Stmt::Strategy {
                 deployment: deployment_id.0,
                 strategy: serde_json::to_value(strategy).unwrap_or(Value::Null),
+                at,
+            }),
+            Event::DeploymentBudgetChanged {
+                deployment_id,
+                budget,
+            } => self.statements.push(Stmt::Budget {
+                deployment: deployment_id.0,
+                budget: budget.and_then(|b| serde_json::to_value(b).ok()),
                 at,
             }),
             Event::RolloutStarted {
@@ -692,6 +705,22 @@ impl Changes {
                     )
                     .bind(deployment)
                     .bind(strategy)
+                    .bind(at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Stmt::Budget {
+                    deployment,
+                    budget,
+                    at,
+                } => {
+                    sqlx::query(
+                        "UPDATE workload_def SET updated_at = $3, spec = CASE WHEN $2::jsonb IS NULL
+                           THEN spec - 'disruptionBudget' ELSE jsonb_set(spec, '{disruptionBudget}', $2) END
+                         WHERE id = $1",
+                    )
+                    .bind(deployment)
+                    .bind(budget)
                     .bind(at)
                     .execute(&mut **tx)
                     .await?;

@@ -473,6 +473,9 @@ struct PatchDto {
     #[serde(default, deserialize_with = "some")]
     liveness_probe: Option<Option<Probe>>,
     strategy: Option<StrategyDto>,
+    /// `null` removes the budget.
+    #[serde(default, deserialize_with = "some")]
+    disruption_budget: Option<Option<DisruptionBudget>>,
     canary: Option<Canary>,
     reason: Option<String>,
 }
@@ -572,6 +575,7 @@ async fn update(
         readiness_probe: dto.readiness_probe,
         liveness_probe: dto.liveness_probe,
         strategy,
+        disruption_budget: dto.disruption_budget,
         canary: dto.canary,
     };
     let events = execute(
@@ -614,6 +618,12 @@ fn rollout_answer(id: Uuid, events: &[domain::EventEnvelope], otherwise: &str) -
             E::DeploymentStrategyChanged { strategy, .. } if out["status"] == otherwise => {
                 out["status"] = json!("STRATEGY_CHANGED");
                 out["strategy"] = json!(strategy);
+            }
+            E::DeploymentBudgetChanged { budget, .. } => {
+                if out["status"] == otherwise {
+                    out["status"] = json!("BUDGET_CHANGED");
+                }
+                out["disruptionBudget"] = json!(budget);
             }
             E::RolloutPaused { rollout, .. } => {
                 out["status"] = json!("PAUSED");

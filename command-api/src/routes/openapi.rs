@@ -47,9 +47,10 @@ pub async fn document() -> Json<Value> {
                               "image": {"type": "string"}, "command": {"type": "array"}, "args": {"type": "array"}, "env": {"type": "object"},
                               "resources": {"type": "object"}, "labels": {"type": "object"}, "readinessProbe": {"type": ["object", "null"]},
                               "livenessProbe": {"type": ["object", "null"]}, "strategy": {"type": "object"},
+                              "disruptionBudget": {"type": ["object", "null"]},
                               "canary": {"type": "object", "properties": {"replicas": {"type": "integer"}, "percent": {"type": "integer"}}},
                               "reason": {"type": "string"}}}}}},
-                          "responses": with("200", json!({"description": "{deploymentId, status: ROLLOUT_STARTED | STRATEGY_CHANGED | UNCHANGED, rollout, revision}"}))}
+                          "responses": with("200", json!({"description": "{deploymentId, status: ROLLOUT_STARTED | STRATEGY_CHANGED | BUDGET_CHANGED | UNCHANGED, rollout, revision}"}))}
             },
             "/api/v1/workloads/deployments/{id}/scale": {
                 "post": {"summary": "Scale a deployment", "parameters": [id_param],

@@ -442,6 +442,36 @@ async fn canary_of_one_pod_then_promote() {
     let c = process_cluster("canary").await;
     let id = deploy_app(&c, "shop", 4, json!({})).await;
     let path = format!("/api/v1/workloads/deployments/{id}");
+    // A budget can be set on a running deployment without a new revision.
+    let (status, v) = c
+        .patch(&path, json!({"disruptionBudget": {"maxUnavailable": 1}}))
+        .await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (200, Some("BUDGET_CHANGED")),
+        "{v}"
+    );
+    let (status, v) = c
+        .patch(
+            &path,
+            json!({"disruptionBudget": {"maxUnavailable": 1, "minAvailable": 2}}),
+        )
+        .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (422, Some("VALIDATION_FAILED")),
+        "{v}"
+    );
+    eventually(
+        "the projection shows the budget",
+        ROLLOUT_DEADLINE,
+        || async {
+            let (_, d) = c.get(&path).await;
+            (d["spec"]["disruptionBudget"]["maxUnavailable"] == 1 && d["revision"] == 1)
+                .then_some(())
+        },
+    )
+    .await;
     let load = Load::start(&c.gateway, "shop.test", 3);
     let (status, v) = c
         .patch(
