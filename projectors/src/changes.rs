@@ -265,6 +265,24 @@ impl Changes {
         }
     }
 
+    /// A pod template recorded as `revision`.
+    fn revision(
+        &mut self,
+        env: &EventEnvelope,
+        deployment: Uuid,
+        revision: u64,
+        spec: &domain::model::DeploymentSpec,
+    ) {
+        self.statements.push(Stmt::Revision {
+            deployment,
+            revision: revision as i64,
+            image: spec.image.as_str().to_string(),
+            spec: serde_json::to_value(spec).unwrap_or(Value::Null),
+            at: env.occurred_at,
+            actor: env.actor.clone(),
+        });
+    }
+
     pub fn add(&mut self, offset: i64, batch: &EventBatch) {
         for (i, env) in batch.events.iter().enumerate() {
             self.add_event(env);
@@ -356,27 +374,13 @@ impl Changes {
                 );
                 self.rollouts
                     .push((env.event_id, deployment_id.0, *revision as i64, at));
-                self.statements.push(Stmt::Revision {
-                    deployment: deployment_id.0,
-                    revision: *revision as i64,
-                    image: spec.image.as_str().to_string(),
-                    spec: serde_json::to_value(spec).unwrap_or(Value::Null),
-                    at,
-                    actor: env.actor.clone(),
-                });
+                self.revision(env, deployment_id.0, *revision, spec);
             }
             Event::DeploymentRevisionCreated {
                 deployment_id,
                 revision,
                 spec,
-            } => self.statements.push(Stmt::Revision {
-                deployment: deployment_id.0,
-                revision: *revision as i64,
-                image: spec.image.as_str().to_string(),
-                spec: serde_json::to_value(spec).unwrap_or(Value::Null),
-                at,
-                actor: env.actor.clone(),
-            }),
+            } => self.revision(env, deployment_id.0, *revision, spec),
             Event::DeploymentStrategyChanged {
                 deployment_id,
                 strategy,

@@ -332,9 +332,13 @@ impl Cluster {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send_json(reqwest::Method::POST, path, body).await
+    }
+
+    async fn send_json(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
         let r = self
             .http
-            .post(format!("{}{path}", self.api))
+            .request(method, format!("{}{path}", self.api))
             .bearer_auth(&self.token)
             .json(&body)
             .send()
@@ -359,29 +363,11 @@ impl Cluster {
     }
 
     pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .put(format!("{}{path}", self.api))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.send_json(reqwest::Method::PUT, path, body).await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .patch(format!("{}{path}", self.api))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.send_json(reqwest::Method::PATCH, path, body).await
     }
 
     pub async fn get_text(&self, path: &str) -> (u16, String) {
