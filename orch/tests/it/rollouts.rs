@@ -126,11 +126,13 @@ impl Load {
         Load { stop, stats, tasks }
     }
 
-    /// Stop after half a second more of traffic (the load from the moment of
-    /// the call on is "after the end"); no request may have failed.
+    /// Called once the API shows the rollout ended: no request may have
+    /// failed, and requests sent from 250 ms later on (the gateway reads the
+    /// log itself and may trail the projection the API reads by a moment)
+    /// count as "after the end"; traffic goes on for 750 ms.
     async fn finish_clean(self) -> (Stats, Instant) {
-        let ended = Instant::now();
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let ended = Instant::now() + Duration::from_millis(250);
+        tokio::time::sleep(Duration::from_millis(750)).await;
         let stats = self.finish().await;
         assert!(
             stats.failed.is_empty(),
