@@ -1,6 +1,7 @@
 //! Route groups, one file each, plus the middleware every route shares.
 
 mod deployments;
+mod events;
 mod nodes;
 mod openapi;
 mod pods;
@@ -29,6 +30,7 @@ pub fn router(state: S) -> Router {
         .merge(nodes::routes())
         .merge(pods::routes())
         .merge(services::routes())
+        .merge(events::routes())
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/metrics", get(|| async { infra::metrics::render() }))
         .route("/healthz", get(|| async { "ok" }))

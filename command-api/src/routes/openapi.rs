@@ -75,6 +75,22 @@ pub async fn document() -> Json<Value> {
             "/api/v1/workloads/deployments/{id}/rollouts": {
                 "get": {"summary": "Rollout history", "parameters": [id_param], "responses": {"200": {"description": "{items:[{rollout, fromRevision, toRevision, trigger, status, canaryPods, paused, reason, actor, startedAt, endedAt}]}"}}}
             },
+            "/api/v1/events": {
+                "get": {"summary": "The audit trail: every event (never expiring), filtered, keyset-paged",
+                        "parameters": [
+                            {"name": "aggregate", "in": "query", "schema": {"type": "string", "format": "uuid"}},
+                            {"name": "kind", "in": "query", "schema": {"enum": ["node", "pod", "deployment", "service", "command"]}},
+                            {"name": "type", "in": "query", "schema": {"type": "string"}},
+                            {"name": "namespace", "in": "query", "schema": {"type": "string"}},
+                            {"name": "actor", "in": "query", "schema": {"type": "string"}},
+                            {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                            {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                            {"name": "order", "in": "query", "schema": {"enum": ["asc", "desc"]}},
+                            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                            {"name": "cursor", "in": "query", "schema": {"type": "string"}}],
+                        "responses": {"200": {"description": "{items:[{offset, index, eventId, type, aggregate{kind,id}, sequence, occurredAt, actor, reason, causationId, correlationId, body}], nextCursor}"},
+                                      "400": err("INVALID_QUERY, INVALID_ID")}}
+            },
             "/api/v1/services": {
                 "post": {"summary": "Create a service (pods by label selector; the gateway routes host + pathPrefix to its Ready endpoints)",
                          "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["namespace", "name", "selector"],

@@ -1,0 +1,162 @@
+//! `GET /api/v1/events`: the audit trail (the `event_log` projection),
+//! filtered and paged; nothing expires.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{S, actor};
+use crate::error::ApiError;
+use crate::json::ApiQuery;
+
+pub fn routes() -> Router<S> {
+    Router::new().route("/api/v1/events", get(list))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Query {
+    /// An aggregate id (node, pod, deployment, service).
+    aggregate: Option<String>,
+    /// `node`, `pod`, `deployment`, `service`, `command`.
+    kind: Option<String>,
+    /// An event type, e.g. `PodBound`.
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    /// Events of objects created in this namespace.
+    namespace: Option<String>,
+    actor: Option<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    /// `asc` (oldest first, the default) or `desc`.
+    order: Option<String>,
+    /// 1–1000, default 100.
+    limit: Option<i64>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+type Row = (
+    i64,
+    i32,
+    Uuid,
+    String,
+    String,
+    Uuid,
+    i64,
+    DateTime<Utc>,
+    String,
+    Option<String>,
+    Uuid,
+    Uuid,
+    Value,
+);
+
+fn bad(code: &'static str, message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+async fn list(
+    State(s): State<S>,
+    ApiQuery(q): ApiQuery<Query>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    actor(&s, &headers).await?;
+    let aggregate = match q.aggregate.as_deref() {
+        Some(a) => Some(
+            Uuid::parse_str(a)
+                .map_err(|_| bad("INVALID_ID", format!("aggregate '{a}' is not a UUID")))?,
+        ),
+        None => None,
+    };
+    if let Some(k) = q.kind.as_deref()
+        && !["node", "pod", "deployment", "service", "command"].contains(&k)
+    {
+        return Err(bad(
+            "INVALID_QUERY",
+            format!("kind '{k}' is not one of node, pod, deployment, service, command"),
+        ));
+    }
+    let desc = match q.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(o) => {
+            return Err(bad(
+                "INVALID_QUERY",
+                format!("order '{o}' is not asc or desc"),
+            ));
+        }
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(bad(
+            "INVALID_QUERY",
+            format!("limit must be 1 to 1000, got {limit}"),
+        ));
+    }
+    let cursor = match q.cursor.as_deref() {
+        None => None,
+        Some(c) => {
+            let parsed = c
+                .split_once(':')
+                .and_then(|(o, i)| Some((o.parse::<i64>().ok()?, i.parse::<i32>().ok()?)));
+            Some(parsed.ok_or_else(|| {
+                bad(
+                    "INVALID_QUERY",
+                    format!("cursor '{c}' is not one this API returned"),
+                )
+            })?)
+        }
+    };
+    // Keyset paging over the log position: stable while the log grows.
+    let sql = format!(
+        "SELECT log_offset, batch_index, event_id, event_type, aggregate_kind, aggregate_id, sequence,
+                occurred_at, actor, reason, causation_id, correlation_id, body
+           FROM event_log e
+          WHERE ($1::uuid IS NULL OR aggregate_id = $1)
+            AND ($2::text IS NULL OR aggregate_kind = $2)
+            AND ($3::text IS NULL OR event_type = $3)
+            AND ($4::text IS NULL OR aggregate_id IN (
+                  SELECT aggregate_id FROM event_log
+                   WHERE event_type IN ('PodCreated', 'DeploymentCreated', 'ServiceCreated')
+                     AND COALESCE(body->>'namespace', body->'spec'->>'namespace') = $4))
+            AND ($5::text IS NULL OR actor = $5)
+            AND ($6::timestamptz IS NULL OR occurred_at >= $6)
+            AND ($7::timestamptz IS NULL OR occurred_at < $7)
+            AND ($8::int8 IS NULL OR (log_offset, batch_index) {} ($8, $9))
+          ORDER BY log_offset {dir}, batch_index {dir}
+          LIMIT $10",
+        if desc { "<" } else { ">" },
+        dir = if desc { "DESC" } else { "ASC" },
+    );
+    let rows: Vec<Row> = sqlx::query_as(&sql)
+        .bind(aggregate)
+        .bind(q.kind)
+        .bind(q.event_type)
+        .bind(q.namespace)
+        .bind(q.actor)
+        .bind(q.since)
+        .bind(q.until)
+        .bind(cursor.map(|c| c.0))
+        .bind(cursor.map(|c| c.1).unwrap_or(0))
+        .bind(limit)
+        .fetch_all(&s.pool)
+        .await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| format!("{}:{}", r.0, r.1)))
+        .flatten();
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            json!({"offset": r.0, "index": r.1, "eventId": r.2, "type": r.3,
+                   "aggregate": {"kind": r.4, "id": r.5}, "sequence": r.6, "occurredAt": r.7,
+                   "actor": r.8, "reason": r.9, "causationId": r.10, "correlationId": r.11, "body": r.12})
+        })
+        .collect();
+    Ok(Json(json!({"items": items, "nextCursor": next})))
+}
