@@ -1046,8 +1046,8 @@ fn update_deployment(
             ),
         );
     }
-    let mut errors = probe_errors(&spec);
-    errors.extend(strategy_errors(&strategy));
+    // The probes and the strategy are checked with the rest of the spec below.
+    let mut errors = Vec::new();
     if let Some(c) = patch.canary
         && (c.replicas.is_some() == c.percent.is_some()
             || c.replicas == Some(0)
@@ -1173,14 +1173,7 @@ fn validate_spec(spec: &DeploymentSpec) -> Result<(), Rejection> {
     errors.extend(probe_errors(spec));
     errors.extend(strategy_errors(&spec.strategy));
     if !errors.is_empty() {
-        return Err(Rejection {
-            code: code::VALIDATION_FAILED,
-            message: errors
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("; "),
-        });
+        return Err(validation(&errors));
     }
     let r = &spec.resources;
     let fail = |m: String| {

@@ -211,8 +211,7 @@ fn plan_deployment(state: &State, d: &Deployment, window: u64, out: &mut Vec<Pla
             out,
         );
     }
-    let excess_new =
-        (new.len() as u32).saturating_sub(want_new.max(if rolling { 0 } else { replicas }));
+    let excess_new = (new.len() as u32).saturating_sub(want_new);
     if excess_new > 0 {
         plan_deletes(&new, excess_new, "scale-down", out);
     }

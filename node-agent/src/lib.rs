@@ -271,9 +271,22 @@ pub async fn run_hollow(
 
 async fn send_heartbeats(hb: &HeartbeatSender, shared: &Shared) {
     let stopped = shared.stopped.lock().unwrap().clone();
+    heartbeat_all(
+        hb,
+        shared
+            .nodes
+            .iter()
+            .map(|n| n.0)
+            .filter(|id| !stopped.contains(id)),
+    )
+    .await;
+}
+
+/// One heartbeat per node, all sent before any delivery is awaited.
+pub(crate) async fn heartbeat_all(hb: &HeartbeatSender, ids: impl IntoIterator<Item = NodeId>) {
     let now = Utc::now();
     let mut futs = Vec::new();
-    for (id, _) in shared.nodes.iter().filter(|n| !stopped.contains(&n.0)) {
+    for id in ids {
         match hb.send(&Heartbeat {
             node_id: id.0,
             sent_at: now,

@@ -52,14 +52,13 @@ use axum::extract::{Path as AxPath, Query, State as AxState};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::Utc;
 use domain::CommandEnvelope;
 use domain::command::Command;
 use domain::ids::{NodeId, PodId, derive_id};
 use domain::model::{DeploymentSpec, NodeSpec, Probe};
 use domain::names::Name;
 use domain::state::Pod;
-use infra::kafka::{CommandBus, Heartbeat, HeartbeatSender, KafkaConfig};
+use infra::kafka::{CommandBus, HeartbeatSender, KafkaConfig};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::process::Child;
@@ -1052,17 +1051,7 @@ pub async fn run_process(
 }
 
 async fn heartbeat(hb: &HeartbeatSender, node_id: NodeId) {
-    match hb.send(&Heartbeat {
-        node_id: node_id.0,
-        sent_at: Utc::now(),
-    }) {
-        Ok(f) => {
-            if let Err(e) = infra::kafka::wait_delivery(f).await {
-                tracing::warn!(error = %e, "heartbeat not delivered");
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "heartbeat not sent"),
-    }
+    crate::heartbeat_all(hb, [node_id]).await;
 }
 
 // ---------------------------------------------------------------------------
