@@ -104,6 +104,11 @@ pub enum Command {
         #[serde(default)]
         reason: String,
     },
+    /// Stop the running rollout and go back to the revision it started from.
+    AbortRollout {
+        deployment_id: DeploymentId,
+        reason: String,
+    },
     PauseRollout {
         deployment_id: DeploymentId,
     },
@@ -279,6 +284,7 @@ impl Command {
             Command::SetNodeTaints { .. } => "SetNodeTaints",
             Command::UpdateDeployment { .. } => "UpdateDeployment",
             Command::RollbackDeployment { .. } => "RollbackDeployment",
+            Command::AbortRollout { .. } => "AbortRollout",
             Command::PauseRollout { .. } => "PauseRollout",
             Command::ResumeRollout { .. } => "ResumeRollout",
             Command::PromoteRollout { .. } => "PromoteRollout",

@@ -229,6 +229,17 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             automatic,
             rollout,
             reason,
+        } => rollback(
+            state,
+            deployment_id,
+            *revision,
+            *automatic,
+            *rollout,
+            reason,
+        ),
+        Command::AbortRollout {
+            deployment_id,
+            reason,
         } => {
             let Some(d) = state.deployments.get(deployment_id) else {
                 return reject(
@@ -236,46 +247,13 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                     format!("deployment {deployment_id} not found"),
                 );
             };
-            if *automatic && d.rollout.as_ref().map(|r| r.number) != *rollout {
-                return Ok(vec![]);
-            }
-            if d.template(*revision).is_none() || *revision == 0 {
+            let Some(r) = &d.rollout else {
                 return reject(
-                    code::REVISION_NOT_FOUND,
-                    format!(
-                        "deployment {} has no revision {revision} (revisions 1 to {})",
-                        d.spec.name,
-                        d.latest_revision()
-                    ),
+                    code::NO_ROLLOUT_IN_PROGRESS,
+                    format!("deployment {} has no rollout in progress", d.spec.name),
                 );
-            }
-            if *revision == d.revision && d.rollout.is_none() {
-                return Ok(vec![]);
-            }
-            let mut events = Vec::with_capacity(2);
-            if let Some(r) = &d.rollout {
-                events.push(Event::RolloutRolledBack {
-                    deployment_id: *deployment_id,
-                    rollout: r.number,
-                    from: r.to,
-                    to: *revision,
-                    automatic: *automatic,
-                    reason: reason.clone(),
-                });
-            }
-            events.push(Event::RolloutStarted {
-                deployment_id: *deployment_id,
-                rollout: d.rollouts + 1,
-                from: d.revision,
-                to: *revision,
-                trigger: if *automatic {
-                    RolloutTrigger::AutoRollback
-                } else {
-                    RolloutTrigger::Rollback
-                },
-                canary: None,
-            });
-            Ok(events)
+            };
+            rollback(state, deployment_id, r.from, false, None, reason)
         }
         Command::PauseRollout { deployment_id }
         | Command::ResumeRollout { deployment_id }
@@ -987,6 +965,64 @@ fn validation(errors: &[FieldError]) -> Rejection {
             .collect::<Vec<_>>()
             .join("; "),
     }
+}
+
+/// Roll back to `revision`: the running rollout (if any) is stopped as
+/// ROLLED_BACK and a rollout to `revision` starts, in one batch.
+fn rollback(
+    state: &State,
+    deployment_id: &DeploymentId,
+    revision: u64,
+    automatic: bool,
+    rollout: Option<u64>,
+    reason: &str,
+) -> Result<Vec<Event>, Rejection> {
+    let Some(d) = state.deployments.get(deployment_id) else {
+        return reject(
+            code::NOT_FOUND,
+            format!("deployment {deployment_id} not found"),
+        );
+    };
+    if automatic && d.rollout.as_ref().map(|r| r.number) != rollout {
+        return Ok(vec![]);
+    }
+    if d.template(revision).is_none() || revision == 0 {
+        return reject(
+            code::REVISION_NOT_FOUND,
+            format!(
+                "deployment {} has no revision {revision} (revisions 1 to {})",
+                d.spec.name,
+                d.latest_revision()
+            ),
+        );
+    }
+    if revision == d.revision && d.rollout.is_none() {
+        return Ok(vec![]);
+    }
+    let mut events = Vec::with_capacity(2);
+    if let Some(r) = &d.rollout {
+        events.push(Event::RolloutRolledBack {
+            deployment_id: *deployment_id,
+            rollout: r.number,
+            from: r.to,
+            to: revision,
+            automatic,
+            reason: reason.to_string(),
+        });
+    }
+    events.push(Event::RolloutStarted {
+        deployment_id: *deployment_id,
+        rollout: d.rollouts + 1,
+        from: d.revision,
+        to: revision,
+        trigger: if automatic {
+            RolloutTrigger::AutoRollback
+        } else {
+            RolloutTrigger::Rollback
+        },
+        canary: None,
+    });
+    Ok(events)
 }
 
 /// A `PATCH`: strategy changes apply at once; template changes record a

@@ -526,3 +526,38 @@ fn the_disruption_budget_changes_without_a_revision_and_is_validated() {
     g.apply(patch(None)).unwrap();
     assert_eq!(g.state.deployments[&d].spec.disruption_budget, None);
 }
+
+#[test]
+fn abort_goes_back_to_where_the_rollout_started() {
+    let (mut g, d) = cluster(4, RollingUpdate::default());
+    let abort = Command::AbortRollout {
+        deployment_id: d,
+        reason: "operator aborted".into(),
+    };
+    assert_eq!(
+        g.when(abort.clone()).unwrap_err().code,
+        code::NO_ROLLOUT_IN_PROGRESS
+    );
+    g.apply(Command::UpdateDeployment {
+        deployment_id: d,
+        patch: TemplatePatch {
+            canary: Some(Canary {
+                replicas: Some(1),
+                percent: None,
+            }),
+            ..image("v2")
+        },
+    })
+    .unwrap();
+    Sim::default().run(&mut g, d, 30);
+    let ev = g.apply(abort).unwrap();
+    assert!(matches!(
+        &ev[..],
+        [
+            Event::RolloutRolledBack { rollout: 1, from: 2, to: 1, automatic: false, reason, .. },
+            Event::RolloutStarted { rollout: 2, from: 2, to: 1, trigger: RolloutTrigger::Rollback, .. },
+        ] if reason == "operator aborted"
+    ));
+    Sim::default().run(&mut g, d, 60);
+    assert_eq!(revisions_of_live(&g, d), vec![1]);
+}

@@ -705,27 +705,10 @@ async fn rollout_action(
         "pause" => Command::PauseRollout { deployment_id },
         "resume" => Command::ResumeRollout { deployment_id },
         "promote" => Command::PromoteRollout { deployment_id },
-        "abort" => {
-            let from: Option<i64> = sqlx::query_scalar(
-                "SELECT from_revision FROM rollout_history WHERE workload_id = $1 AND status = 'RUNNING' ORDER BY rollout DESC LIMIT 1",
-            )
-            .bind(id)
-            .fetch_optional(&s.pool)
-            .await?;
-            let Some(from) = from else {
-                return Err(ApiError::rejected(
-                    domain::decide::code::NO_ROLLOUT_IN_PROGRESS,
-                    format!("deployment {id} has no rollout in progress"),
-                ));
-            };
-            Command::RollbackDeployment {
-                deployment_id,
-                revision: from as u64,
-                automatic: false,
-                rollout: None,
-                reason: format!("rollout aborted by {actor}"),
-            }
-        }
+        "abort" => Command::AbortRollout {
+            deployment_id,
+            reason: format!("rollout aborted by {actor}"),
+        },
         other => {
             return Err(ApiError::not_found(format!(
                 "no rollout action '{other}' (pause, resume, promote, abort)"
