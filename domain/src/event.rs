@@ -1,9 +1,13 @@
 //! Events: immutable facts in past tense, each carrying the values it
 //! produced so no reader has to re-derive a rule. Old events must always
-//! deserialize: fields are only ever added, as optional.
+//! deserialize: fields are only ever added, as optional. When a change
+//! cannot be made that way, `SCHEMA_VERSION` goes up and an upcaster rewrites
+//! the old JSON (see `UPCASTERS`); read the log through `EventBatch::decode`
+//! or `EventEnvelope::from_json_value`, never plain serde, so the upcasters run.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::ids::{DeploymentId, NodeId, PodId, ServiceId, derive_id};
@@ -12,7 +16,49 @@ use std::collections::BTreeMap;
 use crate::model::{DeploymentSpec, NodeSpec, NodeUsage, Placement, Resources, ServiceSpec, Taint};
 use crate::names::{Image, Name};
 
+/// The version this release writes in every envelope's `schemaVersion`.
+/// Bump it only together with a new step in `UPCASTERS`.
 pub const SCHEMA_VERSION: u16 = 1;
+
+/// Every `Event` variant's `type` tag, as `Event::type_name` returns it.
+/// A unit test compares it with the variants serde knows, and the golden
+/// tests require a sample of each under `tests/golden/v<SCHEMA_VERSION>/`.
+pub const EVENT_TYPES: &[&str] = &[
+    "NodeRegistered",
+    "NodeReady",
+    "NodeNotReady",
+    "NodeLost",
+    "DeploymentCreated",
+    "DeploymentScaled",
+    "DeploymentDeleted",
+    "DeploymentUndeleted",
+    "PodCreated",
+    "PodBound",
+    "PodStarted",
+    "PodReady",
+    "PodFailed",
+    "PodDeleted",
+    "NodeCordoned",
+    "NodeUncordoned",
+    "NodeTaintsChanged",
+    "PodEvicted",
+    "PodUnschedulable",
+    "DeploymentRevisionCreated",
+    "DeploymentStrategyChanged",
+    "DeploymentBudgetChanged",
+    "RolloutStarted",
+    "RolloutPaused",
+    "RolloutResumed",
+    "RolloutPromoted",
+    "RolloutSucceeded",
+    "RolloutFailed",
+    "RolloutRolledBack",
+    "PodNotReady",
+    "PodRestarted",
+    "ServiceCreated",
+    "ServiceDeleted",
+    "CommandRejected",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AggregateKind {
@@ -78,6 +124,13 @@ pub enum Event {
         deployment_id: DeploymentId,
         namespace: Name,
         name: Name,
+    },
+    /// A deleted deployment restored as it was when deleted (same id; the
+    /// spec and revision it had then).
+    DeploymentUndeleted {
+        deployment_id: DeploymentId,
+        spec: DeploymentSpec,
+        revision: u64,
     },
     PodCreated {
         pod_id: PodId,
@@ -242,6 +295,7 @@ impl Event {
             Event::DeploymentCreated { .. } => "DeploymentCreated",
             Event::DeploymentScaled { .. } => "DeploymentScaled",
             Event::DeploymentDeleted { .. } => "DeploymentDeleted",
+            Event::DeploymentUndeleted { .. } => "DeploymentUndeleted",
             Event::PodCreated { .. } => "PodCreated",
             Event::PodBound { .. } => "PodBound",
             Event::PodStarted { .. } => "PodStarted",
@@ -285,6 +339,7 @@ impl Event {
             Event::DeploymentCreated { deployment_id, .. }
             | Event::DeploymentScaled { deployment_id, .. }
             | Event::DeploymentDeleted { deployment_id, .. }
+            | Event::DeploymentUndeleted { deployment_id, .. }
             | Event::DeploymentRevisionCreated { deployment_id, .. }
             | Event::DeploymentStrategyChanged { deployment_id, .. }
             | Event::DeploymentBudgetChanged { deployment_id, .. }
@@ -376,6 +431,9 @@ pub struct EventEnvelope {
     pub actor: String,
     #[serde(default)]
     pub reason: Option<String>,
+    /// The type of the command that produced the event (`CreatePod`, `ScaleDeployment`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
     pub schema_version: u16,
     pub body: Event,
 }
@@ -390,6 +448,13 @@ impl EventEnvelope {
             &(index as u64).to_be_bytes(),
         ])
     }
+
+    /// Decodes one envelope of any version this release knows, upcasting
+    /// it to `SCHEMA_VERSION` first (a no-op for current envelopes).
+    pub fn from_json_value(mut envelope: Value) -> Result<EventEnvelope, DecodeError> {
+        upcast_with(&UPCASTERS, &mut envelope)?;
+        Ok(serde_json::from_value(envelope)?)
+    }
 }
 
 /// One Kafka record on the event topic: everything one command produced.
@@ -402,4 +467,289 @@ pub struct EventBatch {
     pub command_offset: i64,
     pub epoch: u64,
     pub events: Vec<EventEnvelope>,
+}
+
+impl EventBatch {
+    /// Decodes a record of the event topic, upcasting older envelopes and
+    /// refusing newer ones.
+    ///
+    /// Nearly every record is current, and the projectors read 100k+ events
+    /// a second, so the batch is first decoded straight into the structs, as
+    /// before versions were checked; only if that fails, or some envelope is
+    /// not at `SCHEMA_VERSION` (an old one may parse into today's shape with
+    /// yesterday's meaning, a newer one must be refused), is the record
+    /// decoded again with each envelope as a `Value` to run the upcasters.
+    pub fn decode(bytes: &[u8]) -> Result<EventBatch, DecodeError> {
+        if let Ok(batch) = serde_json::from_slice::<EventBatch>(bytes)
+            && batch
+                .events
+                .iter()
+                .all(|e| e.schema_version == SCHEMA_VERSION)
+        {
+            return Ok(batch);
+        }
+        let raw: RawBatch = serde_json::from_slice(bytes)?;
+        Ok(EventBatch {
+            command_id: raw.command_id,
+            command_offset: raw.command_offset,
+            epoch: raw.epoch,
+            events: raw
+                .events
+                .into_iter()
+                .map(EventEnvelope::from_json_value)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// An `EventBatch` whose envelopes are still JSON: the batch frame has no
+/// version of its own, its fields are only ever added.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBatch {
+    command_id: Uuid,
+    command_offset: i64,
+    epoch: u64,
+    events: Vec<Value>,
+}
+
+/// Why a record of the event log could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error(
+        "event {event_id} has schema version {found}: it was written by a newer release \
+         (this one reads versions 1 to {supported}); upgrade the readers before the writers"
+    )]
+    WrittenByNewerRelease {
+        /// The envelope's `eventId` as written, or `?`.
+        event_id: String,
+        found: u64,
+        supported: u16,
+    },
+    #[error("event {event_id} has schema version {found}, which no release writes")]
+    UnknownVersion { event_id: String, found: u64 },
+    #[error("an event envelope has no numeric `schemaVersion`")]
+    NoVersion,
+    #[error(
+        "upcasting event {event_id} from schema version {from_version} to {}: {message}",
+        .from_version + 1
+    )]
+    Upcast {
+        event_id: String,
+        from_version: u16,
+        message: String,
+    },
+    #[error("malformed event JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// One step of the upcaster chain: rewrites, in place, the JSON of an
+/// envelope written at version `n` into the shape version `n + 1` reads.
+/// It gets the whole envelope (the event is under `body`, its tag at
+/// `body.type`), so it may move values between envelope and body; it need
+/// not touch `schemaVersion`, the chain does. An `Err` is a record that the
+/// step cannot make sense of.
+pub type Upcaster = fn(&mut Map<String, Value>) -> Result<(), String>;
+
+/// The upcaster chain: `UPCASTERS[i]` takes version `i + 1` to `i + 2`.
+/// Version 1 is the first, so today the chain is empty and decoding is plain
+/// serde.
+///
+/// To make a change that old readers or old records cannot absorb (a field
+/// renamed, retyped or made required, a variant split):
+/// 1. bump `SCHEMA_VERSION` to 2; this array then fails to compile until it
+///    holds a step;
+/// 2. add `fn v1_to_v2(envelope: &mut Map<String, Value>) -> Result<(), String>`
+///    that rewrites a v1 envelope's JSON into v2's shape (e.g. rename
+///    `body.silentForMs` to `body.silentFor` for `"type": "NodeNotReady"`,
+///    or fill a new required field with the value the old records imply),
+///    and list it here;
+/// 3. keep `tests/golden/v1/` as it is (those records are still in the log,
+///    and must now decode through the step) and add `tests/golden/v2/` with
+///    a sample of every type as the new release writes it.
+///
+/// Readers must be deployed before writers: a reader refuses envelopes newer
+/// than its `SCHEMA_VERSION` (`DecodeError::WrittenByNewerRelease`) rather
+/// than misreading them. Every version keeps `schemaVersion` at the top of
+/// the envelope, which is how the chain finds where to start.
+const UPCASTERS: [Upcaster; SCHEMA_VERSION as usize - 1] = [];
+
+/// Brings `envelope` from its `schemaVersion` to the version `steps` lead to
+/// (`steps.len() + 1`), one step at a time, stamping each step's version.
+fn upcast_with(steps: &[Upcaster], envelope: &mut Value) -> Result<(), DecodeError> {
+    let current = steps.len() + 1;
+    let Some(object) = envelope.as_object_mut() else {
+        return Err(DecodeError::NoVersion);
+    };
+    let found = object
+        .get("schemaVersion")
+        .and_then(Value::as_u64)
+        .ok_or(DecodeError::NoVersion)?;
+    if found > current as u64 {
+        return Err(DecodeError::WrittenByNewerRelease {
+            event_id: event_id_of(object),
+            found,
+            supported: current as u16,
+        });
+    }
+    if found == 0 {
+        return Err(DecodeError::UnknownVersion {
+            event_id: event_id_of(object),
+            found,
+        });
+    }
+    for from in found as usize..current {
+        steps[from - 1](object).map_err(|message| DecodeError::Upcast {
+            event_id: event_id_of(object),
+            from_version: from as u16,
+            message,
+        })?;
+        object.insert("schemaVersion".into(), Value::from(from + 1));
+    }
+    Ok(())
+}
+
+/// For error messages: an unreadable record is found in the log by its id.
+fn event_id_of(envelope: &Map<String, Value>) -> String {
+    match envelope.get("eventId") {
+        Some(Value::String(id)) => id.clone(),
+        _ => "?".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// serde's own list of the variants, from its unknown-variant error, so
+    /// a variant added without a name in `EVENT_TYPES` fails here.
+    #[test]
+    fn event_types_lists_every_variant_in_declaration_order() {
+        let err = serde_json::from_str::<Event>(r#"{"type": "NoSuchEvent"}"#)
+            .unwrap_err()
+            .to_string();
+        let listed = err
+            .split_once("expected one of ")
+            .unwrap_or_else(|| panic!("serde's error changed shape: {err}"))
+            .1;
+        // "`A`, `B`, `C` at line 1 column 22": the names are between backticks.
+        let variants: Vec<&str> = listed.split('`').skip(1).step_by(2).collect();
+        assert_eq!(variants, EVENT_TYPES);
+    }
+
+    fn envelope(version: u64, body: Value) -> Value {
+        serde_json::json!({
+            "eventId": "0190f5c2-7d3e-7a41-9c55-3b1e2f6a8d01",
+            "causationId": "0190f5c2-7d3e-7a41-9c55-3b1e2f6a8d02",
+            "correlationId": "0190f5c2-7d3e-7a41-9c55-3b1e2f6a8d03",
+            "aggregate": { "kind": "Node", "id": "0190f5c2-7d3e-7a41-9c55-3b1e2f6a8d04" },
+            "sequence": 7,
+            "occurredAt": "2024-07-18T09:41:27.512Z",
+            "actor": "system:node-agent/worker-a1",
+            "reason": null,
+            "schemaVersion": version,
+            "body": body,
+        })
+    }
+
+    /// A made-up history: v1 wrote `silentForSecs`, v2 renamed it to
+    /// `silentForMs` (in seconds still), v3 made it milliseconds. The
+    /// chain must run v1→v2→v3 in order on a v1 record, only v2→v3 on a v2
+    /// one, and stamp each step's version.
+    fn rename_silent_for(envelope: &mut Map<String, Value>) -> Result<(), String> {
+        let body = envelope
+            .get_mut("body")
+            .and_then(Value::as_object_mut)
+            .ok_or("no body")?;
+        let secs = body.remove("silentForSecs").ok_or("no silentForSecs")?;
+        body.insert("silentForMs".into(), secs);
+        Ok(())
+    }
+    fn seconds_to_ms(envelope: &mut Map<String, Value>) -> Result<(), String> {
+        let ms = &mut envelope["body"]["silentForMs"];
+        *ms = Value::from(ms.as_u64().ok_or("silentForMs is not a number")? * 1000);
+        Ok(())
+    }
+    const HISTORY: [Upcaster; 2] = [rename_silent_for, seconds_to_ms];
+
+    fn node_not_ready(silent_for_ms: u64) -> Event {
+        Event::NodeNotReady {
+            node_id: NodeId("0190f5c2-7d3e-7a41-9c55-3b1e2f6a8d04".parse().unwrap()),
+            silent_for_ms,
+        }
+    }
+
+    #[test]
+    fn an_old_envelope_is_upcast_step_by_step_to_the_current_shape() {
+        let mut v1 = envelope(
+            1,
+            serde_json::json!({"type": "NodeNotReady", "nodeId": "0190f5c2-7d3e-7a41-9c55-3b1e2f6a8d04", "silentForSecs": 12}),
+        );
+        upcast_with(&HISTORY, &mut v1).unwrap();
+        assert_eq!(v1["schemaVersion"], 3);
+        let decoded: EventEnvelope = serde_json::from_value(v1).unwrap();
+        assert_eq!(decoded.body, node_not_ready(12_000));
+
+        let mut v2 = envelope(
+            2,
+            serde_json::json!({"type": "NodeNotReady", "nodeId": "0190f5c2-7d3e-7a41-9c55-3b1e2f6a8d04", "silentForMs": 12}),
+        );
+        upcast_with(&HISTORY, &mut v2).unwrap();
+        let decoded: EventEnvelope = serde_json::from_value(v2).unwrap();
+        assert_eq!(decoded.body, node_not_ready(12_000));
+    }
+
+    #[test]
+    fn a_current_envelope_is_left_alone_by_the_chain() {
+        let current = envelope(
+            3,
+            serde_json::json!({"type": "NodeNotReady", "nodeId": "0190f5c2-7d3e-7a41-9c55-3b1e2f6a8d04", "silentForMs": 12}),
+        );
+        let mut upcast = current.clone();
+        upcast_with(&HISTORY, &mut upcast).unwrap();
+        assert_eq!(upcast, current);
+    }
+
+    #[test]
+    fn a_step_that_cannot_read_the_record_names_the_event_and_the_step() {
+        let mut v1 = envelope(1, serde_json::json!({"type": "NodeNotReady"}));
+        let err = upcast_with(&HISTORY, &mut v1).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DecodeError::Upcast {
+                    from_version: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("0190f5c2-7d3e-7a41-9c55-3b1e2f6a8d01")
+        );
+    }
+
+    #[test]
+    fn versions_past_the_chain_and_version_zero_are_refused() {
+        let mut v4 = envelope(4, serde_json::json!({"type": "NodeReady"}));
+        assert!(matches!(
+            upcast_with(&HISTORY, &mut v4),
+            Err(DecodeError::WrittenByNewerRelease {
+                found: 4,
+                supported: 3,
+                ..
+            })
+        ));
+        let mut v0 = envelope(0, serde_json::json!({"type": "NodeReady"}));
+        assert!(matches!(
+            upcast_with(&HISTORY, &mut v0),
+            Err(DecodeError::UnknownVersion { found: 0, .. })
+        ));
+        let mut none = serde_json::json!({"body": {"type": "NodeReady"}});
+        assert!(matches!(
+            upcast_with(&HISTORY, &mut none),
+            Err(DecodeError::NoVersion)
+        ));
+    }
 }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use domain::event::DecodeError;
 use domain::{CommandEnvelope, EventBatch};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -250,8 +251,15 @@ impl EventFollower {
             let Some(payload) = msg.payload() else {
                 continue;
             };
-            let batch: EventBatch = serde_json::from_slice(payload)
-                .map_err(|source| Error::Decode { offset, source })?;
+            let batch = EventBatch::decode(payload).map_err(|e| Error::Decode {
+                offset,
+                source: match e {
+                    DecodeError::Json(source) => source,
+                    // `Error::Decode` carries a serde_json error; the
+                    // message (a newer release wrote it, …) is what matters.
+                    other => serde::de::Error::custom(other),
+                },
+            })?;
             if batch.epoch < self.max_epoch {
                 tracing::warn!(
                     offset,
