@@ -93,12 +93,13 @@ struct EventRow {
     reason: Option<String>,
     schema_version: i32,
     body: serde_json::Value,
+    command: Option<String>,
 }
 
 async fn recorded(pool: &PgPool, command_id: Uuid) -> Result<Option<Vec<EventEnvelope>>, ApiError> {
     let rows: Vec<EventRow> = sqlx::query_as(
         "SELECT event_id, causation_id, correlation_id, aggregate_kind, aggregate_id, sequence, occurred_at, actor,
-                reason, schema_version, body
+                reason, schema_version, body, command
          FROM event_log WHERE causation_id = $1 ORDER BY batch_index",
     )
     .bind(command_id)
@@ -113,6 +114,7 @@ async fn recorded(pool: &PgPool, command_id: Uuid) -> Result<Option<Vec<EventEnv
             "node" => domain::AggregateKind::Node,
             "pod" => domain::AggregateKind::Pod,
             "deployment" => domain::AggregateKind::Deployment,
+            "service" => domain::AggregateKind::Service,
             _ => domain::AggregateKind::Command,
         };
         out.push(EventEnvelope {
@@ -127,6 +129,7 @@ async fn recorded(pool: &PgPool, command_id: Uuid) -> Result<Option<Vec<EventEnv
             occurred_at: r.occurred_at,
             actor: r.actor,
             reason: r.reason,
+            command: r.command,
             schema_version: r.schema_version as u16,
             body: serde_json::from_value(r.body).map_err(ApiError::internal)?,
         });

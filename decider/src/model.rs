@@ -103,6 +103,7 @@ impl WriteModel {
                 occurred_at: now,
                 actor: cmd.actor.clone(),
                 reason: cmd.reason.clone(),
+                command: Some(cmd.body.type_name().to_string()),
                 schema_version: SCHEMA_VERSION,
                 body,
             });

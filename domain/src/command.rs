@@ -13,6 +13,7 @@ use crate::ids::ServiceId;
 use crate::model::{
     Canary, DeploymentSpec, NodeSpec, Placement, Probe, RollingUpdate, ServiceSpec, Taint,
 };
+use crate::names::Name;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -86,6 +87,12 @@ pub enum Command {
     },
     DeleteDeployment {
         deployment_id: DeploymentId,
+    },
+    /// Restore the most recently deleted deployment of this name, as it was
+    /// when deleted (same id, spec, revisions and rollout count).
+    UndeleteDeployment {
+        namespace: Name,
+        name: Name,
     },
     /// Change the pod template (a new revision and a rollout) and/or the strategy.
     UpdateDeployment {
@@ -270,6 +277,7 @@ impl Command {
             Command::CreateDeployment { .. } => "CreateDeployment",
             Command::ScaleDeployment { .. } => "ScaleDeployment",
             Command::DeleteDeployment { .. } => "DeleteDeployment",
+            Command::UndeleteDeployment { .. } => "UndeleteDeployment",
             Command::CreatePod { .. } => "CreatePod",
             Command::BindPod { .. } => "BindPod",
             Command::ReportPodStarted { .. } => "ReportPodStarted",

@@ -189,6 +189,31 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             });
             Ok(events)
         }
+        Command::UndeleteDeployment { namespace, name } => {
+            if state
+                .deployment_by_name(namespace.as_str(), name.as_str())
+                .is_some()
+            {
+                return reject(
+                    code::ALREADY_EXISTS,
+                    format!(
+                        "deployment '{name}' exists in namespace '{namespace}': delete it first"
+                    ),
+                );
+            }
+            let Some(d) = state.deleted.get(&format!("{namespace}/{name}")) else {
+                return reject(
+                    code::NOT_FOUND,
+                    format!("no deleted deployment '{name}' in namespace '{namespace}'"),
+                );
+            };
+            check_capacity(state, &d.spec, d.spec.replicas)?;
+            Ok(vec![Event::DeploymentUndeleted {
+                deployment_id: d.id,
+                spec: d.spec.clone(),
+                revision: d.revision,
+            }])
+        }
         Command::CreatePod {
             deployment_id,
             ordinal,

@@ -153,6 +153,10 @@ pub struct State {
     /// Where each pod that reported an address serves (process runtime).
     #[serde(default)]
     pub addresses: IdMap<PodId, String>,
+    /// The last deleted deployment of each `namespace/name`, as it was (no
+    /// pods): what `UndeleteDeployment` restores.
+    #[serde(default)]
+    pub deleted: BTreeMap<String, Deployment>,
     #[serde(skip)]
     node_names: HashMap<String, NodeId>,
     #[serde(skip)]
@@ -376,10 +380,15 @@ impl State {
         match agg.kind {
             AggregateKind::Node => self.nodes.get(&NodeId(agg.id)).map_or(0, |n| n.version),
             AggregateKind::Pod => self.pods.get(&PodId(agg.id)).map_or(0, |p| p.version),
-            AggregateKind::Deployment => self
-                .deployments
-                .get(&DeploymentId(agg.id))
-                .map_or(0, |d| d.version),
+            AggregateKind::Deployment => match self.deployments.get(&DeploymentId(agg.id)) {
+                Some(d) => d.version,
+                // A deleted deployment's history goes on if it is undeleted.
+                None => self
+                    .deleted
+                    .values()
+                    .find(|d| d.id.0 == agg.id)
+                    .map_or(0, |d| d.version),
+            },
             AggregateKind::Service => self
                 .services
                 .get(&ServiceId(agg.id))
@@ -494,6 +503,28 @@ impl State {
                     },
                 );
             }
+            Event::DeploymentUndeleted {
+                deployment_id,
+                spec,
+                revision,
+            } => {
+                let key = format!("{}/{}", spec.namespace, spec.name);
+                let Some(mut d) = self.deleted.remove(&key) else {
+                    return;
+                };
+                d.id = *deployment_id;
+                d.spec = spec.clone();
+                d.revision = *revision;
+                d.version += 1;
+                if has_required_anti_affinity(spec) {
+                    self.anti_affinity_deployments += 1;
+                }
+                self.deployment_names.insert(
+                    (spec.namespace.to_string(), spec.name.to_string()),
+                    *deployment_id,
+                );
+                self.deployments.insert(*deployment_id, d);
+            }
             Event::DeploymentScaled {
                 deployment_id, to, ..
             } => {
@@ -507,11 +538,17 @@ impl State {
                 namespace,
                 name,
             } => {
-                if let Some(d) = self.deployments.remove(deployment_id)
-                    && has_required_anti_affinity(&d.spec)
-                {
-                    self.anti_affinity_deployments =
-                        self.anti_affinity_deployments.saturating_sub(1);
+                if let Some(mut d) = self.deployments.remove(deployment_id) {
+                    if has_required_anti_affinity(&d.spec) {
+                        self.anti_affinity_deployments =
+                            self.anti_affinity_deployments.saturating_sub(1);
+                    }
+                    d.version += 1;
+                    d.pods.clear();
+                    d.live = 0;
+                    d.live_other_revision = 0;
+                    d.rollout = None;
+                    self.deleted.insert(format!("{namespace}/{name}"), d);
                 }
                 self.deployment_names
                     .remove(&(namespace.to_string(), name.to_string()));

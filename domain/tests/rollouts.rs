@@ -561,3 +561,102 @@ fn abort_goes_back_to_where_the_rollout_started() {
     Sim::default().run(&mut g, d, 60);
     assert_eq!(revisions_of_live(&g, d), vec![1]);
 }
+
+#[test]
+fn an_undeleted_deployment_comes_back_as_it_was_and_its_history_goes_on() {
+    let (mut g, d) = cluster(3, RollingUpdate::default());
+    let mut sim = Sim::default();
+    sim.apply(
+        &mut g,
+        Command::UpdateDeployment {
+            deployment_id: d,
+            patch: image("v2"),
+        },
+    );
+    sim.run(&mut g, d, 100);
+    sim.apply(
+        &mut g,
+        Command::ScaleDeployment {
+            deployment_id: d,
+            replicas: 4,
+        },
+    );
+    sim.run(&mut g, d, 50);
+    let before = g.state.deployments[&d].clone();
+    let ordinals_before: Vec<u64> = g.state.live_pods(&before).map(|p| p.ordinal).collect();
+    let version_before = g.state.version_of(&domain::AggregateRef {
+        kind: domain::AggregateKind::Deployment,
+        id: d.0,
+    });
+    let ns = before.spec.namespace.clone();
+    let name = before.spec.name.clone();
+
+    // Nothing to undelete while it exists, nor under a name never deleted.
+    let exists = g.when(Command::UndeleteDeployment {
+        namespace: ns.clone(),
+        name: name.clone(),
+    });
+    assert_eq!(exists.unwrap_err().code, code::ALREADY_EXISTS);
+    let unknown = g.when(Command::UndeleteDeployment {
+        namespace: ns.clone(),
+        name: domain::names::Name::parse("name", "never").unwrap(),
+    });
+    assert_eq!(unknown.unwrap_err().code, code::NOT_FOUND);
+
+    g.apply(Command::DeleteDeployment { deployment_id: d })
+        .unwrap();
+    assert!(g.state.deployments.is_empty());
+    assert!(g.state.pods.values().all(|p| !p.is_live()));
+    let ev = g
+        .apply(Command::UndeleteDeployment {
+            namespace: ns.clone(),
+            name: name.clone(),
+        })
+        .unwrap();
+    let [
+        Event::DeploymentUndeleted {
+            deployment_id,
+            spec,
+            revision,
+        },
+    ] = ev.as_slice()
+    else {
+        panic!("expected one DeploymentUndeleted, got {ev:?}");
+    };
+    // Same id, spec (replicas 4, image v2) and revision; revisions kept.
+    assert_eq!(*deployment_id, d);
+    assert_eq!(*spec, before.spec);
+    assert_eq!(*revision, 2);
+    let after = &g.state.deployments[&d];
+    assert_eq!(after.revisions, before.revisions);
+    assert_eq!(after.rollouts, before.rollouts);
+    // Its history continues: the undelete is after the deletion in sequence.
+    let version_after = g.state.version_of(&domain::AggregateRef {
+        kind: domain::AggregateKind::Deployment,
+        id: d.0,
+    });
+    assert_eq!(version_after, version_before + 2);
+    // The controller brings its 4 pods back with new ordinals (new pod ids).
+    sim.run(&mut g, d, 50);
+    let dep = &g.state.deployments[&d];
+    let live: Vec<_> = g.state.live_pods(dep).collect();
+    assert_eq!(live.len(), 4);
+    assert!(live.iter().all(|p| p.ready && p.revision == 2));
+    let max_before = ordinals_before.iter().max().copied().unwrap_or(0);
+    assert!(live.iter().all(|p| p.ordinal > max_before));
+    // A rollback to revision 1 still works: the revisions came back with it.
+    g.apply(Command::RollbackDeployment {
+        deployment_id: d,
+        revision: 1,
+        automatic: false,
+        rollout: None,
+        reason: String::new(),
+    })
+    .unwrap();
+    // Undeleted twice: the name exists again.
+    let again = g.when(Command::UndeleteDeployment {
+        namespace: ns,
+        name,
+    });
+    assert_eq!(again.unwrap_err().code, code::ALREADY_EXISTS);
+}

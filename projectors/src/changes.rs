@@ -158,6 +158,33 @@ enum Stmt {
     },
 }
 
+fn deployment_row(
+    spec: &domain::model::DeploymentSpec,
+    revision: u64,
+    at: DateTime<Utc>,
+) -> DeploymentRow {
+    let r = &spec.resources;
+    DeploymentRow {
+        namespace: spec.namespace.to_string(),
+        name: spec.name.to_string(),
+        spec: serde_json::to_value(spec).unwrap_or(Value::Null),
+        strategy: {
+            let mut v = serde_json::to_value(spec.strategy).unwrap_or(Value::Null);
+            v["type"] = "RollingUpdate".into();
+            v
+        },
+        image: spec.image.as_str().to_string(),
+        cpu_req: r.cpu_request_milli as i32,
+        cpu_lim: r.cpu_limit_milli as i32,
+        mem_req: r.mem_request_mb as i32,
+        mem_lim: r.mem_limit_mb as i32,
+        revision: revision as i64,
+        created_at: at,
+        replicas: spec.replicas as i32,
+        updated_at: at,
+    }
+}
+
 fn merge_pod(into: &mut PodPatch, p: PodPatch) {
     macro_rules! take {
         ($($f:ident),*) => { $( if p.$f.is_some() { into.$f = p.$f; } )* };
@@ -349,29 +376,8 @@ impl Changes {
                 spec,
                 revision,
             } => {
-                let r = &spec.resources;
-                self.deps_new.insert(
-                    deployment_id.0,
-                    DeploymentRow {
-                        namespace: spec.namespace.to_string(),
-                        name: spec.name.to_string(),
-                        spec: serde_json::to_value(spec).unwrap_or(Value::Null),
-                        strategy: {
-                            let mut v = serde_json::to_value(spec.strategy).unwrap_or(Value::Null);
-                            v["type"] = "RollingUpdate".into();
-                            v
-                        },
-                        image: spec.image.as_str().to_string(),
-                        cpu_req: r.cpu_request_milli as i32,
-                        cpu_lim: r.cpu_limit_milli as i32,
-                        mem_req: r.mem_request_mb as i32,
-                        mem_lim: r.mem_limit_mb as i32,
-                        revision: *revision as i64,
-                        created_at: at,
-                        replicas: spec.replicas as i32,
-                        updated_at: at,
-                    },
-                );
+                self.deps_new
+                    .insert(deployment_id.0, deployment_row(spec, *revision, at));
                 self.rollouts
                     .push((env.event_id, deployment_id.0, *revision as i64, at));
                 self.revision(env, deployment_id.0, *revision, spec);
@@ -515,6 +521,18 @@ impl Changes {
                 } else {
                     self.deps_patch.insert(deployment_id.0, (*to as i32, at));
                 }
+            }
+            Event::DeploymentUndeleted {
+                deployment_id,
+                spec,
+                revision,
+            } => {
+                // Back as it was deleted; if its deletion is in this batch
+                // too, the row is still there and is replaced.
+                self.deps_deleted.retain(|d| *d != deployment_id.0);
+                self.deps_patch.remove(&deployment_id.0);
+                self.deps_new
+                    .insert(deployment_id.0, deployment_row(spec, *revision, at));
             }
             Event::DeploymentDeleted { deployment_id, .. } => {
                 self.deps_new.remove(&deployment_id.0);
@@ -871,12 +889,14 @@ impl Changes {
             csv_field(&mut buf, e.reason.as_deref());
             let _ = write!(buf, ",{},{},", epoch, e.schema_version);
             csv_field(&mut buf, Some(&body));
+            buf.push(b',');
+            csv_field(&mut buf, e.command.as_deref());
             buf.push(b'\n');
         }
         let mut copy = (**tx)
             .copy_in_raw(
                 "COPY event_log (event_id, log_offset, batch_index, causation_id, correlation_id, aggregate_kind,
-                   aggregate_id, sequence, event_type, occurred_at, actor, reason, epoch, schema_version, body)
+                   aggregate_id, sequence, event_type, occurred_at, actor, reason, epoch, schema_version, body, command)
                  FROM STDIN WITH (FORMAT csv)",
             )
             .await?;
@@ -1003,7 +1023,12 @@ impl Changes {
                  FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::int4[], $7::int4[], $8::int4[],
                    $9::int4[], $10::jsonb[], $11::jsonb[], $12::int8[], $13::timestamptz[], $14::timestamptz[])
                    AS u(id, ns, name, rep, img, cr, cl, mr, ml, strat, spec, rev, cat, uat)
-                 ON CONFLICT (id) DO NOTHING",
+                 ON CONFLICT (id) DO UPDATE SET namespace = EXCLUDED.namespace, name = EXCLUDED.name,
+                   desired_replicas = EXCLUDED.desired_replicas, image = EXCLUDED.image,
+                   cpu_request_milli = EXCLUDED.cpu_request_milli, cpu_limit_milli = EXCLUDED.cpu_limit_milli,
+                   mem_request_mb = EXCLUDED.mem_request_mb, mem_limit_mb = EXCLUDED.mem_limit_mb,
+                   strategy = EXCLUDED.strategy, spec = EXCLUDED.spec, revision = EXCLUDED.revision,
+                   created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at",
             )
             .bind(rows.iter().map(|r| *r.0).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1.namespace.clone()).collect::<Vec<_>>())
