@@ -6,6 +6,7 @@
 // The OpenAPI document is one large `json!`.
 #![recursion_limit = "256"]
 
+mod asof;
 mod auth;
 mod error;
 mod json;
@@ -34,10 +35,14 @@ pub struct AppState {
     pub command_timeout: Duration,
     /// For proxying to node agents (pod logs).
     pub http: reqwest::Client,
+    /// `?asOf=` reads.
+    pub as_of: asof::AsOfReads,
 }
 
 pub struct ApiConfig {
     pub command_timeout: Duration,
+    /// Where `?asOf=` reads build their schemas (the same database as `pool`).
+    pub database_url: String,
 }
 
 /// Build the router and start following the event log for outcomes.
@@ -55,6 +60,7 @@ pub async fn build(
         outcomes,
         auth: auth::TokenCache::default(),
         command_timeout: cfg.command_timeout,
+        as_of: asof::AsOfReads::new(kafka.clone(), cfg.database_url),
         http: reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .build()

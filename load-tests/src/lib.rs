@@ -88,7 +88,11 @@ pub async fn serve_api(
     let router = command_api::build(
         kafka,
         pool.clone(),
-        command_api::ApiConfig { command_timeout },
+        command_api::ApiConfig {
+            command_timeout,
+            database_url: std::env::var("DATABASE_URL")
+                .unwrap_or_else(|_| infra::db::DEFAULT_DATABASE_URL.into()),
+        },
         stop,
     )
     .await?;

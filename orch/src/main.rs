@@ -3,8 +3,10 @@
 //! agent and a local broker); each component can also run alone.
 
 mod broker;
+mod cli;
 mod demo_app;
 mod gateway;
+mod replay;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +40,17 @@ enum Cmd {
     Agent(up::AgentArgs),
     /// Install (if missing) and run a local nisshi broker in the foreground.
     Broker(broker::BrokerArgs),
+    /// Every change to an object, with actor, reason and command, from the log (never expires).
+    History(cli::HistoryArgs),
+    /// Why a pod exists and landed where it did; every scale, rollout and rollback of a deployment.
+    Explain(cli::ExplainArgs),
+    /// Restore a deleted deployment from its history (recorded as a command of its own).
+    Undelete(cli::UndeleteArgs),
+    /// Rebuild every projection from the log into a fresh schema (verified against the live
+    /// tables), or the cluster as it was with --as-of.
+    Replay(replay::ReplayArgs),
+    /// Copy the projection tables at their current offset, so replays and time travel start there.
+    Snapshot(replay::SnapshotArgs),
     /// The built-in demo HTTP app (what image demo-app:<tag> runs).
     DemoApp(demo_app::DemoAppArgs),
 }
@@ -65,6 +78,11 @@ fn main() -> anyhow::Result<()> {
             Cmd::Up(a) => up::up(a).await,
             Cmd::Agent(a) => up::agent(a).await,
             Cmd::Broker(a) => broker::run_foreground(a).await,
+            Cmd::Replay(a) => replay::replay(a).await,
+            Cmd::History(a) => cli::history(a).await,
+            Cmd::Explain(a) => cli::explain(a).await,
+            Cmd::Undelete(a) => cli::undelete(a).await,
+            Cmd::Snapshot(a) => replay::snapshot(a).await,
             Cmd::DemoApp(_) => unreachable!("handled before the runtime is built"),
         }
     })

@@ -332,6 +332,7 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
             pool.clone(),
             command_api::ApiConfig {
                 command_timeout: Duration::from_millis(a.command_timeout_ms),
+                database_url: a.conn.database_url.clone(),
             },
             shutdown.clone(),
         )

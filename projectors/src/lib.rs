@@ -7,10 +7,11 @@
 mod changes;
 mod heartbeats;
 mod run;
+pub mod timetravel;
 
 pub use changes::Changes;
 pub use heartbeats::run_heartbeats;
-pub use run::{ProjectorConfig, run, table_checksums};
+pub use run::{Progress, ProjectorConfig, run, table_checksums};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -18,6 +19,8 @@ pub enum Error {
     Infra(#[from] infra::Error),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    Other(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,8 +1,11 @@
 //! The projector loop: poll a batch of event records, write it and the
 //! next offset in one transaction, repeat.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use infra::kafka::{EventFollower, KafkaConfig};
 use sqlx::PgPool;
@@ -18,6 +21,17 @@ pub struct ProjectorConfig {
     pub max_batch: usize,
     /// Stop once this offset is reached (replays); `None` follows forever.
     pub stop_at: Option<i64>,
+    /// Stop before the first batch whose events occurred after this instant (time travel).
+    pub stop_after: Option<DateTime<Utc>>,
+    /// Where a replay is, for its progress bar.
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// Shared counters of a running projector (read by a progress display).
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub next_offset: AtomicI64,
+    pub events: AtomicU64,
 }
 
 impl Default for ProjectorConfig {
@@ -26,6 +40,8 @@ impl Default for ProjectorConfig {
             name: "main".into(),
             max_batch: 5000,
             stop_at: None,
+            stop_after: None,
+            progress: None,
         }
     }
 }
@@ -69,15 +85,24 @@ pub async fn run(
         }
         let started = Instant::now();
         let mut changes = Changes::default();
+        // The offset this transaction records: the follower's, or the first batch not applied.
+        let mut next = follower.next_offset;
+        let mut done = false;
         for (offset, batch) in &batches {
-            if cfg.stop_at.is_some_and(|s| *offset >= s) {
+            let after_time = cfg
+                .stop_after
+                .is_some_and(|t| batch.events.first().is_some_and(|e| e.occurred_at > t));
+            if cfg.stop_at.is_some_and(|s| *offset >= s) || after_time {
+                next = *offset;
+                done = true;
                 break;
             }
             changes.add(*offset, batch);
         }
-        let next = cfg
-            .stop_at
-            .map_or(follower.next_offset, |s| follower.next_offset.min(s));
+        if let Some(s) = cfg.stop_at {
+            next = next.min(s);
+            done |= next >= s;
+        }
         let mut tx = pool.begin().await?;
         // Rows and offset commit together, so a commit lost in a database crash
         // is simply replayed: no need to wait for the WAL flush.
@@ -117,6 +142,13 @@ pub async fn run(
         m_events.fetch_add(changes.len() as u64, Ordering::Relaxed);
         m_offset.store(next, Ordering::Relaxed);
         m_lag.observe(started.elapsed().as_secs_f64());
+        if let Some(p) = &cfg.progress {
+            p.next_offset.store(next, Ordering::Relaxed);
+            p.events.fetch_add(changes.len() as u64, Ordering::Relaxed);
+        }
+        if done {
+            return Ok(());
+        }
         if last_progress.elapsed() > Duration::from_secs(5) {
             last_progress = Instant::now();
             tracing::info!(projector = %cfg.name, next_offset = next, "projector progress");
@@ -127,7 +159,7 @@ pub async fn run(
 /// One md5 per projection table over every column that comes from the log
 /// (not `last_heartbeat`, which comes from the heartbeat topic): equal
 /// checksums mean equal tables.
-pub async fn table_checksums(pool: &PgPool) -> Result<Vec<(String, String)>> {
+pub async fn table_checksums(conn: &mut sqlx::PgConnection) -> Result<Vec<(String, String)>> {
     let queries = [
         ("workload_def", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY id), '')) FROM workload_def t"),
         ("pod_instance", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY id), '')) FROM pod_instance t"),
@@ -144,7 +176,7 @@ pub async fn table_checksums(pool: &PgPool) -> Result<Vec<(String, String)>> {
     ];
     let mut out = Vec::new();
     for (table, q) in queries {
-        let (sum,): (String,) = sqlx::query_as(q).fetch_one(pool).await?;
+        let (sum,): (String,) = sqlx::query_as(q).fetch_one(&mut *conn).await?;
         out.push((table.to_string(), sum));
     }
     Ok(out)

@@ -20,13 +20,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{S, actor, execute, parse_id};
+use super::{AsOfQuery, S, actor, execute, parse_id, read_pool};
 use crate::error::ApiError;
 use crate::json::{ApiQuery, parse};
 
 pub fn routes() -> Router<S> {
     Router::new()
         .route("/api/v1/workloads/deployments", post(create).get(list))
+        .route("/api/v1/workloads/deployments/undelete", post(undelete))
         .route(
             "/api/v1/workloads/deployments/{id}",
             get(read).delete(delete).patch(update),
@@ -357,6 +358,63 @@ async fn delete(
     ))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct UndeleteDto {
+    namespace: String,
+    name: String,
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/workloads/deployments/undelete {namespace, name}`: the last
+/// deleted deployment of that name comes back as it was (same id, spec and
+/// revisions); the controller then creates its pods.
+async fn undelete(
+    State(s): State<S>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let actor = actor(&s, &headers).await?;
+    let dto: UndeleteDto = parse(&headers, &body)?;
+    let mut errors = Vec::new();
+    let namespace = Name::parse("namespace", &dto.namespace)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let name = Name::parse("name", &dto.name)
+        .map_err(|e| errors.push(e))
+        .ok();
+    check_reason(&dto.reason, &mut errors);
+    let (Some(namespace), Some(name), true) = (namespace, name, errors.is_empty()) else {
+        return Err(ApiError::validation(errors));
+    };
+    let events = execute(
+        &s,
+        &headers,
+        &actor,
+        dto.reason,
+        Command::UndeleteDeployment { namespace, name },
+    )
+    .await?;
+    let restored = events.iter().find_map(|e| match &e.body {
+        domain::Event::DeploymentUndeleted {
+            deployment_id,
+            spec,
+            revision,
+        } => Some(json!({"deploymentId": deployment_id, "revision": revision,
+                         "replicas": spec.replicas, "status": "UNDELETED"})),
+        _ => None,
+    });
+    restored
+        .map(|v| (StatusCode::CREATED, Json(v)))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "NOT_RESTORED",
+                "the deployment was not restored".to_string(),
+            )
+        })
+}
+
 const DEPLOYMENT_SELECT: &str = "SELECT w.id, w.namespace, w.name, w.kind, w.desired_replicas, w.image, w.revision, w.spec,
        w.created_at, w.updated_at,
        (SELECT count(*) FROM pod_instance p WHERE p.workload_id = w.id AND p.phase IN ('PENDING','RUNNING')) AS live,
@@ -391,14 +449,16 @@ fn deployment_json(r: DeploymentRow) -> Value {
 async fn read(
     State(s): State<S>,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<AsOfQuery>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
     let id = parse_id("deployment id", &id)?;
+    let pool = read_pool(&s, q.as_of.as_deref()).await?;
     let row: Option<DeploymentRow> =
         sqlx::query_as(&format!("{DEPLOYMENT_SELECT} WHERE w.id = $1"))
             .bind(id)
-            .fetch_optional(&s.pool)
+            .fetch_optional(&pool)
             .await?;
     row.map(|r| Json(deployment_json(r)))
         .ok_or_else(|| ApiError::not_found(format!("deployment {id} not found")))
@@ -408,6 +468,8 @@ async fn read(
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     namespace: Option<String>,
+    #[serde(rename = "asOf")]
+    as_of: Option<String>,
 }
 
 async fn list(
@@ -416,11 +478,12 @@ async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
+    let pool = read_pool(&s, q.as_of.as_deref()).await?;
     let rows: Vec<DeploymentRow> = sqlx::query_as(&format!(
         "{DEPLOYMENT_SELECT} WHERE ($1::text IS NULL OR w.namespace = $1) ORDER BY w.namespace, w.name"
     ))
     .bind(q.namespace)
-    .fetch_all(&s.pool)
+    .fetch_all(&pool)
     .await?;
     Ok(Json(
         json!({"items": rows.into_iter().map(deployment_json).collect::<Vec<_>>()}),
@@ -430,11 +493,13 @@ async fn list(
 async fn pods(
     State(s): State<S>,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<AsOfQuery>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
     let id = parse_id("deployment id", &id)?;
-    let items = super::pods::list(&s.pool, "p.workload_id = $1", id).await?;
+    let pool = read_pool(&s, q.as_of.as_deref()).await?;
+    let items = super::pods::list(&pool, "p.workload_id = $1", id).await?;
     Ok(Json(json!({"items": items})))
 }
 

@@ -30,6 +30,8 @@ struct Query {
     event_type: Option<String>,
     /// Events of objects created in this namespace.
     namespace: Option<String>,
+    /// Events of objects created with this name (a node's, a deployment's, a pod's, a service's).
+    name: Option<String>,
     actor: Option<String>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
@@ -55,6 +57,7 @@ type Row = (
     Uuid,
     Uuid,
     Value,
+    Option<String>,
 );
 
 fn bad(code: &'static str, message: String) -> ApiError {
@@ -116,15 +119,16 @@ async fn list(
     // Keyset paging over the log position: stable while the log grows.
     let sql = format!(
         "SELECT log_offset, batch_index, event_id, event_type, aggregate_kind, aggregate_id, sequence,
-                occurred_at, actor, reason, causation_id, correlation_id, body
+                occurred_at, actor, reason, causation_id, correlation_id, body, command
            FROM event_log e
           WHERE ($1::uuid IS NULL OR aggregate_id = $1)
             AND ($2::text IS NULL OR aggregate_kind = $2)
             AND ($3::text IS NULL OR event_type = $3)
-            AND ($4::text IS NULL OR aggregate_id IN (
+            AND (($4::text IS NULL AND $11::text IS NULL) OR aggregate_id IN (
                   SELECT aggregate_id FROM event_log
-                   WHERE event_type IN ('PodCreated', 'DeploymentCreated', 'ServiceCreated')
-                     AND COALESCE(body->>'namespace', body->'spec'->>'namespace') = $4))
+                   WHERE event_type IN ('PodCreated', 'DeploymentCreated', 'ServiceCreated', 'NodeRegistered')
+                     AND ($4 IS NULL OR COALESCE(body->>'namespace', body->'spec'->>'namespace') = $4)
+                     AND ($11 IS NULL OR COALESCE(body->>'name', body->'spec'->>'name') = $11)))
             AND ($5::text IS NULL OR actor = $5)
             AND ($6::timestamptz IS NULL OR occurred_at >= $6)
             AND ($7::timestamptz IS NULL OR occurred_at < $7)
@@ -145,6 +149,7 @@ async fn list(
         .bind(cursor.map(|c| c.0))
         .bind(cursor.map(|c| c.1).unwrap_or(0))
         .bind(limit)
+        .bind(q.name)
         .fetch_all(&s.pool)
         .await?;
     let next = (rows.len() as i64 == limit)
@@ -155,7 +160,8 @@ async fn list(
         .map(|r| {
             json!({"offset": r.0, "index": r.1, "eventId": r.2, "type": r.3,
                    "aggregate": {"kind": r.4, "id": r.5}, "sequence": r.6, "occurredAt": r.7,
-                   "actor": r.8, "reason": r.9, "causationId": r.10, "correlationId": r.11, "body": r.12})
+                   "actor": r.8, "reason": r.9, "causationId": r.10, "correlationId": r.11, "body": r.12,
+                   "command": r.13})
         })
         .collect();
     Ok(Json(json!({"items": items, "nextCursor": next})))

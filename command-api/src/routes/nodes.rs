@@ -67,13 +67,17 @@ type DetailRow = (
 );
 
 async fn node_json(s: &S, id: NodeId) -> Result<Value, ApiError> {
+    node_json_in(&s.pool, id).await
+}
+
+async fn node_json_in(pool: &sqlx::PgPool, id: NodeId) -> Result<Value, ApiError> {
     let row: Option<DetailRow> = sqlx::query_as(
         "SELECT id, name, zone, condition, unschedulable, draining, labels, taints, cpu_allocatable_milli,
                 cpu_requested_milli, mem_allocatable_mb, mem_requested_mb, pod_count, last_heartbeat
          FROM node_status WHERE id = $1",
     )
     .bind(id.0)
-    .fetch_optional(&s.pool)
+    .fetch_optional(pool)
     .await?;
     let Some(r) = row else {
         return Err(ApiError::not_found(format!("node {id} not found")));
@@ -88,10 +92,12 @@ async fn node_json(s: &S, id: NodeId) -> Result<Value, ApiError> {
 async fn read(
     State(s): State<S>,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<super::AsOfQuery>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
-    Ok(Json(node_json(&s, node_ref(&id)?).await?))
+    let pool = super::read_pool(&s, q.as_of.as_deref()).await?;
+    Ok(Json(node_json_in(&pool, node_ref(&id)?).await?))
 }
 
 async fn node_command(
@@ -220,6 +226,8 @@ async fn set_taints(
 #[serde(deny_unknown_fields)]
 struct HealthQuery {
     zone: Option<String>,
+    #[serde(rename = "asOf")]
+    as_of: Option<String>,
 }
 
 type Row = (
@@ -242,13 +250,14 @@ async fn health(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
+    let pool = super::read_pool(&s, q.as_of.as_deref()).await?;
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, name, zone, ready, condition, cpu_allocatable_milli - cpu_requested_milli,
                 mem_allocatable_mb - mem_requested_mb, pod_count, last_heartbeat, cpu_allocatable_milli, mem_allocatable_mb
          FROM node_status WHERE ($1::text IS NULL OR zone = $1) ORDER BY zone, name",
     )
     .bind(q.zone)
-    .fetch_all(&s.pool)
+    .fetch_all(&pool)
     .await?;
     let items: Vec<Value> = rows
         .into_iter()

@@ -297,13 +297,15 @@ pub async fn list(pool: &PgPool, filter: &str, id: Uuid) -> Result<Vec<Value>, A
 async fn read(
     State(s): State<S>,
     Path(id): Path<String>,
+    crate::json::ApiQuery(q): crate::json::ApiQuery<super::AsOfQuery>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
     let id = parse_id("pod id", &id)?;
+    let pool = super::read_pool(&s, q.as_of.as_deref()).await?;
     let row: Option<PodRow> = sqlx::query_as(&format!("{POD_SELECT} WHERE p.id = $1"))
         .bind(id)
-        .fetch_optional(&s.pool)
+        .fetch_optional(&pool)
         .await?;
     row.map(|r| Json(pod_json(r, true)))
         .ok_or_else(|| ApiError::not_found(format!("pod {id} not found")))

@@ -124,22 +124,29 @@ fn service_json(r: Row) -> Value {
 async fn read(
     State(s): State<S>,
     Path(id): Path<String>,
+    crate::json::ApiQuery(q): crate::json::ApiQuery<super::AsOfQuery>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
     let id = parse_id("service id", &id)?;
+    let pool = super::read_pool(&s, q.as_of.as_deref()).await?;
     let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE s.id = $1"))
         .bind(id)
-        .fetch_optional(&s.pool)
+        .fetch_optional(&pool)
         .await?;
     row.map(|r| Json(service_json(r)))
         .ok_or_else(|| ApiError::not_found(format!("service {id} not found")))
 }
 
-async fn list(State(s): State<S>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(s): State<S>,
+    crate::json::ApiQuery(q): crate::json::ApiQuery<super::AsOfQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
+    let pool = super::read_pool(&s, q.as_of.as_deref()).await?;
     let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} ORDER BY s.namespace, s.name"))
-        .fetch_all(&s.pool)
+        .fetch_all(&pool)
         .await?;
     Ok(Json(
         json!({"items": rows.into_iter().map(service_json).collect::<Vec<_>>()}),

@@ -87,8 +87,12 @@ async fn a_projector_killed_mid_stream_and_restarted_ends_with_the_tables_of_a_f
         .spawn_up("projector", &Options::default(), &fresh_url)
         .await;
     wait_projector_at(&fresh_pool, high).await;
-    let live = projectors::table_checksums(&c.pool).await.unwrap();
-    let fresh = projectors::table_checksums(&fresh_pool).await.unwrap();
+    let live = projectors::table_checksums(&mut *c.pool.acquire().await.unwrap())
+        .await
+        .unwrap();
+    let fresh = projectors::table_checksums(&mut *fresh_pool.acquire().await.unwrap())
+        .await
+        .unwrap();
     assert_eq!(live, fresh);
     assert_eq!(
         c.count("SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING'")
@@ -281,6 +285,7 @@ async fn a_fenced_off_deciders_late_writes_are_ignored_by_every_reader() {
             occurred_at: chrono::Utc::now(),
             actor: "zombie".into(),
             reason: None,
+            command: None,
             schema_version: 1,
             body,
         }],

@@ -5,6 +5,7 @@ mod agents;
 mod crashes;
 mod deployments;
 mod healing;
+mod history;
 mod rollouts;
 mod scheduling;
 mod support;

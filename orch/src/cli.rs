@@ -1,0 +1,578 @@
+//! The history tools over the REST API: `orch history`, `orch explain` and
+//! `orch undelete`. They only read `GET /api/v1/events` (and write one
+//! command), so they work for objects deleted long ago.
+
+use anyhow::{Context, anyhow, bail};
+use serde_json::{Value, json};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ApiConn {
+    /// The API's base URL.
+    #[arg(long, env = "ORCH_API", default_value = "http://127.0.0.1:8080")]
+    pub api: String,
+    /// A bearer token (printed by `orch up`).
+    #[arg(long, env = "ORCH_TOKEN", hide_env_values = true)]
+    pub token: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub conn: ApiConn,
+    /// `deployment/<namespace>/<name>`, `pod/<namespace>/<name>`, `service/<namespace>/<name>`,
+    /// `node/<name>`, or `<kind>/<id>`.
+    pub target: String,
+    /// Only events by this actor.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only events at or after this RFC 3339 instant.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events before this RFC 3339 instant.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Print the raw events as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub conn: ApiConn,
+    /// `pod` or `deployment`.
+    pub kind: String,
+    /// An id, or `<namespace>/<name>`.
+    pub target: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UndeleteArgs {
+    #[command(flatten)]
+    pub conn: ApiConn,
+    /// `deployment/<namespace>/<name>`.
+    pub target: String,
+    /// Why (recorded with the command).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+struct Api {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn new(c: &ApiConn) -> Api {
+        Api {
+            base: c.api.trim_end_matches('/').to_string(),
+            token: c.token.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("calling the API at {}", self.base))?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!(
+                "{} {}: {}",
+                status.as_u16(),
+                body["code"].as_str().unwrap_or("ERROR"),
+                body["message"].as_str().unwrap_or("")
+            );
+        }
+        Ok(body)
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+        self.send(self.http.get(format!("{}{path}", self.base)).query(query))
+            .await
+    }
+
+    /// Every event matching `query`, oldest first, following the cursor.
+    async fn events(&self, query: &[(&str, String)]) -> anyhow::Result<Vec<Value>> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut q = query.to_vec();
+            q.push(("limit", "1000".into()));
+            if let Some(c) = &cursor {
+                q.push(("cursor", c.clone()));
+            }
+            let page = self.get("/api/v1/events", &q).await?;
+            out.extend(page["items"].as_array().cloned().unwrap_or_default());
+            match page["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+/// `kind/ns/name`, `node/name` or `kind/<uuid>` → the events API's filter.
+fn target_query(target: &str) -> anyhow::Result<(String, Vec<(&'static str, String)>)> {
+    let parts: Vec<&str> = target.split('/').collect();
+    let kind = parts[0];
+    if !["deployment", "pod", "service", "node"].contains(&kind) {
+        bail!("'{target}': the kind must be deployment, pod, service or node");
+    }
+    let mut q = vec![("kind", kind.to_string())];
+    match parts.as_slice() {
+        [_, id] if uuid::Uuid::parse_str(id).is_ok() => q.push(("aggregate", id.to_string())),
+        [_, name] if kind == "node" => q.push(("name", name.to_string())),
+        [_, ns, name] if kind != "node" => {
+            q.push(("namespace", ns.to_string()));
+            q.push(("name", name.to_string()));
+        }
+        _ => bail!(
+            "'{target}': expected {kind}/{}",
+            if kind == "node" {
+                "<name> or node/<id>"
+            } else {
+                "<namespace>/<name> or <kind>/<id>"
+            }
+        ),
+    }
+    Ok((kind.to_string(), q))
+}
+
+fn short(id: &Value) -> String {
+    id.as_str()
+        .map_or(String::new(), |s| s.chars().take(8).collect())
+}
+
+/// One line saying what an event changed.
+pub fn summarize(e: &Value) -> String {
+    let b = &e["body"];
+    let s = |k: &str| b[k].as_str().unwrap_or("").to_string();
+    match e["type"].as_str().unwrap_or("") {
+        "DeploymentCreated" => format!(
+            "created {}/{}: {} × {} (revision {})",
+            b["spec"]["namespace"].as_str().unwrap_or(""),
+            b["spec"]["name"].as_str().unwrap_or(""),
+            b["spec"]["replicas"],
+            b["spec"]["image"].as_str().unwrap_or(""),
+            b["revision"]
+        ),
+        "DeploymentUndeleted" => format!(
+            "restored {}/{}: {} × {} (revision {})",
+            b["spec"]["namespace"].as_str().unwrap_or(""),
+            b["spec"]["name"].as_str().unwrap_or(""),
+            b["spec"]["replicas"],
+            b["spec"]["image"].as_str().unwrap_or(""),
+            b["revision"]
+        ),
+        "DeploymentScaled" => format!("scaled {} → {}", b["from"], b["to"]),
+        "DeploymentDeleted" => format!("deleted {}/{}", s("namespace"), s("name")),
+        "DeploymentRevisionCreated" => format!(
+            "revision {}: {}",
+            b["revision"],
+            b["spec"]["image"].as_str().unwrap_or("")
+        ),
+        "RolloutStarted" => format!(
+            "rollout {} started: revision {} → {} ({}{})",
+            b["rollout"],
+            b["from"],
+            b["to"],
+            s("trigger"),
+            b["canary"]
+                .as_u64()
+                .map_or(String::new(), |c| format!(", canary {c}"))
+        ),
+        "RolloutSucceeded" => format!(
+            "rollout {} succeeded: now on revision {}",
+            b["rollout"], b["to"]
+        ),
+        "RolloutRolledBack" => format!(
+            "rollout {} rolled back{} to revision {}: {}",
+            b["rollout"],
+            if b["automatic"].as_bool() == Some(true) {
+                " automatically"
+            } else {
+                ""
+            },
+            b["to"],
+            s("reason")
+        ),
+        "RolloutFailed" => format!("rollout {} failed: {}", b["rollout"], s("reason")),
+        "PodCreated" => format!(
+            "pod {} created: {} revision {} ({}m CPU, {} MB)",
+            s("name"),
+            s("image"),
+            b["revision"],
+            b["resources"]["cpuRequestMilli"],
+            b["resources"]["memRequestMb"]
+        ),
+        "PodBound" => {
+            let top = &b["placement"]["top"][0];
+            format!(
+                "bound to {} (score {}, {} of {} nodes feasible)",
+                top["nodeName"].as_str().unwrap_or(&short(&b["nodeId"])),
+                top["total"],
+                b["placement"]["nodesFeasible"],
+                b["placement"]["nodesTotal"]
+            )
+        }
+        "PodUnschedulable" => format!(
+            "unschedulable: {} nodes, filtered {}",
+            b["nodesTotal"], b["filtered"]
+        ),
+        "PodStarted" => format!(
+            "started{}",
+            b["address"]
+                .as_str()
+                .map_or(String::new(), |a| format!(" at {a}"))
+        ),
+        "PodReady" => "ready".into(),
+        "PodNotReady" => format!("not ready: {}", s("reason")),
+        "PodRestarted" => format!(
+            "restarted (#{}, back-off {} ms): {}",
+            b["restarts"],
+            b["backoffMs"],
+            s("reason")
+        ),
+        "PodFailed" => format!("failed: {}", s("reason")),
+        "PodEvicted" => format!(
+            "evicted ({}): {}",
+            b["cause"]["kind"].as_str().unwrap_or(""),
+            s("reason")
+        ),
+        "PodDeleted" => format!("deleted: {}", s("reason")),
+        "NodeRegistered" => format!(
+            "registered {} in {}",
+            b["spec"]["name"].as_str().unwrap_or(""),
+            b["spec"]["zone"].as_str().unwrap_or("")
+        ),
+        "NodeNotReady" => format!("not ready (silent for {} ms)", b["silentForMs"]),
+        "NodeLost" => format!(
+            "lost (silent for {} ms), {} pod(s) failed",
+            b["silentForMs"], b["podsFailed"]
+        ),
+        "ServiceCreated" => format!(
+            "service {}/{} selecting {}",
+            b["spec"]["namespace"].as_str().unwrap_or(""),
+            b["spec"]["name"].as_str().unwrap_or(""),
+            b["spec"]["selector"]
+        ),
+        _ => {
+            let mut v = b.clone();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("type");
+            }
+            v.to_string()
+        }
+    }
+}
+
+fn time(e: &Value) -> String {
+    e["occurredAt"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or(String::new(), |t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M:%S%.3f")
+                .to_string()
+        })
+}
+
+fn print_event(e: &Value) {
+    println!(
+        "{}  #{:<4} {:<24} {:<22} {}",
+        time(e),
+        e["sequence"],
+        e["type"].as_str().unwrap_or(""),
+        e["actor"].as_str().unwrap_or(""),
+        summarize(e)
+    );
+    let mut why = Vec::new();
+    if let Some(r) = e["reason"].as_str() {
+        why.push(format!("reason: {r}"));
+    }
+    if let Some(c) = e["command"].as_str() {
+        why.push(format!("command {c}"));
+    }
+    why.push(format!(
+        "cmd {} corr {} offset {}",
+        short(&e["causationId"]),
+        short(&e["correlationId"]),
+        e["offset"]
+    ));
+    println!("{:>27} {}", "", why.join("; "));
+}
+
+pub async fn history(a: HistoryArgs) -> anyhow::Result<()> {
+    let api = Api::new(&a.conn);
+    let (_, mut q) = target_query(&a.target)?;
+    if let Some(x) = &a.actor {
+        q.push(("actor", x.clone()));
+    }
+    if let Some(x) = &a.since {
+        q.push(("since", x.clone()));
+    }
+    if let Some(x) = &a.until {
+        q.push(("until", x.clone()));
+    }
+    let events = api.events(&q).await?;
+    if events.is_empty() {
+        bail!("no events for {}", a.target);
+    }
+    for e in &events {
+        if a.json {
+            println!("{e}");
+        } else {
+            print_event(e);
+        }
+    }
+    if !a.json {
+        let ids: std::collections::BTreeSet<&str> = events
+            .iter()
+            .filter_map(|e| e["aggregate"]["id"].as_str())
+            .collect();
+        println!(
+            "{} event(s) of {} object(s) named {}",
+            events.len(),
+            ids.len(),
+            a.target
+        );
+    }
+    Ok(())
+}
+
+/// The events of one object by id or `<namespace>/<name>`, and its id (the latest incarnation).
+async fn object_events(
+    api: &Api,
+    kind: &str,
+    target: &str,
+) -> anyhow::Result<(String, Vec<Value>)> {
+    let t = format!("{kind}/{target}");
+    let (_, q) = target_query(&t)?;
+    let mut events = api.events(&q).await?;
+    let id = events
+        .iter()
+        .rev()
+        .find_map(|e| e["aggregate"]["id"].as_str().map(str::to_string))
+        .ok_or_else(|| anyhow!("no {kind} {target} in the history"))?;
+    events.retain(|e| e["aggregate"]["id"].as_str() == Some(&id));
+    Ok((id, events))
+}
+
+pub async fn explain(a: ExplainArgs) -> anyhow::Result<()> {
+    let api = Api::new(&a.conn);
+    match a.kind.as_str() {
+        "pod" => explain_pod(&api, &a.target).await,
+        "deployment" => explain_deployment(&api, &a.target).await,
+        k => bail!("explain {k}: expected pod or deployment"),
+    }
+}
+
+async fn explain_pod(api: &Api, target: &str) -> anyhow::Result<()> {
+    let (id, events) = object_events(api, "pod", target).await?;
+    let created = events
+        .iter()
+        .find(|e| e["type"] == "PodCreated")
+        .ok_or_else(|| anyhow!("pod {id}: its creation is not in the history"))?;
+    let b = &created["body"];
+    println!("pod {} ({id})", b["name"].as_str().unwrap_or(""));
+    println!("\nWHY IT EXISTS");
+    println!(
+        "  {} created it at {} with {}{}",
+        created["actor"].as_str().unwrap_or(""),
+        time(created),
+        created["command"].as_str().unwrap_or("a command"),
+        created["reason"]
+            .as_str()
+            .map_or(String::new(), |r| format!(": {r}"))
+    );
+    println!(
+        "  for deployment {} (ordinal {}, revision {}, image {})",
+        b["deploymentId"].as_str().unwrap_or(""),
+        b["ordinal"],
+        b["revision"],
+        b["image"].as_str().unwrap_or("")
+    );
+    // The deployment's event in the same command, if any (a scale, a rollout).
+    let cause = api
+        .events(&[
+            (
+                "aggregate",
+                b["deploymentId"].as_str().unwrap_or("").to_string(),
+            ),
+            (
+                "until",
+                created["occurredAt"].as_str().unwrap_or("").to_string(),
+            ),
+            ("order", "desc".into()),
+        ])
+        .await
+        .unwrap_or_default();
+    if let Some(c) = cause.iter().find(|c| {
+        [
+            "DeploymentCreated",
+            "DeploymentScaled",
+            "RolloutStarted",
+            "DeploymentUndeleted",
+        ]
+        .contains(&c["type"].as_str().unwrap_or(""))
+    }) {
+        println!(
+            "  the deployment's last change before it: {} by {} at {}",
+            summarize(c),
+            c["actor"].as_str().unwrap_or(""),
+            time(c)
+        );
+    }
+    println!("\nWHY THIS NODE");
+    let mut bound = false;
+    for e in &events {
+        match e["type"].as_str().unwrap_or("") {
+            "PodUnschedulable" => println!(
+                "  {} no node fit: of {} nodes, removed by filter {}",
+                time(e),
+                e["body"]["nodesTotal"],
+                e["body"]["filtered"]
+            ),
+            "PodBound" => {
+                bound = true;
+                let p = &e["body"]["placement"];
+                println!(
+                    "  {} {} bound it: {} nodes, {} examined, {} feasible",
+                    time(e),
+                    e["actor"].as_str().unwrap_or(""),
+                    p["nodesTotal"],
+                    p["nodesExamined"]
+                        .as_u64()
+                        .unwrap_or(p["nodesTotal"].as_u64().unwrap_or(0)),
+                    p["nodesFeasible"]
+                );
+                if let Some(f) = p["filtered"].as_object() {
+                    for (filter, n) in f {
+                        println!("    filter {filter:<24} removed {n} node(s)");
+                    }
+                }
+                for (i, n) in p["top"].as_array().into_iter().flatten().enumerate() {
+                    println!(
+                        "    {} {:<24} total {:<4} {}",
+                        if i == 0 { "winner" } else { "      " },
+                        n["nodeName"].as_str().unwrap_or(""),
+                        n["total"],
+                        n["scores"]
+                    );
+                }
+                if let Some(v) = p["preempted"].as_array().filter(|v| !v.is_empty()) {
+                    println!(
+                        "    preempted {} lower-priority pod(s): {}",
+                        v.len(),
+                        json!(v)
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    if !bound {
+        println!("  never bound");
+    }
+    println!("\nLIFE");
+    for e in &events {
+        let t = e["type"].as_str().unwrap_or("");
+        if [
+            "PodStarted",
+            "PodReady",
+            "PodNotReady",
+            "PodRestarted",
+            "PodFailed",
+            "PodEvicted",
+            "PodDeleted",
+        ]
+        .contains(&t)
+        {
+            println!(
+                "  {} {:<14} {:<28} {}",
+                time(e),
+                t.trim_start_matches("Pod"),
+                e["actor"].as_str().unwrap_or(""),
+                summarize(e)
+            );
+        }
+    }
+    if let Some(end) = events.iter().rev().find(|e| {
+        ["PodFailed", "PodEvicted", "PodDeleted"].contains(&e["type"].as_str().unwrap_or(""))
+    }) {
+        println!(
+            "\nWHY IT ENDED\n  {} by {}{}",
+            summarize(end),
+            end["actor"].as_str().unwrap_or(""),
+            end["reason"]
+                .as_str()
+                .map_or(String::new(), |r| format!(" ({r})"))
+        );
+    }
+    Ok(())
+}
+
+async fn explain_deployment(api: &Api, target: &str) -> anyhow::Result<()> {
+    let (id, events) = object_events(api, "deployment", target).await?;
+    println!("deployment {target} ({id}): {} event(s)\n", events.len());
+    for e in &events {
+        let t = e["type"].as_str().unwrap_or("");
+        let what = match t {
+            "DeploymentCreated" | "DeploymentUndeleted" | "DeploymentDeleted" => "LIFECYCLE",
+            "DeploymentScaled" => "SCALE",
+            "DeploymentRevisionCreated"
+            | "DeploymentStrategyChanged"
+            | "DeploymentBudgetChanged" => "SPEC",
+            _ if t.starts_with("Rollout") => "ROLLOUT",
+            _ => "OTHER",
+        };
+        println!(
+            "{}  {:<9} {:<22} {}",
+            time(e),
+            what,
+            e["actor"].as_str().unwrap_or(""),
+            summarize(e)
+        );
+        if let Some(r) = e["reason"].as_str() {
+            println!("{:>35} why: {r}", "");
+        }
+    }
+    Ok(())
+}
+
+pub async fn undelete(a: UndeleteArgs) -> anyhow::Result<()> {
+    let api = Api::new(&a.conn);
+    let parts: Vec<&str> = a.target.split('/').collect();
+    let [kind, ns, name] = parts.as_slice() else {
+        bail!("'{}': expected deployment/<namespace>/<name>", a.target);
+    };
+    if *kind != "deployment" {
+        bail!("only deployments can be undeleted, not {kind}");
+    }
+    let mut body = json!({"namespace": ns, "name": name});
+    if let Some(r) = &a.reason {
+        body["reason"] = json!(r);
+    }
+    let out = api
+        .send(
+            api.http
+                .post(format!(
+                    "{}/api/v1/workloads/deployments/undelete",
+                    api.base
+                ))
+                .json(&body),
+        )
+        .await?;
+    println!(
+        "restored deployment {ns}/{name} ({}) at revision {} with {} replica(s)",
+        out["deploymentId"].as_str().unwrap_or(""),
+        out["revision"],
+        out["replicas"]
+    );
+    Ok(())
+}
