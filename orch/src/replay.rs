@@ -14,6 +14,8 @@ use projectors::timetravel::{self, AsOf, Materialize};
 
 use crate::Conn;
 
+type Utc = chrono::DateTime<chrono::Utc>;
+
 #[derive(clap::Args, Debug)]
 pub struct ReplayArgs {
     #[command(flatten)]
@@ -215,12 +217,8 @@ pub async fn snapshot(a: SnapshotArgs) -> anyhow::Result<()> {
         .await
         .context("running migrations")?;
     if a.list {
-        let rows: Vec<(
-            String,
-            i64,
-            Option<chrono::DateTime<chrono::Utc>>,
-            chrono::DateTime<chrono::Utc>,
-        )> = sqlx::query_as(
+        type Row = (String, i64, Option<Utc>, Utc);
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT schema_name, next_offset, last_event_at, taken_at FROM projection_snapshots
                  WHERE topic = $1 ORDER BY next_offset",
         )

@@ -76,6 +76,10 @@ pub struct UpArgs {
     /// Snapshot the write model every this many events.
     #[arg(long, default_value_t = 20_000)]
     pub snapshot_every: u64,
+    /// Snapshot the projection tables every this many log records (0: never), so
+    /// time travel and replays to later points need not start at offset 0.
+    #[arg(long, default_value_t = 100_000)]
+    pub projection_snapshot_every: i64,
     /// Once the demo nodes are Ready, create the demo deployment `default/hello` (6 replicas).
     #[arg(long)]
     pub demo_deployment: bool,
@@ -284,6 +288,23 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
         };
         tasks.push(supervise("decider", shutdown.clone(), move || {
             decider::run(k.clone(), p.clone(), cfg.clone(), s.clone())
+        }));
+    }
+    if has("projector") && a.projection_snapshot_every > 0 {
+        let (t, p, s, every) = (
+            kafka.events_topic(),
+            pool.clone(),
+            shutdown.clone(),
+            a.projection_snapshot_every,
+        );
+        tasks.push(supervise("projection-snapshots", shutdown.clone(), move || {
+            projectors::timetravel::snapshot_periodically(
+                p.clone(),
+                t.clone(),
+                every,
+                Duration::from_secs(30),
+                s.clone(),
+            )
         }));
     }
     if has("projector") {
@@ -605,6 +626,19 @@ async fn reset_state(pool: &sqlx::PgPool) -> anyhow::Result<()> {
     )
     .execute(pool)
     .await?;
+    // Projection snapshots and time-travel schemas describe the old log too.
+    let schemas: Vec<(String,)> = sqlx::query_as(
+        "SELECT schema_name FROM projection_snapshots
+         UNION SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'asof\\_%'",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (s,) in schemas {
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"))
+            .execute(pool)
+            .await?;
+    }
+    sqlx::query("TRUNCATE projection_snapshots").execute(pool).await?;
     eprintln!("--reset-state: projections, snapshots and epochs forgotten");
     Ok(())
 }

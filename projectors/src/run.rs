@@ -5,8 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-
 use infra::kafka::{EventFollower, KafkaConfig};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -21,8 +19,6 @@ pub struct ProjectorConfig {
     pub max_batch: usize,
     /// Stop once this offset is reached (replays); `None` follows forever.
     pub stop_at: Option<i64>,
-    /// Stop before the first batch whose events occurred after this instant (time travel).
-    pub stop_after: Option<DateTime<Utc>>,
     /// Where a replay is, for its progress bar.
     pub progress: Option<Arc<Progress>>,
 }
@@ -40,7 +36,6 @@ impl Default for ProjectorConfig {
             name: "main".into(),
             max_batch: 5000,
             stop_at: None,
-            stop_after: None,
             progress: None,
         }
     }
@@ -89,10 +84,7 @@ pub async fn run(
         let mut next = follower.next_offset;
         let mut done = false;
         for (offset, batch) in &batches {
-            let after_time = cfg
-                .stop_after
-                .is_some_and(|t| batch.events.first().is_some_and(|e| e.occurred_at > t));
-            if cfg.stop_at.is_some_and(|s| *offset >= s) || after_time {
+            if cfg.stop_at.is_some_and(|s| *offset >= s) {
                 next = *offset;
                 done = true;
                 break;

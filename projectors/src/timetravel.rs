@@ -15,15 +15,16 @@ use tokio_util::sync::CancellationToken;
 use crate::run::{Progress, ProjectorConfig};
 use crate::{Error, Result};
 
-/// The tables a projector writes: what a snapshot copies, in this order.
-pub const PROJECTION_TABLES: &[&str] = &[
+/// The tables a projector rewrites: what a snapshot copies. `event_log` is
+/// append-only, so a snapshot does not copy it: a build takes the live
+/// table's rows before the snapshot's offset instead.
+pub const SNAPSHOT_TABLES: &[&str] = &[
     "workload_def",
     "pod_instance",
     "node_status",
     "rollout_history",
     "deployment_revision",
     "service",
-    "event_log",
 ];
 
 /// A point of the log.
@@ -63,9 +64,9 @@ pub struct Materialize {
     /// The target schema; refused if it exists and `replace` is false.
     pub schema: String,
     pub replace: bool,
-    /// Stop before this offset (exclusive).
+    /// Stop before this offset (exclusive): see `resolve`.
     pub stop_offset: i64,
-    /// And before the first batch after this instant.
+    /// The instant asked for, if any: only snapshots not newer than it are used.
     pub stop_after: Option<DateTime<Utc>>,
     /// Start from the latest usable snapshot (listed in the live schema's `projection_snapshots`).
     pub use_snapshots: bool,
@@ -140,6 +141,11 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
     let pool = infra::db::connect(&m.database_url, Some(&m.schema), 4).await?;
     infra::db::migrate(&pool).await?;
     let topic = m.kafka.events_topic();
+    for i in DEFERRED_INDEXES {
+        sqlx::query(&format!("DROP INDEX IF EXISTS \"{}\".{i}", m.schema))
+            .execute(&pool)
+            .await?;
+    }
 
     // Seed from the latest snapshot at or before the point asked for.
     let mut snapshot = None;
@@ -156,8 +162,11 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
         .fetch_optional(live)
         .await?;
         if let Some((name, offset)) = snap {
+            let (live_schema,): (String,) = sqlx::query_as("SELECT current_schema()::text")
+                .fetch_one(live)
+                .await?;
             let mut tx = pool.begin().await?;
-            for t in PROJECTION_TABLES {
+            for t in SNAPSHOT_TABLES {
                 sqlx::query(&format!(
                     "INSERT INTO \"{}\".{t} SELECT * FROM \"{name}\".{t}",
                     m.schema
@@ -165,6 +174,13 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
                 .execute(&mut *tx)
                 .await?;
             }
+            sqlx::query(&format!(
+                "INSERT INTO \"{}\".event_log SELECT * FROM \"{live_schema}\".event_log WHERE log_offset < $1",
+                m.schema
+            ))
+            .bind(offset)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "INSERT INTO projection_offsets (projector, topic, partition, next_offset, max_epoch)
                  SELECT 'main', $1, 0, next_offset, max_epoch FROM projection_snapshots WHERE schema_name = $2",
@@ -178,11 +194,6 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
             snapshot = Some(name);
         }
     }
-    for i in DEFERRED_INDEXES {
-        sqlx::query(&format!("DROP INDEX IF EXISTS \"{}\".{i}", m.schema))
-            .execute(&pool)
-            .await?;
-    }
     m.progress
         .next_offset
         .store(from_offset, std::sync::atomic::Ordering::Relaxed);
@@ -195,7 +206,6 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
             name: "main".into(),
             max_batch: m.batch,
             stop_at: Some(m.stop_offset),
-            stop_after: m.stop_after,
             progress: Some(m.progress.clone()),
         },
         CancellationToken::new(),
@@ -249,7 +259,6 @@ pub async fn extend(m: &Materialize, stop_offset: i64) -> Result<()> {
             name: "main".into(),
             max_batch: m.batch,
             stop_at: Some(stop_offset),
-            stop_after: None,
             progress: Some(m.progress.clone()),
         },
         CancellationToken::new(),
@@ -261,7 +270,9 @@ pub async fn extend(m: &Materialize, stop_offset: i64) -> Result<()> {
 
 /// Resolve a point of the log to (stop offset, stop instant) with the live
 /// event log: an offset `o` stops before `o + 1`, an instant before the
-/// first batch that occurred after it. Both are capped at `end` (the log's end).
+/// first batch with an event after it (compared at the table's microsecond
+/// precision, so the instant of an event read from the table includes that
+/// event). Both are capped at `end` (the log's end).
 pub async fn resolve(
     as_of: Option<AsOf>,
     end: i64,
@@ -312,7 +323,7 @@ pub async fn take_snapshot(live: &PgPool, topic: &str) -> Result<Option<(String,
     sqlx::query(&format!("CREATE SCHEMA \"{name}\""))
         .execute(&mut *tx)
         .await?;
-    for t in PROJECTION_TABLES {
+    for t in SNAPSHOT_TABLES {
         sqlx::query(&format!("CREATE TABLE \"{name}\".{t} AS TABLE {t}"))
             .execute(&mut *tx)
             .await?;
@@ -345,6 +356,36 @@ pub async fn offset_of(pool: &PgPool, topic: &str) -> Result<i64> {
     .fetch_optional(pool)
     .await?;
     Ok(row.map_or(0, |r| r.0))
+}
+
+/// Takes a snapshot whenever the live tables are `every` log records past the
+/// last one (checked every `period`), until `shutdown`.
+pub async fn snapshot_periodically(
+    live: PgPool,
+    topic: String,
+    every: i64,
+    period: Duration,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(period) => {}
+        }
+        let at = offset_of(&live, &topic).await?;
+        let (last,): (Option<i64>,) =
+            sqlx::query_as("SELECT max(next_offset) FROM projection_snapshots WHERE topic = $1")
+                .bind(&topic)
+                .fetch_one(&live)
+                .await?;
+        if at - last.unwrap_or(0) < every {
+            continue;
+        }
+        let started = Instant::now();
+        if let Some((name, offset)) = take_snapshot(&live, &topic).await? {
+            tracing::info!(schema = name, offset, ms = started.elapsed().as_millis() as u64, "projection snapshot taken");
+        }
+    }
 }
 
 /// Per-table checksums of the live tables and the offset they are at, read in one snapshot.

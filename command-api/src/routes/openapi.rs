@@ -8,6 +8,8 @@ pub async fn document() -> Json<Value> {
     let err =
         |d: &str| json!({"description": d, "content": {"application/json": {"schema": error}}});
     let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
+    let as_of = json!({"name": "asOf", "in": "query", "description": "read the state as it was: an RFC 3339 instant or a log offset (also on pods, nodes, services)",
+                       "schema": {"type": "string"}});
     let write_errors = json!({
         "400": err("Malformed JSON or bad id (MALFORMED_JSON, INVALID_ID)"),
         "401": err("Missing or unknown bearer token (UNAUTHENTICATED)"),
@@ -35,11 +37,17 @@ pub async fn document() -> Json<Value> {
                     "responses": with("201", json!({"description": "Created", "content": {"application/json": {"schema": {
                         "type": "object", "properties": {"deploymentId": {"type": "string", "format": "uuid"}, "status": {"const": "CREATED"}}}}}}))
                 },
-                "get": {"summary": "List deployments", "parameters": [{"name": "namespace", "in": "query", "schema": {"type": "string"}}],
+                "get": {"summary": "List deployments", "parameters": [{"name": "namespace", "in": "query", "schema": {"type": "string"}}, as_of.clone()],
                         "responses": {"200": {"description": "Deployments"}}}
             },
+            "/api/v1/workloads/deployments/undelete": {
+                "post": {"summary": "Restore the last deleted deployment of this name (same id, spec and revisions)",
+                         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["namespace", "name"],
+                            "additionalProperties": false, "properties": {"namespace": {"type": "string"}, "name": {"type": "string"}, "reason": {"type": "string"}}}}}},
+                         "responses": with("201", json!({"description": "{deploymentId, revision, replicas, status: UNDELETED}; 409 ALREADY_EXISTS if the name is in use, 404 NOT_FOUND if none was deleted"}))}
+            },
             "/api/v1/workloads/deployments/{id}": {
-                "get": {"summary": "Read a deployment", "parameters": [id_param], "responses": {"200": {"description": "The deployment"}, "404": err("Not found")}},
+                "get": {"summary": "Read a deployment", "parameters": [id_param, as_of.clone()], "responses": {"200": {"description": "The deployment"}, "404": err("Not found")}},
                 "delete": {"summary": "Delete a deployment and its pods", "parameters": [id_param], "responses": with("200", json!({"description": "Deleted"}))},
                 "patch": {"summary": "Change the template (a new revision and a rollout; 409 ROLLOUT_IN_PROGRESS while one runs) and/or the strategy",
                           "parameters": [id_param],
@@ -82,13 +90,14 @@ pub async fn document() -> Json<Value> {
                             {"name": "kind", "in": "query", "schema": {"enum": ["node", "pod", "deployment", "service", "command"]}},
                             {"name": "type", "in": "query", "schema": {"type": "string"}},
                             {"name": "namespace", "in": "query", "schema": {"type": "string"}},
+                            {"name": "name", "in": "query", "description": "objects created with this name", "schema": {"type": "string"}},
                             {"name": "actor", "in": "query", "schema": {"type": "string"}},
                             {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
                             {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
                             {"name": "order", "in": "query", "schema": {"enum": ["asc", "desc"]}},
                             {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
                             {"name": "cursor", "in": "query", "schema": {"type": "string"}}],
-                        "responses": {"200": {"description": "{items:[{offset, index, eventId, type, aggregate{kind,id}, sequence, occurredAt, actor, reason, causationId, correlationId, body}], nextCursor}"},
+                        "responses": {"200": {"description": "{items:[{offset, index, eventId, type, aggregate{kind,id}, sequence, occurredAt, actor, reason, command, causationId, correlationId, body}], nextCursor}"},
                                       "400": err("INVALID_QUERY, INVALID_ID")}}
             },
             "/api/v1/services": {

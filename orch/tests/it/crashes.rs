@@ -87,10 +87,10 @@ async fn a_projector_killed_mid_stream_and_restarted_ends_with_the_tables_of_a_f
         .spawn_up("projector", &Options::default(), &fresh_url)
         .await;
     wait_projector_at(&fresh_pool, high).await;
-    let live = projectors::table_checksums(&mut *c.pool.acquire().await.unwrap())
+    let live = projectors::table_checksums(&mut c.pool.acquire().await.unwrap())
         .await
         .unwrap();
-    let fresh = projectors::table_checksums(&mut *fresh_pool.acquire().await.unwrap())
+    let fresh = projectors::table_checksums(&mut fresh_pool.acquire().await.unwrap())
         .await
         .unwrap();
     assert_eq!(live, fresh);
