@@ -84,8 +84,8 @@ impl Api {
             bail!(
                 "{} {}: {}",
                 status.as_u16(),
-                body["code"].as_str().unwrap_or("ERROR"),
-                body["message"].as_str().unwrap_or("")
+                body["error"]["code"].as_str().unwrap_or("ERROR"),
+                body["error"]["message"].as_str().unwrap_or("")
             );
         }
         Ok(body)
@@ -451,10 +451,13 @@ async fn explain_pod(api: &Api, target: &str) -> anyhow::Result<()> {
                         .unwrap_or(p["nodesTotal"].as_u64().unwrap_or(0)),
                     p["nodesFeasible"]
                 );
-                if let Some(f) = p["filtered"].as_object() {
-                    for (filter, n) in f {
-                        println!("    filter {filter:<24} removed {n} node(s)");
+                match p["filtered"].as_object().filter(|f| !f.is_empty()) {
+                    Some(f) => {
+                        for (filter, n) in f {
+                            println!("    filter {filter:<24} removed {n} node(s)");
+                        }
                     }
+                    None => println!("    filters: none removed a node"),
                 }
                 for (i, n) in p["top"].as_array().into_iter().flatten().enumerate() {
                     println!(

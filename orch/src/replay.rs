@@ -71,11 +71,7 @@ fn show_progress(
         let tty = std::io::stderr().is_terminal();
         let started = Instant::now();
         let tick = if tty { 200 } else { 2000 };
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => break,
-                _ = tokio::time::sleep(Duration::from_millis(tick)) => {}
-            }
+        let line = || {
             let at = progress.next_offset.load(Ordering::Relaxed);
             let events = progress.events.load(Ordering::Relaxed);
             let frac = if to > from {
@@ -85,28 +81,33 @@ fn show_progress(
             };
             let secs = started.elapsed().as_secs_f64().max(1e-3);
             let rate = events as f64 / secs;
-            let eta = if frac > 0.0 {
-                secs / frac - secs
-            } else {
-                f64::NAN
-            };
+            let eta = if frac > 0.0 { secs / frac - secs } else { 0.0 };
             let filled = (frac * 30.0) as usize;
-            let line = format!(
+            format!(
                 "replay [{}{}] {:5.1}%  offset {at}/{to}  {events} events  {rate:.0} events/s  eta {eta:.0}s",
                 "#".repeat(filled),
                 ".".repeat(30 - filled),
                 frac * 100.0
-            );
+            )
+        };
+        loop {
+            let stopped = tokio::select! {
+                _ = stop.cancelled() => true,
+                _ = tokio::time::sleep(Duration::from_millis(tick)) => false,
+            };
             let mut err = std::io::stderr();
-            if tty {
-                let _ = write!(err, "\r{line}");
+            // The last line stays: where the replay ended.
+            if tty && !stopped {
+                let _ = write!(err, "\r{}", line());
+            } else if tty {
+                let _ = writeln!(err, "\r{}", line());
             } else {
-                let _ = writeln!(err, "{line}");
+                let _ = writeln!(err, "{}", line());
             }
             let _ = err.flush();
-        }
-        if tty {
-            eprintln!();
+            if stopped {
+                break;
+            }
         }
     })
 }

@@ -297,15 +297,19 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
             shutdown.clone(),
             a.projection_snapshot_every,
         );
-        tasks.push(supervise("projection-snapshots", shutdown.clone(), move || {
-            projectors::timetravel::snapshot_periodically(
-                p.clone(),
-                t.clone(),
-                every,
-                Duration::from_secs(30),
-                s.clone(),
-            )
-        }));
+        tasks.push(supervise(
+            "projection-snapshots",
+            shutdown.clone(),
+            move || {
+                projectors::timetravel::snapshot_periodically(
+                    p.clone(),
+                    t.clone(),
+                    every,
+                    Duration::from_secs(30),
+                    s.clone(),
+                )
+            },
+        ));
     }
     if has("projector") {
         let (k, p, s) = (kafka.clone(), pool.clone(), shutdown.clone());
@@ -638,7 +642,9 @@ async fn reset_state(pool: &sqlx::PgPool) -> anyhow::Result<()> {
             .execute(pool)
             .await?;
     }
-    sqlx::query("TRUNCATE projection_snapshots").execute(pool).await?;
+    sqlx::query("TRUNCATE projection_snapshots")
+        .execute(pool)
+        .await?;
     eprintln!("--reset-state: projections, snapshots and epochs forgotten");
     Ok(())
 }

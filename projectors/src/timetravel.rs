@@ -151,8 +151,8 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
     let mut snapshot = None;
     let mut from_offset = 0;
     if m.use_snapshots {
-        let snap: Option<(String, i64)> = sqlx::query_as(
-            "SELECT schema_name, next_offset FROM projection_snapshots
+        let snap: Option<(String, i64, i64)> = sqlx::query_as(
+            "SELECT schema_name, next_offset, max_epoch FROM projection_snapshots
              WHERE topic = $1 AND next_offset <= $2 AND ($3::timestamptz IS NULL OR last_event_at IS NULL OR last_event_at <= $3)
              ORDER BY next_offset DESC LIMIT 1",
         )
@@ -161,7 +161,7 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
         .bind(m.stop_after)
         .fetch_optional(live)
         .await?;
-        if let Some((name, offset)) = snap {
+        if let Some((name, offset, epoch)) = snap {
             let (live_schema,): (String,) = sqlx::query_as("SELECT current_schema()::text")
                 .fetch_one(live)
                 .await?;
@@ -183,10 +183,11 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
             .await?;
             sqlx::query(
                 "INSERT INTO projection_offsets (projector, topic, partition, next_offset, max_epoch)
-                 SELECT 'main', $1, 0, next_offset, max_epoch FROM projection_snapshots WHERE schema_name = $2",
+                 VALUES ('main', $1, 0, $2, $3)",
             )
             .bind(&topic)
-            .bind(&name)
+            .bind(offset)
+            .bind(epoch)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -383,7 +384,12 @@ pub async fn snapshot_periodically(
         }
         let started = Instant::now();
         if let Some((name, offset)) = take_snapshot(&live, &topic).await? {
-            tracing::info!(schema = name, offset, ms = started.elapsed().as_millis() as u64, "projection snapshot taken");
+            tracing::info!(
+                schema = name,
+                offset,
+                ms = started.elapsed().as_millis() as u64,
+                "projection snapshot taken"
+            );
         }
     }
 }

@@ -252,7 +252,7 @@ async fn replay_time_travel_undelete_and_the_history_of_a_pod() {
     assert_eq!(body["items"].as_array().unwrap().len(), 6);
     let (status, body) = c.get("/api/v1/nodes?asOf=yesterday").await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(body["code"], "INVALID_QUERY");
+    assert_eq!(body["error"]["code"], "INVALID_QUERY");
 
     // Undelete: the same deployment (id, spec) comes back, recorded as its own command.
     let (ok, out, err) = c
