@@ -171,7 +171,15 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                     format!("deployment {deployment_id} not found"),
                 );
             };
-            let mut events = Vec::with_capacity(d.pods.len() + 1);
+            let mut events = Vec::with_capacity(d.pods.len() + 2);
+            // A rollout in progress ends with the deployment, not silently.
+            if let Some(r) = &d.rollout {
+                events.push(Event::RolloutFailed {
+                    deployment_id: *deployment_id,
+                    rollout: r.number,
+                    reason: "deployment deleted".into(),
+                });
+            }
             let mut usage = UsageTracker::default();
             for pod_id in &d.pods {
                 let pod = &state.pods[pod_id];

@@ -563,6 +563,24 @@ fn abort_goes_back_to_where_the_rollout_started() {
 }
 
 #[test]
+fn deleting_a_deployment_mid_rollout_ends_the_rollout_first() {
+    let (mut g, d) = cluster(4, RollingUpdate::default());
+    g.apply(Command::UpdateDeployment {
+        deployment_id: d,
+        patch: image("v2"),
+    })
+    .unwrap();
+    let ev = g
+        .apply(Command::DeleteDeployment { deployment_id: d })
+        .unwrap();
+    assert!(
+        matches!(&ev[0], Event::RolloutFailed { rollout: 1, reason, .. } if reason == "deployment deleted"),
+        "{ev:?}"
+    );
+    assert!(matches!(ev.last(), Some(Event::DeploymentDeleted { .. })));
+}
+
+#[test]
 fn an_undeleted_deployment_comes_back_as_it_was_and_its_history_goes_on() {
     let (mut g, d) = cluster(3, RollingUpdate::default());
     let mut sim = Sim::default();

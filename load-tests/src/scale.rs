@@ -788,7 +788,7 @@ async fn main() -> anyhow::Result<()> {
             .execute(&admin)
             .await;
     } else {
-        println!("database kept: {db}");
+        println!("database kept: {db}, topic prefix {}", kafka.prefix);
     }
     anyhow::ensure!(ok, "correctness checks failed");
     Ok(())

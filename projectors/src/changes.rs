@@ -97,7 +97,7 @@ pub struct Changes {
     deps_new: HashMap<Uuid, DeploymentRow>,
     deps_patch: HashMap<Uuid, (i32, DateTime<Utc>)>,
     deps_deleted: Vec<Uuid>,
-    rollouts: Vec<(Uuid, Uuid, i64, DateTime<Utc>)>,
+    rollouts: Vec<(Uuid, Uuid, i64, DateTime<Utc>, String)>,
     /// Rare changes (rollouts, revisions, services), applied in log order.
     statements: Vec<Stmt>,
     log: Vec<(i64, i32, u64, EventEnvelope)>,
@@ -378,8 +378,13 @@ impl Changes {
             } => {
                 self.deps_new
                     .insert(deployment_id.0, deployment_row(spec, *revision, at));
-                self.rollouts
-                    .push((env.event_id, deployment_id.0, *revision as i64, at));
+                self.rollouts.push((
+                    env.event_id,
+                    deployment_id.0,
+                    *revision as i64,
+                    at,
+                    env.actor.clone(),
+                ));
                 self.revision(env, deployment_id.0, *revision, spec);
             }
             Event::DeploymentRevisionCreated {
@@ -1062,15 +1067,16 @@ impl Changes {
         }
         if !self.rollouts.is_empty() {
             sqlx::query(
-                "INSERT INTO rollout_history (id, workload_id, from_revision, to_revision, status, reason, started_at, ended_at)
-                 SELECT u.id, u.wid, NULL, u.rev, 'SUCCEEDED', 'initial revision', u.at, u.at
-                 FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::timestamptz[]) AS u(id, wid, rev, at)
+                "INSERT INTO rollout_history (id, workload_id, from_revision, to_revision, status, reason, started_at, ended_at, actor)
+                 SELECT u.id, u.wid, NULL, u.rev, 'SUCCEEDED', 'initial revision', u.at, u.at, u.actor
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::timestamptz[], $5::text[]) AS u(id, wid, rev, at, actor)
                  ON CONFLICT (id) DO NOTHING",
             )
             .bind(self.rollouts.iter().map(|r| r.0).collect::<Vec<_>>())
             .bind(self.rollouts.iter().map(|r| r.1).collect::<Vec<_>>())
             .bind(self.rollouts.iter().map(|r| r.2).collect::<Vec<_>>())
             .bind(self.rollouts.iter().map(|r| r.3).collect::<Vec<_>>())
+            .bind(self.rollouts.iter().map(|r| r.4.clone()).collect::<Vec<_>>())
             .execute(&mut **tx)
             .await?;
         }

@@ -109,15 +109,6 @@ pub fn check_schema_name(s: &str) -> Result<()> {
     }
 }
 
-/// The secondary indexes of the event log: dropped while a replay loads it and built once at the end.
-const DEFERRED_INDEXES: &[&str] = &[
-    "event_log_aggregate",
-    "event_log_actor",
-    "event_log_time",
-    "event_log_causation",
-    "event_log_offset",
-];
-
 /// Build the projection tables as of `m.stop_offset` / `m.stop_after` into `m.schema`.
 pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
     check_schema_name(&m.schema)?;
@@ -141,8 +132,20 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
     let pool = infra::db::connect(&m.database_url, Some(&m.schema), 4).await?;
     infra::db::migrate(&pool).await?;
     let topic = m.kafka.events_topic();
-    for i in DEFERRED_INDEXES {
-        sqlx::query(&format!("DROP INDEX IF EXISTS \"{}\".{i}", m.schema))
+    // The event log's secondary indexes are built once at the end, not row by row.
+    let deferred: Vec<(String, String)> = sqlx::query_as(
+        "SELECT i.relname::text, pg_get_indexdef(ix.indexrelid)
+           FROM pg_index ix
+           JOIN pg_class i ON i.oid = ix.indexrelid
+           JOIN pg_class t ON t.oid = ix.indrelid
+           JOIN pg_namespace n ON n.oid = t.relnamespace
+          WHERE n.nspname = $1 AND t.relname = 'event_log' AND NOT ix.indisunique",
+    )
+    .bind(&m.schema)
+    .fetch_all(&pool)
+    .await?;
+    for (name, _) in &deferred {
+        sqlx::query(&format!("DROP INDEX \"{}\".\"{name}\"", m.schema))
             .execute(&pool)
             .await?;
     }
@@ -214,19 +217,9 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
     .await?;
     let projecting = projecting_started.elapsed();
     let events = m.progress.events.load(std::sync::atomic::Ordering::Relaxed) - before_events;
-    // The same index definitions the migrations create.
     let mut conn = pool.acquire().await?;
-    for i in DEFERRED_INDEXES {
-        let def = match *i {
-            "event_log_aggregate" => "(aggregate_kind, aggregate_id, sequence)",
-            "event_log_actor" => "(actor, occurred_at)",
-            "event_log_time" => "(occurred_at)",
-            "event_log_causation" => "(causation_id)",
-            _ => "(log_offset, batch_index)",
-        };
-        sqlx::query(&format!("CREATE INDEX {i} ON event_log {def}"))
-            .execute(&mut *conn)
-            .await?;
+    for (_, def) in &deferred {
+        sqlx::query(def).execute(&mut *conn).await?;
     }
     sqlx::query("ANALYZE").execute(&mut *conn).await?;
     let next_offset: Option<(i64,)> = sqlx::query_as(

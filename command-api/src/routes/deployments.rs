@@ -352,7 +352,10 @@ async fn delete(
         },
     )
     .await?;
-    let pods = events.len().saturating_sub(1);
+    let pods = events
+        .iter()
+        .filter(|e| matches!(e.body, domain::Event::PodDeleted { .. }))
+        .count();
     Ok(Json(
         json!({"deploymentId": id, "status": "DELETED", "podsDeleted": pods}),
     ))
