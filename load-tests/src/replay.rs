@@ -53,7 +53,9 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     println!("== replay of {topic}: {end} log records, {events_live} events");
 
-    // The floor: read and decode every record, write nothing.
+    // Floors measured in this run: reading and decoding the log (and folding
+    // it into the decider's in-memory state, what a decider restart does),
+    // and PostgreSQL writing the event_log rows alone.
     let t = Instant::now();
     let mut follower = EventFollower::new(&kafka, 0, 0)?;
     let mut read = 0u64;
@@ -66,6 +68,25 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "read + decode only: {read} events in {:.2} s = {read_rate:.0} events/s",
         t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let mut follower = EventFollower::new(&kafka, 0, 0)?;
+    let mut state = domain::state::State::default();
+    while follower.next_offset < end {
+        for (_, b) in follower.next(20_000, Duration::from_millis(500)).await? {
+            for e in &b.events {
+                state.evolve(&e.body);
+            }
+        }
+    }
+    println!(
+        "read + decode + fold into the decider's state (a decider rebuild): {:.0} events/s ({} pods in the state)",
+        read as f64 / t.elapsed().as_secs_f64(),
+        state.pods.len()
+    );
+    let copy_rate = event_log_copy_rate(&live).await?;
+    println!(
+        "PostgreSQL COPY of these event_log rows alone (one backend, unlogged, primary key only): {copy_rate:.0} rows/s"
     );
 
     let mut rates = Vec::new();
@@ -110,6 +131,14 @@ async fn main() -> anyhow::Result<()> {
             built.other.as_secs_f64()
         );
         rates.push(rate);
+        let ms = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) / 1000;
+        println!(
+            "  where the time went (ms): read+decode {}, fold {}, write {}, commit {}",
+            ms(&progress.read_us),
+            ms(&progress.fold_us),
+            ms(&progress.write_us),
+            ms(&progress.commit_us)
+        );
         if run == a.runs {
             let replayed = infra::db::connect(&a.database_url, Some(&m.schema), 1).await?;
             let (_, l) = timetravel::live_checksums(&live, &topic).await?;
@@ -128,8 +157,47 @@ async fn main() -> anyhow::Result<()> {
     rates.sort_by(|a, b| a.total_cmp(b));
     let median = rates[rates.len() / 2];
     println!(
-        "median replay: {median:.0} events/s ({:.0}% of read + decode alone)",
-        median * 100.0 / read_rate
+        "median replay: {median:.0} events/s ({:.0}% of read + decode alone, {:.0}% of PostgreSQL's COPY of the event_log rows alone)",
+        median * 100.0 / read_rate,
+        median * 100.0 / copy_rate
     );
     Ok(())
+}
+
+/// Rows/s of `COPY … FROM STDIN` of the live `event_log`'s own rows into an
+/// unlogged copy of the table with only its primary key (what a replay's
+/// `event_log` writes cost PostgreSQL, without any client work).
+async fn event_log_copy_rate(live: &sqlx::PgPool) -> anyhow::Result<f64> {
+    use futures::TryStreamExt;
+    let mut conn = live.acquire().await?;
+    let chunks: Vec<_> = conn
+        .copy_out_raw("COPY event_log TO STDOUT (FORMAT csv)")
+        .await?
+        .try_collect()
+        .await?;
+    let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM event_log")
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query("DROP TABLE IF EXISTS copy_probe_replay")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("CREATE UNLOGGED TABLE copy_probe_replay (LIKE event_log)")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("ALTER TABLE copy_probe_replay ADD PRIMARY KEY (event_id)")
+        .execute(&mut *conn)
+        .await?;
+    let t = Instant::now();
+    let mut copy = conn
+        .copy_in_raw("COPY copy_probe_replay FROM STDIN (FORMAT csv)")
+        .await?;
+    for c in chunks {
+        copy.send(c).await?;
+    }
+    copy.finish().await?;
+    let rate = rows as f64 / t.elapsed().as_secs_f64();
+    sqlx::query("DROP TABLE copy_probe_replay")
+        .execute(&mut *conn)
+        .await?;
+    Ok(rate)
 }

@@ -687,6 +687,16 @@ impl Changes {
     /// Write everything in the caller's transaction.
     pub async fn write(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
         self.write_event_log(tx).await?;
+        self.write_state(tx).await
+    }
+
+    /// Only the `event_log` rows (a replay writes them on a connection of their own).
+    pub async fn write_log(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        self.write_event_log(tx).await
+    }
+
+    /// Every table but `event_log`.
+    pub async fn write_state(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
         self.write_nodes(tx).await?;
         self.write_deployments(tx).await?;
         self.write_statements(tx).await?;

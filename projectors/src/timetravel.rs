@@ -132,14 +132,30 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
     let pool = infra::db::connect(&m.database_url, Some(&m.schema), 4).await?;
     infra::db::migrate(&pool).await?;
     let topic = m.kafka.events_topic();
-    // The event log's secondary indexes are built once at the end, not row by row.
+    // A derived copy: no WAL (a PostgreSQL crash empties it, offsets
+    // included, and the next build starts over).
+    let tables: Vec<(String,)> =
+        sqlx::query_as("SELECT tablename::text FROM pg_tables WHERE schemaname = $1")
+            .bind(&m.schema)
+            .fetch_all(&pool)
+            .await?;
+    for (t,) in &tables {
+        sqlx::query(&format!(
+            "ALTER TABLE \"{}\".\"{t}\" SET UNLOGGED",
+            m.schema
+        ))
+        .execute(&pool)
+        .await?;
+    }
+    // Secondary indexes are built once at the end, not row by row (the
+    // projector's writes go by primary or unique keys).
     let deferred: Vec<(String, String)> = sqlx::query_as(
         "SELECT i.relname::text, pg_get_indexdef(ix.indexrelid)
            FROM pg_index ix
            JOIN pg_class i ON i.oid = ix.indexrelid
            JOIN pg_class t ON t.oid = ix.indrelid
            JOIN pg_namespace n ON n.oid = t.relnamespace
-          WHERE n.nspname = $1 AND t.relname = 'event_log' AND NOT ix.indisunique",
+          WHERE n.nspname = $1 AND NOT ix.indisunique",
     )
     .bind(&m.schema)
     .fetch_all(&pool)
@@ -153,6 +169,7 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
     // Seed from the latest snapshot at or before the point asked for.
     let mut snapshot = None;
     let mut from_offset = 0;
+    let mut from_epoch = 0u64;
     if m.use_snapshots {
         let snap: Option<(String, i64, i64)> = sqlx::query_as(
             "SELECT schema_name, next_offset, max_epoch FROM projection_snapshots
@@ -165,6 +182,7 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
         .fetch_optional(live)
         .await?;
         if let Some((name, offset, epoch)) = snap {
+            from_epoch = epoch as u64;
             let (live_schema,): (String,) = sqlx::query_as("SELECT current_schema()::text")
                 .fetch_one(live)
                 .await?;
@@ -203,25 +221,13 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
         .store(from_offset, std::sync::atomic::Ordering::Relaxed);
     let projecting_started = Instant::now();
     let before_events = m.progress.events.load(std::sync::atomic::Ordering::Relaxed);
-    crate::run(
-        m.kafka.clone(),
-        pool.clone(),
-        ProjectorConfig {
-            name: "main".into(),
-            max_batch: m.batch,
-            stop_at: Some(m.stop_offset),
-            progress: Some(m.progress.clone()),
-        },
-        CancellationToken::new(),
-    )
-    .await?;
+    project_pipelined(m, &pool, from_offset, from_epoch).await?;
     let projecting = projecting_started.elapsed();
     let events = m.progress.events.load(std::sync::atomic::Ordering::Relaxed) - before_events;
     let mut conn = pool.acquire().await?;
     for (_, def) in &deferred {
         sqlx::query(def).execute(&mut *conn).await?;
     }
-    sqlx::query("ANALYZE").execute(&mut *conn).await?;
     let next_offset: Option<(i64,)> = sqlx::query_as(
         "SELECT next_offset FROM projection_offsets WHERE projector = 'main' AND topic = $1",
     )
@@ -239,6 +245,93 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
         projecting,
         other: started.elapsed().saturating_sub(projecting),
     })
+}
+
+/// The projector loop for a fresh schema, in two stages: one task reads,
+/// decodes and folds the next records while the previous ones are written,
+/// and the `event_log` rows go over a second connection at the same time as
+/// the other tables (so two PostgreSQL backends work). The tables and the
+/// offset are not one transaction as in the live projector: a build that
+/// fails is dropped and started again, never resumed.
+async fn project_pipelined(
+    m: &Materialize,
+    pool: &PgPool,
+    from: i64,
+    max_epoch: u64,
+) -> Result<()> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let stop = m.stop_offset;
+    if from >= stop {
+        return Ok(());
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(crate::Changes, i64, u64)>(2);
+    let (kafka, batch, progress) = (m.kafka.clone(), m.batch, m.progress.clone());
+    let reader = tokio::spawn(async move {
+        let mut follower = infra::kafka::EventFollower::new(&kafka, from, max_epoch)?;
+        while follower.next_offset < stop {
+            let started = Instant::now();
+            let batches = follower.next(batch, Duration::from_millis(200)).await?;
+            let read = started.elapsed();
+            let mut changes = crate::Changes::default();
+            let mut next = follower.next_offset;
+            for (offset, b) in &batches {
+                if *offset >= stop {
+                    next = *offset;
+                    break;
+                }
+                changes.add(*offset, b);
+            }
+            progress.read_us.fetch_add(read.as_micros() as u64, Relaxed);
+            progress
+                .fold_us
+                .fetch_add((started.elapsed() - read).as_micros() as u64, Relaxed);
+            let msg = (changes, next.min(stop), follower.max_epoch);
+            if tx.send(msg).await.is_err() {
+                break;
+            }
+        }
+        Ok::<(), Error>(())
+    });
+    let topic = m.kafka.events_topic();
+    while let Some((changes, next, epoch)) = rx.recv().await {
+        let started = Instant::now();
+        let log = async {
+            let mut t = pool.begin().await?;
+            changes.write_log(&mut t).await?;
+            t.commit().await
+        };
+        let state = async {
+            let mut t = pool.begin().await?;
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *t)
+                .await?;
+            changes.write_state(&mut t).await?;
+            sqlx::query(
+                "INSERT INTO projection_offsets (projector, topic, partition, next_offset, max_epoch, updated_at)
+                 VALUES ('main', $1, 0, $2, $3, now())
+                 ON CONFLICT (projector, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset,
+                   max_epoch = EXCLUDED.max_epoch, updated_at = now()",
+            )
+            .bind(&topic)
+            .bind(next)
+            .bind(epoch as i64)
+            .execute(&mut *t)
+            .await?;
+            t.commit().await
+        };
+        let (a, b) = tokio::join!(log, state);
+        a?;
+        b?;
+        m.progress
+            .write_us
+            .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+        m.progress.next_offset.store(next, Relaxed);
+        m.progress.events.fetch_add(changes.len() as u64, Relaxed);
+    }
+    match reader.await {
+        Ok(r) => r,
+        Err(e) => Err(Error::Other(format!("the replay's reader stopped: {e}"))),
+    }
 }
 
 /// Project further into an already built schema, up to `stop_offset`
