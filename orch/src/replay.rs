@@ -60,6 +60,17 @@ fn kafka(conn: &Conn) -> anyhow::Result<KafkaConfig> {
     })
 }
 
+/// The live tables' pool, migrated.
+async fn connect(conn: &Conn, max: u32) -> anyhow::Result<sqlx::PgPool> {
+    let live = infra::db::connect(&conn.database_url, None, max)
+        .await
+        .with_context(|| format!("connecting to PostgreSQL at {}", conn.database_url))?;
+    infra::db::migrate(&live)
+        .await
+        .context("running migrations")?;
+    Ok(live)
+}
+
 /// Prints where a replay is until `stop` fires: a bar on a terminal, a line every 2 s otherwise.
 fn show_progress(
     progress: Arc<Progress>,
@@ -114,12 +125,7 @@ fn show_progress(
 
 pub async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
     let kafka = kafka(&a.conn)?;
-    let live = infra::db::connect(&a.conn.database_url, None, 4)
-        .await
-        .with_context(|| format!("connecting to PostgreSQL at {}", a.conn.database_url))?;
-    infra::db::migrate(&live)
-        .await
-        .context("running migrations")?;
+    let live = connect(&a.conn, 4).await?;
     let topic = kafka.events_topic();
     let (_, end) = kafka
         .watermarks(&topic)
@@ -211,12 +217,7 @@ pub async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
 
 pub async fn snapshot(a: SnapshotArgs) -> anyhow::Result<()> {
     let kafka = kafka(&a.conn)?;
-    let live = infra::db::connect(&a.conn.database_url, None, 2)
-        .await
-        .with_context(|| format!("connecting to PostgreSQL at {}", a.conn.database_url))?;
-    infra::db::migrate(&live)
-        .await
-        .context("running migrations")?;
+    let live = connect(&a.conn, 2).await?;
     if a.list {
         type Row = (String, i64, Option<Utc>, Utc);
         let rows: Vec<Row> = sqlx::query_as(

@@ -127,18 +127,7 @@ pub async fn run(
         }
         changes.write(&mut tx).await?;
         let written = Instant::now();
-        sqlx::query(
-            "INSERT INTO projection_offsets (projector, topic, partition, next_offset, max_epoch, updated_at)
-             VALUES ($1, $2, 0, $3, $4, now())
-             ON CONFLICT (projector, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset,
-               max_epoch = EXCLUDED.max_epoch, updated_at = now()",
-        )
-        .bind(&cfg.name)
-        .bind(&topic)
-        .bind(next)
-        .bind(follower.max_epoch as i64)
-        .execute(&mut *tx)
-        .await?;
+        store_offset(&mut tx, &cfg.name, &topic, next, follower.max_epoch).await?;
         tx.commit().await?;
         m_events.fetch_add(changes.len() as u64, Ordering::Relaxed);
         m_offset.store(next, Ordering::Relaxed);
@@ -161,6 +150,29 @@ pub async fn run(
             tracing::info!(projector = %cfg.name, next_offset = next, "projector progress");
         }
     }
+}
+
+/// Records where projector `name` is, in the caller's transaction.
+pub(crate) async fn store_offset(
+    tx: &mut sqlx::PgConnection,
+    name: &str,
+    topic: &str,
+    next: i64,
+    max_epoch: u64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO projection_offsets (projector, topic, partition, next_offset, max_epoch, updated_at)
+         VALUES ($1, $2, 0, $3, $4, now())
+         ON CONFLICT (projector, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset,
+           max_epoch = EXCLUDED.max_epoch, updated_at = now()",
+    )
+    .bind(name)
+    .bind(topic)
+    .bind(next)
+    .bind(max_epoch as i64)
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 /// One md5 per projection table over every column that comes from the log

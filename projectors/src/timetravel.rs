@@ -202,15 +202,7 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
             .bind(offset)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "INSERT INTO projection_offsets (projector, topic, partition, next_offset, max_epoch)
-                 VALUES ('main', $1, 0, $2, $3)",
-            )
-            .bind(&topic)
-            .bind(offset)
-            .bind(epoch)
-            .execute(&mut *tx)
-            .await?;
+            crate::run::store_offset(&mut tx, "main", &topic, offset, epoch as u64).await?;
             tx.commit().await?;
             from_offset = offset;
             snapshot = Some(name);
@@ -298,7 +290,8 @@ async fn project_pipelined(
         let log = async {
             let mut t = pool.begin().await?;
             changes.write_log(&mut t).await?;
-            t.commit().await
+            t.commit().await?;
+            Ok::<(), Error>(())
         };
         let state = async {
             let mut t = pool.begin().await?;
@@ -306,18 +299,9 @@ async fn project_pipelined(
                 .execute(&mut *t)
                 .await?;
             changes.write_state(&mut t).await?;
-            sqlx::query(
-                "INSERT INTO projection_offsets (projector, topic, partition, next_offset, max_epoch, updated_at)
-                 VALUES ('main', $1, 0, $2, $3, now())
-                 ON CONFLICT (projector, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset,
-                   max_epoch = EXCLUDED.max_epoch, updated_at = now()",
-            )
-            .bind(&topic)
-            .bind(next)
-            .bind(epoch as i64)
-            .execute(&mut *t)
-            .await?;
-            t.commit().await
+            crate::run::store_offset(&mut t, "main", &topic, next, epoch).await?;
+            t.commit().await?;
+            Ok::<(), Error>(())
         };
         let (a, b) = tokio::join!(log, state);
         a?;

@@ -116,14 +116,9 @@ async fn scaling_up_to_18_and_down_to_6_converges_the_pods() {
         6 * 250
     );
 
-    let (status, _) = c
-        .http
-        .delete(format!("{}/api/v1/workloads/deployments/{id}", c.api))
-        .bearer_auth(&c.token)
-        .send()
-        .await
-        .map(|r| (r.status().as_u16(), ()))
-        .unwrap();
+    let status = c
+        .delete(&format!("/api/v1/workloads/deployments/{id}"))
+        .await;
     assert_eq!(status, 200);
     c.wait_count(
         "no pods after delete",

@@ -26,27 +26,7 @@ async fn when_a_zone_stops_heartbeating_its_nodes_are_lost_and_every_pod_is_rebo
         4
     );
 
-    let r = c
-        .http
-        .post(format!("{}/zones/az-a/stop", c.agent))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-
-    c.wait_count(
-        "az-a nodes lost",
-        "SELECT count(*) FROM node_status WHERE zone = 'az-a' AND condition = 'Lost' AND NOT ready",
-        4,
-    )
-    .await;
-    c.wait_count(
-        "12 running pods outside az-a",
-        "SELECT count(*) FROM pod_instance p JOIN node_status n ON n.id = p.node_id
-         WHERE p.phase = 'RUNNING' AND p.ready AND n.zone <> 'az-a'",
-        12,
-    )
-    .await;
+    c.lose_zone_a(12).await;
     assert_eq!(c.count("SELECT count(*) FROM pod_instance WHERE phase = 'FAILED' AND failure_reason LIKE 'NodeLost%'").await, 4);
     assert_eq!(
         c.count("SELECT count(*) FROM event_log WHERE event_type = 'NodeNotReady'")

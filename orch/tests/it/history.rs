@@ -119,26 +119,7 @@ async fn replay_time_travel_undelete_and_the_history_of_a_pod() {
     assert!(out.contains("snapshot snapshot_"), "{out}");
 
     // Step 3: zone az-a stops; its nodes are lost and their pods rebound.
-    let r = c
-        .http
-        .post(format!("{}/zones/az-a/stop", c.agent))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    c.wait_count(
-        "az-a lost",
-        "SELECT count(*) FROM node_status WHERE zone = 'az-a' AND condition = 'Lost'",
-        4,
-    )
-    .await;
-    c.wait_count(
-        "6 ready outside az-a",
-        "SELECT count(*) FROM pod_instance p JOIN node_status n ON n.id = p.node_id
-         WHERE p.phase = 'RUNNING' AND p.ready AND n.zone <> 'az-a'",
-        6,
-    )
-    .await;
+    c.lose_zone_a(6).await;
 
     // Step 4: delete it (keeping the spec to compare with the undelete).
     let spec_before: Value =
@@ -147,14 +128,9 @@ async fn replay_time_travel_undelete_and_the_history_of_a_pod() {
             .fetch_one(&c.pool)
             .await
             .unwrap();
-    let (status, _) = c
-        .http
-        .delete(format!("{}/api/v1/workloads/deployments/{id}", c.api))
-        .bearer_auth(&c.token)
-        .send()
-        .await
-        .map(|r| (r.status().as_u16(), ()))
-        .unwrap();
+    let status = c
+        .delete(&format!("/api/v1/workloads/deployments/{id}"))
+        .await;
     assert_eq!(status, 200);
     c.wait_count("deleted", "SELECT count(*) FROM workload_def", 0)
         .await;

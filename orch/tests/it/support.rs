@@ -394,6 +394,42 @@ impl Cluster {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    pub async fn delete(&self, path: &str) -> u16 {
+        self.http
+            .delete(format!("{}{path}", self.api))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// Stops zone az-a's hollow nodes, waits until all 4 are Lost and `ready`
+    /// pods run Ready outside it.
+    pub async fn lose_zone_a(&self, ready: i64) {
+        let r = self
+            .http
+            .post(format!("{}/zones/az-a/stop", self.agent))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        self.wait_count(
+            "az-a nodes lost",
+            "SELECT count(*) FROM node_status WHERE zone = 'az-a' AND condition = 'Lost' AND NOT ready",
+            4,
+        )
+        .await;
+        self.wait_count(
+            "running pods outside az-a",
+            "SELECT count(*) FROM pod_instance p JOIN node_status n ON n.id = p.node_id
+             WHERE p.phase = 'RUNNING' AND p.ready AND n.zone <> 'az-a'",
+            ready,
+        )
+        .await;
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
     }
