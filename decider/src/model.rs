@@ -59,7 +59,7 @@ impl WriteModel {
     /// Fold one of our own batches (rebuild after a restart).
     pub fn fold(&mut self, offset: i64, batch: &EventBatch) {
         for env in &batch.events {
-            self.state.evolve(&env.body);
+            self.state.apply(env);
         }
         self.remember(batch.command_id);
         self.commands_next = self.commands_next.max(batch.command_offset + 1);
@@ -94,6 +94,7 @@ impl WriteModel {
             let aggregate = body.aggregate(cmd.command_id);
             let sequence = self.state.version_of(&aggregate) + 1;
             self.state.evolve(&body);
+            self.state.note_cause(&body, cmd.correlation_id);
             envelopes.push(EventEnvelope {
                 event_id: EventEnvelope::event_id_for(cmd.command_id, i),
                 causation_id: cmd.command_id,

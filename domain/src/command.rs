@@ -49,6 +49,14 @@ impl CommandEnvelope {
         }
     }
 
+    /// The same command, correlated with the request that caused it (`None`: itself).
+    pub fn caused_by(mut self, correlation: Option<Uuid>) -> Self {
+        if let Some(c) = correlation {
+            self.correlation_id = c;
+        }
+        self
+    }
+
     /// The same command, answered even when it changes nothing.
     pub fn with_reply(mut self) -> Self {
         self.reply = true;

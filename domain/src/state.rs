@@ -100,6 +100,12 @@ pub struct Deployment {
     /// Rollouts ever started (the last one's number).
     #[serde(default)]
     pub rollouts: u64,
+    /// The correlation id of the last change asked of the deployment (its
+    /// creation, a scale, a template change, a rollout): the controllers'
+    /// commands for it carry this id, so each pod and rollout step links back
+    /// to the request that caused it.
+    #[serde(default)]
+    pub cause: Option<uuid::Uuid>,
 }
 
 impl Deployment {
@@ -183,6 +189,45 @@ fn has_required_anti_affinity(spec: &crate::model::DeploymentSpec) -> bool {
 }
 
 impl State {
+    /// Fold an event with its envelope: `evolve`, and remember what caused
+    /// the changes asked of a deployment (see `Deployment::cause`).
+    pub fn apply(&mut self, env: &crate::event::EventEnvelope) {
+        self.evolve(&env.body);
+        self.note_cause(&env.body, env.correlation_id);
+    }
+
+    /// Remember `correlation` as the cause of the deployment `event` changed, if it is a request.
+    pub fn note_cause(&mut self, event: &Event, correlation: uuid::Uuid) {
+        let id = match event {
+            Event::DeploymentCreated { deployment_id, .. }
+            | Event::DeploymentScaled { deployment_id, .. }
+            | Event::DeploymentUndeleted { deployment_id, .. }
+            | Event::DeploymentRevisionCreated { deployment_id, .. }
+            | Event::RolloutStarted { deployment_id, .. } => deployment_id,
+            _ => return,
+        };
+        if let Some(d) = self.deployments.get_mut(id) {
+            d.cause = Some(correlation);
+        }
+    }
+
+    /// The correlation a controller's command should carry: the cause of the
+    /// deployment it acts for (directly, or through the pod it acts on).
+    pub fn cause_of(&self, command: &crate::command::Command) -> Option<uuid::Uuid> {
+        use crate::command::Command as C;
+        let deployment = match command {
+            C::CreatePod { deployment_id, .. }
+            | C::CompleteRollout { deployment_id, .. }
+            | C::FailRollout { deployment_id, .. }
+            | C::RollbackDeployment { deployment_id, .. } => *deployment_id,
+            C::BindPod { pod_id, .. }
+            | C::MarkPodUnschedulable { pod_id, .. }
+            | C::DeletePod { pod_id, .. } => self.pods.get(pod_id)?.deployment,
+            _ => return None,
+        };
+        self.deployments.get(&deployment)?.cause
+    }
+
     /// Call after deserializing a snapshot: the name indexes are not stored.
     pub fn rebuild_indexes(&mut self) {
         self.node_names = self
@@ -500,6 +545,7 @@ impl State {
                         revisions: BTreeMap::from([(*revision, spec.clone())]),
                         rollout: None,
                         rollouts: 0,
+                        cause: None,
                     },
                 );
             }

@@ -678,3 +678,38 @@ fn an_undeleted_deployment_comes_back_as_it_was_and_its_history_goes_on() {
     });
     assert_eq!(again.unwrap_err().code, code::ALREADY_EXISTS);
 }
+
+#[test]
+fn controller_commands_carry_the_request_that_caused_them() {
+    let (mut g, d) = cluster(2, RollingUpdate::default());
+    let scale_request = uuid::Uuid::from_u128(42);
+    let ev = g
+        .apply(Command::ScaleDeployment {
+            deployment_id: d,
+            replicas: 3,
+        })
+        .unwrap();
+    for e in &ev {
+        g.state.note_cause(e, scale_request);
+    }
+    let plan = deployments(&g.state, 0);
+    let create = plan
+        .iter()
+        .find(|p| matches!(p.command, Command::CreatePod { .. }))
+        .expect("a pod to create");
+    assert_eq!(g.state.cause_of(&create.command), Some(scale_request));
+    g.apply(create.command.clone()).unwrap();
+    let pod = g.state.pods.values().find(|p| p.node.is_none()).unwrap().id;
+    let bind = Command::BindPod {
+        pod_id: pod,
+        node_id: NodeId::from_name("n1"),
+        placement: Default::default(),
+        preempt: vec![],
+    };
+    assert_eq!(g.state.cause_of(&bind), Some(scale_request));
+    // Commands about nodes serve no deployment's request.
+    let node = Command::CordonNode {
+        node_id: NodeId::from_name("n1"),
+    };
+    assert_eq!(g.state.cause_of(&node), None);
+}

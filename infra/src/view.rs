@@ -43,7 +43,7 @@ where
                 let mut s = st.write().await;
                 for (_, b) in &batches {
                     for env in &b.events {
-                        s.evolve(&env.body);
+                        s.apply(env);
                     }
                 }
             }

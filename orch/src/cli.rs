@@ -397,7 +397,26 @@ async fn explain_pod(api: &Api, target: &str) -> anyhow::Result<()> {
         b["revision"],
         b["image"].as_str().unwrap_or("")
     );
-    // The deployment's event in the same command, if any (a scale, a rollout).
+    // The request it serves: the command its controller's command is correlated with.
+    let corr = created["correlationId"].as_str().unwrap_or("");
+    if corr != created["causationId"].as_str().unwrap_or("") {
+        let req = api.events(&[("causation", corr.to_string())]).await?;
+        if let Some(r) = req.first() {
+            println!(
+                "  it serves the request {} by {} at {} with {}{}: {}",
+                short(&r["causationId"]),
+                r["actor"].as_str().unwrap_or(""),
+                time(r),
+                r["command"].as_str().unwrap_or("a command"),
+                r["reason"]
+                    .as_str()
+                    .map_or(String::new(), |x| format!(" ({x})")),
+                req.iter().map(summarize).collect::<Vec<_>>().join("; ")
+            );
+            return explain_pod_rest(&events);
+        }
+    }
+    // No correlated request (an older log): the deployment's last change before it.
     let cause = api
         .events(&[
             (
@@ -428,9 +447,13 @@ async fn explain_pod(api: &Api, target: &str) -> anyhow::Result<()> {
             time(c)
         );
     }
+    explain_pod_rest(&events)
+}
+
+fn explain_pod_rest(events: &[Value]) -> anyhow::Result<()> {
     println!("\nWHY THIS NODE");
     let mut bound = false;
-    for e in &events {
+    for e in events {
         match e["type"].as_str().unwrap_or("") {
             "PodUnschedulable" => println!(
                 "  {} no node fit: of {} nodes, removed by filter {}",
@@ -483,7 +506,7 @@ async fn explain_pod(api: &Api, target: &str) -> anyhow::Result<()> {
         println!("  never bound");
     }
     println!("\nLIFE");
-    for e in &events {
+    for e in events {
         let t = e["type"].as_str().unwrap_or("");
         if [
             "PodStarted",

@@ -148,6 +148,8 @@ pub async fn run(
         }
         let mut planned: Vec<Planned> = Vec::new();
         let binds;
+        // What caused each command (the deployment's last request), for its correlation id.
+        let (causes, bind_causes): (Vec<Option<Uuid>>, Vec<Option<Uuid>>);
         {
             let state = view.state.read().await;
             let now_ms = Utc::now().timestamp_millis();
@@ -180,6 +182,8 @@ pub async fn run(
                 cfg.resend_after.as_millis() as i64,
             ));
             binds = queue.plan(&state, now);
+            causes = planned.iter().map(|p| state.cause_of(&p.command)).collect();
+            bind_causes = binds.iter().map(|b| state.cause_of(&b.command)).collect();
             m_depth.store(queue.depth as i64, Ordering::Relaxed);
             m_not_ready.store(
                 state
@@ -192,19 +196,17 @@ pub async fn run(
         }
         recently_sent.retain(|_, at| now.duration_since(*at) < cfg.resend_after);
         let mut envs: Vec<CommandEnvelope> = Vec::with_capacity(planned.len() + binds.len());
-        for p in planned {
+        for (p, cause) in planned.into_iter().zip(causes) {
             if recently_sent.contains_key(&p.command_id) {
                 continue;
             }
             recently_sent.insert(p.command_id, now);
-            envs.push(CommandEnvelope::new(
-                p.command_id,
-                "system:controller",
-                Some(p.reason),
-                p.command,
-            ));
+            envs.push(
+                CommandEnvelope::new(p.command_id, "system:controller", Some(p.reason), p.command)
+                    .caused_by(cause),
+            );
         }
-        for b in binds {
+        for (b, cause) in binds.into_iter().zip(bind_causes) {
             let reason = match &b.command {
                 domain::command::Command::BindPod { preempt, .. } if !preempt.is_empty() => {
                     format!(
@@ -215,12 +217,10 @@ pub async fn run(
                 domain::command::Command::MarkPodUnschedulable { .. } => "no node fits".into(),
                 _ => "scheduled".into(),
             };
-            envs.push(CommandEnvelope::new(
-                b.command_id,
-                "system:scheduler",
-                Some(reason),
-                b.command,
-            ));
+            envs.push(
+                CommandEnvelope::new(b.command_id, "system:scheduler", Some(reason), b.command)
+                    .caused_by(cause),
+            );
         }
         m_passes.fetch_add(1, Ordering::Relaxed);
         if envs.is_empty() {

@@ -33,6 +33,8 @@ struct Query {
     /// Events of objects created with this name (a node's, a deployment's, a pod's, a service's).
     name: Option<String>,
     actor: Option<String>,
+    /// The events one command produced (a `causationId` or `correlationId` seen in another event).
+    causation: Option<String>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
     /// `asc` (oldest first, the default) or `desc`.
@@ -70,6 +72,13 @@ async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     actor(&s, &headers).await?;
+    let causation = match q.causation.as_deref() {
+        Some(c) => Some(
+            Uuid::parse_str(c)
+                .map_err(|_| bad("INVALID_ID", format!("causation '{c}' is not a UUID")))?,
+        ),
+        None => None,
+    };
     let aggregate = match q.aggregate.as_deref() {
         Some(a) => Some(
             Uuid::parse_str(a)
@@ -130,6 +139,7 @@ async fn list(
                      AND ($4 IS NULL OR COALESCE(body->>'namespace', body->'spec'->>'namespace') = $4)
                      AND ($11 IS NULL OR COALESCE(body->>'name', body->'spec'->>'name') = $11)))
             AND ($5::text IS NULL OR actor = $5)
+            AND ($12::uuid IS NULL OR causation_id = $12)
             AND ($6::timestamptz IS NULL OR occurred_at >= $6)
             AND ($7::timestamptz IS NULL OR occurred_at < $7)
             AND ($8::int8 IS NULL OR (log_offset, batch_index) {} ($8, $9))
@@ -150,6 +160,7 @@ async fn list(
         .bind(cursor.map(|c| c.1).unwrap_or(0))
         .bind(limit)
         .bind(q.name)
+        .bind(causation)
         .fetch_all(&s.pool)
         .await?;
     let next = (rows.len() as i64 == limit)

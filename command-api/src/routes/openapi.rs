@@ -92,6 +92,7 @@ pub async fn document() -> Json<Value> {
                             {"name": "namespace", "in": "query", "schema": {"type": "string"}},
                             {"name": "name", "in": "query", "description": "objects created with this name", "schema": {"type": "string"}},
                             {"name": "actor", "in": "query", "schema": {"type": "string"}},
+                            {"name": "causation", "in": "query", "description": "the events of one command", "schema": {"type": "string", "format": "uuid"}},
                             {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
                             {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
                             {"name": "order", "in": "query", "schema": {"enum": ["asc", "desc"]}},

@@ -307,6 +307,13 @@ async fn replay_time_travel_undelete_and_the_history_of_a_pod() {
 
     let (ok, out, err) = c.orch(&["explain", "pod", "default/web-0"]).await;
     assert!(ok, "{out}{err}");
+    // The causation chain: the controller's CreatePod serves the admin's CreateDeployment.
+    assert!(
+        out.contains("it serves the request")
+            && out.contains("by admin")
+            && out.contains("with CreateDeployment"),
+        "{out}"
+    );
     for needle in [
         "WHY IT EXISTS",
         "CreatePod",
