@@ -93,9 +93,7 @@ impl WriteModel {
         for (i, body) in events.into_iter().enumerate() {
             let aggregate = body.aggregate(cmd.command_id);
             let sequence = self.state.version_of(&aggregate) + 1;
-            self.state.evolve(&body);
-            self.state.note_cause(&body, cmd.correlation_id);
-            envelopes.push(EventEnvelope {
+            let env = EventEnvelope {
                 event_id: EventEnvelope::event_id_for(cmd.command_id, i),
                 causation_id: cmd.command_id,
                 correlation_id: cmd.correlation_id,
@@ -107,7 +105,9 @@ impl WriteModel {
                 command: Some(cmd.body.type_name().to_string()),
                 schema_version: SCHEMA_VERSION,
                 body,
-            });
+            };
+            self.state.apply(&env);
+            envelopes.push(env);
         }
         self.remember(cmd.command_id);
         Some(EventBatch {

@@ -187,8 +187,8 @@ pub async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
     // Compare with the live tables at the same offset, following them if they moved on.
     let replayed = infra::db::connect(&a.conn.database_url, Some(&schema), 1).await?;
     for round in 0..10 {
-        let (live_at, live_sums) = timetravel::live_checksums(&live, &topic).await?;
-        let (at, sums) = timetravel::live_checksums(&replayed, &topic).await?;
+        let (live_at, live_sums) = timetravel::checksums(&live, &topic).await?;
+        let (at, sums) = timetravel::checksums(&replayed, &topic).await?;
         if live_at > at {
             eprintln!("the live tables moved on to offset {live_at}; catching up (round {round})");
             timetravel::extend(&m, live_at).await?;

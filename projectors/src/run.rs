@@ -28,11 +28,10 @@ pub struct ProjectorConfig {
 pub struct Progress {
     pub next_offset: AtomicI64,
     pub events: AtomicU64,
-    /// Microseconds spent reading and decoding, folding, writing, committing.
+    /// Microseconds a build spent reading and decoding, folding, writing.
     pub read_us: AtomicU64,
     pub fold_us: AtomicU64,
     pub write_us: AtomicU64,
-    pub commit_us: AtomicU64,
 }
 
 impl Default for ProjectorConfig {
@@ -76,7 +75,6 @@ pub async fn run(
             return Ok(());
         }
         let before = follower.next_offset;
-        let read_started = Instant::now();
         let batches = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             b = follower.next(cfg.max_batch, Duration::from_millis(200)) => b?,
@@ -85,7 +83,6 @@ pub async fn run(
             continue;
         }
         let started = Instant::now();
-        let read_us = (started - read_started).as_micros() as u64;
         let mut changes = Changes::default();
         // The offset this transaction records: the follower's, or the first batch not applied.
         let mut next = follower.next_offset;
@@ -102,7 +99,6 @@ pub async fn run(
             next = next.min(s);
             done |= next >= s;
         }
-        let folded = Instant::now();
         let mut tx = pool.begin().await?;
         // Rows and offset commit together, so a commit lost in a database crash
         // is simply replayed: no need to wait for the WAL flush.
@@ -126,7 +122,6 @@ pub async fn run(
             continue;
         }
         changes.write(&mut tx).await?;
-        let written = Instant::now();
         store_offset(&mut tx, &cfg.name, &topic, next, follower.max_epoch).await?;
         tx.commit().await?;
         m_events.fetch_add(changes.len() as u64, Ordering::Relaxed);
@@ -135,12 +130,6 @@ pub async fn run(
         if let Some(p) = &cfg.progress {
             p.next_offset.store(next, Ordering::Relaxed);
             p.events.fetch_add(changes.len() as u64, Ordering::Relaxed);
-            p.read_us.fetch_add(read_us, Ordering::Relaxed);
-            let us = |a: Instant, b: Instant| (b - a).as_micros() as u64;
-            p.fold_us.fetch_add(us(started, folded), Ordering::Relaxed);
-            p.write_us.fetch_add(us(folded, written), Ordering::Relaxed);
-            p.commit_us
-                .fetch_add(us(written, Instant::now()), Ordering::Relaxed);
         }
         if done {
             return Ok(());

@@ -220,17 +220,12 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
     for (_, def) in &deferred {
         sqlx::query(def).execute(&mut *conn).await?;
     }
-    let next_offset: Option<(i64,)> = sqlx::query_as(
-        "SELECT next_offset FROM projection_offsets WHERE projector = 'main' AND topic = $1",
-    )
-    .bind(&topic)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let next_offset = offset_of(&mut *conn, &topic).await?;
     drop(conn);
     pool.close().await;
     Ok(Built {
         schema: m.schema.clone(),
-        next_offset: next_offset.map_or(from_offset, |r| r.0),
+        next_offset,
         from_offset,
         snapshot,
         events,
@@ -419,12 +414,12 @@ pub async fn take_snapshot(live: &PgPool, topic: &str) -> Result<Option<(String,
 }
 
 /// The next offset the projector of these tables reads (0: none yet).
-pub async fn offset_of(pool: &PgPool, topic: &str) -> Result<i64> {
+pub async fn offset_of<'c>(db: impl sqlx::PgExecutor<'c>, topic: &str) -> Result<i64> {
     let row: Option<(i64,)> = sqlx::query_as(
         "SELECT next_offset FROM projection_offsets WHERE projector = 'main' AND topic = $1 AND partition = 0",
     )
     .bind(topic)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?;
     Ok(row.map_or(0, |r| r.0))
 }
@@ -464,20 +459,16 @@ pub async fn snapshot_periodically(
     }
 }
 
-/// Per-table checksums of the live tables and the offset they are at, read in one snapshot.
-pub async fn live_checksums(live: &PgPool, topic: &str) -> Result<(i64, Vec<(String, String)>)> {
-    let mut conn = live.acquire().await?;
+/// Per-table checksums of a pool's tables (live or built) and the offset
+/// they are at, read in one snapshot.
+pub async fn checksums(pool: &PgPool, topic: &str) -> Result<(i64, Vec<(String, String)>)> {
+    let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         .execute(&mut *tx)
         .await?;
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT next_offset FROM projection_offsets WHERE projector = 'main' AND topic = $1 AND partition = 0",
-    )
-    .bind(topic)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let at = offset_of(&mut *tx, topic).await?;
     let sums = crate::table_checksums(&mut tx).await?;
     tx.commit().await?;
-    Ok((row.map_or(0, |r| r.0), sums))
+    Ok((at, sums))
 }
