@@ -382,9 +382,14 @@ impl ZoneLimiter {
     }
 }
 
-/// Node lifecycle: compare each node's last heartbeat (ms since epoch) with `now_ms`.
-/// A node never heard from counts as heard at `watch_started_ms`, so a
-/// restarted controller gives every node a full grace period.
+/// Node lifecycle: compare each node's last heartbeat (ms since epoch, `None`
+/// for a node never heard from) with `now_ms`. The caller has read every
+/// heartbeat the log held when it started (`watch_started_ms`), so a node
+/// silent past the grace period is NotReady at once, even right after a
+/// control-plane restart: nothing new lands on it. Declaring it Lost (which
+/// evicts its pods) counts the silence from the later of its last heartbeat
+/// and the watch's start, so a control-plane outage gives every node a fresh
+/// period before its pods move instead of becoming an eviction storm.
 pub fn node_lifecycle(
     state: &State,
     last_seen: impl Fn(NodeId) -> Option<i64>,
@@ -394,17 +399,20 @@ pub fn node_lifecycle(
     limiter: &mut ZoneLimiter,
 ) -> Vec<Planned> {
     let mut out = Vec::new();
-    let silent_of = |id: NodeId| {
-        let seen = last_seen(id)
+    // (silent, silent since the watch started): the first decides NotReady, the second Lost.
+    let silence = |id: NodeId| {
+        let seen = last_seen(id);
+        let silent = seen.map_or(i64::MAX, |s| (now_ms - s).max(0));
+        let since_watch = seen
             .unwrap_or(watch_started_ms)
             .max(watch_started_ms.min(now_ms));
-        (now_ms - seen).max(0)
+        (silent, (now_ms - since_watch).max(0))
     };
-    let mut nodes: Vec<_> = state.nodes.values().map(|n| (n, silent_of(n.id))).collect();
+    let mut nodes: Vec<_> = state.nodes.values().map(|n| (n, silence(n.id))).collect();
     // Longest silent first, so the rate limit takes the surest losses first.
-    nodes.sort_by_key(|(n, silent)| (Reverse(*silent), n.id));
+    nodes.sort_by_key(|(n, (_, silent))| (Reverse(*silent), n.id));
     let mut zones: HashMap<&str, (u32, u32)> = HashMap::new();
-    for (n, silent) in &nodes {
+    for (n, (_, silent)) in &nodes {
         let z = zones.entry(n.spec.zone.as_str()).or_default();
         z.0 += 1;
         if *silent >= cfg.grace_ms || n.condition == NodeCondition::Lost {
@@ -413,7 +421,7 @@ pub fn node_lifecycle(
     }
     limiter.forget_older_than(now_ms - 10_000);
     limiter.held_back = 0;
-    for (node, silent) in nodes {
+    for (node, (heard_silent, silent)) in nodes {
         let version = node.version.to_be_bytes();
         let id = |what: &[u8]| derive_id(&[what, node.id.0.as_bytes(), &version]);
         let lose = |limiter: &mut ZoneLimiter| {
@@ -425,6 +433,12 @@ pub fn node_lifecycle(
             };
             limiter.admit(&node.spec.zone, node.id, now_ms, rate)
         };
+        // What the events say: the real silence, or (never heard) the watch's.
+        let reported = if heard_silent == i64::MAX {
+            silent
+        } else {
+            heard_silent
+        };
         let planned = match node.condition {
             NodeCondition::Ready | NodeCondition::NotReady if silent >= cfg.lost_after_ms => {
                 if lose(limiter) {
@@ -432,7 +446,7 @@ pub fn node_lifecycle(
                         id(b"node-lost"),
                         Command::MarkNodeLost {
                             node_id: node.id,
-                            silent_for_ms: silent as u64,
+                            silent_for_ms: reported as u64,
                         },
                     ))
                 } else {
@@ -442,34 +456,37 @@ pub fn node_lifecycle(
                             id(b"node-not-ready"),
                             Command::MarkNodeNotReady {
                                 node_id: node.id,
-                                silent_for_ms: silent as u64,
+                                silent_for_ms: reported as u64,
                             },
                         )
                     })
                 }
             }
-            NodeCondition::Ready if silent >= cfg.grace_ms => Some((
+            NodeCondition::Ready if heard_silent >= cfg.grace_ms => Some((
                 id(b"node-not-ready"),
                 Command::MarkNodeNotReady {
                     node_id: node.id,
-                    silent_for_ms: silent as u64,
+                    silent_for_ms: reported as u64,
                 },
             )),
-            NodeCondition::NotReady | NodeCondition::Lost
-                if silent < cfg.grace_ms && last_seen(node.id).is_some() =>
-            {
-                Some((
-                    id(b"node-ready"),
-                    Command::MarkNodeReady { node_id: node.id },
-                ))
-            }
+            NodeCondition::NotReady | NodeCondition::Lost if heard_silent < cfg.grace_ms => Some((
+                id(b"node-ready"),
+                Command::MarkNodeReady { node_id: node.id },
+            )),
             _ => None,
         };
         if let Some((command_id, command)) = planned {
             out.push(Planned {
                 command_id,
                 command,
-                reason: format!("node {} last heard {} ms ago", node.spec.name, silent),
+                reason: if heard_silent == i64::MAX {
+                    format!(
+                        "node {} never heard from ({} ms since the controller started)",
+                        node.spec.name, silent
+                    )
+                } else {
+                    format!("node {} last heard {} ms ago", node.spec.name, heard_silent)
+                },
             });
         }
     }

@@ -308,6 +308,114 @@ fn the_scheduler_spreads_a_deployment_across_zones() {
 }
 
 #[test]
+fn after_a_restart_a_node_long_silent_is_not_ready_at_once_but_lost_only_after_a_fresh_period() {
+    use domain::reconcile::{LifecycleConfig, node_lifecycle};
+    let g = given(&cluster());
+    let cfg = LifecycleConfig {
+        grace_ms: 10_000,
+        lost_after_ms: 20_000,
+        ..Default::default()
+    };
+    let (dead, fresh) = (NodeId::from_name("n-a"), NodeId::from_name("n-b"));
+    // The controller starts at 1,000,000 ms; n-a's last heartbeat was 16 minutes
+    // earlier, n-c's agent never heartbeat at all, n-b is alive.
+    let restart = 1_000_000;
+    // As seen at `now`: n-b heartbeats all along.
+    let seen_at = |now: i64| {
+        move |n: NodeId| {
+            if n == dead {
+                Some(restart - 960_000)
+            } else if n == fresh {
+                Some(now - 500)
+            } else {
+                None
+            }
+        }
+    };
+    let seen = seen_at(restart);
+    let kinds = |plan: &[domain::reconcile::Planned]| {
+        let mut v: Vec<(String, &'static str)> = plan
+            .iter()
+            .map(|p| match &p.command {
+                Command::MarkNodeNotReady { node_id, .. } => (node_id.to_string(), "NotReady"),
+                Command::MarkNodeLost { node_id, .. } => (node_id.to_string(), "Lost"),
+                Command::MarkNodeReady { node_id } => (node_id.to_string(), "Ready"),
+                c => panic!("unexpected {c:?}"),
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let never = NodeId::from_name("n-c");
+    let plan = node_lifecycle(
+        &g.state,
+        seen,
+        restart,
+        restart,
+        cfg,
+        &mut Default::default(),
+    );
+    assert_eq!(
+        kinds(&plan),
+        {
+            let mut want = vec![
+                (dead.to_string(), "NotReady"),
+                (never.to_string(), "NotReady"),
+            ];
+            want.sort();
+            want
+        },
+        "unschedulable at the first pass: {plan:?}"
+    );
+    let why = plan
+        .iter()
+        .find(|p| matches!(p.command, Command::MarkNodeNotReady { node_id, .. } if node_id == dead))
+        .unwrap();
+    assert!(
+        why.reason.contains("last heard 960000 ms ago"),
+        "{}",
+        why.reason
+    );
+    assert!(
+        matches!(
+            why.command,
+            Command::MarkNodeNotReady {
+                silent_for_ms: 960_000,
+                ..
+            }
+        ),
+        "the event carries the real silence"
+    );
+    // Until a fresh lost-after period has passed since the restart, nobody is Lost.
+    let later = restart + 19_999;
+    let plan = node_lifecycle(
+        &g.state,
+        seen_at(later),
+        later,
+        restart,
+        cfg,
+        &mut Default::default(),
+    );
+    assert!(
+        !plan
+            .iter()
+            .any(|p| matches!(p.command, Command::MarkNodeLost { .. })),
+        "{plan:?}"
+    );
+    let later = restart + 20_000;
+    let plan = node_lifecycle(
+        &g.state,
+        seen_at(later),
+        later,
+        restart,
+        cfg,
+        &mut Default::default(),
+    );
+    let lost: Vec<_> = kinds(&plan).into_iter().filter(|k| k.1 == "Lost").collect();
+    assert_eq!(lost.len(), 2, "{plan:?}");
+}
+
+#[test]
 fn node_lifecycle_marks_silent_nodes_not_ready_then_lost_and_heals_on_heartbeat() {
     use domain::reconcile::{LifecycleConfig, node_lifecycle};
     let g = given(&cluster());

@@ -388,14 +388,20 @@ impl HeartbeatSender {
     }
 }
 
+/// Reads the heartbeat topic from its beginning: the compacted topic holds
+/// each node's last heartbeat, so a restarted reader knows how long every
+/// node has really been silent once it has read up to the end.
 pub struct HeartbeatFollower {
     consumer: StreamConsumer,
+    /// The offset after the last record read.
+    pub next_offset: i64,
 }
 
 impl HeartbeatFollower {
     pub fn new(cfg: &KafkaConfig) -> Result<Self> {
         Ok(HeartbeatFollower {
             consumer: cfg.reader(&cfg.heartbeats_topic(), Offset::Beginning)?,
+            next_offset: 0,
         })
     }
 
@@ -405,7 +411,9 @@ impl HeartbeatFollower {
             Ok(m) => m?,
             Err(_) => return Ok(out),
         };
+        let next_offset = &mut self.next_offset;
         let mut push = |m: &rdkafka::message::BorrowedMessage<'_>| {
+            *next_offset = (*next_offset).max(m.offset() + 1);
             if let Some(hb) = m
                 .payload()
                 .and_then(|p| serde_json::from_slice::<Heartbeat>(p).ok())

@@ -51,11 +51,19 @@ pub async fn run(
     let m_latency =
         infra::metrics::histogram("pod_schedule_latency_seconds", "PodCreated to PodBound");
     let m_bound = infra::metrics::counter("scheduler_pods_bound_total", "Pods bound");
-    let (rej, created) = (rejected.clone(), created_at.clone());
+    // When each node was last heard from: its heartbeats, and its registration
+    // (an agent that registered was alive then, heartbeat or not).
+    let last_seen: Arc<Mutex<HashMap<NodeId, i64>>> = Default::default();
+    let (rej, created, seen) = (rejected.clone(), created_at.clone(), last_seen.clone());
     let view = infra::view::spawn_view(&kafka, 0, shutdown.clone(), move |_, batch| {
         let mut created = created.lock().unwrap();
         for env in &batch.events {
             match &env.body {
+                Event::NodeRegistered { node_id, .. } => {
+                    let mut s = seen.lock().unwrap();
+                    let e = s.entry(*node_id).or_insert(0);
+                    *e = (*e).max(env.occurred_at.timestamp_millis());
+                }
                 Event::CommandRejected { .. } => rej.lock().unwrap().push(env.causation_id),
                 Event::PodCreated { pod_id, .. } => {
                     created.insert(*pod_id, env.occurred_at);
@@ -77,7 +85,6 @@ pub async fn run(
     })
     .await?;
 
-    let last_seen: Arc<Mutex<HashMap<NodeId, i64>>> = Default::default();
     let m_hb = infra::metrics::counter(
         "reconciler_heartbeats_total",
         "Heartbeats read by the node lifecycle controller",
@@ -86,10 +93,17 @@ pub async fn run(
         "reconciler_heartbeat_batch_seconds",
         "Time to apply one polled batch of heartbeats (excluding the Kafka fetch)",
     );
+    // Node liveness is decided only once every heartbeat the topic held at
+    // start has been read: before that a node long dead would look fresh
+    // (and one alive would look silent).
+    let watch_started = Utc::now().timestamp_millis();
+    let (_, hb_end) = kafka.watermarks(&kafka.heartbeats_topic()).await?;
+    let heartbeats_read = Arc::new(std::sync::atomic::AtomicBool::new(hb_end == 0));
     {
         let mut hb = HeartbeatFollower::new(&kafka)?;
         let seen = last_seen.clone();
         let stop = shutdown.clone();
+        let read = heartbeats_read.clone();
         tokio::spawn(async move {
             loop {
                 let got = tokio::select! {
@@ -98,6 +112,16 @@ pub async fn run(
                 };
                 match got {
                     Ok(hbs) => {
+                        // At the end of what the topic held at start (or nothing more to read:
+                        // compaction may have removed the offsets just before the end).
+                        if (hbs.is_empty() || hb.next_offset >= hb_end)
+                            && !read.swap(true, Ordering::Relaxed)
+                        {
+                            tracing::info!(
+                                nodes = seen.lock().unwrap().len(),
+                                "read every node's last heartbeat; node liveness is now decided"
+                            );
+                        }
                         let t = Instant::now();
                         let n = hbs.len() as u64;
                         let mut s = seen.lock().unwrap();
@@ -118,7 +142,6 @@ pub async fn run(
         });
     }
 
-    let watch_started = Utc::now().timestamp_millis();
     let mut queue = SchedulerQueue::new(cfg.max_per_pass);
     let mut limiter = ZoneLimiter::default();
     let mut rollout_clock = RolloutClock::default();
@@ -163,7 +186,8 @@ pub async fn run(
                 now_ms,
                 &mut rollout_clock,
             ));
-            {
+            let liveness_known = heartbeats_read.load(Ordering::Relaxed);
+            if liveness_known {
                 // Held only for this pure pass (no await), instead of copying the map every tick.
                 let seen = last_seen.lock().unwrap();
                 planned.extend(reconcile::node_lifecycle(
@@ -181,7 +205,14 @@ pub async fn run(
                 Utc::now().timestamp_millis(),
                 cfg.resend_after.as_millis() as i64,
             ));
-            binds = queue.plan(&state, now);
+            // Placing pods before liveness is known could bind them to a dead node
+            // that still looks Ready; once known, this pass's MarkNodeNotReady
+            // commands go first in the log, so the decider refuses a bind to those nodes.
+            binds = if liveness_known {
+                queue.plan(&state, now)
+            } else {
+                Vec::new()
+            };
             causes = planned.iter().map(|p| state.cause_of(&p.command)).collect();
             bind_causes = binds.iter().map(|b| state.cause_of(&b.command)).collect();
             m_depth.store(queue.depth as i64, Ordering::Relaxed);
