@@ -8,6 +8,7 @@
 
 mod asof;
 mod auth;
+pub mod consistency;
 mod error;
 mod json;
 mod outcome;
@@ -21,7 +22,7 @@ use infra::kafka::{CommandBus, KafkaConfig};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-pub use auth::{bootstrap_token, hash_token};
+pub use auth::{Bootstrap, BootstrapError, bootstrap_admin, hash_token, issue_token};
 pub use error::ApiError;
 pub use outcome::Outcomes;
 
@@ -37,12 +38,16 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// `?asOf=` reads.
     pub as_of: asof::AsOfReads,
+    /// How far the projections are, for `?minOffset=` reads.
+    pub projected: consistency::Projected,
 }
 
 pub struct ApiConfig {
     pub command_timeout: Duration,
     /// Where `?asOf=` reads build their schemas (the same database as `pool`).
     pub database_url: String,
+    /// How long a `?minOffset=` read waits for the projections before `503 PROJECTION_BEHIND`.
+    pub read_wait: Duration,
 }
 
 /// Build the router and start following the event log for outcomes.
@@ -52,7 +57,9 @@ pub async fn build(
     cfg: ApiConfig,
     shutdown: CancellationToken,
 ) -> infra::Result<Router> {
-    let outcomes = Outcomes::start(kafka, shutdown).await?;
+    let outcomes = Outcomes::start(kafka, shutdown.clone()).await?;
+    let projected =
+        consistency::Projected::start(kafka, pool.clone(), cfg.read_wait, shutdown).await?;
     let state = AppState {
         bus: CommandBus::new(kafka)?,
         heartbeats: infra::kafka::HeartbeatSender::new(kafka)?,
@@ -61,6 +68,7 @@ pub async fn build(
         auth: auth::TokenCache::default(),
         command_timeout: cfg.command_timeout,
         as_of: asof::AsOfReads::new(kafka.clone(), cfg.database_url),
+        projected,
         http: reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .build()

@@ -13,11 +13,19 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-type Waiters = Arc<Mutex<HashMap<Uuid, oneshot::Sender<Vec<EventEnvelope>>>>>;
+type Waiters = Arc<Mutex<HashMap<Uuid, oneshot::Sender<Outcome>>>>;
+
+/// A command's events and the log offset of the record that holds them.
+pub struct Outcome {
+    pub events: Vec<EventEnvelope>,
+    pub offset: i64,
+}
 
 #[derive(Clone)]
 pub struct Outcomes {
     waiters: Waiters,
+    /// The end of the event log as far as this follower has read.
+    log_end: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Outcomes {
@@ -26,21 +34,31 @@ impl Outcomes {
         let (_, high) = kafka.watermarks(&kafka.events_topic()).await?;
         let mut follower = EventFollower::new(kafka, high, 0)?;
         let waiters: Waiters = Default::default();
-        let w = waiters.clone();
+        let log_end = Arc::new(std::sync::atomic::AtomicI64::new(high));
+        let (w, end) = (waiters.clone(), log_end.clone());
         tokio::spawn(async move {
             while let Some(batches) = follower
                 .next_until(&shutdown, 5000, Duration::from_millis(500))
                 .await
             {
                 let mut w = w.lock().unwrap();
-                for (_, b) in batches {
+                for (offset, b) in batches {
                     if let Some(tx) = w.remove(&b.command_id) {
-                        let _ = tx.send(b.events);
+                        let _ = tx.send(Outcome {
+                            events: b.events,
+                            offset,
+                        });
                     }
                 }
+                end.fetch_max(follower.next_offset, std::sync::atomic::Ordering::Relaxed);
             }
         });
-        Ok(Outcomes { waiters })
+        Ok(Outcomes { waiters, log_end })
+    }
+
+    /// The offset after the last event record this API has read.
+    pub fn log_end(&self) -> i64 {
+        self.log_end.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Send a command and wait for its events (or rejection).
@@ -50,10 +68,10 @@ impl Outcomes {
         pool: &PgPool,
         env: CommandEnvelope,
         timeout: Duration,
-    ) -> Result<Vec<EventEnvelope>, ApiError> {
+    ) -> Result<Outcome, ApiError> {
         // A retried request (same Idempotency-Key) gets the first answer.
-        if let Some(events) = recorded(pool, env.command_id).await? {
-            return Ok(events);
+        if let Some(outcome) = recorded(pool, env.command_id).await? {
+            return Ok(outcome);
         }
         let (tx, rx) = oneshot::channel();
         self.waiters.lock().unwrap().insert(env.command_id, tx);
@@ -64,10 +82,10 @@ impl Outcomes {
                 .map_err(|_| ApiError::degraded("the command log did not accept the command in time"))?
                 .map_err(|e| ApiError::degraded(format!("the command log is unavailable: {e}")))?;
             match tokio::time::timeout(timeout, rx).await {
-                Ok(Ok(events)) => Ok(events),
+                Ok(Ok(outcome)) => Ok(outcome),
                 // A duplicate (a retry racing the first request) produces no new
                 // batch: its answer is the first one's, once projected.
-                _ if let Some(events) = recorded(pool, id).await? => Ok(events),
+                _ if let Some(outcome) = recorded(pool, id).await? => Ok(outcome),
                 _ => Err(ApiError::degraded(format!(
                     "the decider did not answer command {id} within {} ms; it is queued and will still be applied",
                     timeout.as_millis()
@@ -82,6 +100,7 @@ impl Outcomes {
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
+    log_offset: i64,
     event_id: Uuid,
     causation_id: Uuid,
     correlation_id: Uuid,
@@ -96,9 +115,9 @@ struct EventRow {
     command: Option<String>,
 }
 
-async fn recorded(pool: &PgPool, command_id: Uuid) -> Result<Option<Vec<EventEnvelope>>, ApiError> {
+async fn recorded(pool: &PgPool, command_id: Uuid) -> Result<Option<Outcome>, ApiError> {
     let rows: Vec<EventRow> = sqlx::query_as(
-        "SELECT event_id, causation_id, correlation_id, aggregate_kind, aggregate_id, sequence, occurred_at, actor,
+        "SELECT log_offset, event_id, causation_id, correlation_id, aggregate_kind, aggregate_id, sequence, occurred_at, actor,
                 reason, schema_version, body, command
          FROM event_log WHERE causation_id = $1 ORDER BY batch_index",
     )
@@ -109,6 +128,7 @@ async fn recorded(pool: &PgPool, command_id: Uuid) -> Result<Option<Vec<EventEnv
         return Ok(None);
     }
     let mut out = Vec::with_capacity(rows.len());
+    let offset = rows[0].log_offset;
     for r in rows {
         let kind = match r.aggregate_kind.as_str() {
             "node" => domain::AggregateKind::Node,
@@ -134,5 +154,8 @@ async fn recorded(pool: &PgPool, command_id: Uuid) -> Result<Option<Vec<EventEnv
             body: serde_json::from_value(r.body).map_err(ApiError::internal)?,
         });
     }
-    Ok(Some(out))
+    Ok(Some(Outcome {
+        events: out,
+        offset,
+    }))
 }

@@ -84,7 +84,7 @@ pub async fn serve_api(
     command_timeout: Duration,
     stop: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<(String, String)> {
-    let token = command_api::bootstrap_token(pool, who, None).await?;
+    let token = command_api::issue_token(pool, who).await?;
     let router = command_api::build(
         kafka,
         pool.clone(),
@@ -92,6 +92,7 @@ pub async fn serve_api(
             command_timeout,
             database_url: std::env::var("DATABASE_URL")
                 .unwrap_or_else(|_| infra::db::DEFAULT_DATABASE_URL.into()),
+            read_wait: Duration::from_secs(10),
         },
         stop,
     )
@@ -100,4 +101,103 @@ pub async fn serve_api(
     let api = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, router).await });
     Ok((api, token))
+}
+
+/// The control plane in this process (decider, projector, reconcilers, API)
+/// and `nodes` hollow nodes in 3 zones, on a fresh database: what the
+/// end-to-end benchmarks share.
+pub struct Plane {
+    pub kafka: KafkaConfig,
+    pub admin: sqlx::PgPool,
+    pub db: String,
+    pub pool: sqlx::PgPool,
+    pub api: String,
+    pub token: String,
+    pub stop: tokio_util::sync::CancellationToken,
+}
+
+impl Plane {
+    pub async fn start(
+        kafka: KafkaConfig,
+        database_url: &str,
+        db: &str,
+        nodes: u32,
+    ) -> anyhow::Result<Plane> {
+        let (admin, url, pool) = fresh_database(database_url, db).await?;
+        infra::db::migrate(&pool).await?;
+        kafka.ensure_topics().await?;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let dcfg = decider::DeciderConfig {
+            cell: 0,
+            snapshot_every: 1_000_000,
+            holder: "load-test".into(),
+            database_url: url.clone(),
+        };
+        tokio::spawn(decider::run(
+            kafka.clone(),
+            pool.clone(),
+            dcfg,
+            stop.clone(),
+        ));
+        tokio::spawn(projectors::run(
+            kafka.clone(),
+            pool.clone(),
+            projectors::ProjectorConfig::default(),
+            stop.clone(),
+        ));
+        tokio::spawn(reconcilers::run(
+            kafka.clone(),
+            reconcilers::ReconcilerConfig::default(),
+            stop.clone(),
+        ));
+        let hollow = node_agent::HollowConfig {
+            nodes_per_zone: nodes.div_ceil(3),
+            zones: vec!["az-a".to_string(), "az-b".into(), "az-c".into()],
+            start_delay: Duration::ZERO,
+            ready_delay: Duration::ZERO,
+            ..Default::default()
+        };
+        let nodes_total = hollow.nodes_per_zone as i64 * 3;
+        tokio::spawn(node_agent::run_hollow(
+            kafka.clone(),
+            hollow,
+            None,
+            stop.clone(),
+        ));
+        let (api, token) = serve_api(
+            &kafka,
+            &pool,
+            "load-test",
+            Duration::from_secs(30),
+            stop.clone(),
+        )
+        .await?;
+        wait_for(
+            &pool,
+            "SELECT count(*) FROM node_status WHERE ready",
+            nodes_total,
+            "nodes ready",
+            Duration::from_secs(120),
+        )
+        .await?;
+        Ok(Plane {
+            kafka,
+            admin,
+            db: db.to_string(),
+            pool,
+            api,
+            token,
+            stop,
+        })
+    }
+
+    /// Stop everything and drop the database.
+    pub async fn finish(self) {
+        self.stop.cancel();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.pool.close().await;
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
+            .execute(&self.admin)
+            .await;
+    }
 }

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use infra::kafka::KafkaConfig;
-use load_tests::{fresh_database, raw_produce_rate, serve_api, wait_for};
-use tokio_util::sync::CancellationToken;
+use load_tests::{Plane, raw_produce_rate};
 
 #[derive(Parser)]
 struct Args {
@@ -54,65 +53,14 @@ async fn main() -> anyhow::Result<()> {
         "== setup: database, topics, control plane, {} hollow nodes",
         a.nodes
     );
-    let db = format!("orch_lt_{run}");
-    let (admin, url, pool) = fresh_database(&a.database_url, &db).await?;
-    infra::db::migrate(&pool).await?;
-    kafka.ensure_topics().await?;
-    let stop = CancellationToken::new();
-    let dcfg = decider::DeciderConfig {
-        cell: 0,
-        snapshot_every: 1_000_000,
-        holder: "load-test".into(),
-        database_url: url.clone(),
-    };
-    tokio::spawn(decider::run(
+    let plane = Plane::start(
         kafka.clone(),
-        pool.clone(),
-        dcfg,
-        stop.clone(),
-    ));
-    tokio::spawn(projectors::run(
-        kafka.clone(),
-        pool.clone(),
-        projectors::ProjectorConfig::default(),
-        stop.clone(),
-    ));
-    tokio::spawn(reconcilers::run(
-        kafka.clone(),
-        reconcilers::ReconcilerConfig::default(),
-        stop.clone(),
-    ));
-    let zones = vec!["az-a".to_string(), "az-b".into(), "az-c".into()];
-    let hollow = node_agent::HollowConfig {
-        nodes_per_zone: a.nodes.div_ceil(3),
-        zones,
-        start_delay: Duration::ZERO,
-        ready_delay: Duration::ZERO,
-        ..Default::default()
-    };
-    let nodes_total = hollow.nodes_per_zone as i64 * 3;
-    tokio::spawn(node_agent::run_hollow(
-        kafka.clone(),
-        hollow,
-        None,
-        stop.clone(),
-    ));
-    let (api, token) = serve_api(
-        &kafka,
-        &pool,
-        "load-test",
-        Duration::from_secs(30),
-        stop.clone(),
+        &a.database_url,
+        &format!("orch_lt_{run}"),
+        a.nodes,
     )
     .await?;
-    wait_for(
-        &pool,
-        "SELECT count(*) FROM node_status WHERE ready",
-        nodes_total,
-        "nodes ready",
-        Duration::from_secs(120),
-    )
-    .await?;
+    let (pool, api, token) = (plane.pool.clone(), plane.api.clone(), plane.token.clone());
 
     println!("== {} pods in {} deployments", a.pods, a.deployments);
     let http = reqwest::Client::new();
@@ -222,11 +170,6 @@ async fn main() -> anyhow::Result<()> {
         "pipeline pods/s as a share of raw produce records/s  {:.2}%",
         rate / raw * 100.0
     );
-    stop.cancel();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    pool.close().await;
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .execute(&admin)
-        .await;
+    plane.finish().await;
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! The history tools over the REST API: `orch history`, `orch explain` and
-//! `orch undelete`. They only read `GET /api/v1/events` (and write one
-//! command), so they work for objects deleted long ago.
+//! `orch undelete`, and `orch token`. They only read `GET /api/v1/events`
+//! (and write one command), so they work for objects deleted long ago.
+//! Every read asks the API to include the CLI's last write (read-your-writes,
+//! across invocations: the offset is kept in a small state file).
 
 use anyhow::{Context, anyhow, bail};
 use serde_json::{Value, json};
@@ -13,6 +15,10 @@ pub struct ApiConn {
     /// A bearer token (printed by `orch up`).
     #[arg(long, env = "ORCH_TOKEN", hide_env_values = true)]
     pub token: String,
+    /// Read without waiting for the projections to include your last write
+    /// (by default every read waits for it: read-your-writes).
+    #[arg(long, env = "ORCH_EVENTUAL")]
+    pub eventual: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -61,25 +67,104 @@ struct Api {
     base: String,
     token: String,
     http: reqwest::Client,
+    /// The log offset of the last write this CLI made to this API (from any
+    /// earlier invocation too): reads ask the API to include it.
+    written: std::sync::Mutex<Option<i64>>,
+    eventual: bool,
+}
+
+/// Where the CLI remembers its last write's offset per API:
+/// `$ORCH_CLI_STATE`, or `~/.local/state/orch/offsets.json`.
+fn state_file() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("ORCH_CLI_STATE") {
+        return Some(p.into());
+    }
+    let home = std::env::var_os("HOME")?;
+    Some(std::path::Path::new(&home).join(".local/state/orch/offsets.json"))
+}
+
+fn read_state() -> serde_json::Map<String, Value> {
+    state_file()
+        .and_then(|p| std::fs::read(p).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
 }
 
 impl Api {
     fn new(c: &ApiConn) -> Api {
+        let base = c.api.trim_end_matches('/').to_string();
+        let written = read_state().get(&base).and_then(Value::as_i64);
         Api {
-            base: c.api.trim_end_matches('/').to_string(),
+            base,
             token: c.token.clone(),
             http: reqwest::Client::new(),
+            written: std::sync::Mutex::new(written),
+            eventual: c.eventual,
+        }
+    }
+
+    /// Remember a write's offset (or forget a stale one) here and in the state file.
+    fn remember(&self, offset: Option<i64>) {
+        *self.written.lock().unwrap() = offset;
+        let Some(path) = state_file() else { return };
+        let mut state = read_state();
+        match offset {
+            Some(o) => state.insert(self.base.clone(), json!(o)),
+            None => state.remove(&self.base),
+        };
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = std::fs::write(&path, Value::Object(state).to_string()) {
+            eprintln!(
+                "note: could not remember the write's offset in {}: {e}",
+                path.display()
+            );
         }
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        let resp = req
+        let req = req
             .bearer_auth(&self.token)
-            .send()
+            .build()
+            .context("building the request")?;
+        let min = (!self.eventual && req.method() == reqwest::Method::GET)
+            .then(|| *self.written.lock().unwrap())
+            .flatten();
+        let mut first = req.try_clone().context("cloning the request")?;
+        if let Some(o) = min {
+            first
+                .url_mut()
+                .query_pairs_mut()
+                .append_pair("minOffset", &o.to_string());
+        }
+        let mut resp = self
+            .http
+            .execute(first)
             .await
             .with_context(|| format!("calling the API at {}", self.base))?;
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let mut status = resp.status();
+        let mut body: Value;
+        if let Some(o) = resp
+            .headers()
+            .get("x-orch-offset")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+        {
+            self.remember(Some(o.max(min.unwrap_or(-1))));
+        }
+        body = resp.json().await.unwrap_or(Value::Null);
+        if min.is_some() && body["error"]["code"] == "OFFSET_NOT_IN_LOG" {
+            // A write remembered from another cluster (or before a reset): forget it.
+            self.remember(None);
+            resp = self
+                .http
+                .execute(req)
+                .await
+                .with_context(|| format!("calling the API at {}", self.base))?;
+            status = resp.status();
+            body = resp.json().await.unwrap_or(Value::Null);
+        }
         if !status.is_success() {
             bail!(
                 "{} {}: {}",
@@ -600,5 +685,36 @@ pub async fn undelete(a: UndeleteArgs) -> anyhow::Result<()> {
         out["revision"],
         out["replicas"]
     );
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub conn: ApiConn,
+    #[command(subcommand)]
+    pub action: TokenAction,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum TokenAction {
+    /// Revoke the token given with --token / ORCH_TOKEN (for the bootstrap
+    /// admin token: the next `orch up` mints a new one).
+    Revoke,
+}
+
+pub async fn token(a: TokenArgs) -> anyhow::Result<()> {
+    let api = Api::new(&a.conn);
+    match a.action {
+        TokenAction::Revoke => {
+            let out = api
+                .send(api.http.delete(format!("{}/api/v1/auth/token", api.base)))
+                .await?;
+            println!(
+                "revoked the token of {}",
+                out["actor"].as_str().unwrap_or("?")
+            );
+        }
+    }
     Ok(())
 }

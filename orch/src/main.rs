@@ -46,6 +46,8 @@ enum Cmd {
     Explain(cli::ExplainArgs),
     /// Restore a deleted deployment from its history (recorded as a command of its own).
     Undelete(cli::UndeleteArgs),
+    /// Manage API tokens (revoke the one you hold).
+    Token(cli::TokenArgs),
     /// Rebuild every projection from the log into a fresh schema (verified against the live
     /// tables), or the cluster as it was with --as-of.
     Replay(replay::ReplayArgs),
@@ -82,6 +84,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::History(a) => cli::history(a).await,
             Cmd::Explain(a) => cli::explain(a).await,
             Cmd::Undelete(a) => cli::undelete(a).await,
+            Cmd::Token(a) => cli::token(a).await,
             Cmd::Snapshot(a) => replay::snapshot(a).await,
             Cmd::DemoApp(_) => unreachable!("handled before the runtime is built"),
         }

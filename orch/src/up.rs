@@ -48,7 +48,7 @@ pub struct UpArgs {
     pub broker_port: u16,
     #[arg(long, default_value = "sqlite")]
     pub broker_storage: String,
-    /// Where the local broker keeps its data.
+    /// Where the local broker keeps its data, and the bootstrap admin token.
     #[arg(long, default_value = ".orch")]
     pub data_dir: PathBuf,
     /// A node silent this long becomes NotReady.
@@ -67,9 +67,16 @@ pub struct UpArgs {
         default_value_t = 1.0
     )]
     pub unhealthy_zone_nodes_per_second: f64,
-    /// The bootstrap admin token (default: a new random one, printed).
-    #[arg(long, env = "ORCH_ADMIN_TOKEN")]
+    /// The bootstrap admin token (default: the one kept in `<data-dir>/admin-token`,
+    /// or a new random one kept there). Any other bootstrap token is revoked.
+    #[arg(long, env = "ORCH_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Mint a new bootstrap admin token and revoke the kept one.
+    #[arg(long)]
+    pub rotate_admin_token: bool,
+    /// How long a read with `?minOffset=` waits for the projections before answering 503.
+    #[arg(long, env = "ORCH_READ_WAIT_MS", default_value_t = 10_000)]
+    pub read_wait_ms: u64,
     /// How long a write waits for the decider before answering 503.
     #[arg(long, env = "ORCH_COMMAND_TIMEOUT_MS", default_value_t = 10_000)]
     pub command_timeout_ms: u64,
@@ -351,13 +358,25 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
     }
     let mut api_addr = None;
     if has("api") {
-        let token = command_api::bootstrap_token(&pool, "admin", a.admin_token.clone()).await?;
+        let file = a.data_dir.join("admin-token");
+        let (token, how, revoked) =
+            command_api::bootstrap_admin(&pool, &file, a.admin_token.clone(), a.rotate_admin_token)
+                .await
+                .context("the bootstrap admin token")?;
+        let kept = match how {
+            command_api::Bootstrap::Kept => format!("kept from {}", file.display()),
+            command_api::Bootstrap::Minted => format!("new, kept in {}", file.display()),
+            command_api::Bootstrap::Given => "as given".into(),
+        };
+        tracing::info!(revoked, "bootstrap admin token: {kept}");
+        let token = (token, kept, revoked);
         let router = command_api::build(
             &kafka,
             pool.clone(),
             command_api::ApiConfig {
                 command_timeout: Duration::from_millis(a.command_timeout_ms),
                 database_url: a.conn.database_url.clone(),
+                read_wait: Duration::from_millis(a.read_wait_ms),
             },
             shutdown.clone(),
         )
@@ -427,7 +446,16 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
     println!("KAFKA {}", kafka.brokers);
     if let Some((addr, token)) = api_addr {
         println!("API http://{addr}");
+        let (token, kept, revoked) = token;
         println!("TOKEN {token}");
+        println!(
+            "(admin token {kept}{}; `orch token revoke` revokes it, and the next start mints a new one)",
+            if revoked > 0 {
+                format!("; {revoked} earlier bootstrap token(s) revoked")
+            } else {
+                String::new()
+            }
+        );
         println!("try: curl -H 'Authorization: Bearer {token}' http://{addr}/api/v1/nodes/health");
     }
     if let Some(addr) = metrics_addr {

@@ -11,7 +11,9 @@ pub mod timetravel;
 
 pub use changes::Changes;
 pub use heartbeats::run_heartbeats;
-pub use run::{Progress, ProjectorConfig, run, table_checksums};
+pub use run::{
+    NOTIFY_CHANNEL, Progress, ProjectorConfig, parse_notification, run, table_checksums,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -123,6 +123,13 @@ pub async fn run(
         }
         changes.write(&mut tx).await?;
         store_offset(&mut tx, &cfg.name, &topic, next, follower.max_epoch).await?;
+        // Delivered at commit, so a read woken by it sees the rows (read-your-writes).
+        sqlx::query("SELECT pg_notify($1, current_schema() || ' ' || $2 || ' ' || $3::text)")
+            .bind(NOTIFY_CHANNEL)
+            .bind(&topic)
+            .bind(next)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         m_events.fetch_add(changes.len() as u64, Ordering::Relaxed);
         m_offset.store(next, Ordering::Relaxed);
@@ -139,6 +146,19 @@ pub async fn run(
             tracing::info!(projector = %cfg.name, next_offset = next, "projector progress");
         }
     }
+}
+
+/// The channel on which the live projector announces each committed batch:
+/// `<schema> <topic> <next offset>`.
+pub const NOTIFY_CHANNEL: &str = "orch_projected";
+
+/// The next offset a notification announces, if it is for `schema` and `topic`.
+pub fn parse_notification(payload: &str, schema: &str, topic: &str) -> Option<i64> {
+    let mut it = payload.splitn(3, ' ');
+    let (s, t, n) = (it.next()?, it.next()?, it.next()?);
+    (s == schema && t == topic)
+        .then(|| n.parse().ok())
+        .flatten()
 }
 
 /// Records where projector `name` is, in the caller's transaction.

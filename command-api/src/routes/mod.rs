@@ -45,9 +45,14 @@ pub fn router(state: S) -> Router {
         .merge(services::routes())
         .merge(events::routes())
         .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/auth/token", axum::routing::delete(revoke_token))
         .route("/metrics", get(|| async { infra::metrics::render() }))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::consistency::layer,
+        ))
         .layer(middleware::from_fn(observe))
         .with_state(state)
 }
@@ -101,14 +106,29 @@ pub async fn execute(
             .map(str::to_string)
     });
     let env = CommandEnvelope::new(command_id, actor, reason, body).with_reply();
-    let events = state
+    let outcome = state
         .outcomes
         .submit(&state.bus, &state.pool, env, state.command_timeout)
         .await?;
+    crate::consistency::record_written(outcome.offset);
+    let events = outcome.events;
     if let Some(Event::CommandRejected { code, message, .. }) = events.first().map(|e| &e.body) {
         return Err(ApiError::rejected(code, message.clone()));
     }
     Ok(events)
+}
+
+/// `DELETE /api/v1/auth/token`: revoke the token this request presents.
+async fn revoke_token(
+    axum::extract::State(s): axum::extract::State<S>,
+    headers: HeaderMap,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let who = actor(&s, &headers).await?;
+    crate::auth::revoke(&s.pool, &s.auth, &headers).await?;
+    tracing::info!(actor = %who, "token revoked by its holder");
+    Ok(axum::Json(
+        serde_json::json!({"actor": who, "status": "REVOKED"}),
+    ))
 }
 
 pub async fn actor(state: &S, headers: &HeaderMap) -> Result<String, ApiError> {

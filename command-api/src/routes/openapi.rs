@@ -4,6 +4,83 @@ use axum::Json;
 use serde_json::{Value, json};
 
 pub async fn document() -> Json<Value> {
+    let mut doc = paths();
+    consistency(&mut doc);
+    Json(doc)
+}
+
+/// Read-your-writes on every route: `minOffset` (and its header) on reads,
+/// `X-Orch-Offset` on writes, `X-Orch-Projected-Offset` on every answer.
+fn consistency(doc: &mut Value) {
+    let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let min_offset = json!({"name": "minOffset", "in": "query",
+        "description": "answer only once the projections include this log offset (a write's X-Orch-Offset): read-your-writes",
+        "schema": {"type": "integer", "minimum": 0}});
+    let min_header = json!({"name": "X-Orch-Min-Offset", "in": "header", "description": "the same as minOffset",
+        "schema": {"type": "integer", "minimum": 0}});
+    let offset = json!({"description": "the log offset of the record holding this command's outcome", "schema": {"type": "integer"}});
+    let projected = json!({"description": "the last log offset the projections included when the read began", "schema": {"type": "integer"}});
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        if path == "/metrics" || path.ends_with("openapi.json") {
+            continue;
+        }
+        let Some(ops) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in ops.iter_mut() {
+            let params = op
+                .as_object_mut()
+                .unwrap()
+                .entry("parameters")
+                .or_insert_with(|| json!([]));
+            params
+                .as_array_mut()
+                .unwrap()
+                .extend([min_offset.clone(), min_header.clone()]);
+            let responses = op["responses"].as_object_mut().unwrap();
+            responses.insert("400".into(), {
+                let mut e = responses
+                    .get("400")
+                    .cloned()
+                    .unwrap_or_else(|| err("Bad request"));
+                let d = e["description"].as_str().unwrap_or("").to_string();
+                e["description"] =
+                    json!(format!("{d}; INVALID_QUERY (minOffset), OFFSET_NOT_IN_LOG"));
+                e
+            });
+            responses.insert("503".into(), {
+                let mut e = responses
+                    .get("503")
+                    .cloned()
+                    .unwrap_or_else(|| err("Unavailable"));
+                let d = e["description"].as_str().unwrap_or("").to_string();
+                e["description"] = json!(format!(
+                    "{d}; PROJECTION_BEHIND (minOffset not reached in time)"
+                ));
+                e
+            });
+            for (code, r) in responses.iter_mut() {
+                if !code.starts_with('2') {
+                    continue;
+                }
+                let h = r
+                    .as_object_mut()
+                    .unwrap()
+                    .entry("headers")
+                    .or_insert_with(|| json!({}));
+                h["X-Orch-Projected-Offset"] = projected.clone();
+                if method != "get" {
+                    h["X-Orch-Offset"] = offset.clone();
+                }
+            }
+        }
+    }
+}
+
+fn paths() -> Value {
     let error = json!({"$ref": "#/components/schemas/Error"});
     let err =
         |d: &str| json!({"description": d, "content": {"application/json": {"schema": error}}});
@@ -24,7 +101,7 @@ pub async fn document() -> Json<Value> {
         r[ok_code] = ok;
         r
     };
-    Json(json!({
+    json!({
         "openapi": "3.1.0",
         "info": {"title": "orch command API", "version": "1"},
         "security": [{"bearer": []}],
@@ -181,6 +258,10 @@ pub async fn document() -> Json<Value> {
                              "key": {"type": "string"}, "value": {"type": "string"}, "effect": {"enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"]}}}}}}}}},
                         "responses": with("200", json!({"description": "{nodeId, taints (with timeAddedMs), changed}"}))}
             },
+            "/api/v1/auth/token": {
+                "delete": {"summary": "Revoke the token this request presents (for the bootstrap admin token, the next `orch up` mints a new one)",
+                           "responses": {"200": {"description": "{actor, status: REVOKED}"}, "401": err("Missing, unknown or revoked token (UNAUTHENTICATED)")}}
+            },
             "/metrics": {"get": {"summary": "Prometheus metrics", "security": [], "responses": {"200": {"description": "text/plain"}}}}
         },
         "components": {
@@ -229,5 +310,5 @@ pub async fn document() -> Json<Value> {
                 }
             }
         }
-    }))
+    })
 }

@@ -138,6 +138,7 @@ pub struct Cluster {
     pub procs: Vec<Proc>,
 }
 
+#[derive(Clone)]
 pub struct Options {
     pub nodes_per_zone: u32,
     pub node_cpu_milli: u64,
@@ -289,10 +290,20 @@ impl Cluster {
             opts.lost_seconds.to_string(),
             "--snapshot-every".into(),
             "500".into(),
+            // This cluster's own: the bootstrap admin token is kept there across restarts.
+            "--data-dir".into(),
+            self.data_dir().display().to_string(),
         ];
         args.extend(opts.up_args.iter().cloned());
         self.spawn(&components.replace(',', "+"), &args, database_url)
             .await
+    }
+
+    /// The cluster's `--data-dir` (the bootstrap token file).
+    pub fn data_dir(&self) -> PathBuf {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("it-data")
+            .join(&self.db_name)
     }
 
     pub async fn spawn(&self, what: &str, args: &[String], database_url: &str) -> Proc {
