@@ -196,13 +196,14 @@ async fn a_read_with_the_offset_of_a_write_always_shows_that_write_even_right_af
         .unwrap()
         .to_string();
     // The offset is the log record of the command's outcome.
-    assert_eq!(
-        c.count(&format!(
-            "SELECT min(log_offset) FROM event_log WHERE event_type = 'DeploymentCreated' AND aggregate_id = '{id}'"
+    let (status, page) = c
+        .get(&format!(
+            "/api/v1/events?aggregate={id}&order=asc&limit=1&minOffset={created_at}"
         ))
-        .await,
-        created_at
-    );
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"][0]["type"], "DeploymentCreated", "{page}");
+    assert_eq!(page["items"][0]["offset"], created_at, "{page}");
 
     let check = |c: &Cluster, round: usize| {
         let (api, token, http, id) = (c.api.clone(), c.token.clone(), c.http.clone(), id.clone());
