@@ -61,28 +61,31 @@ impl ApiError {
         )
     }
 
-    /// A decider rejection, by code.
-    pub fn rejected(code: &str, message: String) -> Self {
-        use domain::decide::code as c;
-        let (status, code) = match code {
-            c::ALREADY_EXISTS => (StatusCode::CONFLICT, c::ALREADY_EXISTS),
-            c::NOT_FOUND => (StatusCode::NOT_FOUND, c::NOT_FOUND),
-            c::INSUFFICIENT_CLUSTER_CAPACITY => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                c::INSUFFICIENT_CLUSTER_CAPACITY,
-            ),
-            c::VALIDATION_FAILED => (StatusCode::UNPROCESSABLE_ENTITY, c::VALIDATION_FAILED),
-            // Like Kubernetes' eviction API: try again once a replacement is Ready.
-            c::DISRUPTION_BUDGET_EXCEEDED => {
-                (StatusCode::TOO_MANY_REQUESTS, c::DISRUPTION_BUDGET_EXCEEDED)
+    /// A decider rejection: every code has its status (a new code does not
+    /// compile until it is given one here).
+    pub fn rejected(code: domain::RejectionCode, message: String) -> Self {
+        use domain::RejectionCode as C;
+        let status = match code {
+            C::AlreadyExists
+            | C::RolloutInProgress
+            | C::NoRolloutInProgress
+            | C::NotACanary
+            // The object is not in the state the command expects (a stale view).
+            | C::PodAlreadyBound
+            | C::PodNotPending
+            | C::PodNotOnNode
+            | C::NodeNotReady
+            | C::BindInfeasible
+            | C::PreemptionInvalid => StatusCode::CONFLICT,
+            C::NotFound | C::RevisionNotFound => StatusCode::NOT_FOUND,
+            C::InsufficientClusterCapacity | C::ValidationFailed => {
+                StatusCode::UNPROCESSABLE_ENTITY
             }
-            c::ROLLOUT_IN_PROGRESS => (StatusCode::CONFLICT, c::ROLLOUT_IN_PROGRESS),
-            c::NO_ROLLOUT_IN_PROGRESS => (StatusCode::CONFLICT, c::NO_ROLLOUT_IN_PROGRESS),
-            c::NOT_A_CANARY => (StatusCode::CONFLICT, c::NOT_A_CANARY),
-            c::REVISION_NOT_FOUND => (StatusCode::NOT_FOUND, c::REVISION_NOT_FOUND),
-            _ => (StatusCode::CONFLICT, "CONFLICT"),
+            // Like Kubernetes' eviction API: try again once a replacement is Ready.
+            C::DisruptionBudgetExceeded => StatusCode::TOO_MANY_REQUESTS,
+            C::Other => return ApiError::new(StatusCode::CONFLICT, "REJECTED", message),
         };
-        ApiError::new(status, code, message)
+        ApiError::new(status, code.as_str(), message)
     }
 }
 

@@ -131,28 +131,20 @@ async fn recorded(pool: &PgPool, command_id: Uuid) -> Result<Option<Outcome>, Ap
     let offset = rows[0].log_offset;
     for r in rows {
         let kind = match r.aggregate_kind.as_str() {
-            "node" => domain::AggregateKind::Node,
-            "pod" => domain::AggregateKind::Pod,
-            "deployment" => domain::AggregateKind::Deployment,
-            "service" => domain::AggregateKind::Service,
-            _ => domain::AggregateKind::Command,
+            "node" => "Node",
+            "pod" => "Pod",
+            "deployment" => "Deployment",
+            "service" => "Service",
+            _ => "Command",
         };
-        out.push(EventEnvelope {
-            event_id: r.event_id,
-            causation_id: r.causation_id,
-            correlation_id: r.correlation_id,
-            aggregate: domain::AggregateRef {
-                kind,
-                id: r.aggregate_id,
-            },
-            sequence: r.sequence as u64,
-            occurred_at: r.occurred_at,
-            actor: r.actor,
-            reason: r.reason,
-            command: r.command,
-            schema_version: r.schema_version as u16,
-            body: serde_json::from_value(r.body).map_err(ApiError::internal)?,
+        // Through the upcasting decoder: the row may be from an older release.
+        let envelope = serde_json::json!({
+            "eventId": r.event_id, "causationId": r.causation_id, "correlationId": r.correlation_id,
+            "aggregate": {"kind": kind, "id": r.aggregate_id}, "sequence": r.sequence,
+            "occurredAt": r.occurred_at, "actor": r.actor, "reason": r.reason, "command": r.command,
+            "schemaVersion": r.schema_version, "body": r.body,
         });
+        out.push(EventEnvelope::from_json_value(envelope).map_err(ApiError::internal)?);
     }
     Ok(Some(Outcome {
         events: out,

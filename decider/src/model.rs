@@ -85,7 +85,7 @@ impl WriteModel {
             Ok(events) => events,
             Err(r) => vec![Event::CommandRejected {
                 command_type: cmd.body.type_name().to_string(),
-                code: r.code.to_string(),
+                code: r.code,
                 message: r.message,
             }],
         };
@@ -200,7 +200,9 @@ mod tests {
         });
         let b = m.handle(0, &c, 1, Utc::now()).unwrap();
         match &b.events[0].body {
-            Event::CommandRejected { code, .. } => assert_eq!(code, "NOT_FOUND"),
+            Event::CommandRejected { code, .. } => {
+                assert_eq!(*code, domain::RejectionCode::NotFound)
+            }
             e => panic!("{e:?}"),
         }
         assert_eq!(b.events[0].causation_id, c.command_id);

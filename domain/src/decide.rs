@@ -6,45 +6,21 @@ use std::collections::HashMap;
 
 use crate::command::Command;
 use crate::command::TemplatePatch;
-use crate::event::{Event, EvictionCause, RolloutTrigger};
+use crate::event::{Event, EvictionCause, PodFailureCause, RolloutTrigger};
 use crate::ids::{DeploymentId, NodeId, PodId};
 use crate::model::{
     DeploymentSpec, LabelRequirement, NodeCondition, NodeUsage, PodAffinityTerm, PodPhase,
     SelectorOperator, TaintEffect, priority_of_class,
 };
 use crate::names::{FieldError, check_labels};
+pub use crate::rejection::{Rejection, RejectionCode};
 use crate::scheduler::{self, Topology, inter_pod_affinity, statically_feasible};
 use crate::state::{Node, State};
 
 /// Most replicas one deployment may ask for.
 pub const MAX_REPLICAS: u32 = 100_000;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct Rejection {
-    pub code: &'static str,
-    pub message: String,
-}
-
-pub mod code {
-    pub const ALREADY_EXISTS: &str = "ALREADY_EXISTS";
-    pub const NOT_FOUND: &str = "NOT_FOUND";
-    pub const INSUFFICIENT_CLUSTER_CAPACITY: &str = "INSUFFICIENT_CLUSTER_CAPACITY";
-    pub const VALIDATION_FAILED: &str = "VALIDATION_FAILED";
-    pub const POD_ALREADY_BOUND: &str = "POD_ALREADY_BOUND";
-    pub const POD_NOT_PENDING: &str = "POD_NOT_PENDING";
-    pub const POD_NOT_ON_NODE: &str = "POD_NOT_ON_NODE";
-    pub const NODE_NOT_READY: &str = "NODE_NOT_READY";
-    pub const BIND_INFEASIBLE: &str = "BIND_INFEASIBLE";
-    pub const DISRUPTION_BUDGET_EXCEEDED: &str = "DISRUPTION_BUDGET_EXCEEDED";
-    pub const PREEMPTION_INVALID: &str = "PREEMPTION_INVALID";
-    pub const ROLLOUT_IN_PROGRESS: &str = "ROLLOUT_IN_PROGRESS";
-    pub const NO_ROLLOUT_IN_PROGRESS: &str = "NO_ROLLOUT_IN_PROGRESS";
-    pub const REVISION_NOT_FOUND: &str = "REVISION_NOT_FOUND";
-    pub const NOT_A_CANARY: &str = "NOT_A_CANARY";
-}
-
-fn reject(code: &'static str, message: impl Into<String>) -> Result<Vec<Event>, Rejection> {
+fn reject(code: RejectionCode, message: impl Into<String>) -> Result<Vec<Event>, Rejection> {
     Err(Rejection {
         code,
         message: message.into(),
@@ -58,7 +34,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 || spec.mem_allocatable_mb > spec.mem_capacity_mb
             {
                 return reject(
-                    code::VALIDATION_FAILED,
+                    RejectionCode::ValidationFailed,
                     "allocatable must not exceed capacity",
                 );
             }
@@ -66,7 +42,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 && other.id != *node_id
             {
                 return reject(
-                    code::ALREADY_EXISTS,
+                    RejectionCode::AlreadyExists,
                     format!("node name '{}' is taken", spec.name),
                 );
             }
@@ -86,7 +62,10 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             }
         }
         Command::MarkNodeReady { node_id } => match state.nodes.get(node_id) {
-            None => reject(code::NOT_FOUND, format!("node {node_id} is not registered")),
+            None => reject(
+                RejectionCode::NotFound,
+                format!("node {node_id} is not registered"),
+            ),
             Some(n) if n.condition == NodeCondition::Ready => Ok(vec![]),
             Some(_) => Ok(vec![Event::NodeReady { node_id: *node_id }]),
         },
@@ -94,7 +73,10 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             node_id,
             silent_for_ms,
         } => match state.nodes.get(node_id) {
-            None => reject(code::NOT_FOUND, format!("node {node_id} is not registered")),
+            None => reject(
+                RejectionCode::NotFound,
+                format!("node {node_id} is not registered"),
+            ),
             Some(n) if n.condition != NodeCondition::Ready => Ok(vec![]),
             Some(_) => Ok(vec![Event::NodeNotReady {
                 node_id: *node_id,
@@ -105,7 +87,10 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             node_id,
             silent_for_ms,
         } => match state.nodes.get(node_id) {
-            None => reject(code::NOT_FOUND, format!("node {node_id} is not registered")),
+            None => reject(
+                RejectionCode::NotFound,
+                format!("node {node_id} is not registered"),
+            ),
             Some(n) if n.condition == NodeCondition::Lost => Ok(vec![]),
             Some(n) => Ok(node_lost(state, n, *silent_for_ms)),
         },
@@ -115,7 +100,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         } => {
             if state.deployments.contains_key(deployment_id) {
                 return reject(
-                    code::ALREADY_EXISTS,
+                    RejectionCode::AlreadyExists,
                     format!("deployment {deployment_id} already exists"),
                 );
             }
@@ -124,7 +109,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 .is_some()
             {
                 return reject(
-                    code::ALREADY_EXISTS,
+                    RejectionCode::AlreadyExists,
                     format!(
                         "deployment '{}' already exists in namespace '{}'",
                         spec.name, spec.namespace
@@ -145,13 +130,13 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         } => {
             let Some(d) = state.deployments.get(deployment_id) else {
                 return reject(
-                    code::NOT_FOUND,
+                    RejectionCode::NotFound,
                     format!("deployment {deployment_id} not found"),
                 );
             };
             if *replicas > MAX_REPLICAS {
                 return reject(
-                    code::VALIDATION_FAILED,
+                    RejectionCode::ValidationFailed,
                     format!("replicas must be at most {MAX_REPLICAS}"),
                 );
             }
@@ -167,7 +152,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         Command::DeleteDeployment { deployment_id } => {
             let Some(d) = state.deployments.get(deployment_id) else {
                 return reject(
-                    code::NOT_FOUND,
+                    RejectionCode::NotFound,
                     format!("deployment {deployment_id} not found"),
                 );
             };
@@ -203,7 +188,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 .is_some()
             {
                 return reject(
-                    code::ALREADY_EXISTS,
+                    RejectionCode::AlreadyExists,
                     format!(
                         "deployment '{name}' exists in namespace '{namespace}': delete it first"
                     ),
@@ -211,7 +196,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             }
             let Some(d) = state.deleted.get(&format!("{namespace}/{name}")) else {
                 return reject(
-                    code::NOT_FOUND,
+                    RejectionCode::NotFound,
                     format!("no deleted deployment '{name}' in namespace '{namespace}'"),
                 );
             };
@@ -276,13 +261,13 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         } => {
             let Some(d) = state.deployments.get(deployment_id) else {
                 return reject(
-                    code::NOT_FOUND,
+                    RejectionCode::NotFound,
                     format!("deployment {deployment_id} not found"),
                 );
             };
             let Some(r) = &d.rollout else {
                 return reject(
-                    code::NO_ROLLOUT_IN_PROGRESS,
+                    RejectionCode::NoRolloutInProgress,
                     format!("deployment {} has no rollout in progress", d.spec.name),
                 );
             };
@@ -293,13 +278,13 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         | Command::PromoteRollout { deployment_id } => {
             let Some(d) = state.deployments.get(deployment_id) else {
                 return reject(
-                    code::NOT_FOUND,
+                    RejectionCode::NotFound,
                     format!("deployment {deployment_id} not found"),
                 );
             };
             let Some(r) = &d.rollout else {
                 return reject(
-                    code::NO_ROLLOUT_IN_PROGRESS,
+                    RejectionCode::NoRolloutInProgress,
                     format!("deployment {} has no rollout in progress", d.spec.name),
                 );
             };
@@ -316,7 +301,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 Command::PromoteRollout { .. } => {
                     if r.canary.is_none() {
                         return reject(
-                            code::NOT_A_CANARY,
+                            RejectionCode::NotACanary,
                             format!("rollout {rollout} of {} is not a canary", d.spec.name),
                         );
                     }
@@ -380,7 +365,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                     .is_some()
             {
                 return reject(
-                    code::ALREADY_EXISTS,
+                    RejectionCode::AlreadyExists,
                     format!(
                         "service '{}' already exists in namespace '{}'",
                         spec.name, spec.namespace
@@ -416,7 +401,10 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             }])
         }
         Command::DeleteService { service_id } => match state.services.get(service_id) {
-            None => reject(code::NOT_FOUND, format!("service {service_id} not found")),
+            None => reject(
+                RejectionCode::NotFound,
+                format!("service {service_id} not found"),
+            ),
             Some(s) => Ok(vec![Event::ServiceDeleted {
                 service_id: *service_id,
                 namespace: s.spec.namespace.clone(),
@@ -464,22 +452,22 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             preempt,
         } => {
             let Some(pod) = state.pods.get(pod_id) else {
-                return reject(code::NOT_FOUND, format!("pod {pod_id} not found"));
+                return reject(RejectionCode::NotFound, format!("pod {pod_id} not found"));
             };
             if let Some(bound) = pod.node {
                 return reject(
-                    code::POD_ALREADY_BOUND,
+                    RejectionCode::PodAlreadyBound,
                     format!("pod {pod_id} is already bound to node {bound}"),
                 );
             }
             if pod.phase != PodPhase::Pending {
                 return reject(
-                    code::POD_NOT_PENDING,
+                    RejectionCode::PodNotPending,
                     format!("pod {pod_id} is {}", pod.phase.as_str()),
                 );
             }
             let Some(node) = state.nodes.get(node_id) else {
-                return reject(code::NOT_FOUND, format!("node {node_id} not found"));
+                return reject(RejectionCode::NotFound, format!("node {node_id} not found"));
             };
             let spec = &state.deployments[&pod.deployment].spec;
             let mut events = Vec::with_capacity(preempt.len() + 1);
@@ -495,14 +483,14 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                         .filter(|v| v.is_live() && v.node == Some(*node_id));
                     let Some(victim) = victim else {
                         return reject(
-                            code::PREEMPTION_INVALID,
+                            RejectionCode::PreemptionInvalid,
                             format!("pod {victim_id} is not running on node {}", node.spec.name),
                         );
                     };
                     let victim_priority = state.priority_of(victim);
                     if victim_priority >= priority {
                         return reject(
-                            code::PREEMPTION_INVALID,
+                            RejectionCode::PreemptionInvalid,
                             format!(
                                 "pod {victim_id} has priority {victim_priority}, not lower than {priority}"
                             ),
@@ -514,7 +502,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                             .or_insert_with(|| state.disruptions_allowed_for(&victim.deployment));
                         if *left == 0 {
                             return reject(
-                                code::DISRUPTION_BUDGET_EXCEEDED,
+                                RejectionCode::DisruptionBudgetExceeded,
                                 format!(
                                     "evicting pod {victim_id} would break its deployment's disruption budget"
                                 ),
@@ -545,9 +533,9 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 scheduler::run_filters(node, spec, pod.cpu_milli as u64, pod.mem_mb as u64, freed)
             {
                 let c = if r == scheduler::reason::NODE_NOT_READY {
-                    code::NODE_NOT_READY
+                    RejectionCode::NodeNotReady
                 } else {
-                    code::BIND_INFEASIBLE
+                    RejectionCode::BindInfeasible
                 };
                 return reject(
                     c,
@@ -559,7 +547,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             }
             if inter_pod_affinity::node_level_conflict(state, node, spec) {
                 return reject(
-                    code::BIND_INFEASIBLE,
+                    RejectionCode::BindInfeasible,
                     format!(
                         "pod {pod_id} cannot be bound to node {}: {}",
                         node.spec.name,
@@ -605,7 +593,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             respect_budget,
         } => {
             let Some(pod) = state.pods.get(pod_id) else {
-                return reject(code::NOT_FOUND, format!("pod {pod_id} not found"));
+                return reject(RejectionCode::NotFound, format!("pod {pod_id} not found"));
             };
             if !pod.is_live() {
                 return Ok(vec![]);
@@ -616,7 +604,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 && state.disruptions_allowed(d) == 0
             {
                 return reject(
-                    code::DISRUPTION_BUDGET_EXCEEDED,
+                    RejectionCode::DisruptionBudgetExceeded,
                     format!(
                         "evicting pod {pod_id} would leave deployment {} with fewer available pods than its disruption budget allows",
                         d.spec.name
@@ -635,7 +623,10 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         Command::CordonNode { node_id } | Command::DrainNode { node_id } => {
             let drain = matches!(command, Command::DrainNode { .. });
             match state.nodes.get(node_id) {
-                None => reject(code::NOT_FOUND, format!("node {node_id} is not registered")),
+                None => reject(
+                    RejectionCode::NotFound,
+                    format!("node {node_id} is not registered"),
+                ),
                 Some(n) if n.unschedulable && (n.draining || !drain) => Ok(vec![]),
                 Some(_) => Ok(vec![Event::NodeCordoned {
                     node_id: *node_id,
@@ -644,19 +635,25 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             }
         }
         Command::UncordonNode { node_id } => match state.nodes.get(node_id) {
-            None => reject(code::NOT_FOUND, format!("node {node_id} is not registered")),
+            None => reject(
+                RejectionCode::NotFound,
+                format!("node {node_id} is not registered"),
+            ),
             Some(n) if !n.unschedulable => Ok(vec![]),
             Some(_) => Ok(vec![Event::NodeUncordoned { node_id: *node_id }]),
         },
         Command::SetNodeTaints { node_id, taints } => match state.nodes.get(node_id) {
-            None => reject(code::NOT_FOUND, format!("node {node_id} is not registered")),
+            None => reject(
+                RejectionCode::NotFound,
+                format!("node {node_id} is not registered"),
+            ),
             Some(n) if n.spec.taints == *taints => Ok(vec![]),
             Some(_) => {
                 let mut seen = std::collections::HashSet::new();
                 for t in taints {
                     if t.key.is_empty() || !seen.insert((t.key.as_str(), t.effect)) {
                         return reject(
-                            code::VALIDATION_FAILED,
+                            RejectionCode::ValidationFailed,
                             format!(
                                 "taints: key '{}' is empty or repeated for one effect",
                                 t.key
@@ -704,7 +701,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 }]),
                 (PodPhase::Running, true) => Ok(vec![]),
                 (phase, _) => reject(
-                    code::POD_NOT_PENDING,
+                    RejectionCode::PodNotPending,
                     format!("pod {pod_id} is {}", phase.as_str()),
                 ),
             }
@@ -722,6 +719,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             Ok(vec![Event::PodFailed {
                 pod_id: *pod_id,
                 node_id: Some(*node_id),
+                cause: PodFailureCause::Container,
                 reason: reason.clone(),
                 usage,
             }])
@@ -750,7 +748,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                     }
                     if *respect_budget && state.disruptions_allowed(d) == 0 {
                         return reject(
-                            code::DISRUPTION_BUDGET_EXCEEDED,
+                            RejectionCode::DisruptionBudgetExceeded,
                             format!(
                                 "deleting pod {pod_id} would break the disruption budget of {}",
                                 d.spec.name
@@ -776,13 +774,13 @@ fn pod_on_node<'s>(
 ) -> Result<&'s crate::state::Pod, Rejection> {
     let Some(pod) = state.pods.get(pod_id) else {
         return Err(Rejection {
-            code: code::NOT_FOUND,
+            code: RejectionCode::NotFound,
             message: format!("pod {pod_id} not found"),
         });
     };
     if pod.node != Some(*node_id) {
         return Err(Rejection {
-            code: code::POD_NOT_ON_NODE,
+            code: RejectionCode::PodNotOnNode,
             message: format!("pod {pod_id} is not bound to node {node_id}"),
         });
     }
@@ -832,6 +830,7 @@ fn node_lost(state: &State, node: &Node, silent_for_ms: u64) -> Vec<Event> {
         events.push(Event::PodFailed {
             pod_id,
             node_id: Some(node.id),
+            cause: PodFailureCause::NodeLost,
             reason: format!(
                 "NodeLost: node {} silent for {} ms",
                 node.spec.name, silent_for_ms
@@ -991,7 +990,7 @@ pub fn scheduling_errors(spec: &DeploymentSpec) -> Vec<FieldError> {
 
 fn validation(errors: &[FieldError]) -> Rejection {
     Rejection {
-        code: code::VALIDATION_FAILED,
+        code: RejectionCode::ValidationFailed,
         message: errors
             .iter()
             .map(|e| e.to_string())
@@ -1012,7 +1011,7 @@ fn rollback(
 ) -> Result<Vec<Event>, Rejection> {
     let Some(d) = state.deployments.get(deployment_id) else {
         return reject(
-            code::NOT_FOUND,
+            RejectionCode::NotFound,
             format!("deployment {deployment_id} not found"),
         );
     };
@@ -1021,7 +1020,7 @@ fn rollback(
     }
     if d.template(revision).is_none() || revision == 0 {
         return reject(
-            code::REVISION_NOT_FOUND,
+            RejectionCode::RevisionNotFound,
             format!(
                 "deployment {} has no revision {revision} (revisions 1 to {})",
                 d.spec.name,
@@ -1067,7 +1066,7 @@ fn update_deployment(
 ) -> Result<Vec<Event>, Rejection> {
     let Some(d) = state.deployments.get(deployment_id) else {
         return reject(
-            code::NOT_FOUND,
+            RejectionCode::NotFound,
             format!("deployment {deployment_id} not found"),
         );
     };
@@ -1102,13 +1101,13 @@ fn update_deployment(
     let template_changed = spec != d.spec;
     if patch.canary.is_some() && !template_changed {
         return reject(
-            code::VALIDATION_FAILED,
+            RejectionCode::ValidationFailed,
             "canary: only a template change (image, command, args, env, resources, labels, probes) starts a canary",
         );
     }
     if template_changed && let Some(r) = &d.rollout {
         return reject(
-            code::ROLLOUT_IN_PROGRESS,
+            RejectionCode::RolloutInProgress,
             format!(
                 "deployment {} is rolling out revision {} (rollout {}); wait for it, pause it, or roll back",
                 d.spec.name, r.to, r.number
@@ -1247,7 +1246,7 @@ fn validate_spec(spec: &DeploymentSpec) -> Result<(), Rejection> {
     let r = &spec.resources;
     let fail = |m: String| {
         Err(Rejection {
-            code: code::VALIDATION_FAILED,
+            code: RejectionCode::ValidationFailed,
             message: m,
         })
     };
@@ -1302,7 +1301,7 @@ fn check_capacity(state: &State, spec: &DeploymentSpec, replicas: u32) -> Result
         )
     };
     Err(Rejection {
-        code: code::INSUFFICIENT_CLUSTER_CAPACITY,
+        code: RejectionCode::InsufficientClusterCapacity,
         message,
     })
 }

@@ -18,7 +18,7 @@ use crate::names::{Image, Name};
 
 /// The version this release writes in every envelope's `schemaVersion`.
 /// Bump it only together with a new step in `UPCASTERS`.
-pub const SCHEMA_VERSION: u16 = 1;
+pub const SCHEMA_VERSION: u16 = 2;
 
 /// Every `Event` variant's `type` tag, as `Event::type_name` returns it.
 /// A unit test compares it with the variants serde knows, and the golden
@@ -161,6 +161,8 @@ pub enum Event {
     PodFailed {
         pod_id: PodId,
         node_id: Option<NodeId>,
+        /// What failed: the pod's own container, or the node under it.
+        cause: PodFailureCause,
         reason: String,
         usage: Option<NodeUsage>,
     },
@@ -280,7 +282,7 @@ pub enum Event {
     },
     CommandRejected {
         command_type: String,
-        code: String,
+        code: crate::rejection::RejectionCode,
         message: String,
     },
 }
@@ -388,6 +390,16 @@ impl RolloutTrigger {
             RolloutTrigger::AutoRollback => "AUTO_ROLLBACK",
         }
     }
+}
+
+/// Why a pod failed. A lost node is not the pod's fault (it does not count
+/// against a rollout); a container failure is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PodFailureCause {
+    /// Its node stopped heartbeating and was declared lost.
+    NodeLost,
+    /// Its node's agent reported it failed (a crash, a failed start, an image pull).
+    Container,
 }
 
 /// What made a pod leave its node.
@@ -572,7 +584,26 @@ pub type Upcaster = fn(&mut Map<String, Value>) -> Result<(), String>;
 /// than its `SCHEMA_VERSION` (`DecodeError::WrittenByNewerRelease`) rather
 /// than misreading them. Every version keeps `schemaVersion` at the top of
 /// the envelope, which is how the chain finds where to start.
-const UPCASTERS: [Upcaster; SCHEMA_VERSION as usize - 1] = [];
+const UPCASTERS: [Upcaster; SCHEMA_VERSION as usize - 1] = [v1_to_v2];
+
+/// v2 gave `PodFailed` a typed `cause`; v1 said it only in the reason's
+/// words, and only a lost node's failures started with "NodeLost".
+fn v1_to_v2(envelope: &mut Map<String, Value>) -> Result<(), String> {
+    let Some(body) = envelope.get_mut("body").and_then(Value::as_object_mut) else {
+        return Err("no body".into());
+    };
+    if body.get("type").and_then(Value::as_str) != Some("PodFailed") || body.contains_key("cause") {
+        return Ok(());
+    }
+    let reason = body.get("reason").and_then(Value::as_str).unwrap_or("");
+    let cause = if reason.starts_with("NodeLost") {
+        "NodeLost"
+    } else {
+        "Container"
+    };
+    body.insert("cause".into(), Value::from(cause));
+    Ok(())
+}
 
 /// Brings `envelope` from its `schemaVersion` to the version `steps` lead to
 /// (`steps.len() + 1`), one step at a time, stamping each step's version.

@@ -10,12 +10,14 @@ pub mod ids;
 pub mod model;
 pub mod names;
 pub mod reconcile;
+pub mod rejection;
 pub mod scheduler;
 pub mod state;
 pub mod testing;
 
 pub use command::{Command, CommandEnvelope};
-pub use decide::{Rejection, decide};
+pub use decide::decide;
 pub use event::{AggregateKind, AggregateRef, Event, EventBatch, EventEnvelope};
 pub use ids::{DeploymentId, NodeId, PodId};
+pub use rejection::{Rejection, RejectionCode};
 pub use state::State;

@@ -450,10 +450,6 @@ impl State {
 
     /// A pod of the revision a rollout moves to failed: count it against the rollout.
     fn rollout_failure(&mut self, d: DeploymentId, revision: u64, pod: PodId, reason: &str) {
-        // A lost node is not the new revision's fault.
-        if reason.starts_with("NodeLost") {
-            return;
-        }
         if let Some(r) = self
             .deployments
             .get_mut(&d)
@@ -800,8 +796,16 @@ impl State {
                     pod.version += 1;
                 }
             }
-            Event::PodFailed { pod_id, reason, .. } => {
-                if let Some(pod) = self.pods.get(pod_id) {
+            Event::PodFailed {
+                pod_id,
+                cause,
+                reason,
+                ..
+            } => {
+                // A lost node is not the new revision's fault.
+                if *cause == crate::event::PodFailureCause::Container
+                    && let Some(pod) = self.pods.get(pod_id)
+                {
                     let (d, rev) = (pod.deployment, pod.revision);
                     self.rollout_failure(d, rev, *pod_id, reason);
                 }

@@ -1,5 +1,5 @@
+use domain::RejectionCode;
 use domain::command::Command;
-use domain::decide::code;
 use domain::event::Event;
 use domain::ids::{NodeId, PodId};
 use domain::model::{NodeCondition, PodPhase, Taint, TaintEffect, Toleration, TolerationOperator};
@@ -38,7 +38,7 @@ fn a_deployment_that_can_never_fit_is_refused_with_insufficient_cluster_capacity
     });
     assert_eq!(
         too_big_pod.unwrap_err().code,
-        code::INSUFFICIENT_CLUSTER_CAPACITY
+        RejectionCode::InsufficientClusterCapacity
     );
     let too_many = g.when(Command::CreateDeployment {
         deployment_id: deployment_id(1),
@@ -46,7 +46,7 @@ fn a_deployment_that_can_never_fit_is_refused_with_insufficient_cluster_capacity
     });
     assert_eq!(
         too_many.unwrap_err().code,
-        code::INSUFFICIENT_CLUSTER_CAPACITY
+        RejectionCode::InsufficientClusterCapacity
     );
 }
 
@@ -62,7 +62,7 @@ fn a_second_deployment_with_the_same_name_is_refused() {
         deployment_id: deployment_id(2),
         spec: deployment_spec("web", 1, 100, 100),
     });
-    assert_eq!(r.unwrap_err().code, code::ALREADY_EXISTS);
+    assert_eq!(r.unwrap_err().code, RejectionCode::AlreadyExists);
 }
 
 #[test]
@@ -151,7 +151,7 @@ fn a_bind_is_validated_and_a_duplicate_bind_is_refused() {
         placement: Default::default(),
         preempt: vec![],
     });
-    assert_eq!(again.unwrap_err().code, code::POD_ALREADY_BOUND);
+    assert_eq!(again.unwrap_err().code, RejectionCode::PodAlreadyBound);
 }
 
 #[test]
@@ -189,7 +189,7 @@ fn a_bind_that_would_overcommit_the_node_is_refused() {
         placement: Default::default(),
         preempt: vec![],
     });
-    assert_eq!(r.unwrap_err().code, code::BIND_INFEASIBLE);
+    assert_eq!(r.unwrap_err().code, RejectionCode::BindInfeasible);
 }
 
 #[test]
@@ -250,7 +250,10 @@ fn a_gpu_only_node_takes_only_pods_that_tolerate_its_taint() {
         deployment_id: d,
         spec: deployment_spec("web", 1, 100, 100),
     });
-    assert_eq!(plain.unwrap_err().code, code::INSUFFICIENT_CLUSTER_CAPACITY);
+    assert_eq!(
+        plain.unwrap_err().code,
+        RejectionCode::InsufficientClusterCapacity
+    );
     let mut spec = deployment_spec("trainer", 1, 100, 100);
     spec.tolerations.push(Toleration {
         toleration_seconds: None,

@@ -260,3 +260,21 @@ fn a_malformed_current_envelope_is_a_json_error() {
     assert!(matches!(err, DecodeError::Json(_)), "{err:?}");
     assert!(err.to_string().contains("nodeId"), "{err}");
 }
+
+/// v1 said why a pod failed only in words; v2's typed cause is what those words meant.
+#[test]
+fn a_v1_pod_failure_reads_with_the_cause_its_reason_implies() {
+    let cause_of = |stem: &str| {
+        let sample = samples()
+            .into_iter()
+            .find(|s| s.dir_version == 1 && s.stem() == stem)
+            .unwrap();
+        match decode(&sample).body {
+            domain::Event::PodFailed { cause, .. } => cause,
+            other => panic!("{stem}: {other:?}"),
+        }
+    };
+    use domain::event::PodFailureCause;
+    assert_eq!(cause_of("PodFailed"), PodFailureCause::NodeLost);
+    assert_eq!(cause_of("PodFailed-Unbound"), PodFailureCause::Container);
+}

@@ -2,8 +2,8 @@
 //! decider, pods started and made Ready (or failing readiness) by a fake
 //! kubelet, invariants checked after every command.
 
+use domain::RejectionCode;
 use domain::command::{Command, TemplatePatch};
-use domain::decide::code;
 use domain::event::{Event, RolloutTrigger};
 use domain::ids::{DeploymentId, NodeId};
 use domain::model::{Canary, DisruptionBudget, PodPhase, RollingUpdate};
@@ -256,7 +256,10 @@ fn rollback_to_any_recorded_revision_and_unknown_revisions_are_404() {
         rollout: None,
         reason: "operator".into(),
     };
-    assert_eq!(g.when(rb(9)).unwrap_err().code, code::REVISION_NOT_FOUND);
+    assert_eq!(
+        g.when(rb(9)).unwrap_err().code,
+        RejectionCode::RevisionNotFound
+    );
     let ev = g.apply(rb(1)).unwrap();
     assert!(matches!(
         ev[..],
@@ -294,7 +297,7 @@ fn a_second_update_during_a_rollout_is_refused_but_strategy_changes_are_not() {
             patch: image("v3"),
         })
         .unwrap_err();
-    assert_eq!(err.code, code::ROLLOUT_IN_PROGRESS);
+    assert_eq!(err.code, RejectionCode::RolloutInProgress);
     let ev = g
         .apply(Command::UpdateDeployment {
             deployment_id: d,
@@ -361,7 +364,7 @@ fn a_canary_stops_at_its_pods_until_promoted() {
         g.when(Command::PromoteRollout { deployment_id: d })
             .unwrap_err()
             .code,
-        code::NO_ROLLOUT_IN_PROGRESS
+        RejectionCode::NoRolloutInProgress
     );
 }
 
@@ -514,7 +517,7 @@ fn the_disruption_budget_changes_without_a_revision_and_is_validated() {
     };
     assert_eq!(
         g.when(patch(Some(both))).unwrap_err().code,
-        code::VALIDATION_FAILED
+        RejectionCode::ValidationFailed
     );
     // A rollout keeps the budget; null removes it.
     g.apply(Command::UpdateDeployment {
@@ -536,7 +539,7 @@ fn abort_goes_back_to_where_the_rollout_started() {
     };
     assert_eq!(
         g.when(abort.clone()).unwrap_err().code,
-        code::NO_ROLLOUT_IN_PROGRESS
+        RejectionCode::NoRolloutInProgress
     );
     g.apply(Command::UpdateDeployment {
         deployment_id: d,
@@ -614,12 +617,12 @@ fn an_undeleted_deployment_comes_back_as_it_was_and_its_history_goes_on() {
         namespace: ns.clone(),
         name: name.clone(),
     });
-    assert_eq!(exists.unwrap_err().code, code::ALREADY_EXISTS);
+    assert_eq!(exists.unwrap_err().code, RejectionCode::AlreadyExists);
     let unknown = g.when(Command::UndeleteDeployment {
         namespace: ns.clone(),
         name: domain::names::Name::parse("name", "never").unwrap(),
     });
-    assert_eq!(unknown.unwrap_err().code, code::NOT_FOUND);
+    assert_eq!(unknown.unwrap_err().code, RejectionCode::NotFound);
 
     g.apply(Command::DeleteDeployment { deployment_id: d })
         .unwrap();
@@ -676,7 +679,7 @@ fn an_undeleted_deployment_comes_back_as_it_was_and_its_history_goes_on() {
         namespace: ns,
         name,
     });
-    assert_eq!(again.unwrap_err().code, code::ALREADY_EXISTS);
+    assert_eq!(again.unwrap_err().code, RejectionCode::AlreadyExists);
 }
 
 #[test]

@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use domain::RejectionCode;
 use domain::command::Command;
-use domain::decide::code;
 use domain::event::{Event, EvictionCause};
 use domain::ids::{DeploymentId, NodeId, PodId};
 use domain::model::*;
@@ -225,7 +225,7 @@ fn pod_anti_affinity_by_node_keeps_replicas_apart_and_the_decider_enforces_it() 
         placement: Default::default(),
         preempt: vec![],
     });
-    assert_eq!(r.unwrap_err().code, code::BIND_INFEASIBLE);
+    assert_eq!(r.unwrap_err().code, RejectionCode::BindInfeasible);
     bind(&mut g, d, 1, "a2");
     bind(&mut g, d, 2, "b1");
     // Three nodes, three replicas: the fourth has nowhere to go, and says why.
@@ -333,7 +333,7 @@ fn a_cordoned_node_takes_no_new_pods() {
         placement: Default::default(),
         preempt: vec![],
     });
-    assert_eq!(r.unwrap_err().code, code::BIND_INFEASIBLE);
+    assert_eq!(r.unwrap_err().code, RejectionCode::BindInfeasible);
 }
 
 #[test]
@@ -463,7 +463,7 @@ fn preemption_never_breaks_a_disruption_budget() {
         placement: Default::default(),
         preempt: victims,
     });
-    assert_eq!(r.unwrap_err().code, code::DISRUPTION_BUDGET_EXCEEDED);
+    assert_eq!(r.unwrap_err().code, RejectionCode::DisruptionBudgetExceeded);
     // A pod of equal priority never preempts.
     let eq = deploy(&mut g, 3, deployment_spec("same", 1, 900, 100), 1);
     let mut low_eq = g.state.deployments[&eq].spec.clone();
@@ -508,7 +508,7 @@ fn drain_evicts_within_the_disruption_budget_and_eviction_api_refuses_beyond_it(
         reason: "test".into(),
         respect_budget: true,
     });
-    assert_eq!(r.unwrap_err().code, code::DISRUPTION_BUDGET_EXCEEDED);
+    assert_eq!(r.unwrap_err().code, RejectionCode::DisruptionBudgetExceeded);
     // The replacement lands on n3 (n1 is cordoned, n2 full), becomes Ready: the drain goes on.
     let o = g.state.deployments[&low].next_ordinal;
     g.apply(Command::CreatePod {

@@ -113,7 +113,7 @@ pub async fn execute(
     crate::consistency::record_written(outcome.offset);
     let events = outcome.events;
     if let Some(Event::CommandRejected { code, message, .. }) = events.first().map(|e| &e.body) {
-        return Err(ApiError::rejected(code, message.clone()));
+        return Err(ApiError::rejected(*code, message.clone()));
     }
     Ok(events)
 }

@@ -95,6 +95,23 @@ async fn a_node_agent_can_register_heartbeat_and_report_pods_through_the_rest_ap
         (404, Some("NOT_FOUND")),
         "{body}"
     );
+    // A report from a node the pod is not on is refused with its own code.
+    let other: uuid::Uuid = sqlx::query_scalar("SELECT id FROM node_status WHERE id <> $1 LIMIT 1")
+        .bind(uuid::Uuid::parse_str(&node_id).unwrap())
+        .fetch_one(&c.pool)
+        .await
+        .unwrap();
+    let (status, body) = c
+        .post(
+            &format!("/api/v1/pods/{}/status", pods[0]["podId"].as_str().unwrap()),
+            json!({"nodeId": other, "state": "Failed", "reason": "not mine"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("POD_NOT_ON_NODE")),
+        "{body}"
+    );
     let (status, body) = c
         .post(
             &format!("/api/v1/pods/{}/status", pods[0]["podId"].as_str().unwrap()),

@@ -1,0 +1,77 @@
+//! Why the decider refused a command: a closed set of codes, so the API maps
+//! every one to an HTTP status (exhaustively: a new code does not compile
+//! until it has one) and a client can branch on them. The wire form is the
+//! SCREAMING_SNAKE name, as `CommandRejected.code` always carried it.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::EnumString,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum RejectionCode {
+    AlreadyExists,
+    NotFound,
+    InsufficientClusterCapacity,
+    ValidationFailed,
+    PodAlreadyBound,
+    PodNotPending,
+    PodNotOnNode,
+    NodeNotReady,
+    BindInfeasible,
+    DisruptionBudgetExceeded,
+    PreemptionInvalid,
+    RolloutInProgress,
+    NoRolloutInProgress,
+    RevisionNotFound,
+    NotACanary,
+    /// A code this release does not know (a record from a newer one).
+    #[serde(other)]
+    Other,
+}
+
+impl RejectionCode {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct Rejection {
+    pub code: RejectionCode,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::IntoEnumIterator;
+
+    #[test]
+    fn every_code_is_written_as_it_always_was_and_reads_back() {
+        for c in RejectionCode::iter().filter(|c| *c != RejectionCode::Other) {
+            let json = serde_json::to_value(c).unwrap();
+            assert_eq!(json, c.as_str());
+            assert_eq!(serde_json::from_value::<RejectionCode>(json).unwrap(), c);
+            assert_eq!(c.as_str().parse::<RejectionCode>().unwrap(), c);
+        }
+        assert_eq!(RejectionCode::NotACanary.as_str(), "NOT_A_CANARY");
+        assert_eq!(
+            serde_json::from_str::<RejectionCode>("\"SOMETHING_NEW\"").unwrap(),
+            RejectionCode::Other
+        );
+    }
+}
