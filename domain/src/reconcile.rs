@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::command::Command;
 use crate::event::{EvictionCause, RolloutTrigger};
-use crate::ids::{DeploymentId, NodeId, derive_id};
-use crate::model::{NodeCondition, TaintEffect};
+use crate::ids::{DeploymentId, NodeId, PodId, derive_id};
+use crate::model::{NodeCondition, PodPhase, TaintEffect};
 use crate::scheduler::taints::no_execute_allowance;
 use crate::state::{Deployment, Pod, Rollout, State};
 
@@ -587,4 +587,52 @@ pub fn evictions(state: &State, now_ms: i64, retry_ms: i64) -> Vec<Planned> {
         }
     }
     out
+}
+
+/// Pod garbage collection: a pod that failed or was evicted (and so was
+/// replaced by its controller) is deleted `ttl_ms` after it ended, so the
+/// live state and the pod listings hold only pods that may still run; the
+/// log keeps every one of them. `ended` gives when (ms since epoch) and why a
+/// pod ended, `None` for one ended before this view started watching, which
+/// counts as ended at `watch_started_ms`. At most `max` per pass, oldest first.
+pub fn pod_gc(
+    state: &State,
+    ended: impl Fn(PodId) -> Option<(i64, String)>,
+    now_ms: i64,
+    watch_started_ms: i64,
+    ttl_ms: i64,
+    max: usize,
+) -> Vec<Planned> {
+    let mut due: Vec<(i64, &Pod, String)> = state
+        .pods
+        .values()
+        .filter(|p| p.phase == PodPhase::Failed)
+        .filter_map(|p| {
+            let (at, why) = ended(p.id).unwrap_or((watch_started_ms, String::new()));
+            (now_ms - at >= ttl_ms).then_some((at, p, why))
+        })
+        .collect();
+    due.sort_by_key(|(at, p, _)| (*at, p.id));
+    due.into_iter()
+        .take(max)
+        .map(|(at, p, why)| {
+            let after = (now_ms - at).max(0) / 1000;
+            let reason = if why.is_empty() {
+                format!("garbage-collected: ended {after} s ago")
+            } else {
+                format!("garbage-collected: ended {after} s ago ({why})")
+            };
+            Planned {
+                command_id: derive_id(&[b"pod-gc", p.id.0.as_bytes(), &p.version.to_be_bytes()]),
+                command: Command::DeletePod {
+                    pod_id: p.id,
+                    reason,
+                    only_if_surplus: false,
+                    keep_ready: None,
+                    respect_budget: false,
+                },
+                reason: "pod garbage collection".into(),
+            }
+        })
+        .collect()
 }

@@ -445,3 +445,61 @@ fn node_lifecycle_marks_silent_nodes_not_ready_then_lost_and_heals_on_heartbeat(
         plan
     );
 }
+
+#[test]
+fn a_pod_that_failed_is_deleted_a_ttl_after_it_ended_and_leaves_the_state() {
+    use domain::reconcile::pod_gc;
+    let mut g = given(&cluster());
+    let d = deployment_id(1);
+    g.apply(Command::CreateDeployment {
+        deployment_id: d,
+        spec: deployment_spec("web", 2, 100, 100),
+    })
+    .unwrap();
+    for ordinal in 0..2 {
+        g.apply(Command::CreatePod {
+            deployment_id: d,
+            ordinal,
+            revision: None,
+        })
+        .unwrap();
+    }
+    let (failed, alive) = (PodId::for_ordinal(d, 0), PodId::for_ordinal(d, 1));
+    let node = NodeId::from_name("n-a");
+    for pod in [failed, alive] {
+        g.apply(Command::BindPod {
+            pod_id: pod,
+            node_id: node,
+            placement: Default::default(),
+            preempt: vec![],
+        })
+        .unwrap();
+    }
+    g.apply(Command::ReportPodFailed {
+        pod_id: failed,
+        node_id: node,
+        reason: "exit 1".into(),
+    })
+    .unwrap();
+    let ended = |p: PodId| (p == failed).then(|| (10_000, "exit 1".to_string()));
+    // Within its ttl it stays, and a live pod is never collected.
+    assert!(pod_gc(&g.state, ended, 39_999, 0, 30_000, 100).is_empty());
+    let plan = pod_gc(&g.state, ended, 40_000, 0, 30_000, 100);
+    assert_eq!(plan.len(), 1, "{plan:?}");
+    let Command::DeletePod { pod_id, reason, .. } = &plan[0].command else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(*pod_id, failed);
+    assert_eq!(reason, "garbage-collected: ended 30 s ago (exit 1)");
+    let live_before = g.state.deployments[&d].live;
+    let events = g.apply(plan[0].command.clone()).unwrap();
+    assert!(
+        matches!(events.as_slice(), [Event::PodDeleted { .. }]),
+        "{events:?}"
+    );
+    assert!(!g.state.pods.contains_key(&failed));
+    assert_eq!(g.state.deployments[&d].live, live_before, "it was not live");
+    assert!(pod_gc(&g.state, ended, 90_000, 0, 30_000, 100).is_empty());
+    // The same pass twice asks with the same id: the decider drops the duplicate.
+    assert!(g.when(plan[0].command.clone()).unwrap().is_empty());
+}

@@ -57,6 +57,10 @@ pub struct UpArgs {
     /// A node silent this long is lost and its pods are replaced (default: grace + 10 s).
     #[arg(long, env = "ORCH_NODE_LOST_SECONDS")]
     pub lost_seconds: Option<f64>,
+    /// A failed or evicted pod (replaced by its controller) is deleted from the
+    /// live state and the pod listings this long after it ended; its history stays.
+    #[arg(long, env = "ORCH_FAILED_POD_TTL_SECONDS", default_value_t = 60.0)]
+    pub failed_pod_ttl_seconds: f64,
     /// Nodes per second per zone that may be declared Lost (their pods evicted).
     #[arg(long, env = "ORCH_EVICTION_NODES_PER_SECOND", default_value_t = 10.0)]
     pub eviction_nodes_per_second: f64,
@@ -349,6 +353,7 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
                 unhealthy_zone_per_sec: a.unhealthy_zone_nodes_per_second,
                 ..Default::default()
             },
+            failed_pod_ttl: Duration::from_secs_f64(a.failed_pod_ttl_seconds.max(0.0)),
             ..Default::default()
         };
         let (k, s) = (kafka.clone(), shutdown.clone());

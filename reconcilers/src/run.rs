@@ -27,6 +27,8 @@ pub struct ReconcilerConfig {
     pub resend_after: Duration,
     /// At most this many pods created or bound per pass (a storm guard).
     pub max_per_pass: usize,
+    /// A failed or evicted pod is deleted this long after it ended.
+    pub failed_pod_ttl: Duration,
 }
 
 impl Default for ReconcilerConfig {
@@ -36,6 +38,7 @@ impl Default for ReconcilerConfig {
             lifecycle: LifecycleConfig::default(),
             resend_after: Duration::from_secs(3),
             max_per_pass: 5000,
+            failed_pod_ttl: Duration::from_secs(60),
         }
     }
 }
@@ -54,7 +57,14 @@ pub async fn run(
     // When each node was last heard from: its heartbeats, and its registration
     // (an agent that registered was alive then, heartbeat or not).
     let last_seen: Arc<Mutex<HashMap<NodeId, i64>>> = Default::default();
-    let (rej, created, seen) = (rejected.clone(), created_at.clone(), last_seen.clone());
+    // When and why each pod that is not live any more ended, for pod garbage collection.
+    let ended_at: Arc<Mutex<HashMap<PodId, (i64, String)>>> = Default::default();
+    let (rej, created, seen, ended) = (
+        rejected.clone(),
+        created_at.clone(),
+        last_seen.clone(),
+        ended_at.clone(),
+    );
     let view = infra::view::spawn_view(&kafka, 0, shutdown.clone(), move |_, batch| {
         let mut created = created.lock().unwrap();
         for env in &batch.events {
@@ -78,6 +88,14 @@ pub async fn run(
                 }
                 Event::PodDeleted { pod_id, .. } => {
                     created.remove(pod_id);
+                    ended.lock().unwrap().remove(pod_id);
+                }
+                Event::PodFailed { pod_id, reason, .. }
+                | Event::PodEvicted { pod_id, reason, .. } => {
+                    ended.lock().unwrap().insert(
+                        *pod_id,
+                        (env.occurred_at.timestamp_millis(), reason.clone()),
+                    );
                 }
                 _ => {}
             }
@@ -200,6 +218,17 @@ pub async fn run(
                 ));
             }
             m_held.store(limiter.held_back as i64, Ordering::Relaxed);
+            {
+                let ended = ended_at.lock().unwrap();
+                planned.extend(reconcile::pod_gc(
+                    &state,
+                    |p| ended.get(&p).cloned(),
+                    now_ms,
+                    watch_started,
+                    cfg.failed_pod_ttl.as_millis() as i64,
+                    1000,
+                ));
+            }
             planned.extend(reconcile::evictions(
                 &state,
                 Utc::now().timestamp_millis(),

@@ -73,3 +73,85 @@ async fn when_a_zone_stops_heartbeating_its_nodes_are_lost_and_every_pod_is_rebo
     .await;
     c.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_failed_on_a_lost_zone_leave_the_listings_once_replaced_but_not_the_history() {
+    let c = Cluster::start(
+        "podgc",
+        Options {
+            grace_seconds: 2.0,
+            lost_seconds: 4.0,
+            up_args: vec!["--failed-pod-ttl-seconds".into(), "2".into()],
+            ..Default::default()
+        },
+    )
+    .await;
+    let (status, body) = c
+        .post("/api/v1/workloads/deployments", deployment("web", 12, 1000))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["deploymentId"].as_str().unwrap().to_string();
+    c.wait_count(
+        "12 running",
+        "SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING' AND ready",
+        12,
+    )
+    .await;
+    let on_a: Vec<(uuid::Uuid, String)> = sqlx::query_as(
+        "SELECT p.id, p.name FROM pod_instance p JOIN node_status n ON n.id = p.node_id WHERE n.zone = 'az-a'",
+    )
+    .fetch_all(&c.pool)
+    .await
+    .unwrap();
+    assert_eq!(on_a.len(), 4);
+    c.lose_zone_a(12).await;
+    // Replaced, then gone from the live tables and the API's listing.
+    c.wait_count(
+        "no failed pods left",
+        "SELECT count(*) FROM pod_instance",
+        12,
+    )
+    .await;
+    let (status, pods) = c
+        .get(&format!("/api/v1/workloads/deployments/{id}/pods"))
+        .await;
+    assert_eq!(status, 200);
+    let items = pods["items"].as_array().unwrap();
+    assert_eq!(items.len(), 12, "{pods}");
+    assert!(items.iter().all(|p| p["phase"] == "RUNNING"), "{pods}");
+    for (pod, name) in &on_a {
+        let (status, _) = c.get(&format!("/api/v1/pods/{pod}")).await;
+        assert_eq!(status, 404, "{name} is gone from the live state");
+        // Its history is all there: failed on the lost node, then collected.
+        let (status, page) = c
+            .get(&format!("/api/v1/events?aggregate={pod}&order=asc"))
+            .await;
+        assert_eq!(status, 200);
+        let types: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "PodCreated",
+                "PodBound",
+                "PodStarted",
+                "PodReady",
+                "PodFailed",
+                "PodDeleted"
+            ],
+            "{name}"
+        );
+        let last = &page["items"][5];
+        assert_eq!(last["actor"], "system:controller");
+        let why = last["body"]["reason"].as_str().unwrap();
+        assert!(
+            why.starts_with("garbage-collected: ended") && why.contains("NodeLost"),
+            "{why}"
+        );
+    }
+    c.finish().await;
+}
