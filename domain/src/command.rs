@@ -10,9 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::event::EvictionCause;
 use crate::ids::ServiceId;
-use crate::model::{
-    Canary, DeploymentSpec, NodeSpec, Placement, Probe, RollingUpdate, ServiceSpec, Taint,
-};
+use crate::model::{Canary, DeploymentSpec, NodeSpec, Placement, Probe, ServiceSpec, Taint};
 use crate::names::Name;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -265,8 +263,9 @@ pub struct TemplatePatch {
     pub readiness_probe: Option<Option<Probe>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liveness_probe: Option<Option<Probe>>,
+    /// Only the fields given change (merged by the decider).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strategy: Option<RollingUpdate>,
+    pub strategy: Option<crate::model::StrategyPatch>,
     /// `Some(None)` removes the budget. Not part of the template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disruption_budget: Option<Option<crate::model::DisruptionBudget>>,

@@ -1095,7 +1095,10 @@ fn update_deployment(
     if let Some(v) = &patch.liveness_probe {
         spec.liveness_probe = v.clone();
     }
-    let strategy = patch.strategy.unwrap_or(spec.strategy);
+    // Merged with the strategy the deployment has now, not one a client read.
+    let strategy = patch
+        .strategy
+        .map_or(spec.strategy, |p| p.apply(spec.strategy));
     spec.strategy = d.spec.strategy;
     let budget = patch.disruption_budget.unwrap_or(d.spec.disruption_budget);
     let template_changed = spec != d.spec;
@@ -1168,29 +1171,6 @@ fn update_deployment(
     Ok(events)
 }
 
-fn strategy_errors(s: &crate::model::RollingUpdate) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    if s.max_surge == 0 && s.max_unavailable == 0 {
-        errors.push(FieldError::new(
-            "strategy",
-            "maxSurge and maxUnavailable must not both be 0",
-        ));
-    }
-    if s.progress_deadline_seconds == 0 {
-        errors.push(FieldError::new(
-            "strategy.progressDeadlineSeconds",
-            "must be greater than 0",
-        ));
-    }
-    if s.rollback_after_failed_pods == 0 {
-        errors.push(FieldError::new(
-            "strategy.rollbackAfterFailedPods",
-            "must be greater than 0",
-        ));
-    }
-    errors
-}
-
 fn probe_errors(spec: &DeploymentSpec) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for (field, probe) in [
@@ -1239,7 +1219,7 @@ fn probe_errors(spec: &DeploymentSpec) -> Vec<FieldError> {
 fn validate_spec(spec: &DeploymentSpec) -> Result<(), Rejection> {
     let mut errors = scheduling_errors(spec);
     errors.extend(probe_errors(spec));
-    errors.extend(strategy_errors(&spec.strategy));
+    errors.extend(spec.strategy.validate());
     if !errors.is_empty() {
         return Err(validation(&errors));
     }

@@ -113,6 +113,80 @@ pub struct RollingUpdate {
     pub auto_rollback: bool,
 }
 
+impl RollingUpdate {
+    /// Field errors of the strategy (paths under `strategy`).
+    pub fn validate(&self) -> Vec<crate::names::FieldError> {
+        use crate::names::FieldError;
+        let mut errors = Vec::new();
+        if self.max_surge == 0 && self.max_unavailable == 0 {
+            errors.push(FieldError::new(
+                "strategy",
+                "maxSurge and maxUnavailable must not both be 0",
+            ));
+        }
+        if self.progress_deadline_seconds == 0 {
+            errors.push(FieldError::new(
+                "strategy.progressDeadlineSeconds",
+                "must be greater than 0",
+            ));
+        }
+        if self.rollback_after_failed_pods == 0 {
+            errors.push(FieldError::new(
+                "strategy.rollbackAfterFailedPods",
+                "must be greater than 0",
+            ));
+        }
+        errors
+    }
+}
+
+/// A change to some fields of a strategy: the decider applies it to the
+/// strategy the deployment has when the command is decided (not to what a
+/// client last read). A full `RollingUpdate` reads as a patch of every field.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StrategyPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_surge: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_deadline_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_after_failed_pods: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_rollback: Option<bool>,
+}
+
+/// A whole strategy: every field set.
+impl From<RollingUpdate> for StrategyPatch {
+    fn from(s: RollingUpdate) -> Self {
+        StrategyPatch {
+            max_unavailable: Some(s.max_unavailable),
+            max_surge: Some(s.max_surge),
+            progress_deadline_seconds: Some(s.progress_deadline_seconds),
+            rollback_after_failed_pods: Some(s.rollback_after_failed_pods),
+            auto_rollback: Some(s.auto_rollback),
+        }
+    }
+}
+
+impl StrategyPatch {
+    pub fn apply(&self, base: RollingUpdate) -> RollingUpdate {
+        RollingUpdate {
+            max_unavailable: self.max_unavailable.unwrap_or(base.max_unavailable),
+            max_surge: self.max_surge.unwrap_or(base.max_surge),
+            progress_deadline_seconds: self
+                .progress_deadline_seconds
+                .unwrap_or(base.progress_deadline_seconds),
+            rollback_after_failed_pods: self
+                .rollback_after_failed_pods
+                .unwrap_or(base.rollback_after_failed_pods),
+            auto_rollback: self.auto_rollback.unwrap_or(base.auto_rollback),
+        }
+    }
+}
+
 fn default_progress_deadline() -> u32 {
     600
 }

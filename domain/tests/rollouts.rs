@@ -302,10 +302,13 @@ fn a_second_update_during_a_rollout_is_refused_but_strategy_changes_are_not() {
         .apply(Command::UpdateDeployment {
             deployment_id: d,
             patch: TemplatePatch {
-                strategy: Some(RollingUpdate {
-                    max_surge: 2,
-                    ..Default::default()
-                }),
+                strategy: Some(
+                    RollingUpdate {
+                        max_surge: 2,
+                        ..Default::default()
+                    }
+                    .into(),
+                ),
                 ..Default::default()
             },
         })
@@ -715,4 +718,77 @@ fn controller_commands_carry_the_request_that_caused_them() {
         node_id: NodeId::from_name("n1"),
     };
     assert_eq!(g.state.cause_of(&node), None);
+}
+
+#[test]
+fn a_partial_strategy_patch_is_merged_with_the_strategy_the_decider_holds() {
+    let (mut g, d) = cluster(
+        4,
+        RollingUpdate {
+            max_surge: 3,
+            max_unavailable: 0,
+            ..Default::default()
+        },
+    );
+    let patch = |p: domain::model::StrategyPatch| Command::UpdateDeployment {
+        deployment_id: d,
+        patch: TemplatePatch {
+            strategy: Some(p),
+            ..Default::default()
+        },
+    };
+    // Two clients, each changing one field: neither undoes the other.
+    g.apply(patch(domain::model::StrategyPatch {
+        max_unavailable: Some(2),
+        ..Default::default()
+    }))
+    .unwrap();
+    let ev = g
+        .apply(patch(domain::model::StrategyPatch {
+            progress_deadline_seconds: Some(30),
+            ..Default::default()
+        }))
+        .unwrap();
+    let [Event::DeploymentStrategyChanged { strategy, .. }] = ev.as_slice() else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(
+        *strategy,
+        RollingUpdate {
+            max_surge: 3,
+            max_unavailable: 2,
+            progress_deadline_seconds: 30,
+            ..Default::default()
+        }
+    );
+    // What only the merged strategy shows is refused: both bounds 0.
+    g.apply(patch(domain::model::StrategyPatch {
+        max_unavailable: Some(0),
+        ..Default::default()
+    }))
+    .unwrap();
+    let err = g
+        .when(patch(domain::model::StrategyPatch {
+            max_surge: Some(0),
+            ..Default::default()
+        }))
+        .unwrap_err();
+    assert_eq!(err.code, RejectionCode::ValidationFailed);
+    assert!(err.message.contains("strategy"), "{}", err.message);
+}
+
+#[test]
+fn a_full_strategy_in_an_older_command_reads_as_a_patch_of_every_field() {
+    let old = serde_json::json!({"maxUnavailable": 0, "maxSurge": 2, "progressDeadlineSeconds": 90,
+                                 "rollbackAfterFailedPods": 3, "autoRollback": false});
+    let full = RollingUpdate {
+        max_unavailable: 0,
+        max_surge: 2,
+        progress_deadline_seconds: 90,
+        rollback_after_failed_pods: 3,
+        auto_rollback: false,
+    };
+    let p: domain::model::StrategyPatch = serde_json::from_value(old).unwrap();
+    assert_eq!(p, full.into());
+    assert_eq!(p.apply(RollingUpdate::default()), full);
 }

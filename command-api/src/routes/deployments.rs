@@ -13,7 +13,7 @@ use domain::decide::MAX_REPLICAS;
 use domain::ids::DeploymentId;
 use domain::model::{
     Affinity, Canary, DeploymentSpec, DisruptionBudget, Probe, Resources, RollingUpdate,
-    Toleration, TopologySpreadConstraint,
+    StrategyPatch, Toleration, TopologySpreadConstraint,
 };
 use domain::names::{FieldError, Image, Name, check_labels};
 use serde::Deserialize;
@@ -71,9 +71,9 @@ struct StrategyDto {
 }
 
 impl StrategyDto {
-    /// Fields given override `base`.
-    fn apply(&self, base: RollingUpdate, errors: &mut Vec<FieldError>) -> RollingUpdate {
-        let mut out = base;
+    /// The fields given, each checked alone; what depends on the others (both
+    /// bounds 0) is checked on the merged strategy (`RollingUpdate::validate`).
+    fn patch(&self, errors: &mut Vec<FieldError>) -> StrategyPatch {
         if let Some(k) = &self.kind
             && k != "RollingUpdate"
         {
@@ -82,35 +82,27 @@ impl StrategyDto {
                 format!("'{k}' is not supported; use RollingUpdate"),
             ));
         }
-        if let Some(v) = self.max_unavailable {
-            out.max_unavailable = quantity(errors, "strategy.maxUnavailable", v, 0, 100_000);
+        StrategyPatch {
+            max_unavailable: self
+                .max_unavailable
+                .map(|v| quantity(errors, "strategy.maxUnavailable", v, 0, 100_000)),
+            max_surge: self
+                .max_surge
+                .map(|v| quantity(errors, "strategy.maxSurge", v, 0, 100_000)),
+            progress_deadline_seconds: self.progress_deadline_seconds.map(|v| {
+                quantity(
+                    errors,
+                    "strategy.progressDeadlineSeconds",
+                    v,
+                    1,
+                    86_400 * 30,
+                )
+            }),
+            rollback_after_failed_pods: self
+                .rollback_after_failed_pods
+                .map(|v| quantity(errors, "strategy.rollbackAfterFailedPods", v, 1, 100_000)),
+            auto_rollback: self.auto_rollback,
         }
-        if let Some(v) = self.max_surge {
-            out.max_surge = quantity(errors, "strategy.maxSurge", v, 0, 100_000);
-        }
-        if let Some(v) = self.progress_deadline_seconds {
-            out.progress_deadline_seconds = quantity(
-                errors,
-                "strategy.progressDeadlineSeconds",
-                v,
-                1,
-                86_400 * 30,
-            );
-        }
-        if let Some(v) = self.rollback_after_failed_pods {
-            out.rollback_after_failed_pods =
-                quantity(errors, "strategy.rollbackAfterFailedPods", v, 1, 100_000);
-        }
-        if let Some(v) = self.auto_rollback {
-            out.auto_rollback = v;
-        }
-        if out.max_unavailable == 0 && out.max_surge == 0 {
-            errors.push(FieldError::new(
-                "strategy",
-                "maxUnavailable and maxSurge must not both be 0",
-            ));
-        }
-        out
     }
 }
 
@@ -213,7 +205,11 @@ impl TryFrom<CreateDto> for DeploymentSpec {
             ));
         }
         let strategy = match &d.strategy {
-            Some(s) => s.apply(RollingUpdate::default(), &mut errors),
+            Some(s) => {
+                let merged = s.patch(&mut errors).apply(RollingUpdate::default());
+                errors.extend(merged.validate());
+                merged
+            }
             None => RollingUpdate::default(),
         };
         check_env(&d.env, &mut errors);
@@ -613,22 +609,8 @@ async fn update(
     if let Some(l) = &dto.labels {
         check_labels("labels", l, &mut errors);
     }
-    // The strategy patch applies to the current one, which the decider holds:
-    // read it from the projection to merge, and the decider re-validates.
-    let strategy = match &dto.strategy {
-        Some(st) => {
-            let current: Option<Value> =
-                sqlx::query_scalar("SELECT spec->'strategy' FROM workload_def WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&s.pool)
-                    .await?;
-            let base = current
-                .and_then(|v| serde_json::from_value::<RollingUpdate>(v).ok())
-                .unwrap_or_default();
-            Some(st.apply(base, &mut errors))
-        }
-        None => None,
-    };
+    // Merged by the decider with the strategy the deployment has then.
+    let strategy = dto.strategy.as_ref().map(|st| st.patch(&mut errors));
     check_reason(&dto.reason, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
