@@ -449,6 +449,9 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
     }
     println!("orch is up: components {}", a.components.join(","));
     println!("KAFKA {}", kafka.brokers);
+    let api_for_demo = api_addr
+        .as_ref()
+        .map(|(addr, (token, _, _))| (*addr, token.clone()));
     if let Some((addr, token)) = api_addr {
         println!("API http://{addr}");
         let (token, kept, revoked) = token;
@@ -474,12 +477,17 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
     }
     println!("READY");
     if a.demo_deployment {
-        tokio::spawn(create_demo_deployment(
-            kafka.clone(),
-            pool.clone(),
-            a.runtime == "process",
-            gateway_addr,
-        ));
+        match &api_for_demo {
+            Some((addr, token)) => {
+                tokio::spawn(create_demo_deployment(
+                    format!("http://{addr}"),
+                    token.clone(),
+                    a.runtime == "process",
+                    gateway_addr,
+                ));
+            }
+            None => tracing::warn!("--demo-deployment needs the api component in this process"),
+        }
     }
     shutdown.cancelled().await;
     for t in tasks {
@@ -512,114 +520,72 @@ pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The demo's first deployment, sent like any client's command once nodes are Ready.
+/// The demo's deployment and service, created through the REST API like any
+/// client's (as the admin, with a reason), once a node is Ready.
 async fn create_demo_deployment(
-    kafka: KafkaConfig,
-    pool: sqlx::PgPool,
+    api: String,
+    token: String,
     real: bool,
     gateway: Option<SocketAddr>,
 ) {
+    let http = reqwest::Client::new();
+    let call = |req: reqwest::RequestBuilder| async {
+        let r = req
+            .bearer_auth(&token)
+            .header("x-change-reason", "orch up --demo-deployment")
+            .send()
+            .await?;
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap_or_default();
+        Ok::<_, anyhow::Error>((status.as_u16(), body))
+    };
     let run = async {
         for _ in 0..600 {
-            let ready: i64 = sqlx::query_scalar("SELECT count(*) FROM node_status WHERE ready")
-                .fetch_one(&pool)
-                .await?;
-            if ready > 0 {
+            let (_, nodes) = call(http.get(format!("{api}/api/v1/nodes/health"))).await?;
+            let ready = nodes["items"]
+                .as_array()
+                .is_some_and(|n| n.iter().any(|n| n["ready"] == true));
+            if ready {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let exists: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM workload_def WHERE namespace = 'default' AND name = 'hello'",
-        )
-        .fetch_one(&pool)
-        .await?;
-        if exists > 0 {
-            return Ok::<_, anyhow::Error>(());
-        }
-        let spec = domain::model::DeploymentSpec {
-            namespace: domain::names::Name::parse("namespace", "default")?,
-            name: domain::names::Name::parse("name", "hello")?,
-            image: domain::names::Image::parse(
-                "image",
-                if real { "demo-app:v1" } else { "demo:v1" },
-            )?,
-            replicas: if real { 3 } else { 6 },
-            resources: domain::model::Resources {
-                cpu_request_milli: 250,
-                cpu_limit_milli: 500,
-                mem_request_mb: 256,
-                mem_limit_mb: 512,
-            },
-            strategy: Default::default(),
-            node_selector: Default::default(),
-            tolerations: vec![],
-            labels: Default::default(),
-            affinity: None,
-            topology_spread_constraints: if real {
-                vec![]
-            } else {
-                vec![domain::model::TopologySpreadConstraint {
-                    max_skew: 1,
-                    topology_key: domain::model::ZONE_LABEL.into(),
-                    when_unsatisfiable: domain::model::WhenUnsatisfiable::DoNotSchedule,
-                    label_selector: Default::default(),
-                }]
-            },
-            priority_class_name: None,
-            priority: 0,
-            disruption_budget: Some(domain::model::DisruptionBudget {
-                min_available: None,
-                max_unavailable: Some(1),
-            }),
-            command: vec![],
-            args: vec![],
-            env: Default::default(),
-            readiness_probe: real.then(|| domain::model::Probe {
-                http_get: Some(domain::model::HttpGetAction {
-                    path: "/ready".into(),
-                }),
-                tcp_socket: None,
-                exec: None,
-                initial_delay_ms: 0,
-                period_ms: 500,
-                timeout_ms: 1000,
-                failure_threshold: 3,
-                success_threshold: 1,
-            }),
-            liveness_probe: None,
-        };
-        let id = domain::ids::derive_id(&[b"demo-deployment"]);
-        let env = domain::CommandEnvelope::new(
-            id,
-            "demo",
-            Some("orch up --demo-deployment".into()),
-            domain::command::Command::CreateDeployment {
-                deployment_id: domain::DeploymentId(id),
-                spec,
-            },
-        );
-        let bus = infra::kafka::CommandBus::new(&kafka)?;
-        bus.send(&env).await?;
-        println!("demo: created deployment default/hello; see GET /api/v1/workloads/deployments");
+        let mut deployment = serde_json::json!({
+            "namespace": "default", "name": "hello",
+            "image": if real { "demo-app:v1" } else { "demo:v1" },
+            "replicas": if real { 3 } else { 6 },
+            "resources": {"cpuRequestMilli": 250, "cpuLimitMilli": 500, "memRequestMb": 256, "memLimitMb": 512},
+            "disruptionBudget": {"maxUnavailable": 1},
+        });
         if real {
-            let sid = domain::ids::derive_id(&[b"demo-service"]);
-            let env = domain::CommandEnvelope::new(
-                sid,
-                "demo",
-                Some("orch up --demo-deployment".into()),
-                domain::command::Command::CreateService {
-                    service_id: domain::ids::ServiceId(sid),
-                    spec: domain::model::ServiceSpec {
-                        namespace: domain::names::Name::parse("namespace", "default")?,
-                        name: domain::names::Name::parse("name", "hello")?,
-                        selector: [("app".to_string(), "hello".to_string())].into(),
-                        host: None,
-                        path_prefix: "/".into(),
-                    },
-                },
+            deployment["readinessProbe"] = serde_json::json!({
+                "httpGet": {"path": "/ready"}, "periodMs": 500, "timeoutMs": 1000,
+                "failureThreshold": 3, "successThreshold": 1});
+        } else {
+            deployment["topologySpreadConstraints"] = serde_json::json!([
+                {"maxSkew": 1, "topologyKey": domain::model::ZONE_LABEL, "whenUnsatisfiable": "DoNotSchedule"}]);
+        }
+        let (status, body) = call(
+            http.post(format!("{api}/api/v1/workloads/deployments"))
+                .json(&deployment),
+        )
+        .await?;
+        match (status, body["error"]["code"].as_str()) {
+            (201, _) => println!(
+                "demo: created deployment default/hello; see GET /api/v1/workloads/deployments"
+            ),
+            (409, Some("ALREADY_EXISTS")) => return Ok(()),
+            _ => anyhow::bail!("creating the demo deployment: {status} {body}"),
+        }
+        if real {
+            let service = serde_json::json!({"namespace": "default", "name": "hello",
+                                             "selector": {"app": "hello"}, "pathPrefix": "/"});
+            let (status, body) =
+                call(http.post(format!("{api}/api/v1/services")).json(&service)).await?;
+            anyhow::ensure!(
+                status == 201 || body["error"]["code"] == "ALREADY_EXISTS",
+                "creating the demo service: {status} {body}"
             );
-            bus.send(&env).await?;
             if let Some(g) = gateway {
                 println!("demo: service default/hello behind the gateway: curl http://{g}/");
             }
