@@ -263,6 +263,8 @@ pub struct TemplatePatch {
     pub readiness_probe: Option<Option<Probe>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liveness_probe: Option<Option<Probe>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_probe: Option<Option<Probe>>,
     /// Only the fields given change (merged by the decider).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<crate::model::StrategyPatch>,

@@ -1095,6 +1095,9 @@ fn update_deployment(
     if let Some(v) = &patch.liveness_probe {
         spec.liveness_probe = v.clone();
     }
+    if let Some(v) = &patch.startup_probe {
+        spec.startup_probe = v.clone();
+    }
     // Merged with the strategy the deployment has now, not one a client read.
     let strategy = patch
         .strategy
@@ -1176,6 +1179,7 @@ fn probe_errors(spec: &DeploymentSpec) -> Vec<FieldError> {
     for (field, probe) in [
         ("readinessProbe", &spec.readiness_probe),
         ("livenessProbe", &spec.liveness_probe),
+        ("startupProbe", &spec.startup_probe),
     ] {
         let Some(p) = probe else { continue };
         let actions =

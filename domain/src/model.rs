@@ -351,6 +351,11 @@ pub struct DeploymentSpec {
     /// Restarted (with back-off) when it fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liveness_probe: Option<Probe>,
+    /// A warm-up for slow starters: until it passes, neither readiness nor
+    /// liveness is probed (no traffic, no restart); failing it
+    /// `failureThreshold` times restarts the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_probe: Option<Probe>,
 }
 
 fn is_zero(v: &i32) -> bool {

@@ -82,6 +82,7 @@ pub fn deployment_spec(name: &str, replicas: u32, cpu: u32, mem: u32) -> Deploym
         env: Default::default(),
         readiness_probe: None,
         liveness_probe: None,
+        startup_probe: None,
     }
 }
 

@@ -233,6 +233,8 @@ pub struct PodLaunch {
     pub log_path: PathBuf,
     pub readiness: Option<Probe>,
     pub liveness: Option<Probe>,
+    /// Until it passes, readiness and liveness are not probed.
+    pub startup: Option<Probe>,
 }
 
 impl PodLaunch {
@@ -263,6 +265,7 @@ impl PodLaunch {
             log_path: log_dir.join(format!("{}.log", pod.id)),
             readiness: spec.readiness_probe.clone(),
             liveness: spec.liveness_probe.clone(),
+            startup: spec.startup_probe.clone(),
         }
     }
 
@@ -450,6 +453,7 @@ impl Supervisor {
 enum ProbeKind {
     Readiness,
     Liveness,
+    Startup,
 }
 
 /// How a run of the container ended.
@@ -470,7 +474,7 @@ fn metrics() -> (Arc<AtomicU64>, Arc<AtomicU64>, Arc<AtomicU64>) {
         ),
         infra::metrics::counter(
             "agent_probe_failures_total",
-            "Readiness and liveness probe failures",
+            "Readiness, liveness and startup probe failures",
         ),
     )
 }
@@ -525,24 +529,27 @@ async fn supervise(
                     });
                     started_reported = true;
                 }
-                if l.readiness.is_none() {
-                    send(Report::Ready);
-                    ready = true;
-                    readiness_reported = true;
-                    set_status(&|s| s.ready = true);
-                }
                 let mut probes = JoinSet::new();
                 let (ptx, mut prx) = mpsc::channel(16);
-                for (kind, p) in [
-                    (ProbeKind::Readiness, &l.readiness),
-                    (ProbeKind::Liveness, &l.liveness),
-                ] {
-                    if let Some(p) = p {
-                        probes.spawn(prober(kind, p.clone(), l.port, l.env.clone(), ptx.clone()));
+                // With a startup probe, the others start only once it has passed.
+                let mut starting = l.startup.is_some();
+                if starting {
+                    spawn_probers(&mut probes, &l, &ptx, &[ProbeKind::Startup]);
+                } else {
+                    if l.readiness.is_none() {
+                        send(Report::Ready);
+                        ready = true;
+                        readiness_reported = true;
+                        set_status(&|s| s.ready = true);
                     }
+                    spawn_probers(
+                        &mut probes,
+                        &l,
+                        &ptx,
+                        &[ProbeKind::Readiness, ProbeKind::Liveness],
+                    );
                 }
-                drop(ptx);
-                let (mut r_ok, mut r_fail, mut l_fail) = (0u32, 0u32, 0u32);
+                let (mut r_ok, mut r_fail, mut l_fail, mut s_fail) = (0u32, 0u32, 0u32, 0u32);
                 let end = loop {
                     tokio::select! {
                         _ = stop.cancelled() => break RunEnd::Stop,
@@ -578,6 +585,30 @@ async fn supervise(
                                         ready = false;
                                         readiness_reported = true;
                                         set_status(&|s| s.ready = false);
+                                    }
+                                }
+                                // A result of the startup prober sent before it was stopped.
+                                (ProbeKind::Startup, _) if !starting => {}
+                                (ProbeKind::Startup, Ok(())) => {
+                                    starting = false;
+                                    probes.abort_all();
+                                    tracing::info!(pod = %l.pod_id, name = %l.name, "startup probe passed");
+                                    if l.readiness.is_none() {
+                                        send(Report::Ready);
+                                        ready = true;
+                                        readiness_reported = true;
+                                        set_status(&|s| s.ready = true);
+                                    }
+                                    spawn_probers(&mut probes, &l, &ptx, &[ProbeKind::Readiness, ProbeKind::Liveness]);
+                                }
+                                (ProbeKind::Startup, Err(e)) => {
+                                    s_fail += 1;
+                                    let need = l.startup.as_ref().map_or(1, |p| p.failure_threshold.max(1));
+                                    if s_fail >= need {
+                                        let reason = format!("startup probe failed {s_fail} times: {e}");
+                                        tracing::info!(pod = %l.pod_id, %reason, "killing container");
+                                        terminate(&mut child, Duration::ZERO, t.termination_grace).await;
+                                        break RunEnd::Exited(reason);
                                     }
                                 }
                                 (ProbeKind::Liveness, Ok(())) => l_fail = 0,
@@ -733,6 +764,25 @@ async fn terminate(child: &mut Child, drain: Duration, grace: Duration) {
         let _ = child.wait().await;
     }
     kill_group(pid, "KILL").await;
+}
+
+/// Start probing `kinds` (those the pod has) for this run of the container.
+fn spawn_probers(
+    probes: &mut JoinSet<()>,
+    l: &PodLaunch,
+    tx: &mpsc::Sender<(ProbeKind, Result<(), String>)>,
+    kinds: &[ProbeKind],
+) {
+    for kind in kinds {
+        let probe = match kind {
+            ProbeKind::Readiness => &l.readiness,
+            ProbeKind::Liveness => &l.liveness,
+            ProbeKind::Startup => &l.startup,
+        };
+        if let Some(p) = probe {
+            probes.spawn(prober(*kind, p.clone(), l.port, l.env.clone(), tx.clone()));
+        }
+    }
 }
 
 async fn prober(
@@ -1302,6 +1352,7 @@ mod tests {
             log_path: dir.join(format!("{pod_id}.log")),
             readiness: None,
             liveness: None,
+            startup: None,
         }
     }
 
@@ -1489,6 +1540,89 @@ mod tests {
             reason.starts_with("liveness probe failed 2 times: TCP"),
             "{reason}"
         );
+        sup.stop(false);
+        tokio::time::timeout(Duration::from_secs(5), sup.join())
+            .await
+            .expect("supervisor stops");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn exec_probe(script: String, period_ms: u64, failure_threshold: u32) -> Probe {
+        Probe {
+            http_get: None,
+            tcp_socket: None,
+            exec: Some(ExecAction {
+                command: vec!["/bin/sh".into(), "-c".into(), script],
+            }),
+            initial_delay_ms: 0,
+            period_ms,
+            timeout_ms: 1000,
+            failure_threshold,
+            success_threshold: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_startup_probe_holds_back_readiness_and_liveness_until_it_passes() {
+        let dir = tmpdir("startup");
+        let flag = dir.join("started");
+        let mut l = launch(&dir, "/bin/sh", &["-c", "exec sleep 60"]);
+        l.startup = Some(exec_probe(format!("test -f {}", flag.display()), 30, 1000));
+        // Nothing listens on the port: this liveness probe fails at once, when it runs.
+        l.liveness = Some(Probe {
+            tcp_socket: Some(Default::default()),
+            exec: None,
+            failure_threshold: 1,
+            ..exec_probe(String::new(), 30, 1)
+        });
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let sup = Supervisor::spawn(l, timings(50), tx);
+        let mut got = Vec::new();
+        until(&mut rx, &mut got, Duration::from_secs(10), |g| {
+            !g.is_empty()
+        })
+        .await;
+        assert!(matches!(got[0], Report::Started { .. }));
+        // Warming up: many liveness periods pass, and it is neither Ready nor restarted.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(rx.try_recv().is_err(), "nothing while it starts");
+        assert!(!sup.status().ready);
+        assert_eq!(sup.status().restarts, 0);
+        std::fs::write(&flag, b"").unwrap();
+        // Started: Ready (no readiness probe), then the liveness probe runs, and fails.
+        until(&mut rx, &mut got, Duration::from_secs(10), |g| {
+            g.iter().any(|r| matches!(r, Report::Restarted { .. }))
+        })
+        .await;
+        assert_eq!(got[1], Report::Ready, "{got:?}");
+        assert!(
+            got.iter().any(|r| matches!(r, Report::Restarted { reason, .. } if reason.starts_with("liveness probe failed 1 times"))),
+            "{got:?}"
+        );
+        sup.stop(false);
+        tokio::time::timeout(Duration::from_secs(5), sup.join())
+            .await
+            .expect("supervisor stops");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_startup_probe_that_keeps_failing_restarts_the_container() {
+        let dir = tmpdir("startup-fail");
+        let mut l = launch(&dir, "/bin/sh", &["-c", "exec sleep 60"]);
+        l.startup = Some(exec_probe("exit 1".into(), 30, 3));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let sup = Supervisor::spawn(l, timings(50), tx);
+        let mut got = Vec::new();
+        until(&mut rx, &mut got, Duration::from_secs(10), |g| {
+            g.iter().any(|r| matches!(r, Report::Restarted { .. }))
+        })
+        .await;
+        assert!(
+            got.iter().any(|r| matches!(r, Report::Restarted { reason, .. } if reason.starts_with("startup probe failed 3 times: exec"))),
+            "{got:?}"
+        );
+        assert!(!got.contains(&Report::Ready), "never Ready: {got:?}");
         sup.stop(false);
         tokio::time::timeout(Duration::from_secs(5), sup.join())
             .await

@@ -136,6 +136,7 @@ struct CreateDto {
     env: BTreeMap<String, String>,
     readiness_probe: Option<Probe>,
     liveness_probe: Option<Probe>,
+    startup_probe: Option<Probe>,
 }
 
 fn quantity(errors: &mut Vec<FieldError>, field: &str, v: i64, min: i64, max: i64) -> u32 {
@@ -242,6 +243,7 @@ impl TryFrom<CreateDto> for DeploymentSpec {
             env: d.env,
             readiness_probe: d.readiness_probe,
             liveness_probe: d.liveness_probe,
+            startup_probe: d.startup_probe,
         };
         let errors = domain::decide::scheduling_errors(&spec);
         if errors.is_empty() {
@@ -536,6 +538,8 @@ struct PatchDto {
     readiness_probe: Option<Option<Probe>>,
     #[serde(default, deserialize_with = "some")]
     liveness_probe: Option<Option<Probe>>,
+    #[serde(default, deserialize_with = "some")]
+    startup_probe: Option<Option<Probe>>,
     strategy: Option<StrategyDto>,
     /// `null` removes the budget.
     #[serde(default, deserialize_with = "some")]
@@ -624,6 +628,7 @@ async fn update(
         labels: dto.labels,
         readiness_probe: dto.readiness_probe,
         liveness_probe: dto.liveness_probe,
+        startup_probe: dto.startup_probe,
         strategy,
         disruption_budget: dto.disruption_budget,
         canary: dto.canary,

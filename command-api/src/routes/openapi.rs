@@ -131,7 +131,7 @@ fn paths() -> Value {
                           "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
                               "image": {"type": "string"}, "command": {"type": "array"}, "args": {"type": "array"}, "env": {"type": "object"},
                               "resources": {"type": "object"}, "labels": {"type": "object"}, "readinessProbe": {"type": ["object", "null"]},
-                              "livenessProbe": {"type": ["object", "null"]}, "strategy": {"type": "object"},
+                              "livenessProbe": {"type": ["object", "null"]}, "startupProbe": {"type": ["object", "null"]}, "strategy": {"type": "object"},
                               "disruptionBudget": {"type": ["object", "null"]},
                               "canary": {"type": "object", "properties": {"replicas": {"type": "integer"}, "percent": {"type": "integer"}}},
                               "reason": {"type": "string"}}}}}},
@@ -300,9 +300,20 @@ fn paths() -> Value {
                         "priorityClassName": {"enum": ["system-node-critical", "system-cluster-critical", "high", "default", "low"]},
                         "priority": {"type": "integer"},
                         "disruptionBudget": {"type": "object", "additionalProperties": false, "description": "Exactly one of the two",
-                            "properties": {"minAvailable": {"type": "integer"}, "maxUnavailable": {"type": "integer"}}}
+                            "properties": {"minAvailable": {"type": "integer"}, "maxUnavailable": {"type": "integer"}}},
+                        "command": {"type": "array", "items": {"type": "string"}},
+                        "args": {"type": "array", "items": {"type": "string"}},
+                        "env": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "readinessProbe": {"$ref": "#/components/schemas/Probe"},
+                        "livenessProbe": {"$ref": "#/components/schemas/Probe"},
+                        "startupProbe": {"$ref": "#/components/schemas/Probe"}
                     }
                 },
+                "Probe": {"type": "object", "additionalProperties": false, "description": "Exactly one of httpGet, tcpSocket, exec",
+                    "properties": {"httpGet": {"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}},
+                        "tcpSocket": {"type": "object"}, "exec": {"type": "object", "required": ["command"], "properties": {"command": {"type": "array", "items": {"type": "string"}}}},
+                        "initialDelayMs": {"type": "integer", "minimum": 0}, "periodMs": {"type": "integer", "minimum": 1}, "timeoutMs": {"type": "integer", "minimum": 1},
+                        "failureThreshold": {"type": "integer", "minimum": 1}, "successThreshold": {"type": "integer", "minimum": 1}}},
                 "PodAffinity": {"type": "object", "properties": {
                     "required": {"type": "array", "items": {"type": "object", "required": ["labelSelector", "topologyKey"], "properties": {
                         "labelSelector": {"type": "object"}, "topologyKey": {"enum": ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]}}}},

@@ -555,3 +555,56 @@ async fn canary_of_one_pod_then_promote() {
     );
     c.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_starter_with_a_startup_probe_is_neither_restarted_nor_ready_while_it_warms_up() {
+    let c = process_cluster("startup").await;
+    let probe = |threshold: u32| json!({"httpGet": {"path": "/ready"}, "periodMs": 200, "timeoutMs": 500, "failureThreshold": threshold});
+    let create = |name: &str, startup: bool| {
+        let mut body = json!({
+            "namespace": "default", "name": name, "image": "demo-app:v1", "replicas": 1,
+            "resources": {"cpuRequestMilli": 10, "memRequestMb": 16},
+            // Answers /ready only 2 s after it starts.
+            "env": {"READY_AFTER_MS": "2000"},
+            "readinessProbe": probe(1),
+            "livenessProbe": probe(2),
+        });
+        if startup {
+            body["startupProbe"] = probe(50);
+        }
+        body
+    };
+    let (status, v) = c
+        .post("/api/v1/workloads/deployments", create("warm", true))
+        .await;
+    assert_eq!(status, 201, "{v}");
+    let (status, v) = c
+        .post("/api/v1/workloads/deployments", create("eager", false))
+        .await;
+    assert_eq!(status, 201, "{v}");
+    // Without a warm-up, its liveness probe kills it before it is up.
+    c.wait_count(
+        "the pod without a startup probe restarted by its liveness probe",
+        "SELECT count(*) FROM event_log e JOIN pod_instance p ON p.id = e.aggregate_id
+         WHERE e.event_type = 'PodRestarted' AND p.name = 'eager-0' AND e.body->>'reason' LIKE 'liveness%'",
+        1,
+    )
+    .await;
+    c.wait_count(
+        "the warmed-up pod Ready",
+        "SELECT count(*) FROM pod_instance WHERE name = 'warm-0' AND ready",
+        1,
+    )
+    .await;
+    let (restarts, warm_ms): (i64, f64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM event_log e WHERE e.aggregate_id = p.id AND e.event_type = 'PodRestarted'),
+                extract(epoch FROM p.ready_at - p.started_at)::float8 * 1000
+         FROM pod_instance p WHERE p.name = 'warm-0'",
+    )
+    .fetch_one(&c.pool)
+    .await
+    .unwrap();
+    assert_eq!(restarts, 0, "never restarted while it warmed up");
+    assert!(warm_ms >= 1500.0, "Ready only once up ({warm_ms:.0} ms)");
+    c.finish().await;
+}
