@@ -65,7 +65,7 @@ impl CommandEnvelope {
 // A command lives briefly (decoded, decided, dropped): boxing the template
 // would only add an allocation to every read.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum Command {
     RegisterNode {
@@ -277,40 +277,8 @@ pub struct TemplatePatch {
 }
 
 impl Command {
+    /// The variant's name, as the `type` tag writes it.
     pub fn type_name(&self) -> &'static str {
-        match self {
-            Command::RegisterNode { .. } => "RegisterNode",
-            Command::MarkNodeReady { .. } => "MarkNodeReady",
-            Command::MarkNodeNotReady { .. } => "MarkNodeNotReady",
-            Command::MarkNodeLost { .. } => "MarkNodeLost",
-            Command::CreateDeployment { .. } => "CreateDeployment",
-            Command::ScaleDeployment { .. } => "ScaleDeployment",
-            Command::DeleteDeployment { .. } => "DeleteDeployment",
-            Command::UndeleteDeployment { .. } => "UndeleteDeployment",
-            Command::CreatePod { .. } => "CreatePod",
-            Command::BindPod { .. } => "BindPod",
-            Command::ReportPodStarted { .. } => "ReportPodStarted",
-            Command::ReportPodReady { .. } => "ReportPodReady",
-            Command::ReportPodFailed { .. } => "ReportPodFailed",
-            Command::DeletePod { .. } => "DeletePod",
-            Command::MarkPodUnschedulable { .. } => "MarkPodUnschedulable",
-            Command::EvictPod { .. } => "EvictPod",
-            Command::CordonNode { .. } => "CordonNode",
-            Command::UncordonNode { .. } => "UncordonNode",
-            Command::DrainNode { .. } => "DrainNode",
-            Command::SetNodeTaints { .. } => "SetNodeTaints",
-            Command::UpdateDeployment { .. } => "UpdateDeployment",
-            Command::RollbackDeployment { .. } => "RollbackDeployment",
-            Command::AbortRollout { .. } => "AbortRollout",
-            Command::PauseRollout { .. } => "PauseRollout",
-            Command::ResumeRollout { .. } => "ResumeRollout",
-            Command::PromoteRollout { .. } => "PromoteRollout",
-            Command::CompleteRollout { .. } => "CompleteRollout",
-            Command::FailRollout { .. } => "FailRollout",
-            Command::CreateService { .. } => "CreateService",
-            Command::DeleteService { .. } => "DeleteService",
-            Command::ReportPodNotReady { .. } => "ReportPodNotReady",
-            Command::ReportPodRestarted { .. } => "ReportPodRestarted",
-        }
+        self.into()
     }
 }

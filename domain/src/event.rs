@@ -23,42 +23,7 @@ pub const SCHEMA_VERSION: u16 = 2;
 /// Every `Event` variant's `type` tag, as `Event::type_name` returns it.
 /// A unit test compares it with the variants serde knows, and the golden
 /// tests require a sample of each under `tests/golden/v<SCHEMA_VERSION>/`.
-pub const EVENT_TYPES: &[&str] = &[
-    "NodeRegistered",
-    "NodeReady",
-    "NodeNotReady",
-    "NodeLost",
-    "DeploymentCreated",
-    "DeploymentScaled",
-    "DeploymentDeleted",
-    "DeploymentUndeleted",
-    "PodCreated",
-    "PodBound",
-    "PodStarted",
-    "PodReady",
-    "PodFailed",
-    "PodDeleted",
-    "NodeCordoned",
-    "NodeUncordoned",
-    "NodeTaintsChanged",
-    "PodEvicted",
-    "PodUnschedulable",
-    "DeploymentRevisionCreated",
-    "DeploymentStrategyChanged",
-    "DeploymentBudgetChanged",
-    "RolloutStarted",
-    "RolloutPaused",
-    "RolloutResumed",
-    "RolloutPromoted",
-    "RolloutSucceeded",
-    "RolloutFailed",
-    "RolloutRolledBack",
-    "PodNotReady",
-    "PodRestarted",
-    "ServiceCreated",
-    "ServiceDeleted",
-    "CommandRejected",
-];
+pub const EVENT_TYPES: &[&str] = <Event as strum::VariantNames>::VARIANTS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AggregateKind {
@@ -90,7 +55,9 @@ pub struct AggregateRef {
 // The big variants (a node's or a deployment's spec) are rare next to pod
 // events; an event is folded and dropped, never stored in bulk as a value.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum Event {
     NodeRegistered {
@@ -288,43 +255,9 @@ pub enum Event {
 }
 
 impl Event {
+    /// The variant's name, as the `type` tag writes it.
     pub fn type_name(&self) -> &'static str {
-        match self {
-            Event::NodeRegistered { .. } => "NodeRegistered",
-            Event::NodeReady { .. } => "NodeReady",
-            Event::NodeNotReady { .. } => "NodeNotReady",
-            Event::NodeLost { .. } => "NodeLost",
-            Event::DeploymentCreated { .. } => "DeploymentCreated",
-            Event::DeploymentScaled { .. } => "DeploymentScaled",
-            Event::DeploymentDeleted { .. } => "DeploymentDeleted",
-            Event::DeploymentUndeleted { .. } => "DeploymentUndeleted",
-            Event::PodCreated { .. } => "PodCreated",
-            Event::PodBound { .. } => "PodBound",
-            Event::PodStarted { .. } => "PodStarted",
-            Event::PodReady { .. } => "PodReady",
-            Event::PodFailed { .. } => "PodFailed",
-            Event::PodDeleted { .. } => "PodDeleted",
-            Event::NodeCordoned { .. } => "NodeCordoned",
-            Event::NodeUncordoned { .. } => "NodeUncordoned",
-            Event::NodeTaintsChanged { .. } => "NodeTaintsChanged",
-            Event::PodEvicted { .. } => "PodEvicted",
-            Event::PodUnschedulable { .. } => "PodUnschedulable",
-            Event::DeploymentRevisionCreated { .. } => "DeploymentRevisionCreated",
-            Event::DeploymentStrategyChanged { .. } => "DeploymentStrategyChanged",
-            Event::DeploymentBudgetChanged { .. } => "DeploymentBudgetChanged",
-            Event::RolloutStarted { .. } => "RolloutStarted",
-            Event::RolloutPaused { .. } => "RolloutPaused",
-            Event::RolloutResumed { .. } => "RolloutResumed",
-            Event::RolloutPromoted { .. } => "RolloutPromoted",
-            Event::RolloutSucceeded { .. } => "RolloutSucceeded",
-            Event::RolloutFailed { .. } => "RolloutFailed",
-            Event::RolloutRolledBack { .. } => "RolloutRolledBack",
-            Event::PodNotReady { .. } => "PodNotReady",
-            Event::PodRestarted { .. } => "PodRestarted",
-            Event::ServiceCreated { .. } => "ServiceCreated",
-            Event::ServiceDeleted { .. } => "ServiceDeleted",
-            Event::CommandRejected { .. } => "CommandRejected",
-        }
+        self.into()
     }
 
     /// The aggregate the event belongs to; `command_id` names a rejection's.
