@@ -5,13 +5,18 @@
 
 pub mod command;
 pub mod decide;
+mod deployment;
 pub mod event;
 pub mod ids;
 pub mod model;
 pub mod names;
+mod node;
+mod pod;
 pub mod reconcile;
 pub mod rejection;
+mod rollout;
 pub mod scheduler;
+mod service;
 pub mod state;
 pub mod testing;
 

@@ -1,0 +1,3 @@
+//! The deployment slice: stateless replicas of one pod template.
+
+pub(crate) mod decide;

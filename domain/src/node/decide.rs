@@ -1,0 +1,174 @@
+//! Deciding the node's commands: registration, liveness, cordon, drain, taints.
+
+use crate::decide::{Decision, UsageTracker, reject};
+use crate::event::{Event, PodFailureCause};
+use crate::ids::{NodeId, PodId};
+use crate::model::{NodeCondition, NodeSpec, Taint};
+
+use crate::rejection::RejectionCode;
+use crate::state::{Node, State};
+
+pub(crate) fn register_node(state: &State, node_id: &NodeId, spec: &NodeSpec) -> Decision {
+    if spec.cpu_allocatable_milli > spec.cpu_capacity_milli
+        || spec.mem_allocatable_mb > spec.mem_capacity_mb
+    {
+        return reject(
+            RejectionCode::ValidationFailed,
+            "allocatable must not exceed capacity",
+        );
+    }
+    if let Some(other) = state.node_by_name(spec.name.as_str())
+        && other.id != *node_id
+    {
+        return reject(
+            RejectionCode::AlreadyExists,
+            format!("node name '{}' is taken", spec.name),
+        );
+    }
+    // Taints belong to the API once a node exists: a re-registering
+    // agent does not wipe the ones an operator set.
+    let mut spec = spec.clone();
+    if let Some(n) = state.nodes.get(node_id) {
+        spec.taints = n.spec.taints.clone();
+    }
+    match state.nodes.get(node_id) {
+        Some(n) if n.spec == spec && n.condition == NodeCondition::Ready => Ok(vec![]),
+        Some(n) if n.spec == spec => Ok(vec![Event::NodeReady { node_id: n.id }]),
+        _ => Ok(vec![Event::NodeRegistered {
+            node_id: *node_id,
+            spec,
+        }]),
+    }
+}
+
+pub(crate) fn mark_node_ready(state: &State, node_id: &NodeId) -> Decision {
+    match state.nodes.get(node_id) {
+        None => reject(
+            RejectionCode::NotFound,
+            format!("node {node_id} is not registered"),
+        ),
+        Some(n) if n.condition == NodeCondition::Ready => Ok(vec![]),
+        Some(_) => Ok(vec![Event::NodeReady { node_id: *node_id }]),
+    }
+}
+
+pub(crate) fn mark_node_not_ready(
+    state: &State,
+    node_id: &NodeId,
+    silent_for_ms: &u64,
+) -> Decision {
+    match state.nodes.get(node_id) {
+        None => reject(
+            RejectionCode::NotFound,
+            format!("node {node_id} is not registered"),
+        ),
+        Some(n) if n.condition != NodeCondition::Ready => Ok(vec![]),
+        Some(_) => Ok(vec![Event::NodeNotReady {
+            node_id: *node_id,
+            silent_for_ms: *silent_for_ms,
+        }]),
+    }
+}
+
+pub(crate) fn mark_node_lost(state: &State, node_id: &NodeId, silent_for_ms: &u64) -> Decision {
+    match state.nodes.get(node_id) {
+        None => reject(
+            RejectionCode::NotFound,
+            format!("node {node_id} is not registered"),
+        ),
+        Some(n) if n.condition == NodeCondition::Lost => Ok(vec![]),
+        Some(n) => Ok(node_lost(state, n, *silent_for_ms)),
+    }
+}
+
+pub(crate) fn uncordon_node(state: &State, node_id: &NodeId) -> Decision {
+    match state.nodes.get(node_id) {
+        None => reject(
+            RejectionCode::NotFound,
+            format!("node {node_id} is not registered"),
+        ),
+        Some(n) if !n.unschedulable => Ok(vec![]),
+        Some(_) => Ok(vec![Event::NodeUncordoned { node_id: *node_id }]),
+    }
+}
+
+pub(crate) fn set_node_taints(state: &State, node_id: &NodeId, taints: &Vec<Taint>) -> Decision {
+    match state.nodes.get(node_id) {
+        None => reject(
+            RejectionCode::NotFound,
+            format!("node {node_id} is not registered"),
+        ),
+        Some(n) if n.spec.taints == *taints => Ok(vec![]),
+        Some(_) => {
+            let mut seen = std::collections::HashSet::new();
+            for t in taints {
+                if t.key.is_empty() || !seen.insert((t.key.as_str(), t.effect)) {
+                    return reject(
+                        RejectionCode::ValidationFailed,
+                        format!(
+                            "taints: key '{}' is empty or repeated for one effect",
+                            t.key
+                        ),
+                    );
+                }
+            }
+            Ok(vec![Event::NodeTaintsChanged {
+                node_id: *node_id,
+                taints: taints.clone(),
+            }])
+        }
+    }
+}
+
+pub(crate) fn cordon_node(state: &State, node_id: &NodeId) -> Decision {
+    cordon(state, node_id, false)
+}
+
+pub(crate) fn drain_node(state: &State, node_id: &NodeId) -> Decision {
+    cordon(state, node_id, true)
+}
+
+/// Cordon (no new pods), and with `drain` evict every pod within the budgets.
+fn cordon(state: &State, node_id: &NodeId, drain: bool) -> Decision {
+    match state.nodes.get(node_id) {
+        None => reject(
+            RejectionCode::NotFound,
+            format!("node {node_id} is not registered"),
+        ),
+        Some(n) if n.unschedulable && (n.draining || !drain) => Ok(vec![]),
+        Some(_) => Ok(vec![Event::NodeCordoned {
+            node_id: *node_id,
+            drain,
+        }]),
+    }
+}
+
+pub(crate) fn node_lost(state: &State, node: &Node, silent_for_ms: u64) -> Vec<Event> {
+    let live: Vec<PodId> = node
+        .pods
+        .iter()
+        .copied()
+        .filter(|p| state.pods.get(p).is_some_and(|p| p.is_live()))
+        .collect();
+    let mut events = Vec::with_capacity(live.len() + 1);
+    events.push(Event::NodeLost {
+        node_id: node.id,
+        silent_for_ms,
+        pods_failed: live.len() as u32,
+    });
+    let mut usage = UsageTracker::default();
+    for pod_id in live {
+        let u = usage.release(state, &pod_id, Some(node.id));
+        events.push(Event::PodFailed {
+            pod_id,
+            node_id: Some(node.id),
+            cause: PodFailureCause::NodeLost,
+            reason: format!(
+                "NodeLost: node {} silent for {} ms",
+                node.spec.name, silent_for_ms
+            ),
+            usage: u,
+        });
+    }
+    events
+}

@@ -1,0 +1,369 @@
+//! Deciding a pod's commands: create, bind, evict, delete, and what its node reports.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::decide::{Decision, UsageTracker, pod_on_node, reject};
+use crate::event::{Event, EvictionCause, PodFailureCause};
+use crate::ids::{DeploymentId, NodeId, PodId};
+use crate::model::{NodeUsage, Placement, PodPhase};
+
+use crate::rejection::RejectionCode;
+use crate::scheduler::{self, inter_pod_affinity};
+use crate::state::State;
+
+pub(crate) fn create_pod(
+    state: &State,
+    deployment_id: &DeploymentId,
+    ordinal: &u64,
+    revision: &Option<u64>,
+) -> Decision {
+    let Some(d) = state.deployments.get(deployment_id) else {
+        return Ok(vec![]);
+    };
+    let revision = revision.unwrap_or(d.revision);
+    let Some(template) = d.template(revision) else {
+        return Ok(vec![]);
+    };
+    // A rollout may surge above the replicas; otherwise never.
+    let mixed = d.rollout.is_some() || d.live_other_revision > 0;
+    let cap = d.spec.replicas + if mixed { d.spec.strategy.max_surge } else { 0 };
+    if *ordinal != d.next_ordinal || state.live_pod_count(d) >= cap {
+        return Ok(vec![]);
+    }
+    let pod_id = PodId::for_ordinal(*deployment_id, *ordinal);
+    Ok(vec![Event::PodCreated {
+        pod_id,
+        deployment_id: *deployment_id,
+        namespace: d.spec.namespace.clone(),
+        name: format!("{}-{}", d.spec.name, ordinal),
+        ordinal: *ordinal,
+        image: template.image.clone(),
+        resources: template.resources,
+        revision,
+    }])
+}
+
+pub(crate) fn report_pod_not_ready(
+    state: &State,
+    pod_id: &PodId,
+    node_id: &NodeId,
+    reason: &str,
+) -> Decision {
+    let pod = pod_on_node(state, pod_id, node_id)?;
+    if !pod.is_live() {
+        return Ok(vec![]);
+    }
+    Ok(vec![Event::PodNotReady {
+        pod_id: *pod_id,
+        node_id: *node_id,
+        reason: reason.to_string(),
+    }])
+}
+
+pub(crate) fn report_pod_restarted(
+    state: &State,
+    pod_id: &PodId,
+    node_id: &NodeId,
+    restarts: &u32,
+    backoff_ms: &u64,
+    reason: &str,
+) -> Decision {
+    let pod = pod_on_node(state, pod_id, node_id)?;
+    if !pod.is_live() || pod.restarts >= *restarts {
+        return Ok(vec![]);
+    }
+    Ok(vec![Event::PodRestarted {
+        pod_id: *pod_id,
+        node_id: *node_id,
+        restarts: *restarts,
+        backoff_ms: *backoff_ms,
+        reason: reason.to_string(),
+    }])
+}
+
+pub(crate) fn bind_pod(
+    state: &State,
+    pod_id: &PodId,
+    node_id: &NodeId,
+    placement: &Placement,
+    preempt: &[PodId],
+) -> Decision {
+    let Some(pod) = state.pods.get(pod_id) else {
+        return reject(RejectionCode::NotFound, format!("pod {pod_id} not found"));
+    };
+    if let Some(bound) = pod.node {
+        return reject(
+            RejectionCode::PodAlreadyBound,
+            format!("pod {pod_id} is already bound to node {bound}"),
+        );
+    }
+    if pod.phase != PodPhase::Pending {
+        return reject(
+            RejectionCode::PodNotPending,
+            format!("pod {pod_id} is {}", pod.phase.as_str()),
+        );
+    }
+    let Some(node) = state.nodes.get(node_id) else {
+        return reject(RejectionCode::NotFound, format!("node {node_id} not found"));
+    };
+    let spec = &state.deployments[&pod.deployment].spec;
+    let mut events = Vec::with_capacity(preempt.len() + 1);
+    let mut usage = UsageTracker::default();
+    let mut freed = (0i64, 0i64);
+    if !preempt.is_empty() {
+        let priority = spec.effective_priority();
+        let mut budgets: HashMap<DeploymentId, u32> = HashMap::new();
+        for victim_id in preempt {
+            let victim = state
+                .pods
+                .get(victim_id)
+                .filter(|v| v.is_live() && v.node == Some(*node_id));
+            let Some(victim) = victim else {
+                return reject(
+                    RejectionCode::PreemptionInvalid,
+                    format!("pod {victim_id} is not running on node {}", node.spec.name),
+                );
+            };
+            let victim_priority = state.priority_of(victim);
+            if victim_priority >= priority {
+                return reject(
+                    RejectionCode::PreemptionInvalid,
+                    format!(
+                        "pod {victim_id} has priority {victim_priority}, not lower than {priority}"
+                    ),
+                );
+            }
+            if victim.ready {
+                let left = budgets
+                    .entry(victim.deployment)
+                    .or_insert_with(|| state.disruptions_allowed_for(&victim.deployment));
+                if *left == 0 {
+                    return reject(
+                        RejectionCode::DisruptionBudgetExceeded,
+                        format!(
+                            "evicting pod {victim_id} would break its deployment's disruption budget"
+                        ),
+                    );
+                }
+                *left -= 1;
+            }
+            freed.0 -= victim.cpu_milli as i64;
+            freed.1 -= victim.mem_mb as i64;
+            let u = usage.release(state, victim_id, victim.node);
+            events.push(Event::PodEvicted {
+                pod_id: *victim_id,
+                node_id: victim.node,
+                cause: EvictionCause::Preemption {
+                    preemptor: *pod_id,
+                    preemptor_priority: priority,
+                    victim_priority,
+                },
+                reason: format!(
+                    "preempted by pod {pod_id} (priority {priority} > {victim_priority}) to make room on node {}",
+                    node.spec.name
+                ),
+                usage: u,
+            });
+        }
+    }
+    if let Err(r) =
+        scheduler::run_filters(node, spec, pod.cpu_milli as u64, pod.mem_mb as u64, freed)
+    {
+        let c = if r == scheduler::reason::NODE_NOT_READY {
+            RejectionCode::NodeNotReady
+        } else {
+            RejectionCode::BindInfeasible
+        };
+        return reject(
+            c,
+            format!(
+                "pod {pod_id} cannot be bound to node {}: {r}",
+                node.spec.name
+            ),
+        );
+    }
+    if inter_pod_affinity::node_level_conflict(state, node, spec) {
+        return reject(
+            RejectionCode::BindInfeasible,
+            format!(
+                "pod {pod_id} cannot be bound to node {}: {}",
+                node.spec.name,
+                scheduler::reason::POD_ANTI_AFFINITY_VIOLATED
+            ),
+        );
+    }
+    let before = usage.current.get(node_id).copied().unwrap_or(node.usage());
+    let usage = NodeUsage {
+        node_id: *node_id,
+        cpu_requested_milli: before.cpu_requested_milli + pod.cpu_milli as u64,
+        mem_requested_mb: before.mem_requested_mb + pod.mem_mb as u64,
+        pods: before.pods + 1,
+    };
+    let mut placement = placement.clone();
+    placement.preempted = preempt.to_vec();
+    events.push(Event::PodBound {
+        pod_id: *pod_id,
+        node_id: *node_id,
+        usage,
+        placement,
+    });
+    Ok(events)
+}
+
+pub(crate) fn mark_pod_unschedulable(
+    state: &State,
+    pod_id: &PodId,
+    nodes_total: &u32,
+    filtered: &BTreeMap<String, u32>,
+) -> Decision {
+    match state.pods.get(pod_id) {
+        Some(p) if p.node.is_none() && p.phase == PodPhase::Pending => {
+            Ok(vec![Event::PodUnschedulable {
+                pod_id: *pod_id,
+                nodes_total: *nodes_total,
+                filtered: filtered.clone(),
+            }])
+        }
+        _ => Ok(vec![]),
+    }
+}
+
+pub(crate) fn evict_pod(
+    state: &State,
+    pod_id: &PodId,
+    cause: &EvictionCause,
+    reason: &str,
+    respect_budget: &bool,
+) -> Decision {
+    let Some(pod) = state.pods.get(pod_id) else {
+        return reject(RejectionCode::NotFound, format!("pod {pod_id} not found"));
+    };
+    if !pod.is_live() {
+        return Ok(vec![]);
+    }
+    if *respect_budget
+        && pod.ready
+        && let Some(d) = state.deployments.get(&pod.deployment)
+        && state.disruptions_allowed(d) == 0
+    {
+        return reject(
+            RejectionCode::DisruptionBudgetExceeded,
+            format!(
+                "evicting pod {pod_id} would leave deployment {} with fewer available pods than its disruption budget allows",
+                d.spec.name
+            ),
+        );
+    }
+    let usage = UsageTracker::default().release(state, pod_id, pod.node);
+    Ok(vec![Event::PodEvicted {
+        pod_id: *pod_id,
+        node_id: pod.node,
+        cause: cause.clone(),
+        reason: reason.to_string(),
+        usage,
+    }])
+}
+
+pub(crate) fn report_pod_started(
+    state: &State,
+    pod_id: &PodId,
+    node_id: &NodeId,
+    address: &Option<String>,
+) -> Decision {
+    let pod = pod_on_node(state, pod_id, node_id)?;
+    match pod.phase {
+        PodPhase::Pending => Ok(vec![Event::PodStarted {
+            pod_id: *pod_id,
+            node_id: *node_id,
+            address: address.clone(),
+        }]),
+        // Restarted elsewhere (a new port after an agent restart).
+        PodPhase::Running
+            if address.is_some() && state.addresses.get(pod_id) != address.as_ref() =>
+        {
+            Ok(vec![Event::PodStarted {
+                pod_id: *pod_id,
+                node_id: *node_id,
+                address: address.clone(),
+            }])
+        }
+        _ => Ok(vec![]),
+    }
+}
+
+pub(crate) fn report_pod_ready(state: &State, pod_id: &PodId, node_id: &NodeId) -> Decision {
+    let pod = pod_on_node(state, pod_id, node_id)?;
+    match (pod.phase, pod.ready) {
+        (PodPhase::Running, false) => Ok(vec![Event::PodReady {
+            pod_id: *pod_id,
+            node_id: *node_id,
+        }]),
+        (PodPhase::Running, true) => Ok(vec![]),
+        (phase, _) => reject(
+            RejectionCode::PodNotPending,
+            format!("pod {pod_id} is {}", phase.as_str()),
+        ),
+    }
+}
+
+pub(crate) fn report_pod_failed(
+    state: &State,
+    pod_id: &PodId,
+    node_id: &NodeId,
+    reason: &str,
+) -> Decision {
+    let pod = pod_on_node(state, pod_id, node_id)?;
+    if !pod.is_live() {
+        return Ok(vec![]);
+    }
+    let usage = UsageTracker::default().release(state, pod_id, pod.node);
+    Ok(vec![Event::PodFailed {
+        pod_id: *pod_id,
+        node_id: Some(*node_id),
+        cause: PodFailureCause::Container,
+        reason: reason.to_string(),
+        usage,
+    }])
+}
+
+pub(crate) fn delete_pod(
+    state: &State,
+    pod_id: &PodId,
+    reason: &str,
+    only_if_surplus: &bool,
+    keep_ready: &Option<u32>,
+    respect_budget: &bool,
+) -> Decision {
+    let Some(pod) = state.pods.get(pod_id) else {
+        return Ok(vec![]);
+    };
+    if pod.is_live() {
+        let Some(d) = state.deployments.get(&pod.deployment) else {
+            return Ok(vec![]);
+        };
+        if *only_if_surplus && state.live_pod_count(d) <= d.spec.replicas {
+            return Ok(vec![]);
+        }
+        if pod.ready {
+            let ready = state.live_pods(d).filter(|p| p.ready).count() as u32;
+            if keep_ready.is_some_and(|k| ready <= k) {
+                return Ok(vec![]);
+            }
+            if *respect_budget && state.disruptions_allowed(d) == 0 {
+                return reject(
+                    RejectionCode::DisruptionBudgetExceeded,
+                    format!(
+                        "deleting pod {pod_id} would break the disruption budget of {}",
+                        d.spec.name
+                    ),
+                );
+            }
+        }
+    }
+    let usage = UsageTracker::default().release(state, pod_id, pod.node);
+    Ok(vec![Event::PodDeleted {
+        pod_id: *pod_id,
+        reason: reason.to_string(),
+        usage,
+    }])
+}

@@ -1,0 +1,3 @@
+//! The pod slice: one instance of a template, from creation to deletion.
+
+pub(crate) mod decide;

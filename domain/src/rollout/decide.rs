@@ -1,0 +1,207 @@
+//! Deciding a rollout's commands: rollback, abort, pause, resume, promote, complete, fail.
+
+use crate::decide::{Decision, reject};
+use crate::event::{Event, RolloutTrigger};
+use crate::ids::DeploymentId;
+use crate::rejection::{Rejection, RejectionCode};
+use crate::state::{Deployment, Rollout, State};
+
+pub(crate) fn rollback_deployment(
+    state: &State,
+    deployment_id: &DeploymentId,
+    revision: &u64,
+    automatic: &bool,
+    rollout: &Option<u64>,
+    reason: &str,
+) -> Decision {
+    rollback(
+        state,
+        deployment_id,
+        *revision,
+        *automatic,
+        *rollout,
+        reason,
+    )
+}
+
+pub(crate) fn abort_rollout(state: &State, deployment_id: &DeploymentId, reason: &str) -> Decision {
+    let Some(d) = state.deployments.get(deployment_id) else {
+        return reject(
+            RejectionCode::NotFound,
+            format!("deployment {deployment_id} not found"),
+        );
+    };
+    let Some(r) = &d.rollout else {
+        return reject(
+            RejectionCode::NoRolloutInProgress,
+            format!("deployment {} has no rollout in progress", d.spec.name),
+        );
+    };
+    rollback(state, deployment_id, r.from, false, None, reason)
+}
+
+pub(crate) fn complete_rollout(
+    state: &State,
+    deployment_id: &DeploymentId,
+    rollout: &u64,
+) -> Decision {
+    let Some(d) = state.deployments.get(deployment_id) else {
+        return Ok(vec![]);
+    };
+    let Some(r) = d.rollout.as_ref().filter(|r| r.number == *rollout) else {
+        return Ok(vec![]);
+    };
+    let (mut ready, mut other) = (0u32, 0u32);
+    for p in state.live_pods(d) {
+        if p.revision != r.to {
+            other += 1;
+        } else if p.ready {
+            ready += 1;
+        }
+    }
+    if r.canary.is_some() || other > 0 || ready < d.spec.replicas {
+        return Ok(vec![]);
+    }
+    Ok(vec![Event::RolloutSucceeded {
+        deployment_id: *deployment_id,
+        rollout: r.number,
+        from: r.from,
+        to: r.to,
+    }])
+}
+
+pub(crate) fn fail_rollout(
+    state: &State,
+    deployment_id: &DeploymentId,
+    rollout: &u64,
+    reason: &str,
+) -> Decision {
+    let Some(d) = state.deployments.get(deployment_id) else {
+        return Ok(vec![]);
+    };
+    if d.rollout.as_ref().map(|r| r.number) != Some(*rollout) {
+        return Ok(vec![]);
+    }
+    Ok(vec![Event::RolloutFailed {
+        deployment_id: *deployment_id,
+        rollout: *rollout,
+        reason: reason.to_string(),
+    }])
+}
+
+/// The deployment and its running rollout, or why there is none.
+fn running_rollout<'s>(
+    state: &'s State,
+    deployment_id: &DeploymentId,
+) -> Result<(&'s Deployment, &'s Rollout), Rejection> {
+    let Some(d) = state.deployments.get(deployment_id) else {
+        return Err(Rejection {
+            code: RejectionCode::NotFound,
+            message: format!("deployment {deployment_id} not found"),
+        });
+    };
+    let Some(r) = &d.rollout else {
+        return Err(Rejection {
+            code: RejectionCode::NoRolloutInProgress,
+            message: format!("deployment {} has no rollout in progress", d.spec.name),
+        });
+    };
+    Ok((d, r))
+}
+
+pub(crate) fn pause_rollout(state: &State, deployment_id: &DeploymentId) -> Decision {
+    let (_, r) = running_rollout(state, deployment_id)?;
+    Ok(if r.paused {
+        vec![]
+    } else {
+        vec![Event::RolloutPaused {
+            deployment_id: *deployment_id,
+            rollout: r.number,
+        }]
+    })
+}
+
+pub(crate) fn resume_rollout(state: &State, deployment_id: &DeploymentId) -> Decision {
+    let (_, r) = running_rollout(state, deployment_id)?;
+    Ok(if r.paused {
+        vec![Event::RolloutResumed {
+            deployment_id: *deployment_id,
+            rollout: r.number,
+        }]
+    } else {
+        vec![]
+    })
+}
+
+/// A canary's new revision goes to every replica.
+pub(crate) fn promote_rollout(state: &State, deployment_id: &DeploymentId) -> Decision {
+    let (d, r) = running_rollout(state, deployment_id)?;
+    if r.canary.is_none() {
+        return reject(
+            RejectionCode::NotACanary,
+            format!("rollout {} of {} is not a canary", r.number, d.spec.name),
+        );
+    }
+    Ok(vec![Event::RolloutPromoted {
+        deployment_id: *deployment_id,
+        rollout: r.number,
+    }])
+}
+
+/// Roll back to `revision`: the running rollout (if any) is stopped as
+/// ROLLED_BACK and a rollout to `revision` starts, in one batch.
+pub(crate) fn rollback(
+    state: &State,
+    deployment_id: &DeploymentId,
+    revision: u64,
+    automatic: bool,
+    rollout: Option<u64>,
+    reason: &str,
+) -> Result<Vec<Event>, Rejection> {
+    let Some(d) = state.deployments.get(deployment_id) else {
+        return reject(
+            RejectionCode::NotFound,
+            format!("deployment {deployment_id} not found"),
+        );
+    };
+    if automatic && d.rollout.as_ref().map(|r| r.number) != rollout {
+        return Ok(vec![]);
+    }
+    if d.template(revision).is_none() || revision == 0 {
+        return reject(
+            RejectionCode::RevisionNotFound,
+            format!(
+                "deployment {} has no revision {revision} (revisions 1 to {})",
+                d.spec.name,
+                d.latest_revision()
+            ),
+        );
+    }
+    if revision == d.revision && d.rollout.is_none() {
+        return Ok(vec![]);
+    }
+    let mut events = Vec::with_capacity(2);
+    if let Some(r) = &d.rollout {
+        events.push(Event::RolloutRolledBack {
+            deployment_id: *deployment_id,
+            rollout: r.number,
+            from: r.to,
+            to: revision,
+            automatic,
+            reason: reason.to_string(),
+        });
+    }
+    events.push(Event::RolloutStarted {
+        deployment_id: *deployment_id,
+        rollout: d.rollouts + 1,
+        from: d.revision,
+        to: revision,
+        trigger: if automatic {
+            RolloutTrigger::AutoRollback
+        } else {
+            RolloutTrigger::Rollback
+        },
+        canary: None,
+    });
+    Ok(events)
+}

@@ -1,0 +1,3 @@
+//! The rollout slice: moving a deployment from one revision to another.
+
+pub(crate) mod decide;

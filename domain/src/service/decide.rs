@@ -1,0 +1,71 @@
+//! Deciding a service's commands: create, delete.
+
+use crate::decide::{Decision, reject, validation};
+use crate::event::Event;
+use crate::ids::ServiceId;
+use crate::model::ServiceSpec;
+
+use crate::names::{FieldError, check_labels};
+use crate::rejection::RejectionCode;
+use crate::state::State;
+
+pub(crate) fn create_service(
+    state: &State,
+    service_id: &ServiceId,
+    spec: &ServiceSpec,
+) -> Decision {
+    if state.services.contains_key(service_id)
+        || state
+            .service_by_name(spec.namespace.as_str(), spec.name.as_str())
+            .is_some()
+    {
+        return reject(
+            RejectionCode::AlreadyExists,
+            format!(
+                "service '{}' already exists in namespace '{}'",
+                spec.name, spec.namespace
+            ),
+        );
+    }
+    let mut errors = Vec::new();
+    if spec.selector.is_empty() {
+        errors.push(FieldError::new(
+            "selector",
+            "must select at least one label",
+        ));
+    }
+    check_labels("selector", &spec.selector, &mut errors);
+    if let Some(h) = &spec.host
+        && (h.is_empty()
+            || h.len() > 253
+            || !h
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+    {
+        errors.push(FieldError::new("host", "must be a DNS name"));
+    }
+    if !spec.path_prefix.starts_with('/') {
+        errors.push(FieldError::new("pathPrefix", "must start with '/'"));
+    }
+    if !errors.is_empty() {
+        return Err(validation(&errors));
+    }
+    Ok(vec![Event::ServiceCreated {
+        service_id: *service_id,
+        spec: spec.clone(),
+    }])
+}
+
+pub(crate) fn delete_service(state: &State, service_id: &ServiceId) -> Decision {
+    match state.services.get(service_id) {
+        None => reject(
+            RejectionCode::NotFound,
+            format!("service {service_id} not found"),
+        ),
+        Some(s) => Ok(vec![Event::ServiceDeleted {
+            service_id: *service_id,
+            namespace: s.spec.namespace.clone(),
+            name: s.spec.name.clone(),
+        }]),
+    }
+}

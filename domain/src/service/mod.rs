@@ -1,0 +1,3 @@
+//! The service slice: a label selector whose Ready pods receive traffic.
+
+pub(crate) mod decide;
