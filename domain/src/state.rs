@@ -164,18 +164,18 @@ pub struct State {
     #[serde(default)]
     pub deleted: BTreeMap<String, Deployment>,
     #[serde(skip)]
-    node_names: HashMap<String, NodeId>,
+    pub(crate) node_names: HashMap<String, NodeId>,
     #[serde(skip)]
-    deployment_names: HashMap<(String, String), DeploymentId>,
+    pub(crate) deployment_names: HashMap<(String, String), DeploymentId>,
     /// Pending pods without a node: the scheduler's queue, without a scan of every pod.
     #[serde(skip)]
-    unbound: IdSet<PodId>,
+    pub(crate) unbound: IdSet<PodId>,
     /// Deployments with a required anti-affinity term: when 0, binds skip that check.
     #[serde(skip)]
-    anti_affinity_deployments: u32,
+    pub(crate) anti_affinity_deployments: u32,
 }
 
-fn count_other_revision(pods: &IdMap<PodId, Pod>, d: &Deployment) -> u32 {
+pub(crate) fn count_other_revision(pods: &IdMap<PodId, Pod>, d: &Deployment) -> u32 {
     d.pods
         .iter()
         .filter_map(|p| pods.get(p))
@@ -183,7 +183,7 @@ fn count_other_revision(pods: &IdMap<PodId, Pod>, d: &Deployment) -> u32 {
         .count() as u32
 }
 
-fn has_required_anti_affinity(spec: &crate::model::DeploymentSpec) -> bool {
+pub(crate) fn has_required_anti_affinity(spec: &crate::model::DeploymentSpec) -> bool {
     spec.pod_anti_affinity()
         .is_some_and(|a| !a.required.is_empty())
 }
@@ -379,7 +379,7 @@ impl State {
     }
 
     /// The pod stops being live (failed or evicted): release its node.
-    fn end_pod(&mut self, pod_id: &PodId) {
+    pub(crate) fn end_pod(&mut self, pod_id: &PodId) {
         let node = self.pods.get(pod_id).and_then(|p| p.node);
         self.release(*pod_id, node);
         self.unbound.remove(pod_id);
@@ -442,14 +442,20 @@ impl State {
         }
     }
 
-    fn anti_affinity_deployments_of(&self, id: &DeploymentId) -> u32 {
+    pub(crate) fn anti_affinity_deployments_of(&self, id: &DeploymentId) -> u32 {
         self.deployments
             .get(id)
             .is_some_and(|d| has_required_anti_affinity(&d.spec)) as u32
     }
 
     /// A pod of the revision a rollout moves to failed: count it against the rollout.
-    fn rollout_failure(&mut self, d: DeploymentId, revision: u64, pod: PodId, reason: &str) {
+    pub(crate) fn rollout_failure(
+        &mut self,
+        d: DeploymentId,
+        revision: u64,
+        pod: PodId,
+        reason: &str,
+    ) {
         if let Some(r) = self
             .deployments
             .get_mut(&d)
@@ -461,7 +467,7 @@ impl State {
         }
     }
 
-    fn release(&mut self, pod_id: PodId, node_id: Option<NodeId>) {
+    pub(crate) fn release(&mut self, pod_id: PodId, node_id: Option<NodeId>) {
         let Some(node_id) = node_id else { return };
         let Some(pod) = self.pods.get(&pod_id) else {
             return;
@@ -477,124 +483,31 @@ impl State {
 
     /// Apply one event. Total: an event about an unknown object is ignored,
     /// so a reader that starts from a snapshot never panics.
+    /// Every event is folded by its resource's slice (`<slice>/evolve.rs`): one line each.
     pub fn evolve(&mut self, event: &Event) {
         match event {
-            Event::NodeRegistered { node_id, spec } => {
-                let node = self.nodes.entry(*node_id).or_insert_with(|| Node {
-                    id: *node_id,
-                    spec: spec.clone(),
-                    condition: NodeCondition::Ready,
-                    cpu_requested_milli: 0,
-                    mem_requested_mb: 0,
-                    pods: BTreeSet::new(),
-                    version: 0,
-                    unschedulable: false,
-                    draining: false,
-                });
-                node.spec = spec.clone();
-                node.condition = NodeCondition::Ready;
-                node.version += 1;
-                self.node_names.insert(spec.name.to_string(), *node_id);
-            }
-            Event::NodeReady { node_id } => {
-                if let Some(n) = self.nodes.get_mut(node_id) {
-                    n.condition = NodeCondition::Ready;
-                    n.version += 1;
-                }
-            }
-            Event::NodeNotReady { node_id, .. } => {
-                if let Some(n) = self.nodes.get_mut(node_id) {
-                    n.condition = NodeCondition::NotReady;
-                    n.version += 1;
-                }
-            }
-            Event::NodeLost { node_id, .. } => {
-                if let Some(n) = self.nodes.get_mut(node_id) {
-                    n.condition = NodeCondition::Lost;
-                    n.version += 1;
-                }
-            }
+            Event::NodeRegistered { node_id, spec } => self.on_node_registered(node_id, spec),
+            Event::NodeReady { node_id } => self.on_node_ready(node_id),
+            Event::NodeNotReady { node_id, .. } => self.on_node_not_ready(node_id),
+            Event::NodeLost { node_id, .. } => self.on_node_lost(node_id),
             Event::DeploymentCreated {
                 deployment_id,
                 spec,
                 revision,
-            } => {
-                self.deployment_names.insert(
-                    (spec.namespace.to_string(), spec.name.to_string()),
-                    *deployment_id,
-                );
-                if has_required_anti_affinity(spec) && !self.deployments.contains_key(deployment_id)
-                {
-                    self.anti_affinity_deployments += 1;
-                }
-                self.deployments.insert(
-                    *deployment_id,
-                    Deployment {
-                        id: *deployment_id,
-                        spec: spec.clone(),
-                        revision: *revision,
-                        next_ordinal: 0,
-                        pods: BTreeSet::new(),
-                        version: 1,
-                        live: 0,
-                        live_other_revision: 0,
-                        revisions: BTreeMap::from([(*revision, spec.clone())]),
-                        rollout: None,
-                        rollouts: 0,
-                        cause: None,
-                    },
-                );
-            }
-            Event::DeploymentUndeleted {
-                deployment_id,
-                spec,
-                revision,
-            } => {
-                let key = format!("{}/{}", spec.namespace, spec.name);
-                let Some(mut d) = self.deleted.remove(&key) else {
-                    return;
-                };
-                d.id = *deployment_id;
-                d.spec = spec.clone();
-                d.revision = *revision;
-                d.version += 1;
-                if has_required_anti_affinity(spec) {
-                    self.anti_affinity_deployments += 1;
-                }
-                self.deployment_names.insert(
-                    (spec.namespace.to_string(), spec.name.to_string()),
-                    *deployment_id,
-                );
-                self.deployments.insert(*deployment_id, d);
-            }
+            } => self.on_deployment_created(deployment_id, spec, revision),
             Event::DeploymentScaled {
                 deployment_id, to, ..
-            } => {
-                if let Some(d) = self.deployments.get_mut(deployment_id) {
-                    d.spec.replicas = *to;
-                    d.version += 1;
-                }
-            }
+            } => self.on_deployment_scaled(deployment_id, to),
             Event::DeploymentDeleted {
                 deployment_id,
                 namespace,
                 name,
-            } => {
-                if let Some(mut d) = self.deployments.remove(deployment_id) {
-                    if has_required_anti_affinity(&d.spec) {
-                        self.anti_affinity_deployments =
-                            self.anti_affinity_deployments.saturating_sub(1);
-                    }
-                    d.version += 1;
-                    d.pods.clear();
-                    d.live = 0;
-                    d.live_other_revision = 0;
-                    d.rollout = None;
-                    self.deleted.insert(format!("{namespace}/{name}"), d);
-                }
-                self.deployment_names
-                    .remove(&(namespace.to_string(), name.to_string()));
-            }
+            } => self.on_deployment_deleted(deployment_id, namespace, name),
+            Event::DeploymentUndeleted {
+                deployment_id,
+                spec,
+                revision,
+            } => self.on_deployment_undeleted(deployment_id, spec, revision),
             Event::PodCreated {
                 pod_id,
                 deployment_id,
@@ -602,114 +515,41 @@ impl State {
                 resources,
                 revision,
                 ..
-            } => {
-                if self.pods.contains_key(pod_id) {
-                    return;
-                }
-                if let Some(d) = self.deployments.get_mut(deployment_id) {
-                    d.next_ordinal = d.next_ordinal.max(ordinal + 1);
-                    d.pods.insert(*pod_id);
-                    d.live += 1;
-                    if *revision != d.revision {
-                        d.live_other_revision += 1;
-                    }
-                }
-                self.unbound.insert(*pod_id);
-                self.pods.insert(
-                    *pod_id,
-                    Pod {
-                        id: *pod_id,
-                        deployment: *deployment_id,
-                        ordinal: *ordinal,
-                        cpu_milli: resources.cpu_request_milli,
-                        mem_mb: resources.mem_request_mb,
-                        revision: *revision,
-                        phase: PodPhase::Pending,
-                        node: None,
-                        ready: false,
-                        version: 1,
-                        restarts: 0,
-                    },
-                );
-            }
+            } => self.on_pod_created(pod_id, deployment_id, ordinal, resources, revision),
             Event::PodBound {
                 pod_id, node_id, ..
-            } => {
-                let Some(pod) = self.pods.get_mut(pod_id) else {
-                    return;
-                };
-                pod.node = Some(*node_id);
-                pod.version += 1;
-                self.unbound.remove(pod_id);
-                let (cpu, mem) = (pod.cpu_milli as u64, pod.mem_mb as u64);
-                if let Some(node) = self.nodes.get_mut(node_id)
-                    && node.pods.insert(*pod_id)
-                {
-                    node.cpu_requested_milli += cpu;
-                    node.mem_requested_mb += mem;
-                }
-            }
+            } => self.on_pod_bound(pod_id, node_id),
             Event::PodStarted {
                 pod_id, address, ..
-            } => {
-                if let Some(pod) = self.pods.get_mut(pod_id) {
-                    pod.phase = PodPhase::Running;
-                    pod.version += 1;
-                    if let Some(a) = address {
-                        self.addresses.insert(*pod_id, a.clone());
-                    }
-                }
-            }
-            Event::PodNotReady { pod_id, reason, .. } => {
-                if let Some(pod) = self.pods.get_mut(pod_id) {
-                    pod.ready = false;
-                    pod.version += 1;
-                    let (d, rev) = (pod.deployment, pod.revision);
-                    self.rollout_failure(d, rev, *pod_id, reason);
-                }
-            }
-            Event::PodRestarted {
+            } => self.on_pod_started(pod_id, address),
+            Event::PodReady { pod_id, .. } => self.on_pod_ready(pod_id),
+            Event::PodFailed {
                 pod_id,
-                restarts,
+                cause,
                 reason,
                 ..
-            } => {
-                if let Some(pod) = self.pods.get_mut(pod_id) {
-                    pod.ready = false;
-                    pod.restarts = *restarts;
-                    pod.version += 1;
-                    let (d, rev) = (pod.deployment, pod.revision);
-                    self.rollout_failure(d, rev, *pod_id, reason);
-                }
+            } => self.on_pod_failed(pod_id, cause, reason),
+            Event::PodDeleted { pod_id, .. } => self.on_pod_deleted(pod_id),
+            Event::NodeCordoned { node_id, drain } => self.on_node_cordoned(node_id, drain),
+            Event::NodeUncordoned { node_id } => self.on_node_uncordoned(node_id),
+            Event::NodeTaintsChanged { node_id, taints } => {
+                self.on_node_taints_changed(node_id, taints)
             }
+            Event::PodEvicted { pod_id, .. } => self.on_pod_evicted(pod_id),
+            Event::PodUnschedulable { pod_id, .. } => self.on_pod_unschedulable(pod_id),
             Event::DeploymentRevisionCreated {
                 deployment_id,
                 revision,
                 spec,
-            } => {
-                if let Some(d) = self.deployments.get_mut(deployment_id) {
-                    d.revisions.insert(*revision, spec.clone());
-                    d.version += 1;
-                }
-            }
+            } => self.on_deployment_revision_created(deployment_id, revision, spec),
             Event::DeploymentStrategyChanged {
                 deployment_id,
                 strategy,
-            } => {
-                if let Some(d) = self.deployments.get_mut(deployment_id) {
-                    d.spec.strategy = *strategy;
-                    d.version += 1;
-                }
-            }
+            } => self.on_deployment_strategy_changed(deployment_id, strategy),
             Event::DeploymentBudgetChanged {
                 deployment_id,
                 budget,
-            } => {
-                if let Some(d) = self.deployments.get_mut(deployment_id) {
-                    d.spec.disruption_budget = *budget;
-                    d.version += 1;
-                }
-            }
+            } => self.on_deployment_budget_changed(deployment_id, budget),
             Event::RolloutStarted {
                 deployment_id,
                 rollout,
@@ -717,145 +557,26 @@ impl State {
                 to,
                 trigger,
                 canary,
-            } => {
-                let before = self.anti_affinity_deployments_of(deployment_id);
-                if let Some(d) = self.deployments.get_mut(deployment_id) {
-                    if let Some(t) = d.revisions.get(to) {
-                        let mut spec = t.clone();
-                        spec.replicas = d.spec.replicas;
-                        spec.strategy = d.spec.strategy;
-                        spec.disruption_budget = d.spec.disruption_budget;
-                        d.spec = spec;
-                    }
-                    d.revision = *to;
-                    d.rollouts = *rollout;
-                    d.rollout = Some(Rollout {
-                        number: *rollout,
-                        from: *from,
-                        to: *to,
-                        trigger: *trigger,
-                        canary: *canary,
-                        paused: false,
-                        failed_pods: BTreeSet::new(),
-                        last_failure: None,
-                    });
-                    d.version += 1;
-                }
-                if let Some(d) = self.deployments.get(deployment_id) {
-                    let other = count_other_revision(&self.pods, d);
-                    if let Some(d) = self.deployments.get_mut(deployment_id) {
-                        d.live_other_revision = other;
-                    }
-                }
-                let after = self.anti_affinity_deployments_of(deployment_id);
-                self.anti_affinity_deployments =
-                    (self.anti_affinity_deployments + after).saturating_sub(before);
+            } => self.on_rollout_started(deployment_id, rollout, from, to, trigger, canary),
+            Event::RolloutPaused { deployment_id, .. } => {
+                self.on_rollout_paused(deployment_id, true)
             }
-            Event::RolloutPaused { deployment_id, .. }
-            | Event::RolloutResumed { deployment_id, .. } => {
-                let paused = matches!(event, Event::RolloutPaused { .. });
-                if let Some(d) = self.deployments.get_mut(deployment_id) {
-                    if let Some(r) = d.rollout.as_mut() {
-                        r.paused = paused;
-                    }
-                    d.version += 1;
-                }
+            Event::RolloutResumed { deployment_id, .. } => {
+                self.on_rollout_paused(deployment_id, false)
             }
-            Event::RolloutPromoted { deployment_id, .. } => {
-                if let Some(d) = self.deployments.get_mut(deployment_id) {
-                    if let Some(r) = d.rollout.as_mut() {
-                        r.canary = None;
-                    }
-                    d.version += 1;
-                }
-            }
-            Event::RolloutSucceeded { deployment_id, .. }
-            | Event::RolloutFailed { deployment_id, .. }
-            | Event::RolloutRolledBack { deployment_id, .. } => {
-                if let Some(d) = self.deployments.get_mut(deployment_id) {
-                    d.rollout = None;
-                    d.version += 1;
-                }
-            }
-            Event::ServiceCreated { service_id, spec } => {
-                self.services.insert(
-                    *service_id,
-                    Service {
-                        id: *service_id,
-                        spec: spec.clone(),
-                        version: 1,
-                    },
-                );
-            }
-            Event::ServiceDeleted { service_id, .. } => {
-                self.services.remove(service_id);
-            }
-            Event::PodReady { pod_id, .. } => {
-                if let Some(pod) = self.pods.get_mut(pod_id) {
-                    pod.ready = true;
-                    pod.version += 1;
-                }
-            }
-            Event::PodFailed {
+            Event::RolloutPromoted { deployment_id, .. } => self.on_rollout_promoted(deployment_id),
+            Event::RolloutSucceeded { deployment_id, .. } => self.on_rollout_ended(deployment_id),
+            Event::RolloutFailed { deployment_id, .. } => self.on_rollout_ended(deployment_id),
+            Event::RolloutRolledBack { deployment_id, .. } => self.on_rollout_ended(deployment_id),
+            Event::PodNotReady { pod_id, reason, .. } => self.on_pod_not_ready(pod_id, reason),
+            Event::PodRestarted {
                 pod_id,
-                cause,
+                restarts,
                 reason,
                 ..
-            } => {
-                // A lost node is not the new revision's fault.
-                if *cause == crate::event::PodFailureCause::Container
-                    && let Some(pod) = self.pods.get(pod_id)
-                {
-                    let (d, rev) = (pod.deployment, pod.revision);
-                    self.rollout_failure(d, rev, *pod_id, reason);
-                }
-                self.end_pod(pod_id);
-            }
-            Event::PodEvicted { pod_id, .. } => {
-                self.end_pod(pod_id);
-            }
-            Event::PodDeleted { pod_id, .. } => {
-                let node = self.pods.get(pod_id).and_then(|p| p.node);
-                self.release(*pod_id, node);
-                self.unbound.remove(pod_id);
-                self.addresses.remove(pod_id);
-                if let Some(pod) = self.pods.remove(pod_id)
-                    && let Some(d) = self.deployments.get_mut(&pod.deployment)
-                {
-                    d.pods.remove(pod_id);
-                    if pod.is_live() {
-                        d.live = d.live.saturating_sub(1);
-                        if pod.revision != d.revision {
-                            d.live_other_revision = d.live_other_revision.saturating_sub(1);
-                        }
-                    }
-                }
-            }
-            Event::NodeCordoned { node_id, drain } => {
-                if let Some(n) = self.nodes.get_mut(node_id) {
-                    n.unschedulable = true;
-                    n.draining |= *drain;
-                    n.version += 1;
-                }
-            }
-            Event::NodeUncordoned { node_id } => {
-                if let Some(n) = self.nodes.get_mut(node_id) {
-                    n.unschedulable = false;
-                    n.draining = false;
-                    n.version += 1;
-                }
-            }
-            Event::NodeTaintsChanged { node_id, taints } => {
-                if let Some(n) = self.nodes.get_mut(node_id) {
-                    n.spec.taints = taints.clone();
-                    n.version += 1;
-                }
-            }
-            Event::PodUnschedulable { pod_id, .. } => {
-                if let Some(pod) = self.pods.get_mut(pod_id) {
-                    pod.version += 1;
-                }
-            }
+            } => self.on_pod_restarted(pod_id, restarts, reason),
+            Event::ServiceCreated { service_id, spec } => self.on_service_created(service_id, spec),
+            Event::ServiceDeleted { service_id, .. } => self.on_service_deleted(service_id),
             Event::CommandRejected { .. } => {}
         }
     }

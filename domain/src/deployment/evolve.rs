@@ -1,0 +1,128 @@
+//! Folding a deployment's events into the cell's state.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ids::DeploymentId;
+use crate::model::DeploymentSpec;
+use crate::names::Name;
+use crate::state::{Deployment, State, has_required_anti_affinity};
+
+impl State {
+    pub(crate) fn on_deployment_created(
+        &mut self,
+        deployment_id: &DeploymentId,
+        spec: &DeploymentSpec,
+        revision: &u64,
+    ) {
+        self.deployment_names.insert(
+            (spec.namespace.to_string(), spec.name.to_string()),
+            *deployment_id,
+        );
+        if has_required_anti_affinity(spec) && !self.deployments.contains_key(deployment_id) {
+            self.anti_affinity_deployments += 1;
+        }
+        self.deployments.insert(
+            *deployment_id,
+            Deployment {
+                id: *deployment_id,
+                spec: spec.clone(),
+                revision: *revision,
+                next_ordinal: 0,
+                pods: BTreeSet::new(),
+                version: 1,
+                live: 0,
+                live_other_revision: 0,
+                revisions: BTreeMap::from([(*revision, spec.clone())]),
+                rollout: None,
+                rollouts: 0,
+                cause: None,
+            },
+        );
+    }
+
+    pub(crate) fn on_deployment_undeleted(
+        &mut self,
+        deployment_id: &DeploymentId,
+        spec: &DeploymentSpec,
+        revision: &u64,
+    ) {
+        let key = format!("{}/{}", spec.namespace, spec.name);
+        let Some(mut d) = self.deleted.remove(&key) else {
+            return;
+        };
+        d.id = *deployment_id;
+        d.spec = spec.clone();
+        d.revision = *revision;
+        d.version += 1;
+        if has_required_anti_affinity(spec) {
+            self.anti_affinity_deployments += 1;
+        }
+        self.deployment_names.insert(
+            (spec.namespace.to_string(), spec.name.to_string()),
+            *deployment_id,
+        );
+        self.deployments.insert(*deployment_id, d);
+    }
+
+    pub(crate) fn on_deployment_scaled(&mut self, deployment_id: &DeploymentId, to: &u32) {
+        if let Some(d) = self.deployments.get_mut(deployment_id) {
+            d.spec.replicas = *to;
+            d.version += 1;
+        }
+    }
+
+    pub(crate) fn on_deployment_deleted(
+        &mut self,
+        deployment_id: &DeploymentId,
+        namespace: &Name,
+        name: &Name,
+    ) {
+        if let Some(mut d) = self.deployments.remove(deployment_id) {
+            if has_required_anti_affinity(&d.spec) {
+                self.anti_affinity_deployments = self.anti_affinity_deployments.saturating_sub(1);
+            }
+            d.version += 1;
+            d.pods.clear();
+            d.live = 0;
+            d.live_other_revision = 0;
+            d.rollout = None;
+            self.deleted.insert(format!("{namespace}/{name}"), d);
+        }
+        self.deployment_names
+            .remove(&(namespace.to_string(), name.to_string()));
+    }
+
+    pub(crate) fn on_deployment_revision_created(
+        &mut self,
+        deployment_id: &DeploymentId,
+        revision: &u64,
+        spec: &DeploymentSpec,
+    ) {
+        if let Some(d) = self.deployments.get_mut(deployment_id) {
+            d.revisions.insert(*revision, spec.clone());
+            d.version += 1;
+        }
+    }
+
+    pub(crate) fn on_deployment_strategy_changed(
+        &mut self,
+        deployment_id: &DeploymentId,
+        strategy: &crate::model::RollingUpdate,
+    ) {
+        if let Some(d) = self.deployments.get_mut(deployment_id) {
+            d.spec.strategy = *strategy;
+            d.version += 1;
+        }
+    }
+
+    pub(crate) fn on_deployment_budget_changed(
+        &mut self,
+        deployment_id: &DeploymentId,
+        budget: &Option<crate::model::DisruptionBudget>,
+    ) {
+        if let Some(d) = self.deployments.get_mut(deployment_id) {
+            d.spec.disruption_budget = *budget;
+            d.version += 1;
+        }
+    }
+}

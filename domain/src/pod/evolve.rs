@@ -1,0 +1,137 @@
+//! Folding a pod's events into the cell's state.
+
+use crate::event::PodFailureCause;
+use crate::ids::{DeploymentId, NodeId, PodId};
+use crate::model::{PodPhase, Resources};
+use crate::state::{Pod, State};
+
+impl State {
+    pub(crate) fn on_pod_created(
+        &mut self,
+        pod_id: &PodId,
+        deployment_id: &DeploymentId,
+        ordinal: &u64,
+        resources: &Resources,
+        revision: &u64,
+    ) {
+        if self.pods.contains_key(pod_id) {
+            return;
+        }
+        if let Some(d) = self.deployments.get_mut(deployment_id) {
+            d.next_ordinal = d.next_ordinal.max(ordinal + 1);
+            d.pods.insert(*pod_id);
+            d.live += 1;
+            if *revision != d.revision {
+                d.live_other_revision += 1;
+            }
+        }
+        self.unbound.insert(*pod_id);
+        self.pods.insert(
+            *pod_id,
+            Pod {
+                id: *pod_id,
+                deployment: *deployment_id,
+                ordinal: *ordinal,
+                cpu_milli: resources.cpu_request_milli,
+                mem_mb: resources.mem_request_mb,
+                revision: *revision,
+                phase: PodPhase::Pending,
+                node: None,
+                ready: false,
+                version: 1,
+                restarts: 0,
+            },
+        );
+    }
+
+    pub(crate) fn on_pod_bound(&mut self, pod_id: &PodId, node_id: &NodeId) {
+        let Some(pod) = self.pods.get_mut(pod_id) else {
+            return;
+        };
+        pod.node = Some(*node_id);
+        pod.version += 1;
+        self.unbound.remove(pod_id);
+        let (cpu, mem) = (pod.cpu_milli as u64, pod.mem_mb as u64);
+        if let Some(node) = self.nodes.get_mut(node_id)
+            && node.pods.insert(*pod_id)
+        {
+            node.cpu_requested_milli += cpu;
+            node.mem_requested_mb += mem;
+        }
+    }
+
+    pub(crate) fn on_pod_started(&mut self, pod_id: &PodId, address: &Option<String>) {
+        if let Some(pod) = self.pods.get_mut(pod_id) {
+            pod.phase = PodPhase::Running;
+            pod.version += 1;
+            if let Some(a) = address {
+                self.addresses.insert(*pod_id, a.clone());
+            }
+        }
+    }
+
+    pub(crate) fn on_pod_not_ready(&mut self, pod_id: &PodId, reason: &str) {
+        if let Some(pod) = self.pods.get_mut(pod_id) {
+            pod.ready = false;
+            pod.version += 1;
+            let (d, rev) = (pod.deployment, pod.revision);
+            self.rollout_failure(d, rev, *pod_id, reason);
+        }
+    }
+
+    pub(crate) fn on_pod_restarted(&mut self, pod_id: &PodId, restarts: &u32, reason: &str) {
+        if let Some(pod) = self.pods.get_mut(pod_id) {
+            pod.ready = false;
+            pod.restarts = *restarts;
+            pod.version += 1;
+            let (d, rev) = (pod.deployment, pod.revision);
+            self.rollout_failure(d, rev, *pod_id, reason);
+        }
+    }
+
+    pub(crate) fn on_pod_ready(&mut self, pod_id: &PodId) {
+        if let Some(pod) = self.pods.get_mut(pod_id) {
+            pod.ready = true;
+            pod.version += 1;
+        }
+    }
+
+    pub(crate) fn on_pod_failed(&mut self, pod_id: &PodId, cause: &PodFailureCause, reason: &str) {
+        // A lost node is not the new revision's fault.
+        if *cause == crate::event::PodFailureCause::Container
+            && let Some(pod) = self.pods.get(pod_id)
+        {
+            let (d, rev) = (pod.deployment, pod.revision);
+            self.rollout_failure(d, rev, *pod_id, reason);
+        }
+        self.end_pod(pod_id);
+    }
+
+    pub(crate) fn on_pod_evicted(&mut self, pod_id: &PodId) {
+        self.end_pod(pod_id);
+    }
+
+    pub(crate) fn on_pod_deleted(&mut self, pod_id: &PodId) {
+        let node = self.pods.get(pod_id).and_then(|p| p.node);
+        self.release(*pod_id, node);
+        self.unbound.remove(pod_id);
+        self.addresses.remove(pod_id);
+        if let Some(pod) = self.pods.remove(pod_id)
+            && let Some(d) = self.deployments.get_mut(&pod.deployment)
+        {
+            d.pods.remove(pod_id);
+            if pod.is_live() {
+                d.live = d.live.saturating_sub(1);
+                if pod.revision != d.revision {
+                    d.live_other_revision = d.live_other_revision.saturating_sub(1);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn on_pod_unschedulable(&mut self, pod_id: &PodId) {
+        if let Some(pod) = self.pods.get_mut(pod_id) {
+            pod.version += 1;
+        }
+    }
+}
