@@ -87,6 +87,7 @@ impl WriteModel {
                 command_type: cmd.body.type_name().to_string(),
                 code: r.code,
                 message: r.message,
+                fields: r.fields,
             }],
         };
         let mut envelopes = Vec::with_capacity(events.len());

@@ -21,10 +21,7 @@ pub const MAX_REPLICAS: u32 = 100_000;
 pub(crate) type Decision = Result<Vec<Event>, Rejection>;
 
 pub(crate) fn reject(code: RejectionCode, message: impl Into<String>) -> Decision {
-    Err(Rejection {
-        code,
-        message: message.into(),
-    })
+    Err(Rejection::new(code, message))
 }
 
 /// Every command is decided by its resource's slice: one line each.
@@ -179,16 +176,16 @@ pub(crate) fn pod_on_node<'s>(
     node_id: &NodeId,
 ) -> Result<&'s crate::state::Pod, Rejection> {
     let Some(pod) = state.pods.get(pod_id) else {
-        return Err(Rejection {
-            code: RejectionCode::NotFound,
-            message: format!("pod {pod_id} not found"),
-        });
+        return Err(Rejection::new(
+            RejectionCode::NotFound,
+            format!("pod {pod_id} not found"),
+        ));
     };
     if pod.node != Some(*node_id) {
-        return Err(Rejection {
-            code: RejectionCode::PodNotOnNode,
-            message: format!("pod {pod_id} is not bound to node {node_id}"),
-        });
+        return Err(Rejection::new(
+            RejectionCode::PodNotOnNode,
+            format!("pod {pod_id} is not bound to node {node_id}"),
+        ));
     }
     Ok(pod)
 }
@@ -218,12 +215,13 @@ impl UsageTracker {
 }
 
 pub(crate) fn validation(errors: &[FieldError]) -> Rejection {
+    let message = errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
     Rejection {
-        code: RejectionCode::ValidationFailed,
-        message: errors
-            .iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("; "),
+        fields: errors.to_vec(),
+        ..Rejection::new(RejectionCode::ValidationFailed, message)
     }
 }

@@ -251,6 +251,9 @@ pub enum Event {
         command_type: String,
         code: crate::rejection::RejectionCode,
         message: String,
+        /// The fields a `VALIDATION_FAILED` refers to.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        fields: Vec<crate::names::FieldError>,
     },
 }
 

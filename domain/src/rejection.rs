@@ -53,6 +53,18 @@ impl RejectionCode {
 pub struct Rejection {
     pub code: RejectionCode,
     pub message: String,
+    /// For `ValidationFailed`: which fields, and why (the API returns them).
+    pub fields: Vec<crate::names::FieldError>,
+}
+
+impl Rejection {
+    pub fn new(code: RejectionCode, message: impl Into<String>) -> Self {
+        Rejection {
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -245,7 +245,7 @@ impl TryFrom<CreateDto> for DeploymentSpec {
             liveness_probe: d.liveness_probe,
             startup_probe: d.startup_probe,
         };
-        let errors = domain::decide::scheduling_errors(&spec);
+        let errors = spec.validate();
         if errors.is_empty() {
             Ok(spec)
         } else {

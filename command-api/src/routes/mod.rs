@@ -112,8 +112,19 @@ pub async fn execute(
         .await?;
     crate::consistency::record_written(outcome.offset);
     let events = outcome.events;
-    if let Some(Event::CommandRejected { code, message, .. }) = events.first().map(|e| &e.body) {
-        return Err(ApiError::rejected(*code, message.clone()));
+    if let Some(Event::CommandRejected {
+        code,
+        message,
+        fields,
+        ..
+    }) = events.first().map(|e| &e.body)
+    {
+        let mut e = ApiError::rejected(*code, message.clone());
+        e.fields = fields
+            .iter()
+            .map(|f| (f.field.clone(), f.message.clone()))
+            .collect();
+        return Err(e);
     }
     Ok(events)
 }

@@ -294,33 +294,49 @@ pub(crate) fn probe_errors(spec: &DeploymentSpec) -> Vec<FieldError> {
     errors
 }
 
+impl DeploymentSpec {
+    /// Every check of the spec alone, with field paths: the API's (so bad
+    /// input is refused at the edge, field by field) and the decider's.
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errors = scheduling_errors(self);
+        errors.extend(probe_errors(self));
+        errors.extend(self.strategy.validate());
+        let r = &self.resources;
+        if self.replicas > MAX_REPLICAS {
+            errors.push(FieldError::new(
+                "replicas",
+                format!("must be at most {MAX_REPLICAS}"),
+            ));
+        }
+        if r.cpu_request_milli == 0 || r.mem_request_mb == 0 {
+            errors.push(FieldError::new(
+                "resources",
+                "cpuRequestMilli and memRequestMb must be greater than 0",
+            ));
+        }
+        if r.cpu_limit_milli < r.cpu_request_milli {
+            errors.push(FieldError::new(
+                "resources.cpuLimitMilli",
+                "must be at least cpuRequestMilli",
+            ));
+        }
+        if r.mem_limit_mb < r.mem_request_mb {
+            errors.push(FieldError::new(
+                "resources.memLimitMb",
+                "must be at least memRequestMb",
+            ));
+        }
+        errors
+    }
+}
+
 pub(crate) fn validate_spec(spec: &DeploymentSpec) -> Result<(), Rejection> {
-    let mut errors = scheduling_errors(spec);
-    errors.extend(probe_errors(spec));
-    errors.extend(spec.strategy.validate());
-    if !errors.is_empty() {
-        return Err(validation(&errors));
+    let errors = spec.validate();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(validation(&errors))
     }
-    let r = &spec.resources;
-    let fail = |m: String| {
-        Err(Rejection {
-            code: RejectionCode::ValidationFailed,
-            message: m,
-        })
-    };
-    if spec.replicas > MAX_REPLICAS {
-        return fail(format!("replicas: must be at most {MAX_REPLICAS}"));
-    }
-    if r.cpu_request_milli == 0 || r.mem_request_mb == 0 {
-        return fail("resources: cpuRequestMilli and memRequestMb must be greater than 0".into());
-    }
-    if r.cpu_limit_milli < r.cpu_request_milli {
-        return fail("resources.cpuLimitMilli: must be at least cpuRequestMilli".into());
-    }
-    if r.mem_limit_mb < r.mem_request_mb {
-        return fail("resources.memLimitMb: must be at least memRequestMb".into());
-    }
-    Ok(())
 }
 
 /// 422 when the replicas could not fit even on an empty cluster: no node
@@ -362,10 +378,10 @@ pub(crate) fn check_capacity(
             "{replicas} replicas requesting {cpu}m CPU and {mem} MB each can never fit: the cluster holds at most {slots}"
         )
     };
-    Err(Rejection {
-        code: RejectionCode::InsufficientClusterCapacity,
+    Err(Rejection::new(
+        RejectionCode::InsufficientClusterCapacity,
         message,
-    })
+    ))
 }
 
 /// Field-by-field problems with the scheduling parts of a template (labels,

@@ -95,16 +95,16 @@ fn running_rollout<'s>(
     deployment_id: &DeploymentId,
 ) -> Result<(&'s Deployment, &'s Rollout), Rejection> {
     let Some(d) = state.deployments.get(deployment_id) else {
-        return Err(Rejection {
-            code: RejectionCode::NotFound,
-            message: format!("deployment {deployment_id} not found"),
-        });
+        return Err(Rejection::new(
+            RejectionCode::NotFound,
+            format!("deployment {deployment_id} not found"),
+        ));
     };
     let Some(r) = &d.rollout else {
-        return Err(Rejection {
-            code: RejectionCode::NoRolloutInProgress,
-            message: format!("deployment {} has no rollout in progress", d.spec.name),
-        });
+        return Err(Rejection::new(
+            RejectionCode::NoRolloutInProgress,
+            format!("deployment {} has no rollout in progress", d.spec.name),
+        ));
     };
     Ok((d, r))
 }

@@ -223,6 +223,28 @@ async fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
             "VALIDATION_FAILED",
             None,
         ),
+        (
+            "a probe with two actions",
+            {
+                let mut d = deployment("web", 1, 100);
+                d["startupProbe"] = json!({"httpGet": {"path": "/ready"}, "tcpSocket": {}});
+                d.to_string()
+            },
+            422,
+            "VALIDATION_FAILED",
+            Some("startupProbe"),
+        ),
+        (
+            "both rollout bounds 0",
+            {
+                let mut d = deployment("web", 1, 100);
+                d["strategy"] = json!({"maxSurge": 0, "maxUnavailable": 0});
+                d.to_string()
+            },
+            422,
+            "VALIDATION_FAILED",
+            Some("strategy"),
+        ),
     ];
     for (what, body, status, code, field) in cases {
         let (s, b) = c.post_raw("/api/v1/workloads/deployments", &body).await;

@@ -578,6 +578,7 @@ async fn a_slow_starter_with_a_startup_probe_is_neither_restarted_nor_ready_whil
         .post("/api/v1/workloads/deployments", create("warm", true))
         .await;
     assert_eq!(status, 201, "{v}");
+    let warm = v["deploymentId"].as_str().unwrap().to_string();
     let (status, v) = c
         .post("/api/v1/workloads/deployments", create("eager", false))
         .await;
@@ -606,5 +607,15 @@ async fn a_slow_starter_with_a_startup_probe_is_neither_restarted_nor_ready_whil
     .unwrap();
     assert_eq!(restarts, 0, "never restarted while it warmed up");
     assert!(warm_ms >= 1500.0, "Ready only once up ({warm_ms:.0} ms)");
+    // A PATCH is checked by the decider against the merged spec, with field paths too.
+    let (status, v) = c
+        .patch(
+            &format!("/api/v1/workloads/deployments/{warm}"),
+            json!({"startupProbe": {"httpGet": {"path": "/ready"}, "exec": {"command": ["true"]}}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["error"]["code"], "VALIDATION_FAILED");
+    assert_eq!(v["error"]["fields"][0]["field"], "startupProbe", "{v}");
     c.finish().await;
 }
