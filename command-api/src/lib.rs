@@ -10,6 +10,7 @@ mod asof;
 mod auth;
 pub mod consistency;
 mod error;
+mod extract;
 mod json;
 mod outcome;
 mod routes;

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -20,9 +19,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{AsOfQuery, S, actor, execute, parse_id, read_pool};
+use super::{AsOfQuery, S, execute, read_pool};
 use crate::error::ApiError;
-use crate::json::{ApiQuery, parse};
+use crate::extract::{Actor, Body, DeploymentPath};
+use crate::json::ApiQuery;
 
 pub fn routes() -> Router<S> {
     Router::new()
@@ -256,11 +256,10 @@ impl TryFrom<CreateDto> for DeploymentSpec {
 
 async fn create(
     State(s): State<S>,
+    Actor(actor): Actor,
     headers: HeaderMap,
-    body: Bytes,
+    Body(dto): Body<CreateDto>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let actor = actor(&s, &headers).await?;
-    let dto: CreateDto = parse(&headers, &body)?;
     let spec = DeploymentSpec::try_from(dto).map_err(ApiError::validation)?;
     let deployment_id = DeploymentId(Uuid::now_v7());
     let events = execute(
@@ -294,13 +293,11 @@ struct ScaleDto {
 
 async fn scale(
     State(s): State<S>,
-    Path(id): Path<String>,
+    Actor(actor): Actor,
+    DeploymentPath(id): DeploymentPath,
     headers: HeaderMap,
-    body: Bytes,
+    Body(dto): Body<ScaleDto>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&s, &headers).await?;
-    let id = parse_id("deployment id", &id)?;
-    let dto: ScaleDto = parse(&headers, &body)?;
     let mut errors = Vec::new();
     let replicas = quantity(
         &mut errors,
@@ -335,11 +332,10 @@ async fn scale(
 
 async fn delete(
     State(s): State<S>,
-    Path(id): Path<String>,
+    Actor(actor): Actor,
+    DeploymentPath(id): DeploymentPath,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&s, &headers).await?;
-    let id = parse_id("deployment id", &id)?;
     let events = execute(
         &s,
         &headers,
@@ -372,11 +368,10 @@ struct UndeleteDto {
 /// revisions); the controller then creates its pods.
 async fn undelete(
     State(s): State<S>,
+    Actor(actor): Actor,
     headers: HeaderMap,
-    body: Bytes,
+    Body(dto): Body<UndeleteDto>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let actor = actor(&s, &headers).await?;
-    let dto: UndeleteDto = parse(&headers, &body)?;
     let mut errors = Vec::new();
     let namespace = Name::parse("namespace", &dto.namespace)
         .map_err(|e| errors.push(e))
@@ -449,12 +444,10 @@ fn deployment_json(r: DeploymentRow) -> Value {
 
 async fn read(
     State(s): State<S>,
-    Path(id): Path<String>,
+    _: Actor,
+    DeploymentPath(id): DeploymentPath,
     ApiQuery(q): ApiQuery<AsOfQuery>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&s, &headers).await?;
-    let id = parse_id("deployment id", &id)?;
     let pool = read_pool(&s, q.as_of.as_deref()).await?;
     let row: Option<DeploymentRow> =
         sqlx::query_as(&format!("{DEPLOYMENT_SELECT} WHERE w.id = $1"))
@@ -475,10 +468,9 @@ struct ListQuery {
 
 async fn list(
     State(s): State<S>,
+    _: Actor,
     ApiQuery(q): ApiQuery<ListQuery>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&s, &headers).await?;
     let pool = read_pool(&s, q.as_of.as_deref()).await?;
     let rows: Vec<DeploymentRow> = sqlx::query_as(&format!(
         "{DEPLOYMENT_SELECT} WHERE ($1::text IS NULL OR w.namespace = $1) ORDER BY w.namespace, w.name"
@@ -493,12 +485,10 @@ async fn list(
 
 async fn pods(
     State(s): State<S>,
-    Path(id): Path<String>,
+    _: Actor,
+    DeploymentPath(id): DeploymentPath,
     ApiQuery(q): ApiQuery<AsOfQuery>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&s, &headers).await?;
-    let id = parse_id("deployment id", &id)?;
     let pool = read_pool(&s, q.as_of.as_deref()).await?;
     let items = super::pods::list(&pool, "p.workload_id = $1", id).await?;
     Ok(Json(json!({"items": items})))
@@ -561,13 +551,11 @@ where
 /// (`409 ROLLOUT_IN_PROGRESS` while one runs); `strategy` alone applies at once.
 async fn update(
     State(s): State<S>,
-    Path(id): Path<String>,
+    Actor(actor): Actor,
+    DeploymentPath(id): DeploymentPath,
     headers: HeaderMap,
-    body: Bytes,
+    Body(dto): Body<PatchDto>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&s, &headers).await?;
-    let id = parse_id("deployment id", &id)?;
-    let dto: PatchDto = parse(&headers, &body)?;
     let mut errors = Vec::new();
     let image = dto
         .image
@@ -708,13 +696,11 @@ struct RollbackDto {
 /// `POST .../rollback {revision}`: back to any revision ever recorded.
 async fn rollback(
     State(s): State<S>,
-    Path(id): Path<String>,
+    Actor(actor): Actor,
+    DeploymentPath(id): DeploymentPath,
     headers: HeaderMap,
-    body: Bytes,
+    Body(dto): Body<RollbackDto>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&s, &headers).await?;
-    let id = parse_id("deployment id", &id)?;
-    let dto: RollbackDto = parse(&headers, &body)?;
     let mut errors = Vec::new();
     if dto.revision < 1 {
         errors.push(FieldError::new(
@@ -750,11 +736,11 @@ async fn rollback(
 /// `POST .../rollout/{pause|resume|promote|abort}`.
 async fn rollout_action(
     State(s): State<S>,
-    Path((id, action)): Path<(String, String)>,
+    Actor(actor): Actor,
+    DeploymentPath(id): DeploymentPath,
+    Path((_, action)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&s, &headers).await?;
-    let id = parse_id("deployment id", &id)?;
     let deployment_id = DeploymentId(id);
     let command = match action.as_str() {
         "pause" => Command::PauseRollout { deployment_id },
@@ -776,11 +762,9 @@ async fn rollout_action(
 
 async fn revisions(
     State(s): State<S>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    _: Actor,
+    DeploymentPath(id): DeploymentPath,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&s, &headers).await?;
-    let id = parse_id("deployment id", &id)?;
     type Row = (
         i64,
         String,
@@ -805,11 +789,9 @@ async fn revisions(
 
 async fn rollouts(
     State(s): State<S>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    _: Actor,
+    DeploymentPath(id): DeploymentPath,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&s, &headers).await?;
-    let id = parse_id("deployment id", &id)?;
     let items = rollout_rows(&s.pool, id).await?;
     Ok(Json(json!({"items": items})))
 }

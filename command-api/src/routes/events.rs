@@ -2,7 +2,7 @@
 //! filtered and paged; nothing expires.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -10,8 +10,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{S, actor};
+use super::S;
 use crate::error::ApiError;
+use crate::extract::Actor;
 use crate::json::ApiQuery;
 
 pub fn routes() -> Router<S> {
@@ -68,10 +69,9 @@ fn bad(code: &'static str, message: String) -> ApiError {
 
 async fn list(
     State(s): State<S>,
+    _: Actor,
     ApiQuery(q): ApiQuery<Query>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&s, &headers).await?;
     let causation = match q.causation.as_deref() {
         Some(c) => Some(
             Uuid::parse_str(c)

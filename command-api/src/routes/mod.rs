@@ -132,18 +132,14 @@ pub async fn execute(
 /// `DELETE /api/v1/auth/token`: revoke the token this request presents.
 async fn revoke_token(
     axum::extract::State(s): axum::extract::State<S>,
+    crate::extract::Actor(who): crate::extract::Actor,
     headers: HeaderMap,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let who = actor(&s, &headers).await?;
     crate::auth::revoke(&s.pool, &s.auth, &headers).await?;
     tracing::info!(actor = %who, "token revoked by its holder");
     Ok(axum::Json(
         serde_json::json!({"actor": who, "status": "REVOKED"}),
     ))
-}
-
-pub async fn actor(state: &S, headers: &HeaderMap) -> Result<String, ApiError> {
-    state.auth.authenticate(headers, &state.pool).await
 }
 
 pub fn parse_id(field: &str, s: &str) -> Result<Uuid, ApiError> {

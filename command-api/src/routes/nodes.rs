@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -16,9 +15,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{S, actor, execute, parse_id};
+use super::{S, execute};
 use crate::error::ApiError;
-use crate::json::{ApiQuery, parse};
+use crate::extract::{Actor, Body, NodePath};
+use crate::json::ApiQuery;
 
 pub fn routes() -> Router<S> {
     Router::new()
@@ -91,24 +91,23 @@ async fn node_json_in(pool: &sqlx::PgPool, id: NodeId) -> Result<Value, ApiError
 
 async fn read(
     State(s): State<S>,
+    _: Actor,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<super::AsOfQuery>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&s, &headers).await?;
     let pool = super::read_pool(&s, q.as_of.as_deref()).await?;
     Ok(Json(node_json_in(&pool, node_ref(&id)?).await?))
 }
 
 async fn node_command(
     s: &S,
+    actor: &str,
     headers: &HeaderMap,
     id: &str,
     make: fn(NodeId) -> Command,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(s, headers).await?;
     let node_id = node_ref(id)?;
-    let events = execute(s, headers, &actor, None, make(node_id)).await?;
+    let events = execute(s, headers, actor, None, make(node_id)).await?;
     let mut v = node_json(s, node_id)
         .await
         .unwrap_or_else(|_| json!({"nodeId": node_id}));
@@ -132,18 +131,23 @@ async fn node_command(
 
 async fn cordon(
     State(s): State<S>,
+    Actor(actor): Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    node_command(&s, &headers, &id, |node_id| Command::CordonNode { node_id }).await
+    node_command(&s, &actor, &headers, &id, |node_id| Command::CordonNode {
+        node_id,
+    })
+    .await
 }
 
 async fn uncordon(
     State(s): State<S>,
+    Actor(actor): Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    node_command(&s, &headers, &id, |node_id| Command::UncordonNode {
+    node_command(&s, &actor, &headers, &id, |node_id| Command::UncordonNode {
         node_id,
     })
     .await
@@ -154,10 +158,14 @@ async fn uncordon(
 /// /api/v1/nodes/{id}` shows the pods left.
 async fn drain(
     State(s): State<S>,
+    Actor(actor): Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    node_command(&s, &headers, &id, |node_id| Command::DrainNode { node_id }).await
+    node_command(&s, &actor, &headers, &id, |node_id| Command::DrainNode {
+        node_id,
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -171,13 +179,12 @@ struct TaintsDto {
 /// already there), and toleration seconds count from it.
 async fn set_taints(
     State(s): State<S>,
+    Actor(actor): Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    Body(dto): Body<TaintsDto>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&s, &headers).await?;
     let node_id = node_ref(&id)?;
-    let dto: TaintsDto = parse(&headers, &body)?;
     let mut errors = Vec::new();
     for (i, t) in dto.taints.iter().enumerate() {
         if let Err(e) = parse_label(&format!("taints[{i}].key"), &t.key) {
@@ -246,10 +253,9 @@ type Row = (
 
 async fn health(
     State(s): State<S>,
+    _: Actor,
     ApiQuery(q): ApiQuery<HealthQuery>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&s, &headers).await?;
     let pool = super::read_pool(&s, q.as_of.as_deref()).await?;
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, name, zone, ready, condition, cpu_allocatable_milli - cpu_requested_milli,
@@ -342,11 +348,10 @@ impl TryFrom<RegisterDto> for NodeSpec {
 
 async fn register(
     State(s): State<S>,
+    Actor(actor): Actor,
     headers: HeaderMap,
-    body: Bytes,
+    Body(dto): Body<RegisterDto>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let actor = actor(&s, &headers).await?;
-    let dto: RegisterDto = parse(&headers, &body)?;
     let spec = NodeSpec::try_from(dto).map_err(ApiError::validation)?;
     let node_id = NodeId::from_name(spec.name.as_str());
     let events = execute(
@@ -367,11 +372,9 @@ async fn register(
 
 async fn heartbeat(
     State(s): State<S>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    _: Actor,
+    NodePath(id): NodePath,
 ) -> Result<StatusCode, ApiError> {
-    actor(&s, &headers).await?;
-    let id = parse_id("node id", &id)?;
     let hb = infra::kafka::Heartbeat {
         node_id: id,
         sent_at: chrono::Utc::now(),
@@ -388,11 +391,9 @@ async fn heartbeat(
 
 async fn pods(
     State(s): State<S>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    _: Actor,
+    NodePath(id): NodePath,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&s, &headers).await?;
-    let id = parse_id("node id", &id)?;
     let items = super::pods::list(
         &s.pool,
         "p.node_id = $1 AND p.phase IN ('PENDING', 'RUNNING')",

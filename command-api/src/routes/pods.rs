@@ -1,6 +1,6 @@
 //! `/api/v1/pods/{id}`: one pod, with where and why it was placed.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{S, actor, parse_id};
+use super::{S, parse_id};
 use crate::error::ApiError;
+use crate::extract::{Actor, Body, PodPath};
 
 pub fn routes() -> Router<S> {
     Router::new()
@@ -31,12 +32,11 @@ struct LogsQuery {
 /// server proxying to the kubelet); `follow=true` streams until the pod ends.
 async fn logs(
     State(s): State<S>,
-    Path(id): Path<String>,
+    _: Actor,
+    PodPath(id): PodPath,
     crate::json::ApiQuery(q): crate::json::ApiQuery<LogsQuery>,
-    headers: HeaderMap,
+    _headers: HeaderMap,
 ) -> Result<axum::response::Response, ApiError> {
-    actor(&s, &headers).await?;
-    let id = parse_id("pod id", &id)?;
     let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT n.name, n.labels->>'orch.dev/agent-url' FROM pod_instance p LEFT JOIN node_status n ON n.id = p.node_id
          WHERE p.id = $1",
@@ -95,11 +95,9 @@ async fn logs(
 /// preempted for it; for a pod without a node, why none fits yet.
 async fn placement(
     State(s): State<S>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    _: Actor,
+    PodPath(id): PodPath,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&s, &headers).await?;
-    let id = parse_id("pod id", &id)?;
     type PlacementRow = (
         Option<Uuid>,
         Option<String>,
@@ -161,12 +159,13 @@ struct EvictDto {
 /// deployment's disruption budget: then 429 DISRUPTION_BUDGET_EXCEEDED.
 async fn evict(
     State(s): State<S>,
-    Path(id): Path<String>,
+    Actor(actor): Actor,
+    PodPath(id): PodPath,
     headers: HeaderMap,
+    // Optional: no body evicts with the default reason.
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&s, &headers).await?;
-    let pod_id = domain::PodId(parse_id("pod id", &id)?);
+    let pod_id = domain::PodId(id);
     let dto: EvictDto = if body.is_empty() {
         EvictDto::default()
     } else {
@@ -204,13 +203,12 @@ struct StatusDto {
 /// A node agent reports a pod `Started`, `Ready` or `Failed`.
 async fn report(
     State(s): State<S>,
-    Path(id): Path<String>,
+    Actor(actor): Actor,
+    PodPath(id): PodPath,
     headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    Body(dto): Body<StatusDto>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&s, &headers).await?;
-    let pod_id = domain::PodId(parse_id("pod id", &id)?);
-    let dto: StatusDto = crate::json::parse(&headers, &body)?;
+    let pod_id = domain::PodId(id);
     let node_id = domain::NodeId(parse_id("nodeId", &dto.node_id)?);
     let command = match dto.state.as_str() {
         "Started" => domain::command::Command::ReportPodStarted {
@@ -296,12 +294,10 @@ pub async fn list(pool: &PgPool, filter: &str, id: Uuid) -> Result<Vec<Value>, A
 
 async fn read(
     State(s): State<S>,
-    Path(id): Path<String>,
+    _: Actor,
+    PodPath(id): PodPath,
     crate::json::ApiQuery(q): crate::json::ApiQuery<super::AsOfQuery>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&s, &headers).await?;
-    let id = parse_id("pod id", &id)?;
     let pool = super::read_pool(&s, q.as_of.as_deref()).await?;
     let row: Option<PodRow> = sqlx::query_as(&format!("{POD_SELECT} WHERE p.id = $1"))
         .bind(id)

@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,9 +15,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{S, actor, execute, parse_id};
+use super::{S, execute};
 use crate::error::ApiError;
-use crate::json::parse;
+use crate::extract::{Actor, Body, ServicePath};
 
 pub fn routes() -> Router<S> {
     Router::new()
@@ -39,11 +38,10 @@ struct CreateDto {
 
 async fn create(
     State(s): State<S>,
+    Actor(actor): Actor,
     headers: HeaderMap,
-    body: Bytes,
+    Body(dto): Body<CreateDto>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let actor = actor(&s, &headers).await?;
-    let dto: CreateDto = parse(&headers, &body)?;
     let mut errors = Vec::new();
     let namespace = Name::parse("namespace", &dto.namespace)
         .map_err(|e| errors.push(e))
@@ -82,11 +80,10 @@ async fn create(
 
 async fn delete(
     State(s): State<S>,
-    Path(id): Path<String>,
+    Actor(actor): Actor,
+    ServicePath(id): ServicePath,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&s, &headers).await?;
-    let id = parse_id("service id", &id)?;
     execute(
         &s,
         &headers,
@@ -123,12 +120,10 @@ fn service_json(r: Row) -> Value {
 
 async fn read(
     State(s): State<S>,
-    Path(id): Path<String>,
+    _: Actor,
+    ServicePath(id): ServicePath,
     crate::json::ApiQuery(q): crate::json::ApiQuery<super::AsOfQuery>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&s, &headers).await?;
-    let id = parse_id("service id", &id)?;
     let pool = super::read_pool(&s, q.as_of.as_deref()).await?;
     let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE s.id = $1"))
         .bind(id)
@@ -140,10 +135,9 @@ async fn read(
 
 async fn list(
     State(s): State<S>,
+    _: Actor,
     crate::json::ApiQuery(q): crate::json::ApiQuery<super::AsOfQuery>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&s, &headers).await?;
     let pool = super::read_pool(&s, q.as_of.as_deref()).await?;
     let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} ORDER BY s.namespace, s.name"))
         .fetch_all(&pool)
@@ -157,11 +151,9 @@ async fn list(
 /// `PodDeleted` or failure is projected.
 async fn endpoints(
     State(s): State<S>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    _: Actor,
+    ServicePath(id): ServicePath,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&s, &headers).await?;
-    let id = parse_id("service id", &id)?;
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM service WHERE id = $1")
         .bind(id)
         .fetch_optional(&s.pool)

@@ -1,0 +1,97 @@
+//! Extractors for what every handler needs before it starts: who is asking
+//! (`Actor`), a typed id from the path, and a JSON body parsed into its DTO
+//! with field-level errors (`Body`). Each failure is the API's own 4xx.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::routes::{S, parse_id};
+
+/// The authenticated actor (from the bearer token), recorded on every event its request causes.
+pub struct Actor(pub String);
+
+impl FromRequestParts<S> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, ApiError> {
+        s.auth
+            .authenticate(&parts.headers, &s.pool)
+            .await
+            .map(Actor)
+    }
+}
+
+/// The `{id}` segment of the path.
+async fn path_id(parts: &mut Parts, s: &S, what: &str) -> Result<Uuid, ApiError> {
+    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, s)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_PATH", e.body_text()))?;
+    let raw = params.get("id").ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PATH",
+            "no {id} in the path",
+        )
+    })?;
+    parse_id(what, raw)
+}
+
+macro_rules! id_path {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        pub struct $name(pub Uuid);
+
+        impl FromRequestParts<S> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, ApiError> {
+                path_id(parts, s, $what).await.map($name)
+            }
+        }
+    };
+}
+
+id_path!(
+    /// A deployment's id in the path (400 `INVALID_ID` otherwise).
+    DeploymentPath,
+    "deployment id"
+);
+id_path!(
+    /// A pod's id in the path.
+    PodPath,
+    "pod id"
+);
+id_path!(
+    /// A node's id in the path (routes that also take a node's name parse it themselves).
+    NodePath,
+    "node id"
+);
+id_path!(
+    /// A service's id in the path.
+    ServicePath,
+    "service id"
+);
+
+/// A JSON body parsed into `T`: 415 for another content type, 400 for
+/// malformed JSON, 422 with the field path for a field that does not fit.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, s: &S) -> Result<Self, ApiError> {
+        let headers = req.headers().clone();
+        // Too large (413) or cut off (400): axum's status, our shape.
+        let bytes = Bytes::from_request(req, s)
+            .await
+            .map_err(|e| ApiError::new(e.status(), "BODY_UNREADABLE", e.body_text()))?;
+        crate::json::parse(&headers, &bytes).map(Body)
+    }
+}
