@@ -271,8 +271,12 @@ async fn a_read_with_the_offset_of_a_write_always_shows_that_write_even_right_af
         .await
         .unwrap();
     let at = offset_of(&r);
-    let path = format!("/api/v1/workloads/deployments/{id}?minOffset={}", at + 1);
-    // The next record does not exist yet: a client error, not a wait.
+    // Far past the end of the log (the controllers keep writing, so not just
+    // the next record): no write was ever acknowledged there, a client error, not a wait.
+    let path = format!(
+        "/api/v1/workloads/deployments/{id}?minOffset={}",
+        at + 1_000_000
+    );
     let (status, body) = c.get(&path).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "OFFSET_NOT_IN_LOG");
