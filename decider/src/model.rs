@@ -1,6 +1,7 @@
 //! The write model: domain state plus what the decider needs to answer each
 //! command exactly once. Pure: tested without Kafka or PostgreSQL.
 
+use domain::event as ev;
 use std::collections::VecDeque;
 
 use domain::ids::IdSet;
@@ -83,12 +84,12 @@ impl WriteModel {
         let events = match decide(&self.state, &cmd.body) {
             Ok(events) if events.is_empty() && !cmd.reply => return None,
             Ok(events) => events,
-            Err(r) => vec![Event::CommandRejected {
+            Err(r) => vec![Event::CommandRejected(ev::CommandRejected {
                 command_type: cmd.body.type_name().to_string(),
                 code: r.code,
                 message: r.message,
                 fields: r.fields,
-            }],
+            })],
         };
         let mut envelopes = Vec::with_capacity(events.len());
         for (i, body) in events.into_iter().enumerate() {
@@ -123,6 +124,7 @@ impl WriteModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::command as cmd;
     use domain::command::Command;
     use domain::testing::*;
 
@@ -134,14 +136,14 @@ mod tests {
     fn a_repeated_command_is_answered_once_and_a_rebuilt_model_agrees() {
         let mut live = WriteModel::default();
         let mut log = Vec::new();
-        let register = cmd(Command::RegisterNode {
+        let register = cmd(Command::RegisterNode(cmd::RegisterNode {
             node_id: domain::NodeId::from_name("n1"),
             spec: node_spec("n1", "az-a", 4000, 4096),
-        });
-        let create = cmd(Command::CreateDeployment {
+        }));
+        let create = cmd(Command::CreateDeployment(cmd::CreateDeployment {
             deployment_id: deployment_id(1),
             spec: deployment_spec("web", 2, 100, 100),
-        });
+        }));
         for (off, c) in [register.clone(), create.clone(), create.clone()]
             .iter()
             .enumerate()
@@ -174,9 +176,11 @@ mod tests {
     fn a_command_that_changes_nothing_is_answered_only_when_someone_waits() {
         let mut m = WriteModel::default();
         let spec = node_spec("n1", "az-a", 1000, 1000);
-        let register = || Command::RegisterNode {
-            node_id: domain::NodeId::from_name("n1"),
-            spec: spec.clone(),
+        let register = || {
+            Command::RegisterNode(cmd::RegisterNode {
+                node_id: domain::NodeId::from_name("n1"),
+                spec: spec.clone(),
+            })
         };
         assert!(m.handle(0, &cmd(register()), 1, Utc::now()).is_some());
         assert!(
@@ -195,13 +199,13 @@ mod tests {
     #[test]
     fn a_rejected_command_yields_a_command_rejected_event() {
         let mut m = WriteModel::default();
-        let c = cmd(Command::ScaleDeployment {
+        let c = cmd(Command::ScaleDeployment(cmd::ScaleDeployment {
             deployment_id: deployment_id(9),
             replicas: 3,
-        });
+        }));
         let b = m.handle(0, &c, 1, Utc::now()).unwrap();
         match &b.events[0].body {
-            Event::CommandRejected { code, .. } => {
+            Event::CommandRejected(ev::CommandRejected { code, .. }) => {
                 assert_eq!(*code, domain::RejectionCode::NotFound)
             }
             e => panic!("{e:?}"),

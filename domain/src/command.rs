@@ -5,13 +5,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::ids::{DeploymentId, NodeId, PodId};
 use std::collections::BTreeMap;
 
-use crate::event::EvictionCause;
-use crate::ids::ServiceId;
-use crate::model::{Canary, DeploymentSpec, NodeSpec, Placement, Probe, ServiceSpec, Taint};
-use crate::names::Name;
+use crate::model::{Canary, Probe};
+
+pub use crate::deployment::commands::*;
+pub use crate::node::commands::*;
+pub use crate::pod::commands::*;
+pub use crate::rollout::commands::*;
+pub use crate::service::commands::*;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -66,179 +68,40 @@ impl CommandEnvelope {
 // would only add an allocation to every read.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
-#[serde(tag = "type", rename_all_fields = "camelCase")]
+#[serde(tag = "type")]
 pub enum Command {
-    RegisterNode {
-        node_id: NodeId,
-        spec: NodeSpec,
-    },
-    MarkNodeReady {
-        node_id: NodeId,
-    },
-    MarkNodeNotReady {
-        node_id: NodeId,
-        silent_for_ms: u64,
-    },
-    MarkNodeLost {
-        node_id: NodeId,
-        silent_for_ms: u64,
-    },
-    CreateDeployment {
-        deployment_id: DeploymentId,
-        spec: DeploymentSpec,
-    },
-    ScaleDeployment {
-        deployment_id: DeploymentId,
-        replicas: u32,
-    },
-    DeleteDeployment {
-        deployment_id: DeploymentId,
-    },
-    /// Restore the most recently deleted deployment of this name, as it was
-    /// when deleted (same id, spec, revisions and rollout count).
-    UndeleteDeployment {
-        namespace: Name,
-        name: Name,
-    },
-    /// Change the pod template (a new revision and a rollout) and/or the strategy.
-    UpdateDeployment {
-        deployment_id: DeploymentId,
-        patch: TemplatePatch,
-    },
-    /// Roll back to `revision` (any revision ever recorded). `automatic`: the
-    /// rollout controller stopped a failing rollout.
-    RollbackDeployment {
-        deployment_id: DeploymentId,
-        revision: u64,
-        automatic: bool,
-        /// The rollout an automatic rollback stops (stale otherwise).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        rollout: Option<u64>,
-        #[serde(default)]
-        reason: String,
-    },
-    /// Stop the running rollout and go back to the revision it started from.
-    AbortRollout {
-        deployment_id: DeploymentId,
-        reason: String,
-    },
-    PauseRollout {
-        deployment_id: DeploymentId,
-    },
-    ResumeRollout {
-        deployment_id: DeploymentId,
-    },
-    /// A canary's new revision goes to every replica.
-    PromoteRollout {
-        deployment_id: DeploymentId,
-    },
-    /// The rollout controller saw every replica Ready on the new revision.
-    CompleteRollout {
-        deployment_id: DeploymentId,
-        rollout: u64,
-    },
-    /// The rollout stopped and is not rolled back (`autoRollback: false`).
-    FailRollout {
-        deployment_id: DeploymentId,
-        rollout: u64,
-        reason: String,
-    },
-    /// Create the deployment's pod number `ordinal` (its `next_ordinal`)
-    /// from `revision` (default: the deployment's current one).
-    CreatePod {
-        deployment_id: DeploymentId,
-        ordinal: u64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        revision: Option<u64>,
-    },
-    CreateService {
-        service_id: ServiceId,
-        spec: ServiceSpec,
-    },
-    DeleteService {
-        service_id: ServiceId,
-    },
-    /// Bind, first evicting `preempt` (lower-priority pods on that node):
-    /// one command, so the room made is the room used.
-    BindPod {
-        pod_id: PodId,
-        node_id: NodeId,
-        placement: Placement,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        preempt: Vec<PodId>,
-    },
-    MarkPodUnschedulable {
-        pod_id: PodId,
-        nodes_total: u32,
-        filtered: BTreeMap<String, u32>,
-    },
-    /// `respect_budget`: refuse when the deployment's disruption budget is used up.
-    EvictPod {
-        pod_id: PodId,
-        cause: EvictionCause,
-        reason: String,
-        respect_budget: bool,
-    },
-    CordonNode {
-        node_id: NodeId,
-    },
-    UncordonNode {
-        node_id: NodeId,
-    },
-    /// Cordon, then evict every pod within the disruption budgets.
-    DrainNode {
-        node_id: NodeId,
-    },
-    SetNodeTaints {
-        node_id: NodeId,
-        taints: Vec<Taint>,
-    },
-    ReportPodStarted {
-        pod_id: PodId,
-        node_id: NodeId,
-        /// Where the pod serves (process runtime): `ip:port`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        address: Option<String>,
-    },
-    ReportPodReady {
-        pod_id: PodId,
-        node_id: NodeId,
-    },
-    ReportPodFailed {
-        pod_id: PodId,
-        node_id: NodeId,
-        reason: String,
-    },
-    /// `only_if_surplus`: refuse when the deployment would drop below its
-    /// replicas, so a controller acting on a stale view never deletes too many.
-    DeletePod {
-        pod_id: PodId,
-        reason: String,
-        #[serde(default)]
-        only_if_surplus: bool,
-        /// Refuse when the pod is Ready and fewer Ready pods than this would remain
-        /// (a rolling update's `replicas - maxUnavailable`).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        keep_ready: Option<u32>,
-        /// Refuse when the deployment's disruption budget is used up.
-        #[serde(default)]
-        respect_budget: bool,
-    },
-    /// The readiness probe failed `failureThreshold` times in a row.
-    ReportPodNotReady {
-        pod_id: PodId,
-        node_id: NodeId,
-        reason: String,
-    },
-    /// The container exited or failed its liveness probe and was restarted
-    /// after `backoff_ms` (CrashLoopBackOff).
-    ReportPodRestarted {
-        pod_id: PodId,
-        node_id: NodeId,
-        restarts: u32,
-        backoff_ms: u64,
-        reason: String,
-    },
+    RegisterNode(RegisterNode),
+    MarkNodeReady(MarkNodeReady),
+    MarkNodeNotReady(MarkNodeNotReady),
+    MarkNodeLost(MarkNodeLost),
+    CreateDeployment(CreateDeployment),
+    ScaleDeployment(ScaleDeployment),
+    DeleteDeployment(DeleteDeployment),
+    UndeleteDeployment(UndeleteDeployment),
+    UpdateDeployment(UpdateDeployment),
+    RollbackDeployment(RollbackDeployment),
+    AbortRollout(AbortRollout),
+    PauseRollout(PauseRollout),
+    ResumeRollout(ResumeRollout),
+    PromoteRollout(PromoteRollout),
+    CompleteRollout(CompleteRollout),
+    FailRollout(FailRollout),
+    CreatePod(CreatePod),
+    CreateService(CreateService),
+    DeleteService(DeleteService),
+    BindPod(BindPod),
+    MarkPodUnschedulable(MarkPodUnschedulable),
+    EvictPod(EvictPod),
+    CordonNode(CordonNode),
+    UncordonNode(UncordonNode),
+    DrainNode(DrainNode),
+    SetNodeTaints(SetNodeTaints),
+    ReportPodStarted(ReportPodStarted),
+    ReportPodReady(ReportPodReady),
+    ReportPodFailed(ReportPodFailed),
+    DeletePod(DeletePod),
+    ReportPodNotReady(ReportPodNotReady),
+    ReportPodRestarted(ReportPodRestarted),
 }
 
 /// The fields of a deployment `PATCH`; absent = unchanged. Template

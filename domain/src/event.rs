@@ -5,16 +5,19 @@
 //! the old JSON (see `UPCASTERS`); read the log through `EventBatch::decode`
 //! or `EventEnvelope::from_json_value`, never plain serde, so the upcasters run.
 
+use crate::event as ev;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::ids::{DeploymentId, NodeId, PodId, ServiceId, derive_id};
-use std::collections::BTreeMap;
+use crate::ids::{PodId, derive_id};
 
-use crate::model::{DeploymentSpec, NodeSpec, NodeUsage, Placement, Resources, ServiceSpec, Taint};
-use crate::names::{Image, Name};
+pub use crate::deployment::events::*;
+pub use crate::node::events::*;
+pub use crate::pod::events::*;
+pub use crate::rollout::events::*;
+pub use crate::service::events::*;
 
 /// The version this release writes in every envelope's `schemaVersion`.
 /// Bump it only together with a new step in `UPCASTERS`.
@@ -58,203 +61,53 @@ pub struct AggregateRef {
 #[derive(
     Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
 )]
-#[serde(tag = "type", rename_all_fields = "camelCase")]
+#[serde(tag = "type")]
 pub enum Event {
-    NodeRegistered {
-        node_id: NodeId,
-        spec: NodeSpec,
-    },
-    NodeReady {
-        node_id: NodeId,
-    },
-    NodeNotReady {
-        node_id: NodeId,
-        silent_for_ms: u64,
-    },
-    /// The node is gone; `pods_failed` of its pods failed with it (each has its own `PodFailed`).
-    NodeLost {
-        node_id: NodeId,
-        silent_for_ms: u64,
-        pods_failed: u32,
-    },
-    DeploymentCreated {
-        deployment_id: DeploymentId,
-        spec: DeploymentSpec,
-        revision: u64,
-    },
-    DeploymentScaled {
-        deployment_id: DeploymentId,
-        from: u32,
-        to: u32,
-    },
-    DeploymentDeleted {
-        deployment_id: DeploymentId,
-        namespace: Name,
-        name: Name,
-    },
-    /// A deleted deployment restored as it was when deleted (same id; the
-    /// spec and revision it had then).
-    DeploymentUndeleted {
-        deployment_id: DeploymentId,
-        spec: DeploymentSpec,
-        revision: u64,
-    },
-    PodCreated {
-        pod_id: PodId,
-        deployment_id: DeploymentId,
-        namespace: Name,
-        name: String,
-        ordinal: u64,
-        image: Image,
-        resources: Resources,
-        revision: u64,
-    },
-    PodBound {
-        pod_id: PodId,
-        node_id: NodeId,
-        usage: NodeUsage,
-        placement: Placement,
-    },
-    PodStarted {
-        pod_id: PodId,
-        node_id: NodeId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        address: Option<String>,
-    },
-    PodReady {
-        pod_id: PodId,
-        node_id: NodeId,
-    },
-    PodFailed {
-        pod_id: PodId,
-        node_id: Option<NodeId>,
-        /// What failed: the pod's own container, or the node under it.
-        cause: PodFailureCause,
-        reason: String,
-        usage: Option<NodeUsage>,
-    },
-    PodDeleted {
-        pod_id: PodId,
-        reason: String,
-        usage: Option<NodeUsage>,
-    },
-    /// Cordoned: no new pods. `drain`: its pods are being evicted too.
-    NodeCordoned {
-        node_id: NodeId,
-        drain: bool,
-    },
-    NodeUncordoned {
-        node_id: NodeId,
-    },
-    NodeTaintsChanged {
-        node_id: NodeId,
-        taints: Vec<Taint>,
-    },
-    /// A voluntary or taint-driven removal of a running pod; its controller replaces it.
-    PodEvicted {
-        pod_id: PodId,
-        node_id: Option<NodeId>,
-        cause: EvictionCause,
-        reason: String,
-        usage: Option<NodeUsage>,
-    },
-    /// The scheduler found no node: how many nodes each filter removed.
-    PodUnschedulable {
-        pod_id: PodId,
-        nodes_total: u32,
-        filtered: BTreeMap<String, u32>,
-    },
-    /// A template change: revision `revision` holds `spec` (replicas as they were).
-    DeploymentRevisionCreated {
-        deployment_id: DeploymentId,
-        revision: u64,
-        spec: DeploymentSpec,
-    },
-    /// The strategy changed without a new revision.
-    DeploymentStrategyChanged {
-        deployment_id: DeploymentId,
-        strategy: crate::model::RollingUpdate,
-    },
-    /// The disruption budget changed (`None`: removed), without a new revision.
-    DeploymentBudgetChanged {
-        deployment_id: DeploymentId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        budget: Option<crate::model::DisruptionBudget>,
-    },
-    /// Rollout number `rollout` moves the pods from revision `from` to `to`.
-    RolloutStarted {
-        deployment_id: DeploymentId,
-        rollout: u64,
-        from: u64,
-        to: u64,
-        trigger: RolloutTrigger,
-        /// Pods on `to` before the rollout waits for `promote`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        canary: Option<u32>,
-    },
-    RolloutPaused {
-        deployment_id: DeploymentId,
-        rollout: u64,
-    },
-    RolloutResumed {
-        deployment_id: DeploymentId,
-        rollout: u64,
-    },
-    RolloutPromoted {
-        deployment_id: DeploymentId,
-        rollout: u64,
-    },
-    RolloutSucceeded {
-        deployment_id: DeploymentId,
-        rollout: u64,
-        from: u64,
-        to: u64,
-    },
-    /// Stopped without a rollback; the deployment stays on `to`.
-    RolloutFailed {
-        deployment_id: DeploymentId,
-        rollout: u64,
-        reason: String,
-    },
-    /// Stopped and rolled back: a new rollout (the next event) goes back to `to`.
-    RolloutRolledBack {
-        deployment_id: DeploymentId,
-        rollout: u64,
-        from: u64,
-        to: u64,
-        automatic: bool,
-        reason: String,
-    },
-    /// The pod stopped passing (or never passed) its readiness probe: it takes no traffic.
-    PodNotReady {
-        pod_id: PodId,
-        node_id: NodeId,
-        reason: String,
-    },
-    PodRestarted {
-        pod_id: PodId,
-        node_id: NodeId,
-        restarts: u32,
-        backoff_ms: u64,
-        reason: String,
-    },
-    ServiceCreated {
-        service_id: ServiceId,
-        spec: ServiceSpec,
-    },
-    ServiceDeleted {
-        service_id: ServiceId,
-        namespace: Name,
-        name: Name,
-    },
-    CommandRejected {
-        command_type: String,
-        code: crate::rejection::RejectionCode,
-        message: String,
-        /// The fields a `VALIDATION_FAILED` refers to.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        fields: Vec<crate::names::FieldError>,
-    },
+    NodeRegistered(NodeRegistered),
+    NodeReady(NodeReady),
+    NodeNotReady(NodeNotReady),
+    NodeLost(NodeLost),
+    DeploymentCreated(DeploymentCreated),
+    DeploymentScaled(DeploymentScaled),
+    DeploymentDeleted(DeploymentDeleted),
+    DeploymentUndeleted(DeploymentUndeleted),
+    PodCreated(PodCreated),
+    PodBound(PodBound),
+    PodStarted(PodStarted),
+    PodReady(PodReady),
+    PodFailed(PodFailed),
+    PodDeleted(PodDeleted),
+    NodeCordoned(NodeCordoned),
+    NodeUncordoned(NodeUncordoned),
+    NodeTaintsChanged(NodeTaintsChanged),
+    PodEvicted(PodEvicted),
+    PodUnschedulable(PodUnschedulable),
+    DeploymentRevisionCreated(DeploymentRevisionCreated),
+    DeploymentStrategyChanged(DeploymentStrategyChanged),
+    DeploymentBudgetChanged(DeploymentBudgetChanged),
+    RolloutStarted(RolloutStarted),
+    RolloutPaused(RolloutPaused),
+    RolloutResumed(RolloutResumed),
+    RolloutPromoted(RolloutPromoted),
+    RolloutSucceeded(RolloutSucceeded),
+    RolloutFailed(RolloutFailed),
+    RolloutRolledBack(RolloutRolledBack),
+    PodNotReady(PodNotReady),
+    PodRestarted(PodRestarted),
+    ServiceCreated(ServiceCreated),
+    ServiceDeleted(ServiceDeleted),
+    CommandRejected(CommandRejected),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandRejected {
+    pub command_type: String,
+    pub code: crate::rejection::RejectionCode,
+    pub message: String,
+    /// The fields a `VALIDATION_FAILED` refers to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<crate::names::FieldError>,
 }
 
 impl Event {
@@ -267,41 +120,52 @@ impl Event {
     pub fn aggregate(&self, command_id: Uuid) -> AggregateRef {
         use AggregateKind::*;
         let (kind, id) = match self {
-            Event::NodeRegistered { node_id, .. }
-            | Event::NodeReady { node_id }
-            | Event::NodeNotReady { node_id, .. }
-            | Event::NodeLost { node_id, .. }
-            | Event::NodeCordoned { node_id, .. }
-            | Event::NodeUncordoned { node_id }
-            | Event::NodeTaintsChanged { node_id, .. } => (Node, node_id.0),
-            Event::DeploymentCreated { deployment_id, .. }
-            | Event::DeploymentScaled { deployment_id, .. }
-            | Event::DeploymentDeleted { deployment_id, .. }
-            | Event::DeploymentUndeleted { deployment_id, .. }
-            | Event::DeploymentRevisionCreated { deployment_id, .. }
-            | Event::DeploymentStrategyChanged { deployment_id, .. }
-            | Event::DeploymentBudgetChanged { deployment_id, .. }
-            | Event::RolloutStarted { deployment_id, .. }
-            | Event::RolloutPaused { deployment_id, .. }
-            | Event::RolloutResumed { deployment_id, .. }
-            | Event::RolloutPromoted { deployment_id, .. }
-            | Event::RolloutSucceeded { deployment_id, .. }
-            | Event::RolloutFailed { deployment_id, .. }
-            | Event::RolloutRolledBack { deployment_id, .. } => (Deployment, deployment_id.0),
-            Event::ServiceCreated { service_id, .. } | Event::ServiceDeleted { service_id, .. } => {
+            Event::NodeRegistered(ev::NodeRegistered { node_id, .. })
+            | Event::NodeReady(ev::NodeReady { node_id })
+            | Event::NodeNotReady(ev::NodeNotReady { node_id, .. })
+            | Event::NodeLost(ev::NodeLost { node_id, .. })
+            | Event::NodeCordoned(ev::NodeCordoned { node_id, .. })
+            | Event::NodeUncordoned(ev::NodeUncordoned { node_id })
+            | Event::NodeTaintsChanged(ev::NodeTaintsChanged { node_id, .. }) => (Node, node_id.0),
+            Event::DeploymentCreated(ev::DeploymentCreated { deployment_id, .. })
+            | Event::DeploymentScaled(ev::DeploymentScaled { deployment_id, .. })
+            | Event::DeploymentDeleted(ev::DeploymentDeleted { deployment_id, .. })
+            | Event::DeploymentUndeleted(ev::DeploymentUndeleted { deployment_id, .. })
+            | Event::DeploymentRevisionCreated(ev::DeploymentRevisionCreated {
+                deployment_id,
+                ..
+            })
+            | Event::DeploymentStrategyChanged(ev::DeploymentStrategyChanged {
+                deployment_id,
+                ..
+            })
+            | Event::DeploymentBudgetChanged(ev::DeploymentBudgetChanged {
+                deployment_id, ..
+            })
+            | Event::RolloutStarted(ev::RolloutStarted { deployment_id, .. })
+            | Event::RolloutPaused(ev::RolloutPaused { deployment_id, .. })
+            | Event::RolloutResumed(ev::RolloutResumed { deployment_id, .. })
+            | Event::RolloutPromoted(ev::RolloutPromoted { deployment_id, .. })
+            | Event::RolloutSucceeded(ev::RolloutSucceeded { deployment_id, .. })
+            | Event::RolloutFailed(ev::RolloutFailed { deployment_id, .. })
+            | Event::RolloutRolledBack(ev::RolloutRolledBack { deployment_id, .. }) => {
+                (Deployment, deployment_id.0)
+            }
+            Event::ServiceCreated(ev::ServiceCreated { service_id, .. })
+            | Event::ServiceDeleted(ev::ServiceDeleted { service_id, .. }) => {
                 (Service, service_id.0)
             }
-            Event::PodCreated { pod_id, .. }
-            | Event::PodBound { pod_id, .. }
-            | Event::PodStarted { pod_id, .. }
-            | Event::PodReady { pod_id, .. }
-            | Event::PodFailed { pod_id, .. }
-            | Event::PodDeleted { pod_id, .. }
-            | Event::PodEvicted { pod_id, .. }
-            | Event::PodUnschedulable { pod_id, .. }
-            | Event::PodNotReady { pod_id, .. }
-            | Event::PodRestarted { pod_id, .. } => (Pod, pod_id.0),
-            Event::CommandRejected { .. } => (Command, command_id),
+            Event::PodCreated(ev::PodCreated { pod_id, .. })
+            | Event::PodBound(ev::PodBound { pod_id, .. })
+            | Event::PodStarted(ev::PodStarted { pod_id, .. })
+            | Event::PodReady(ev::PodReady { pod_id, .. })
+            | Event::PodFailed(ev::PodFailed { pod_id, .. })
+            | Event::PodDeleted(ev::PodDeleted { pod_id, .. })
+            | Event::PodEvicted(ev::PodEvicted { pod_id, .. })
+            | Event::PodUnschedulable(ev::PodUnschedulable { pod_id, .. })
+            | Event::PodNotReady(ev::PodNotReady { pod_id, .. })
+            | Event::PodRestarted(ev::PodRestarted { pod_id, .. }) => (Pod, pod_id.0),
+            Event::CommandRejected(ev::CommandRejected { .. }) => (Command, command_id),
         };
         AggregateRef { kind, id }
     }
@@ -587,6 +451,7 @@ fn event_id_of(envelope: &Map<String, Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::NodeId;
 
     /// serde's own list of the variants, from its unknown-variant error, so
     /// a variant added without a name in `EVENT_TYPES` fails here.
@@ -640,10 +505,10 @@ mod tests {
     const HISTORY: [Upcaster; 2] = [rename_silent_for, seconds_to_ms];
 
     fn node_not_ready(silent_for_ms: u64) -> Event {
-        Event::NodeNotReady {
+        Event::NodeNotReady(ev::NodeNotReady {
             node_id: NodeId("0190f5c2-7d3e-7a41-9c55-3b1e2f6a8d04".parse().unwrap()),
             silent_for_ms,
-        }
+        })
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! a pass twice on the same view sends the same commands, which the decider
 //! drops as duplicates.
 
+use crate::command as cmd;
 use std::cmp::Reverse;
 use std::collections::HashMap;
 
@@ -97,10 +98,10 @@ fn plan_deployment(state: &State, d: &Deployment, window: u64, out: &mut Vec<Pla
                     id.0.as_bytes(),
                     &r.number.to_be_bytes(),
                 ]),
-                command: Command::CompleteRollout {
+                command: Command::CompleteRollout(cmd::CompleteRollout {
                     deployment_id: id,
                     rollout: r.number,
-                },
+                }),
                 reason: format!("{new_ready} of {replicas} pods Ready on revision {}", r.to),
             });
         }
@@ -188,13 +189,13 @@ fn plan_deployment(state: &State, d: &Deployment, window: u64, out: &mut Vec<Pla
             excess -= 1;
             out.push(Planned {
                 command_id: derive_id(&[b"delete-pod", pod.id.0.as_bytes(), &digest]),
-                command: Command::DeletePod {
+                command: Command::DeletePod(cmd::DeletePod {
                     pod_id: pod.id,
                     reason: what.to_string(),
                     only_if_surplus: !rolling,
                     keep_ready: rolling.then_some(min_ready),
                     respect_budget: true,
-                },
+                }),
                 reason: format!(
                     "deployment {}: {} live, {} Ready, wants {} (revision {})",
                     d.spec.name, total, ready, replicas, d.revision
@@ -232,11 +233,11 @@ fn create_pod(
             &revision.to_be_bytes(),
             digest,
         ]),
-        command: Command::CreatePod {
+        command: Command::CreatePod(cmd::CreatePod {
             deployment_id: d.id,
             ordinal,
             revision: Some(revision),
-        },
+        }),
         reason: reason(),
     }
 }
@@ -249,23 +250,23 @@ fn stop_rollout(d: &Deployment, r: &Rollout, why: String) -> Planned {
     if auto {
         Planned {
             command_id: derive_id(&[b"auto-rollback", d.id.0.as_bytes(), &number]),
-            command: Command::RollbackDeployment {
+            command: Command::RollbackDeployment(cmd::RollbackDeployment {
                 deployment_id: d.id,
                 revision: r.from,
                 automatic: true,
                 rollout: Some(r.number),
                 reason: why.clone(),
-            },
+            }),
             reason: why,
         }
     } else {
         Planned {
             command_id: derive_id(&[b"rollout-failed", d.id.0.as_bytes(), &number]),
-            command: Command::FailRollout {
+            command: Command::FailRollout(cmd::FailRollout {
                 deployment_id: d.id,
                 rollout: r.number,
                 reason: why.clone(),
-            },
+            }),
             reason: why,
         }
     }
@@ -444,34 +445,34 @@ pub fn node_lifecycle(
                 if lose(limiter) {
                     Some((
                         id(b"node-lost"),
-                        Command::MarkNodeLost {
+                        Command::MarkNodeLost(cmd::MarkNodeLost {
                             node_id: node.id,
                             silent_for_ms: reported as u64,
-                        },
+                        }),
                     ))
                 } else {
                     limiter.held_back += 1;
                     (node.condition == NodeCondition::Ready).then(|| {
                         (
                             id(b"node-not-ready"),
-                            Command::MarkNodeNotReady {
+                            Command::MarkNodeNotReady(cmd::MarkNodeNotReady {
                                 node_id: node.id,
                                 silent_for_ms: reported as u64,
-                            },
+                            }),
                         )
                     })
                 }
             }
             NodeCondition::Ready if heard_silent >= cfg.grace_ms => Some((
                 id(b"node-not-ready"),
-                Command::MarkNodeNotReady {
+                Command::MarkNodeNotReady(cmd::MarkNodeNotReady {
                     node_id: node.id,
                     silent_for_ms: reported as u64,
-                },
+                }),
             )),
             NodeCondition::NotReady | NodeCondition::Lost if heard_silent < cfg.grace_ms => Some((
                 id(b"node-ready"),
-                Command::MarkNodeReady { node_id: node.id },
+                Command::MarkNodeReady(cmd::MarkNodeReady { node_id: node.id }),
             )),
             _ => None,
         };
@@ -543,7 +544,7 @@ pub fn evictions(state: &State, now_ms: i64, retry_ms: i64) -> Vec<Planned> {
             if let Some((t, expired)) = tainted {
                 out.push(Planned {
                     command_id: derive_id(&[b"no-execute", pod.id.0.as_bytes(), &version]),
-                    command: Command::EvictPod {
+                    command: Command::EvictPod(cmd::EvictPod {
                         pod_id: pod.id,
                         cause: EvictionCause::Taint { key: t.key.clone() },
                         reason: format!(
@@ -558,7 +559,7 @@ pub fn evictions(state: &State, now_ms: i64, retry_ms: i64) -> Vec<Planned> {
                             }
                         ),
                         respect_budget: false,
-                    },
+                    }),
                     reason: format!("NoExecute taint {} on node {}", t.key, node.spec.name),
                 });
                 continue;
@@ -575,12 +576,12 @@ pub fn evictions(state: &State, now_ms: i64, retry_ms: i64) -> Vec<Planned> {
                 }
                 out.push(Planned {
                     command_id: derive_id(&[b"drain", pod.id.0.as_bytes(), &version, &window]),
-                    command: Command::EvictPod {
+                    command: Command::EvictPod(cmd::EvictPod {
                         pod_id: pod.id,
                         cause: EvictionCause::Drain,
                         reason: format!("node {} is being drained", node.spec.name),
                         respect_budget: true,
-                    },
+                    }),
                     reason: format!("drain of node {}", node.spec.name),
                 });
             }
@@ -624,13 +625,13 @@ pub fn pod_gc(
             };
             Planned {
                 command_id: derive_id(&[b"pod-gc", p.id.0.as_bytes(), &p.version.to_be_bytes()]),
-                command: Command::DeletePod {
+                command: Command::DeletePod(cmd::DeletePod {
                     pod_id: p.id,
                     reason,
                     only_if_surplus: false,
                     keep_ready: None,
                     respect_budget: false,
-                },
+                }),
                 reason: "pod garbage collection".into(),
             }
         })

@@ -1,6 +1,8 @@
 //! The write model and the in-memory read model are the same fold:
 //! `State::evolve` applied to every event in log order.
 
+use crate::command as cmd;
+use crate::event as ev;
 use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
@@ -199,11 +201,14 @@ impl State {
     /// Remember `correlation` as the cause of the deployment `event` changed, if it is a request.
     pub fn note_cause(&mut self, event: &Event, correlation: uuid::Uuid) {
         let id = match event {
-            Event::DeploymentCreated { deployment_id, .. }
-            | Event::DeploymentScaled { deployment_id, .. }
-            | Event::DeploymentUndeleted { deployment_id, .. }
-            | Event::DeploymentRevisionCreated { deployment_id, .. }
-            | Event::RolloutStarted { deployment_id, .. } => deployment_id,
+            Event::DeploymentCreated(ev::DeploymentCreated { deployment_id, .. })
+            | Event::DeploymentScaled(ev::DeploymentScaled { deployment_id, .. })
+            | Event::DeploymentUndeleted(ev::DeploymentUndeleted { deployment_id, .. })
+            | Event::DeploymentRevisionCreated(ev::DeploymentRevisionCreated {
+                deployment_id,
+                ..
+            })
+            | Event::RolloutStarted(ev::RolloutStarted { deployment_id, .. }) => deployment_id,
             _ => return,
         };
         if let Some(d) = self.deployments.get_mut(id) {
@@ -216,13 +221,15 @@ impl State {
     pub fn cause_of(&self, command: &crate::command::Command) -> Option<uuid::Uuid> {
         use crate::command::Command as C;
         let deployment = match command {
-            C::CreatePod { deployment_id, .. }
-            | C::CompleteRollout { deployment_id, .. }
-            | C::FailRollout { deployment_id, .. }
-            | C::RollbackDeployment { deployment_id, .. } => *deployment_id,
-            C::BindPod { pod_id, .. }
-            | C::MarkPodUnschedulable { pod_id, .. }
-            | C::DeletePod { pod_id, .. } => self.pods.get(pod_id)?.deployment,
+            C::CreatePod(cmd::CreatePod { deployment_id, .. })
+            | C::CompleteRollout(cmd::CompleteRollout { deployment_id, .. })
+            | C::FailRollout(cmd::FailRollout { deployment_id, .. })
+            | C::RollbackDeployment(cmd::RollbackDeployment { deployment_id, .. }) => {
+                *deployment_id
+            }
+            C::BindPod(cmd::BindPod { pod_id, .. })
+            | C::MarkPodUnschedulable(cmd::MarkPodUnschedulable { pod_id, .. })
+            | C::DeletePod(cmd::DeletePod { pod_id, .. }) => self.pods.get(pod_id)?.deployment,
             _ => return None,
         };
         self.deployments.get(&deployment)?.cause
@@ -486,98 +493,122 @@ impl State {
     /// Every event is folded by its resource's slice (`<slice>/evolve.rs`): one line each.
     pub fn evolve(&mut self, event: &Event) {
         match event {
-            Event::NodeRegistered { node_id, spec } => self.on_node_registered(node_id, spec),
-            Event::NodeReady { node_id } => self.on_node_ready(node_id),
-            Event::NodeNotReady { node_id, .. } => self.on_node_not_ready(node_id),
-            Event::NodeLost { node_id, .. } => self.on_node_lost(node_id),
-            Event::DeploymentCreated {
+            Event::NodeRegistered(ev::NodeRegistered { node_id, spec }) => {
+                self.on_node_registered(node_id, spec)
+            }
+            Event::NodeReady(ev::NodeReady { node_id }) => self.on_node_ready(node_id),
+            Event::NodeNotReady(ev::NodeNotReady { node_id, .. }) => {
+                self.on_node_not_ready(node_id)
+            }
+            Event::NodeLost(ev::NodeLost { node_id, .. }) => self.on_node_lost(node_id),
+            Event::DeploymentCreated(ev::DeploymentCreated {
                 deployment_id,
                 spec,
                 revision,
-            } => self.on_deployment_created(deployment_id, spec, revision),
-            Event::DeploymentScaled {
+            }) => self.on_deployment_created(deployment_id, spec, revision),
+            Event::DeploymentScaled(ev::DeploymentScaled {
                 deployment_id, to, ..
-            } => self.on_deployment_scaled(deployment_id, to),
-            Event::DeploymentDeleted {
+            }) => self.on_deployment_scaled(deployment_id, to),
+            Event::DeploymentDeleted(ev::DeploymentDeleted {
                 deployment_id,
                 namespace,
                 name,
-            } => self.on_deployment_deleted(deployment_id, namespace, name),
-            Event::DeploymentUndeleted {
+            }) => self.on_deployment_deleted(deployment_id, namespace, name),
+            Event::DeploymentUndeleted(ev::DeploymentUndeleted {
                 deployment_id,
                 spec,
                 revision,
-            } => self.on_deployment_undeleted(deployment_id, spec, revision),
-            Event::PodCreated {
+            }) => self.on_deployment_undeleted(deployment_id, spec, revision),
+            Event::PodCreated(ev::PodCreated {
                 pod_id,
                 deployment_id,
                 ordinal,
                 resources,
                 revision,
                 ..
-            } => self.on_pod_created(pod_id, deployment_id, ordinal, resources, revision),
-            Event::PodBound {
+            }) => self.on_pod_created(pod_id, deployment_id, ordinal, resources, revision),
+            Event::PodBound(ev::PodBound {
                 pod_id, node_id, ..
-            } => self.on_pod_bound(pod_id, node_id),
-            Event::PodStarted {
+            }) => self.on_pod_bound(pod_id, node_id),
+            Event::PodStarted(ev::PodStarted {
                 pod_id, address, ..
-            } => self.on_pod_started(pod_id, address),
-            Event::PodReady { pod_id, .. } => self.on_pod_ready(pod_id),
-            Event::PodFailed {
+            }) => self.on_pod_started(pod_id, address),
+            Event::PodReady(ev::PodReady { pod_id, .. }) => self.on_pod_ready(pod_id),
+            Event::PodFailed(ev::PodFailed {
                 pod_id,
                 cause,
                 reason,
                 ..
-            } => self.on_pod_failed(pod_id, cause, reason),
-            Event::PodDeleted { pod_id, .. } => self.on_pod_deleted(pod_id),
-            Event::NodeCordoned { node_id, drain } => self.on_node_cordoned(node_id, drain),
-            Event::NodeUncordoned { node_id } => self.on_node_uncordoned(node_id),
-            Event::NodeTaintsChanged { node_id, taints } => {
+            }) => self.on_pod_failed(pod_id, cause, reason),
+            Event::PodDeleted(ev::PodDeleted { pod_id, .. }) => self.on_pod_deleted(pod_id),
+            Event::NodeCordoned(ev::NodeCordoned { node_id, drain }) => {
+                self.on_node_cordoned(node_id, drain)
+            }
+            Event::NodeUncordoned(ev::NodeUncordoned { node_id }) => {
+                self.on_node_uncordoned(node_id)
+            }
+            Event::NodeTaintsChanged(ev::NodeTaintsChanged { node_id, taints }) => {
                 self.on_node_taints_changed(node_id, taints)
             }
-            Event::PodEvicted { pod_id, .. } => self.on_pod_evicted(pod_id),
-            Event::PodUnschedulable { pod_id, .. } => self.on_pod_unschedulable(pod_id),
-            Event::DeploymentRevisionCreated {
+            Event::PodEvicted(ev::PodEvicted { pod_id, .. }) => self.on_pod_evicted(pod_id),
+            Event::PodUnschedulable(ev::PodUnschedulable { pod_id, .. }) => {
+                self.on_pod_unschedulable(pod_id)
+            }
+            Event::DeploymentRevisionCreated(ev::DeploymentRevisionCreated {
                 deployment_id,
                 revision,
                 spec,
-            } => self.on_deployment_revision_created(deployment_id, revision, spec),
-            Event::DeploymentStrategyChanged {
+            }) => self.on_deployment_revision_created(deployment_id, revision, spec),
+            Event::DeploymentStrategyChanged(ev::DeploymentStrategyChanged {
                 deployment_id,
                 strategy,
-            } => self.on_deployment_strategy_changed(deployment_id, strategy),
-            Event::DeploymentBudgetChanged {
+            }) => self.on_deployment_strategy_changed(deployment_id, strategy),
+            Event::DeploymentBudgetChanged(ev::DeploymentBudgetChanged {
                 deployment_id,
                 budget,
-            } => self.on_deployment_budget_changed(deployment_id, budget),
-            Event::RolloutStarted {
+            }) => self.on_deployment_budget_changed(deployment_id, budget),
+            Event::RolloutStarted(ev::RolloutStarted {
                 deployment_id,
                 rollout,
                 from,
                 to,
                 trigger,
                 canary,
-            } => self.on_rollout_started(deployment_id, rollout, from, to, trigger, canary),
-            Event::RolloutPaused { deployment_id, .. } => {
+            }) => self.on_rollout_started(deployment_id, rollout, from, to, trigger, canary),
+            Event::RolloutPaused(ev::RolloutPaused { deployment_id, .. }) => {
                 self.on_rollout_paused(deployment_id, true)
             }
-            Event::RolloutResumed { deployment_id, .. } => {
+            Event::RolloutResumed(ev::RolloutResumed { deployment_id, .. }) => {
                 self.on_rollout_paused(deployment_id, false)
             }
-            Event::RolloutPromoted { deployment_id, .. } => self.on_rollout_promoted(deployment_id),
-            Event::RolloutSucceeded { deployment_id, .. } => self.on_rollout_ended(deployment_id),
-            Event::RolloutFailed { deployment_id, .. } => self.on_rollout_ended(deployment_id),
-            Event::RolloutRolledBack { deployment_id, .. } => self.on_rollout_ended(deployment_id),
-            Event::PodNotReady { pod_id, reason, .. } => self.on_pod_not_ready(pod_id, reason),
-            Event::PodRestarted {
+            Event::RolloutPromoted(ev::RolloutPromoted { deployment_id, .. }) => {
+                self.on_rollout_promoted(deployment_id)
+            }
+            Event::RolloutSucceeded(ev::RolloutSucceeded { deployment_id, .. }) => {
+                self.on_rollout_ended(deployment_id)
+            }
+            Event::RolloutFailed(ev::RolloutFailed { deployment_id, .. }) => {
+                self.on_rollout_ended(deployment_id)
+            }
+            Event::RolloutRolledBack(ev::RolloutRolledBack { deployment_id, .. }) => {
+                self.on_rollout_ended(deployment_id)
+            }
+            Event::PodNotReady(ev::PodNotReady { pod_id, reason, .. }) => {
+                self.on_pod_not_ready(pod_id, reason)
+            }
+            Event::PodRestarted(ev::PodRestarted {
                 pod_id,
                 restarts,
                 reason,
                 ..
-            } => self.on_pod_restarted(pod_id, restarts, reason),
-            Event::ServiceCreated { service_id, spec } => self.on_service_created(service_id, spec),
-            Event::ServiceDeleted { service_id, .. } => self.on_service_deleted(service_id),
-            Event::CommandRejected { .. } => {}
+            }) => self.on_pod_restarted(pod_id, restarts, reason),
+            Event::ServiceCreated(ev::ServiceCreated { service_id, spec }) => {
+                self.on_service_created(service_id, spec)
+            }
+            Event::ServiceDeleted(ev::ServiceDeleted { service_id, .. }) => {
+                self.on_service_deleted(service_id)
+            }
+            Event::CommandRejected(ev::CommandRejected { .. }) => {}
         }
     }
 }

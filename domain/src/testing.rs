@@ -3,6 +3,7 @@
 
 use crate::command::Command;
 use crate::decide::{Rejection, decide};
+use crate::event as ev;
 use crate::event::Event;
 use crate::ids::{DeploymentId, NodeId};
 use crate::model::{DeploymentSpec, NodeSpec, Resources, RollingUpdate, Taint};
@@ -50,10 +51,10 @@ pub fn node_spec(name: &str, zone: &str, cpu: u64, mem: u64) -> NodeSpec {
 }
 
 pub fn node_registered(name: &str, zone: &str, cpu: u64, mem: u64) -> Event {
-    Event::NodeRegistered {
+    Event::NodeRegistered(ev::NodeRegistered {
         node_id: NodeId::from_name(name),
         spec: node_spec(name, zone, cpu, mem),
-    }
+    })
 }
 
 pub fn deployment_spec(name: &str, replicas: u32, cpu: u32, mem: u32) -> DeploymentSpec {

@@ -1,5 +1,7 @@
 use domain::RejectionCode;
+use domain::command as cmd;
 use domain::command::Command;
+use domain::event as ev;
 use domain::event::Event;
 use domain::ids::{NodeId, PodId};
 use domain::model::{NodeCondition, PodPhase, Taint, TaintEffect, Toleration, TolerationOperator};
@@ -18,32 +20,35 @@ fn cluster() -> Vec<Event> {
 fn a_deployment_that_fits_is_created() {
     let g = given(&cluster());
     let events = g
-        .when(Command::CreateDeployment {
+        .when(Command::CreateDeployment(cmd::CreateDeployment {
             deployment_id: deployment_id(1),
             spec: deployment_spec("web", 3, 500, 512),
-        })
+        }))
         .unwrap();
     assert!(matches!(
         events.as_slice(),
-        [Event::DeploymentCreated { revision: 1, .. }]
+        [Event::DeploymentCreated(ev::DeploymentCreated {
+            revision: 1,
+            ..
+        })]
     ));
 }
 
 #[test]
 fn a_deployment_that_can_never_fit_is_refused_with_insufficient_cluster_capacity() {
     let g = given(&cluster());
-    let too_big_pod = g.when(Command::CreateDeployment {
+    let too_big_pod = g.when(Command::CreateDeployment(cmd::CreateDeployment {
         deployment_id: deployment_id(1),
         spec: deployment_spec("web", 1, 4000, 512),
-    });
+    }));
     assert_eq!(
         too_big_pod.unwrap_err().code,
         RejectionCode::InsufficientClusterCapacity
     );
-    let too_many = g.when(Command::CreateDeployment {
+    let too_many = g.when(Command::CreateDeployment(cmd::CreateDeployment {
         deployment_id: deployment_id(1),
         spec: deployment_spec("web", 13, 500, 512),
-    });
+    }));
     assert_eq!(
         too_many.unwrap_err().code,
         RejectionCode::InsufficientClusterCapacity
@@ -53,15 +58,15 @@ fn a_deployment_that_can_never_fit_is_refused_with_insufficient_cluster_capacity
 #[test]
 fn a_second_deployment_with_the_same_name_is_refused() {
     let mut g = given(&cluster());
-    g.apply(Command::CreateDeployment {
+    g.apply(Command::CreateDeployment(cmd::CreateDeployment {
         deployment_id: deployment_id(1),
         spec: deployment_spec("web", 1, 100, 100),
-    })
+    }))
     .unwrap();
-    let r = g.when(Command::CreateDeployment {
+    let r = g.when(Command::CreateDeployment(cmd::CreateDeployment {
         deployment_id: deployment_id(2),
         spec: deployment_spec("web", 1, 100, 100),
-    });
+    }));
     assert_eq!(r.unwrap_err().code, RejectionCode::AlreadyExists);
 }
 
@@ -69,48 +74,48 @@ fn a_second_deployment_with_the_same_name_is_refused() {
 fn create_pod_is_idempotent_and_never_exceeds_replicas() {
     let mut g = given(&cluster());
     let d = deployment_id(1);
-    g.apply(Command::CreateDeployment {
+    g.apply(Command::CreateDeployment(cmd::CreateDeployment {
         deployment_id: d,
         spec: deployment_spec("web", 2, 100, 100),
-    })
+    }))
     .unwrap();
     assert_eq!(
-        g.apply(Command::CreatePod {
+        g.apply(Command::CreatePod(cmd::CreatePod {
             deployment_id: d,
             ordinal: 0,
             revision: None
-        })
+        }))
         .unwrap()
         .len(),
         1
     );
     // A stale controller asks for ordinal 0 again: dropped.
     assert!(
-        g.apply(Command::CreatePod {
+        g.apply(Command::CreatePod(cmd::CreatePod {
             deployment_id: d,
             ordinal: 0,
             revision: None
-        })
+        }))
         .unwrap()
         .is_empty()
     );
     assert_eq!(
-        g.apply(Command::CreatePod {
+        g.apply(Command::CreatePod(cmd::CreatePod {
             deployment_id: d,
             ordinal: 1,
             revision: None
-        })
+        }))
         .unwrap()
         .len(),
         1
     );
     // Replicas reached: a third pod is not created.
     assert!(
-        g.apply(Command::CreatePod {
+        g.apply(Command::CreatePod(cmd::CreatePod {
             deployment_id: d,
             ordinal: 2,
             revision: None
-        })
+        }))
         .unwrap()
         .is_empty()
     );
@@ -120,37 +125,37 @@ fn create_pod_is_idempotent_and_never_exceeds_replicas() {
 fn a_bind_is_validated_and_a_duplicate_bind_is_refused() {
     let mut g = given(&cluster());
     let d = deployment_id(1);
-    g.apply(Command::CreateDeployment {
+    g.apply(Command::CreateDeployment(cmd::CreateDeployment {
         deployment_id: d,
         spec: deployment_spec("web", 1, 1500, 100),
-    })
+    }))
     .unwrap();
-    g.apply(Command::CreatePod {
+    g.apply(Command::CreatePod(cmd::CreatePod {
         deployment_id: d,
         ordinal: 0,
         revision: None,
-    })
+    }))
     .unwrap();
     let pod = PodId::for_ordinal(d, 0);
     let node = NodeId::from_name("n-a");
     let ev = g
-        .apply(Command::BindPod {
+        .apply(Command::BindPod(cmd::BindPod {
             pod_id: pod,
             node_id: node,
             placement: Default::default(),
             preempt: vec![],
-        })
+        }))
         .unwrap();
     match &ev[0] {
-        Event::PodBound { usage, .. } => assert_eq!(usage.cpu_requested_milli, 1500),
+        Event::PodBound(ev::PodBound { usage, .. }) => assert_eq!(usage.cpu_requested_milli, 1500),
         e => panic!("unexpected {e:?}"),
     }
-    let again = g.when(Command::BindPod {
+    let again = g.when(Command::BindPod(cmd::BindPod {
         pod_id: pod,
         node_id: NodeId::from_name("n-b"),
         placement: Default::default(),
         preempt: vec![],
-    });
+    }));
     assert_eq!(again.unwrap_err().code, RejectionCode::PodAlreadyBound);
 }
 
@@ -158,37 +163,37 @@ fn a_bind_is_validated_and_a_duplicate_bind_is_refused() {
 fn a_bind_that_would_overcommit_the_node_is_refused() {
     let mut g = given(&cluster());
     let d = deployment_id(1);
-    g.apply(Command::CreateDeployment {
+    g.apply(Command::CreateDeployment(cmd::CreateDeployment {
         deployment_id: d,
         spec: deployment_spec("web", 2, 1500, 100),
-    })
+    }))
     .unwrap();
-    g.apply(Command::CreatePod {
+    g.apply(Command::CreatePod(cmd::CreatePod {
         deployment_id: d,
         ordinal: 0,
         revision: None,
-    })
+    }))
     .unwrap();
-    g.apply(Command::CreatePod {
+    g.apply(Command::CreatePod(cmd::CreatePod {
         deployment_id: d,
         ordinal: 1,
         revision: None,
-    })
+    }))
     .unwrap();
     let node = NodeId::from_name("n-a");
-    g.apply(Command::BindPod {
+    g.apply(Command::BindPod(cmd::BindPod {
         pod_id: PodId::for_ordinal(d, 0),
         node_id: node,
         placement: Default::default(),
         preempt: vec![],
-    })
+    }))
     .unwrap();
-    let r = g.when(Command::BindPod {
+    let r = g.when(Command::BindPod(cmd::BindPod {
         pod_id: PodId::for_ordinal(d, 1),
         node_id: node,
         placement: Default::default(),
         preempt: vec![],
-    });
+    }));
     assert_eq!(r.unwrap_err().code, RejectionCode::BindInfeasible);
 }
 
@@ -197,33 +202,36 @@ fn a_lost_node_fails_its_pods_and_frees_its_capacity() {
     let mut g = given(&cluster());
     let d = deployment_id(1);
     let node = NodeId::from_name("n-a");
-    g.apply(Command::CreateDeployment {
+    g.apply(Command::CreateDeployment(cmd::CreateDeployment {
         deployment_id: d,
         spec: deployment_spec("web", 2, 500, 100),
-    })
+    }))
     .unwrap();
     for o in 0..2 {
-        g.apply(Command::CreatePod {
+        g.apply(Command::CreatePod(cmd::CreatePod {
             deployment_id: d,
             ordinal: o,
             revision: None,
-        })
+        }))
         .unwrap();
-        g.apply(Command::BindPod {
+        g.apply(Command::BindPod(cmd::BindPod {
             pod_id: PodId::for_ordinal(d, o),
             node_id: node,
             placement: Default::default(),
             preempt: vec![],
-        })
+        }))
         .unwrap();
     }
     let ev = g
-        .apply(Command::MarkNodeLost {
+        .apply(Command::MarkNodeLost(cmd::MarkNodeLost {
             node_id: node,
             silent_for_ms: 31_000,
-        })
+        }))
         .unwrap();
-    assert!(matches!(ev[0], Event::NodeLost { pods_failed: 2, .. }));
+    assert!(matches!(
+        ev[0],
+        Event::NodeLost(ev::NodeLost { pods_failed: 2, .. })
+    ));
     assert_eq!(ev.len(), 3);
     assert_eq!(g.state.nodes[&node].condition, NodeCondition::Lost);
     assert_eq!(g.state.nodes[&node].cpu_requested_milli, 0);
@@ -236,7 +244,7 @@ fn a_lost_node_fails_its_pods_and_frees_its_capacity() {
 #[test]
 fn a_gpu_only_node_takes_only_pods_that_tolerate_its_taint() {
     let mut gpu = node_registered("gpu-1", "az-a", 8000, 8192);
-    if let Event::NodeRegistered { spec, .. } = &mut gpu {
+    if let Event::NodeRegistered(ev::NodeRegistered { spec, .. }) = &mut gpu {
         spec.taints.push(Taint {
             time_added_ms: None,
             key: "gpu".into(),
@@ -246,10 +254,10 @@ fn a_gpu_only_node_takes_only_pods_that_tolerate_its_taint() {
     }
     let mut g = given(&[gpu]);
     let d = deployment_id(1);
-    let plain = g.when(Command::CreateDeployment {
+    let plain = g.when(Command::CreateDeployment(cmd::CreateDeployment {
         deployment_id: d,
         spec: deployment_spec("web", 1, 100, 100),
-    });
+    }));
     assert_eq!(
         plain.unwrap_err().code,
         RejectionCode::InsufficientClusterCapacity
@@ -262,16 +270,16 @@ fn a_gpu_only_node_takes_only_pods_that_tolerate_its_taint() {
         value: Some("true".into()),
         effect: Some(TaintEffect::NoSchedule),
     });
-    g.apply(Command::CreateDeployment {
+    g.apply(Command::CreateDeployment(cmd::CreateDeployment {
         deployment_id: d,
         spec,
-    })
+    }))
     .unwrap();
-    g.apply(Command::CreatePod {
+    g.apply(Command::CreatePod(cmd::CreatePod {
         deployment_id: d,
         ordinal: 0,
         revision: None,
-    })
+    }))
     .unwrap();
     let pod = g.state.pods.values().next().unwrap().clone();
     let (node, placement) = Cycle::new(&g.state).place(&pod).unwrap();
@@ -283,17 +291,17 @@ fn a_gpu_only_node_takes_only_pods_that_tolerate_its_taint() {
 fn the_scheduler_spreads_a_deployment_across_zones() {
     let mut g = given(&cluster());
     let d = deployment_id(1);
-    g.apply(Command::CreateDeployment {
+    g.apply(Command::CreateDeployment(cmd::CreateDeployment {
         deployment_id: d,
         spec: deployment_spec("web", 6, 100, 100),
-    })
+    }))
     .unwrap();
     for o in 0..6 {
-        g.apply(Command::CreatePod {
+        g.apply(Command::CreatePod(cmd::CreatePod {
             deployment_id: d,
             ordinal: o,
             revision: None,
-        })
+        }))
         .unwrap();
     }
     let pods: Vec<_> = (0..6)
@@ -340,9 +348,15 @@ fn after_a_restart_a_node_long_silent_is_not_ready_at_once_but_lost_only_after_a
         let mut v: Vec<(String, &'static str)> = plan
             .iter()
             .map(|p| match &p.command {
-                Command::MarkNodeNotReady { node_id, .. } => (node_id.to_string(), "NotReady"),
-                Command::MarkNodeLost { node_id, .. } => (node_id.to_string(), "Lost"),
-                Command::MarkNodeReady { node_id } => (node_id.to_string(), "Ready"),
+                Command::MarkNodeNotReady(cmd::MarkNodeNotReady { node_id, .. }) => {
+                    (node_id.to_string(), "NotReady")
+                }
+                Command::MarkNodeLost(cmd::MarkNodeLost { node_id, .. }) => {
+                    (node_id.to_string(), "Lost")
+                }
+                Command::MarkNodeReady(cmd::MarkNodeReady { node_id }) => {
+                    (node_id.to_string(), "Ready")
+                }
                 c => panic!("unexpected {c:?}"),
             })
             .collect();
@@ -372,7 +386,7 @@ fn after_a_restart_a_node_long_silent_is_not_ready_at_once_but_lost_only_after_a
     );
     let why = plan
         .iter()
-        .find(|p| matches!(p.command, Command::MarkNodeNotReady { node_id, .. } if node_id == dead))
+        .find(|p| matches!(p.command, Command::MarkNodeNotReady(cmd::MarkNodeNotReady { node_id, .. }) if node_id == dead))
         .unwrap();
     assert!(
         why.reason.contains("last heard 960000 ms ago"),
@@ -382,10 +396,10 @@ fn after_a_restart_a_node_long_silent_is_not_ready_at_once_but_lost_only_after_a
     assert!(
         matches!(
             why.command,
-            Command::MarkNodeNotReady {
+            Command::MarkNodeNotReady(cmd::MarkNodeNotReady {
                 silent_for_ms: 960_000,
                 ..
-            }
+            })
         ),
         "the event carries the real silence"
     );
@@ -402,7 +416,7 @@ fn after_a_restart_a_node_long_silent_is_not_ready_at_once_but_lost_only_after_a
     assert!(
         !plan
             .iter()
-            .any(|p| matches!(p.command, Command::MarkNodeLost { .. })),
+            .any(|p| matches!(p.command, Command::MarkNodeLost(cmd::MarkNodeLost { .. }))),
         "{plan:?}"
     );
     let later = restart + 20_000;
@@ -433,11 +447,13 @@ fn node_lifecycle_marks_silent_nodes_not_ready_then_lost_and_heals_on_heartbeat(
     let seen = |n: NodeId| if n == a { Some(0) } else { Some(14_000) };
     let plan = node_lifecycle(&g.state, seen, 15_000, 0, cfg, &mut Default::default());
     assert_eq!(plan.len(), 1);
-    assert!(matches!(plan[0].command, Command::MarkNodeNotReady { node_id, .. } if node_id == a));
+    assert!(
+        matches!(plan[0].command, Command::MarkNodeNotReady(cmd::MarkNodeNotReady { node_id, .. }) if node_id == a)
+    );
     let plan = node_lifecycle(&g.state, seen, 25_000, 0, cfg, &mut Default::default());
     assert!(
         plan.iter()
-            .any(|p| matches!(p.command, Command::MarkNodeLost { node_id, .. } if node_id == a))
+            .any(|p| matches!(p.command, Command::MarkNodeLost(cmd::MarkNodeLost { node_id, .. }) if node_id == a))
     );
     // Same view, same pass: same command ids (duplicates the decider drops).
     assert_eq!(
@@ -451,42 +467,42 @@ fn a_pod_that_failed_is_deleted_a_ttl_after_it_ended_and_leaves_the_state() {
     use domain::reconcile::pod_gc;
     let mut g = given(&cluster());
     let d = deployment_id(1);
-    g.apply(Command::CreateDeployment {
+    g.apply(Command::CreateDeployment(cmd::CreateDeployment {
         deployment_id: d,
         spec: deployment_spec("web", 2, 100, 100),
-    })
+    }))
     .unwrap();
     for ordinal in 0..2 {
-        g.apply(Command::CreatePod {
+        g.apply(Command::CreatePod(cmd::CreatePod {
             deployment_id: d,
             ordinal,
             revision: None,
-        })
+        }))
         .unwrap();
     }
     let (failed, alive) = (PodId::for_ordinal(d, 0), PodId::for_ordinal(d, 1));
     let node = NodeId::from_name("n-a");
     for pod in [failed, alive] {
-        g.apply(Command::BindPod {
+        g.apply(Command::BindPod(cmd::BindPod {
             pod_id: pod,
             node_id: node,
             placement: Default::default(),
             preempt: vec![],
-        })
+        }))
         .unwrap();
     }
-    g.apply(Command::ReportPodFailed {
+    g.apply(Command::ReportPodFailed(cmd::ReportPodFailed {
         pod_id: failed,
         node_id: node,
         reason: "exit 1".into(),
-    })
+    }))
     .unwrap();
     let ended = |p: PodId| (p == failed).then(|| (10_000, "exit 1".to_string()));
     // Within its ttl it stays, and a live pod is never collected.
     assert!(pod_gc(&g.state, ended, 39_999, 0, 30_000, 100).is_empty());
     let plan = pod_gc(&g.state, ended, 40_000, 0, 30_000, 100);
     assert_eq!(plan.len(), 1, "{plan:?}");
-    let Command::DeletePod { pod_id, reason, .. } = &plan[0].command else {
+    let Command::DeletePod(cmd::DeletePod { pod_id, reason, .. }) = &plan[0].command else {
         panic!("{plan:?}")
     };
     assert_eq!(*pod_id, failed);
@@ -494,7 +510,10 @@ fn a_pod_that_failed_is_deleted_a_ttl_after_it_ended_and_leaves_the_state() {
     let live_before = g.state.deployments[&d].live;
     let events = g.apply(plan[0].command.clone()).unwrap();
     assert!(
-        matches!(events.as_slice(), [Event::PodDeleted { .. }]),
+        matches!(
+            events.as_slice(),
+            [Event::PodDeleted(ev::PodDeleted { .. })]
+        ),
         "{events:?}"
     );
     assert!(!g.state.pods.contains_key(&failed));

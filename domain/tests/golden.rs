@@ -4,6 +4,7 @@
 //! someone's log that stopped decoding. A change to an event's shape needs
 //! new samples (and, if old ones cannot be read as they are, an upcaster).
 
+use domain::event as ev;
 use std::path::{Path, PathBuf};
 
 use domain::event::{DecodeError, EVENT_TYPES, SCHEMA_VERSION};
@@ -270,7 +271,7 @@ fn a_v1_pod_failure_reads_with_the_cause_its_reason_implies() {
             .find(|s| s.dir_version == 1 && s.stem() == stem)
             .unwrap();
         match decode(&sample).body {
-            domain::Event::PodFailed { cause, .. } => cause,
+            domain::Event::PodFailed(ev::PodFailed { cause, .. }) => cause,
             other => panic!("{stem}: {other:?}"),
         }
     };

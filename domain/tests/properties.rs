@@ -1,6 +1,8 @@
 //! Invariants under any sequence of commands.
 
+use domain::command as cmd;
 use domain::command::Command;
+use domain::event as ev;
 use domain::event::{Event, EvictionCause};
 use domain::ids::{NodeId, PodId};
 use domain::model::{NodeCondition, PodPhase};
@@ -51,27 +53,27 @@ proptest! {
     fn no_sequence_of_commands_overcommits_a_node_or_binds_a_pod_twice(ops in prop::collection::vec(op(), 1..120)) {
         let mut g = given(&NODES.iter().map(|n| node_registered(n, "az-a", 2000, 2048)).collect::<Vec<_>>());
         let d = deployment_id(7);
-        g.apply(Command::CreateDeployment { deployment_id: d, spec: deployment_spec("web", 8, 700, 500) }).unwrap();
+        g.apply(Command::CreateDeployment(cmd::CreateDeployment { deployment_id: d, spec: deployment_spec("web", 8, 700, 500) })).unwrap();
         let hi = deployment_id(8);
         let mut hi_spec = deployment_spec("hi", 4, 900, 500);
         hi_spec.priority_class_name = Some("high".into());
-        g.apply(Command::CreateDeployment { deployment_id: hi, spec: hi_spec }).unwrap();
+        g.apply(Command::CreateDeployment(cmd::CreateDeployment { deployment_id: hi, spec: hi_spec })).unwrap();
         for o in 0..4 {
-            g.apply(Command::CreatePod { deployment_id: hi, ordinal: o , revision: None}).unwrap();
+            g.apply(Command::CreatePod(cmd::CreatePod { deployment_id: hi, ordinal: o , revision: None})).unwrap();
         }
         let mut bound_events: std::collections::HashMap<PodId, u32> = Default::default();
         for op in ops {
             let cmd = match op {
-                Op::Create(o) => Command::CreatePod { deployment_id: d, ordinal: o as u64 , revision: None},
-                Op::Bind(p, n) => Command::BindPod { pod_id: PodId::for_ordinal(d, p as u64), node_id: NodeId::from_name(NODES[n as usize]), placement: Default::default(), preempt: vec![] },
-                Op::Evict(p) => Command::EvictPod { pod_id: PodId::for_ordinal(d, p as u64), cause: EvictionCause::Api, reason: "test".into(), respect_budget: true },
-                Op::NotReady(n) => Command::MarkNodeNotReady { node_id: NodeId::from_name(NODES[n as usize]), silent_for_ms: 1 },
-                Op::Ready(n) => Command::MarkNodeReady { node_id: NodeId::from_name(NODES[n as usize]) },
-                Op::Drain(n) => Command::DrainNode { node_id: NodeId::from_name(NODES[n as usize]) },
+                Op::Create(o) => Command::CreatePod(cmd::CreatePod { deployment_id: d, ordinal: o as u64 , revision: None}),
+                Op::Bind(p, n) => Command::BindPod(cmd::BindPod { pod_id: PodId::for_ordinal(d, p as u64), node_id: NodeId::from_name(NODES[n as usize]), placement: Default::default(), preempt: vec![] }),
+                Op::Evict(p) => Command::EvictPod(cmd::EvictPod { pod_id: PodId::for_ordinal(d, p as u64), cause: EvictionCause::Api, reason: "test".into(), respect_budget: true }),
+                Op::NotReady(n) => Command::MarkNodeNotReady(cmd::MarkNodeNotReady { node_id: NodeId::from_name(NODES[n as usize]), silent_for_ms: 1 }),
+                Op::Ready(n) => Command::MarkNodeReady(cmd::MarkNodeReady { node_id: NodeId::from_name(NODES[n as usize]) }),
+                Op::Drain(n) => Command::DrainNode(cmd::DrainNode { node_id: NodeId::from_name(NODES[n as usize]) }),
                 Op::Started(p) => {
                     let pod = PodId::for_ordinal(d, p as u64);
                     match g.state.pods.get(&pod).and_then(|x| x.node) {
-                        Some(node_id) => Command::ReportPodStarted { pod_id: pod, node_id, address: None },
+                        Some(node_id) => Command::ReportPodStarted(cmd::ReportPodStarted { pod_id: pod, node_id, address: None }),
                         None => continue,
                     }
                 }
@@ -79,27 +81,27 @@ proptest! {
                     let Some(pod) = g.state.pods.get(&PodId::for_ordinal(hi, p as u64 % 4)).filter(|p| p.node.is_none() && p.is_live()).cloned() else { continue };
                     let mut cycle = Cycle::new(&g.state);
                     match cycle.place(&pod) {
-                        Ok((node_id, placement)) => Command::BindPod { pod_id: pod.id, node_id, placement, preempt: vec![] },
+                        Ok((node_id, placement)) => Command::BindPod(cmd::BindPod { pod_id: pod.id, node_id, placement, preempt: vec![] }),
                         Err(_) => match cycle.preempt(&pod) {
-                            Some(pre) => Command::BindPod { pod_id: pod.id, node_id: pre.node_id, placement: Default::default(), preempt: pre.victims.iter().map(|v| v.0).collect() },
+                            Some(pre) => Command::BindPod(cmd::BindPod { pod_id: pod.id, node_id: pre.node_id, placement: Default::default(), preempt: pre.victims.iter().map(|v| v.0).collect() }),
                             None => continue,
                         },
                     }
                 }
-                Op::Scale(r) => Command::ScaleDeployment { deployment_id: d, replicas: r as u32 },
-                Op::Lose(n) => Command::MarkNodeLost { node_id: NodeId::from_name(NODES[n as usize]), silent_for_ms: 1 },
-                Op::Delete(p) => Command::DeletePod { pod_id: PodId::for_ordinal(d, p as u64), reason: "test".into(), only_if_surplus: false, keep_ready: None, respect_budget: false },
+                Op::Scale(r) => Command::ScaleDeployment(cmd::ScaleDeployment { deployment_id: d, replicas: r as u32 }),
+                Op::Lose(n) => Command::MarkNodeLost(cmd::MarkNodeLost { node_id: NodeId::from_name(NODES[n as usize]), silent_for_ms: 1 }),
+                Op::Delete(p) => Command::DeletePod(cmd::DeletePod { pod_id: PodId::for_ordinal(d, p as u64), reason: "test".into(), only_if_surplus: false, keep_ready: None, respect_budget: false }),
                 Op::Fail(p) => {
                     let pod = PodId::for_ordinal(d, p as u64);
                     match g.state.pods.get(&pod).and_then(|x| x.node) {
-                        Some(node_id) => Command::ReportPodFailed { pod_id: pod, node_id, reason: "crash".into() },
+                        Some(node_id) => Command::ReportPodFailed(cmd::ReportPodFailed { pod_id: pod, node_id, reason: "crash".into() }),
                         None => continue,
                     }
                 }
             };
             if let Ok(events) = g.apply(cmd) {
                 for e in events {
-                    if let Event::PodBound { pod_id, usage, node_id, .. } = e {
+                    if let Event::PodBound(ev::PodBound { pod_id, usage, node_id, .. }) = e {
                         *bound_events.entry(pod_id).or_default() += 1;
                         let n = &g.state.nodes[&node_id];
                         prop_assert_eq!(usage.cpu_requested_milli, n.cpu_requested_milli);
@@ -133,8 +135,8 @@ proptest! {
         let spec = deployment_spec("web", replicas, cpu, mem);
         let events = vec![
             node_registered("n-0", "az-a", 1000, 1000),
-            Event::DeploymentCreated { deployment_id: deployment_id(1), spec: spec.clone(), revision: 1 },
-            Event::DeploymentScaled { deployment_id: deployment_id(1), from: replicas, to: replicas + 1 },
+            Event::DeploymentCreated(ev::DeploymentCreated { deployment_id: deployment_id(1), spec: spec.clone(), revision: 1 }),
+            Event::DeploymentScaled(ev::DeploymentScaled { deployment_id: deployment_id(1), from: replicas, to: replicas + 1 }),
         ];
         for e in events {
             let json = serde_json::to_string(&e).unwrap();

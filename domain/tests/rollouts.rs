@@ -3,7 +3,9 @@
 //! kubelet, invariants checked after every command.
 
 use domain::RejectionCode;
+use domain::command as cmd;
 use domain::command::{Command, TemplatePatch};
+use domain::event as ev;
 use domain::event::{Event, RolloutTrigger};
 use domain::ids::{DeploymentId, NodeId};
 use domain::model::{Canary, DisruptionBudget, PodPhase, RollingUpdate};
@@ -19,10 +21,10 @@ fn cluster(replicas: u32, strategy: RollingUpdate) -> (Given, DeploymentId) {
     spec.image = Image::parse("image", "demo-app:v1").unwrap();
     spec.strategy = strategy;
     let d = deployment_id(D);
-    g.apply(Command::CreateDeployment {
+    g.apply(Command::CreateDeployment(cmd::CreateDeployment {
         deployment_id: d,
         spec,
-    })
+    }))
     .unwrap();
     let mut sim = Sim::default();
     sim.run(&mut g, d, 200);
@@ -82,28 +84,32 @@ impl Sim {
             for pod in pods.into_iter().filter(|p| p.is_live()) {
                 let node_id = NodeId::from_name("n1");
                 let c = match (pod.node, pod.phase, pod.ready) {
-                    (None, _, _) => Command::BindPod {
+                    (None, _, _) => Command::BindPod(cmd::BindPod {
                         pod_id: pod.id,
                         node_id,
                         placement: Default::default(),
                         preempt: vec![],
-                    },
-                    (Some(_), PodPhase::Pending, _) => Command::ReportPodStarted {
-                        pod_id: pod.id,
-                        node_id,
-                        address: Some("127.0.0.1:1".into()),
-                    },
+                    }),
+                    (Some(_), PodPhase::Pending, _) => {
+                        Command::ReportPodStarted(cmd::ReportPodStarted {
+                            pod_id: pod.id,
+                            node_id,
+                            address: Some("127.0.0.1:1".into()),
+                        })
+                    }
                     (Some(_), PodPhase::Running, false) if self.failing.contains(&pod.revision) => {
-                        Command::ReportPodNotReady {
+                        Command::ReportPodNotReady(cmd::ReportPodNotReady {
                             pod_id: pod.id,
                             node_id,
                             reason: "readiness probe failed 3 times: GET /ready → 503".into(),
-                        }
+                        })
                     }
-                    (Some(_), PodPhase::Running, false) => Command::ReportPodReady {
-                        pod_id: pod.id,
-                        node_id,
-                    },
+                    (Some(_), PodPhase::Running, false) => {
+                        Command::ReportPodReady(cmd::ReportPodReady {
+                            pod_id: pod.id,
+                            node_id,
+                        })
+                    }
                     _ => continue,
                 };
                 self.apply(g, c);
@@ -135,36 +141,36 @@ fn a_rolling_update_respects_surge_and_unavailable_and_succeeds() {
         };
         let (mut g, d) = cluster(10, strategy);
         let ev = g
-            .apply(Command::UpdateDeployment {
+            .apply(Command::UpdateDeployment(cmd::UpdateDeployment {
                 deployment_id: d,
                 patch: image("v2"),
-            })
+            }))
             .unwrap();
         assert!(matches!(
             ev[0],
-            Event::DeploymentRevisionCreated { revision: 2, .. }
+            Event::DeploymentRevisionCreated(ev::DeploymentRevisionCreated { revision: 2, .. })
         ));
         assert!(matches!(
             ev[1],
-            Event::RolloutStarted {
+            Event::RolloutStarted(ev::RolloutStarted {
                 rollout: 1,
                 from: 1,
                 to: 2,
                 trigger: RolloutTrigger::Update,
                 ..
-            }
+            })
         ));
         let mut sim = Sim::default();
         sim.run(&mut g, d, 100);
         assert_eq!(
             sim.count(|e| matches!(
                 e,
-                Event::RolloutSucceeded {
+                Event::RolloutSucceeded(ev::RolloutSucceeded {
                     rollout: 1,
                     from: 1,
                     to: 2,
                     ..
-                }
+                })
             )),
             1,
             "surge {surge} unavailable {unavailable}"
@@ -190,10 +196,10 @@ fn a_rolling_update_respects_surge_and_unavailable_and_succeeds() {
 #[test]
 fn failing_readiness_rolls_back_by_itself_with_the_reason() {
     let (mut g, d) = cluster(10, RollingUpdate::default());
-    g.apply(Command::UpdateDeployment {
+    g.apply(Command::UpdateDeployment(cmd::UpdateDeployment {
         deployment_id: d,
         patch: image("v2-broken"),
-    })
+    }))
     .unwrap();
     let mut sim = Sim {
         failing: vec![2],
@@ -204,14 +210,14 @@ fn failing_readiness_rolls_back_by_itself_with_the_reason() {
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::RolloutRolledBack {
+            Event::RolloutRolledBack(ev::RolloutRolledBack {
                 rollout,
                 from,
                 to,
                 automatic,
                 reason,
                 ..
-            } => Some((*rollout, *from, *to, *automatic, reason.clone())),
+            }) => Some((*rollout, *from, *to, *automatic, reason.clone())),
             _ => None,
         })
         .collect();
@@ -222,16 +228,21 @@ fn failing_readiness_rolls_back_by_itself_with_the_reason() {
     assert!(
         sim.count(|e| matches!(
             e,
-            Event::RolloutStarted {
+            Event::RolloutStarted(ev::RolloutStarted {
                 rollout: 2,
                 from: 2,
                 to: 1,
                 trigger: RolloutTrigger::AutoRollback,
                 ..
-            }
+            })
         )) == 1
     );
-    assert!(sim.count(|e| matches!(e, Event::RolloutSucceeded { rollout: 2, .. })) == 1);
+    assert!(
+        sim.count(|e| matches!(
+            e,
+            Event::RolloutSucceeded(ev::RolloutSucceeded { rollout: 2, .. })
+        )) == 1
+    );
     assert_eq!(revisions_of_live(&g, d), vec![1]);
     assert!(sim.min_ready.unwrap() >= 9, "{:?}", sim.min_ready);
     assert_eq!(g.state.deployments[&d].spec.image.as_str(), "demo-app:v1");
@@ -241,20 +252,22 @@ fn failing_readiness_rolls_back_by_itself_with_the_reason() {
 fn rollback_to_any_recorded_revision_and_unknown_revisions_are_404() {
     let (mut g, d) = cluster(4, RollingUpdate::default());
     for tag in ["v2", "v3"] {
-        g.apply(Command::UpdateDeployment {
+        g.apply(Command::UpdateDeployment(cmd::UpdateDeployment {
             deployment_id: d,
             patch: image(tag),
-        })
+        }))
         .unwrap();
         Sim::default().run(&mut g, d, 60);
     }
     assert_eq!(revisions_of_live(&g, d), vec![3]);
-    let rb = |revision| Command::RollbackDeployment {
-        deployment_id: d,
-        revision,
-        automatic: false,
-        rollout: None,
-        reason: "operator".into(),
+    let rb = |revision| {
+        Command::RollbackDeployment(cmd::RollbackDeployment {
+            deployment_id: d,
+            revision,
+            automatic: false,
+            rollout: None,
+            reason: "operator".into(),
+        })
     };
     assert_eq!(
         g.when(rb(9)).unwrap_err().code,
@@ -263,12 +276,12 @@ fn rollback_to_any_recorded_revision_and_unknown_revisions_are_404() {
     let ev = g.apply(rb(1)).unwrap();
     assert!(matches!(
         ev[..],
-        [Event::RolloutStarted {
+        [Event::RolloutStarted(ev::RolloutStarted {
             from: 3,
             to: 1,
             trigger: RolloutTrigger::Rollback,
             ..
-        }]
+        })]
     ));
     let mut sim = Sim::default();
     sim.run(&mut g, d, 60);
@@ -286,20 +299,20 @@ fn rollback_to_any_recorded_revision_and_unknown_revisions_are_404() {
 #[test]
 fn a_second_update_during_a_rollout_is_refused_but_strategy_changes_are_not() {
     let (mut g, d) = cluster(4, RollingUpdate::default());
-    g.apply(Command::UpdateDeployment {
+    g.apply(Command::UpdateDeployment(cmd::UpdateDeployment {
         deployment_id: d,
         patch: image("v2"),
-    })
+    }))
     .unwrap();
     let err = g
-        .when(Command::UpdateDeployment {
+        .when(Command::UpdateDeployment(cmd::UpdateDeployment {
             deployment_id: d,
             patch: image("v3"),
-        })
+        }))
         .unwrap_err();
     assert_eq!(err.code, RejectionCode::RolloutInProgress);
     let ev = g
-        .apply(Command::UpdateDeployment {
+        .apply(Command::UpdateDeployment(cmd::UpdateDeployment {
             deployment_id: d,
             patch: TemplatePatch {
                 strategy: Some(
@@ -311,16 +324,21 @@ fn a_second_update_during_a_rollout_is_refused_but_strategy_changes_are_not() {
                 ),
                 ..Default::default()
             },
-        })
+        }))
         .unwrap();
-    assert!(matches!(ev[..], [Event::DeploymentStrategyChanged { .. }]));
+    assert!(matches!(
+        ev[..],
+        [Event::DeploymentStrategyChanged(
+            ev::DeploymentStrategyChanged { .. }
+        )]
+    ));
     // The same image again is no change at all.
     Sim::default().run(&mut g, d, 60);
     assert!(
-        g.apply(Command::UpdateDeployment {
+        g.apply(Command::UpdateDeployment(cmd::UpdateDeployment {
             deployment_id: d,
             patch: image("v2"),
-        })
+        }))
         .unwrap()
         .is_empty()
     );
@@ -330,7 +348,7 @@ fn a_second_update_during_a_rollout_is_refused_but_strategy_changes_are_not() {
 fn a_canary_stops_at_its_pods_until_promoted() {
     let (mut g, d) = cluster(10, RollingUpdate::default());
     let ev = g
-        .apply(Command::UpdateDeployment {
+        .apply(Command::UpdateDeployment(cmd::UpdateDeployment {
             deployment_id: d,
             patch: TemplatePatch {
                 canary: Some(Canary {
@@ -339,14 +357,14 @@ fn a_canary_stops_at_its_pods_until_promoted() {
                 }),
                 ..image("v2")
             },
-        })
+        }))
         .unwrap();
     assert!(matches!(
         ev[1],
-        Event::RolloutStarted {
+        Event::RolloutStarted(ev::RolloutStarted {
             canary: Some(1),
             ..
-        }
+        })
     ));
     let mut sim = Sim::default();
     sim.run(&mut g, d, 60);
@@ -355,18 +373,22 @@ fn a_canary_stops_at_its_pods_until_promoted() {
     assert_eq!(revs.iter().filter(|r| **r == 2).count(), 1);
     assert_eq!(revs.len(), 10);
     assert!(dep.rollout.is_some(), "a canary waits");
-    g.apply(Command::PromoteRollout { deployment_id: d })
-        .unwrap();
+    g.apply(Command::PromoteRollout(cmd::PromoteRollout {
+        deployment_id: d,
+    }))
+    .unwrap();
     sim.run(&mut g, d, 60);
     assert_eq!(revisions_of_live(&g, d), vec![2]);
     assert_eq!(
-        sim.count(|e| matches!(e, Event::RolloutSucceeded { .. })),
+        sim.count(|e| matches!(e, Event::RolloutSucceeded(ev::RolloutSucceeded { .. }))),
         1
     );
     assert_eq!(
-        g.when(Command::PromoteRollout { deployment_id: d })
-            .unwrap_err()
-            .code,
+        g.when(Command::PromoteRollout(cmd::PromoteRollout {
+            deployment_id: d
+        }))
+        .unwrap_err()
+        .code,
         RejectionCode::NoRolloutInProgress
     );
 }
@@ -374,17 +396,22 @@ fn a_canary_stops_at_its_pods_until_promoted() {
 #[test]
 fn a_paused_rollout_makes_no_progress_until_resumed() {
     let (mut g, d) = cluster(6, RollingUpdate::default());
-    g.apply(Command::UpdateDeployment {
+    g.apply(Command::UpdateDeployment(cmd::UpdateDeployment {
         deployment_id: d,
         patch: image("v2"),
-    })
+    }))
     .unwrap();
-    g.apply(Command::PauseRollout { deployment_id: d }).unwrap();
+    g.apply(Command::PauseRollout(cmd::PauseRollout {
+        deployment_id: d,
+    }))
+    .unwrap();
     let mut sim = Sim::default();
     sim.run(&mut g, d, 30);
     assert_eq!(revisions_of_live(&g, d), vec![1]);
-    g.apply(Command::ResumeRollout { deployment_id: d })
-        .unwrap();
+    g.apply(Command::ResumeRollout(cmd::ResumeRollout {
+        deployment_id: d,
+    }))
+    .unwrap();
     sim.run(&mut g, d, 60);
     assert_eq!(revisions_of_live(&g, d), vec![2]);
 }
@@ -406,16 +433,16 @@ fn a_disruption_budget_bounds_the_rollout() {
     // (budgets are set at creation; rebuild the deployment with one)
     let d2 = deployment_id(99);
     spec.name = domain::names::Name::parse("name", "web2").unwrap();
-    g.apply(Command::CreateDeployment {
+    g.apply(Command::CreateDeployment(cmd::CreateDeployment {
         deployment_id: d2,
         spec,
-    })
+    }))
     .unwrap();
     Sim::default().run(&mut g, d2, 50);
-    g.apply(Command::UpdateDeployment {
+    g.apply(Command::UpdateDeployment(cmd::UpdateDeployment {
         deployment_id: d2,
         patch: image("v2"),
-    })
+    }))
     .unwrap();
     let mut sim = Sim::default();
     sim.run(&mut g, d2, 100);
@@ -432,10 +459,10 @@ fn a_rollout_without_progress_past_its_deadline_is_rolled_back() {
         ..Default::default()
     };
     let (mut g, d) = cluster(4, strategy);
-    g.apply(Command::UpdateDeployment {
+    g.apply(Command::UpdateDeployment(cmd::UpdateDeployment {
         deployment_id: d,
         patch: image("v2"),
-    })
+    }))
     .unwrap();
     // The new pods never become Ready (and never report failing either).
     for p in deployments(&g.state, 0) {
@@ -476,7 +503,7 @@ mod properties {
             prop_assume!(surge + unavailable > 0);
             let strategy = RollingUpdate { max_surge: surge, max_unavailable: unavailable, ..Default::default() };
             let (mut g, d) = cluster(replicas, strategy);
-            g.apply(Command::UpdateDeployment { deployment_id: d, patch: image("v2") }).unwrap();
+            g.apply(Command::UpdateDeployment(cmd::UpdateDeployment { deployment_id: d, patch: image("v2") })).unwrap();
             let mut sim = Sim { failing: if fails { vec![2] } else { vec![] }, ..Default::default() };
             sim.run(&mut g, d, 150);
             prop_assert!(sim.max_live <= replicas + surge, "max live {}", sim.max_live);
@@ -491,12 +518,14 @@ mod properties {
 #[test]
 fn the_disruption_budget_changes_without_a_revision_and_is_validated() {
     let (mut g, d) = cluster(4, RollingUpdate::default());
-    let patch = |b| Command::UpdateDeployment {
-        deployment_id: d,
-        patch: TemplatePatch {
-            disruption_budget: Some(b),
-            ..Default::default()
-        },
+    let patch = |b| {
+        Command::UpdateDeployment(cmd::UpdateDeployment {
+            deployment_id: d,
+            patch: TemplatePatch {
+                disruption_budget: Some(b),
+                ..Default::default()
+            },
+        })
     };
     let budget = DisruptionBudget {
         min_available: Some(3),
@@ -505,10 +534,12 @@ fn the_disruption_budget_changes_without_a_revision_and_is_validated() {
     let ev = g.apply(patch(Some(budget))).unwrap();
     assert!(matches!(
         ev[..],
-        [Event::DeploymentBudgetChanged {
-            budget: Some(_),
-            ..
-        }]
+        [Event::DeploymentBudgetChanged(
+            ev::DeploymentBudgetChanged {
+                budget: Some(_),
+                ..
+            }
+        )]
     ));
     let dep = &g.state.deployments[&d];
     assert_eq!(dep.spec.disruption_budget, Some(budget));
@@ -523,10 +554,10 @@ fn the_disruption_budget_changes_without_a_revision_and_is_validated() {
         RejectionCode::ValidationFailed
     );
     // A rollout keeps the budget; null removes it.
-    g.apply(Command::UpdateDeployment {
+    g.apply(Command::UpdateDeployment(cmd::UpdateDeployment {
         deployment_id: d,
         patch: image("v2"),
-    })
+    }))
     .unwrap();
     assert_eq!(g.state.deployments[&d].spec.disruption_budget, Some(budget));
     g.apply(patch(None)).unwrap();
@@ -536,15 +567,15 @@ fn the_disruption_budget_changes_without_a_revision_and_is_validated() {
 #[test]
 fn abort_goes_back_to_where_the_rollout_started() {
     let (mut g, d) = cluster(4, RollingUpdate::default());
-    let abort = Command::AbortRollout {
+    let abort = Command::AbortRollout(cmd::AbortRollout {
         deployment_id: d,
         reason: "operator aborted".into(),
-    };
+    });
     assert_eq!(
         g.when(abort.clone()).unwrap_err().code,
         RejectionCode::NoRolloutInProgress
     );
-    g.apply(Command::UpdateDeployment {
+    g.apply(Command::UpdateDeployment(cmd::UpdateDeployment {
         deployment_id: d,
         patch: TemplatePatch {
             canary: Some(Canary {
@@ -553,15 +584,15 @@ fn abort_goes_back_to_where_the_rollout_started() {
             }),
             ..image("v2")
         },
-    })
+    }))
     .unwrap();
     Sim::default().run(&mut g, d, 30);
     let ev = g.apply(abort).unwrap();
     assert!(matches!(
         &ev[..],
         [
-            Event::RolloutRolledBack { rollout: 1, from: 2, to: 1, automatic: false, reason, .. },
-            Event::RolloutStarted { rollout: 2, from: 2, to: 1, trigger: RolloutTrigger::Rollback, .. },
+            Event::RolloutRolledBack(ev::RolloutRolledBack { rollout: 1, from: 2, to: 1, automatic: false, reason, .. }),
+            Event::RolloutStarted(ev::RolloutStarted { rollout: 2, from: 2, to: 1, trigger: RolloutTrigger::Rollback, .. }),
         ] if reason == "operator aborted"
     ));
     Sim::default().run(&mut g, d, 60);
@@ -571,19 +602,24 @@ fn abort_goes_back_to_where_the_rollout_started() {
 #[test]
 fn deleting_a_deployment_mid_rollout_ends_the_rollout_first() {
     let (mut g, d) = cluster(4, RollingUpdate::default());
-    g.apply(Command::UpdateDeployment {
+    g.apply(Command::UpdateDeployment(cmd::UpdateDeployment {
         deployment_id: d,
         patch: image("v2"),
-    })
+    }))
     .unwrap();
     let ev = g
-        .apply(Command::DeleteDeployment { deployment_id: d })
+        .apply(Command::DeleteDeployment(cmd::DeleteDeployment {
+            deployment_id: d,
+        }))
         .unwrap();
     assert!(
-        matches!(&ev[0], Event::RolloutFailed { rollout: 1, reason, .. } if reason == "deployment deleted"),
+        matches!(&ev[0], Event::RolloutFailed(ev::RolloutFailed { rollout: 1, reason, .. }) if reason == "deployment deleted"),
         "{ev:?}"
     );
-    assert!(matches!(ev.last(), Some(Event::DeploymentDeleted { .. })));
+    assert!(matches!(
+        ev.last(),
+        Some(Event::DeploymentDeleted(ev::DeploymentDeleted { .. }))
+    ));
 }
 
 #[test]
@@ -592,18 +628,18 @@ fn an_undeleted_deployment_comes_back_as_it_was_and_its_history_goes_on() {
     let mut sim = Sim::default();
     sim.apply(
         &mut g,
-        Command::UpdateDeployment {
+        Command::UpdateDeployment(cmd::UpdateDeployment {
             deployment_id: d,
             patch: image("v2"),
-        },
+        }),
     );
     sim.run(&mut g, d, 100);
     sim.apply(
         &mut g,
-        Command::ScaleDeployment {
+        Command::ScaleDeployment(cmd::ScaleDeployment {
             deployment_id: d,
             replicas: 4,
-        },
+        }),
     );
     sim.run(&mut g, d, 50);
     let before = g.state.deployments[&d].clone();
@@ -616,33 +652,35 @@ fn an_undeleted_deployment_comes_back_as_it_was_and_its_history_goes_on() {
     let name = before.spec.name.clone();
 
     // Nothing to undelete while it exists, nor under a name never deleted.
-    let exists = g.when(Command::UndeleteDeployment {
+    let exists = g.when(Command::UndeleteDeployment(cmd::UndeleteDeployment {
         namespace: ns.clone(),
         name: name.clone(),
-    });
+    }));
     assert_eq!(exists.unwrap_err().code, RejectionCode::AlreadyExists);
-    let unknown = g.when(Command::UndeleteDeployment {
+    let unknown = g.when(Command::UndeleteDeployment(cmd::UndeleteDeployment {
         namespace: ns.clone(),
         name: domain::names::Name::parse("name", "never").unwrap(),
-    });
+    }));
     assert_eq!(unknown.unwrap_err().code, RejectionCode::NotFound);
 
-    g.apply(Command::DeleteDeployment { deployment_id: d })
-        .unwrap();
+    g.apply(Command::DeleteDeployment(cmd::DeleteDeployment {
+        deployment_id: d,
+    }))
+    .unwrap();
     assert!(g.state.deployments.is_empty());
     assert!(g.state.pods.values().all(|p| !p.is_live()));
     let ev = g
-        .apply(Command::UndeleteDeployment {
+        .apply(Command::UndeleteDeployment(cmd::UndeleteDeployment {
             namespace: ns.clone(),
             name: name.clone(),
-        })
+        }))
         .unwrap();
     let [
-        Event::DeploymentUndeleted {
+        Event::DeploymentUndeleted(ev::DeploymentUndeleted {
             deployment_id,
             spec,
             revision,
-        },
+        }),
     ] = ev.as_slice()
     else {
         panic!("expected one DeploymentUndeleted, got {ev:?}");
@@ -669,19 +707,19 @@ fn an_undeleted_deployment_comes_back_as_it_was_and_its_history_goes_on() {
     let max_before = ordinals_before.iter().max().copied().unwrap_or(0);
     assert!(live.iter().all(|p| p.ordinal > max_before));
     // A rollback to revision 1 still works: the revisions came back with it.
-    g.apply(Command::RollbackDeployment {
+    g.apply(Command::RollbackDeployment(cmd::RollbackDeployment {
         deployment_id: d,
         revision: 1,
         automatic: false,
         rollout: None,
         reason: String::new(),
-    })
+    }))
     .unwrap();
     // Undeleted twice: the name exists again.
-    let again = g.when(Command::UndeleteDeployment {
+    let again = g.when(Command::UndeleteDeployment(cmd::UndeleteDeployment {
         namespace: ns,
         name,
-    });
+    }));
     assert_eq!(again.unwrap_err().code, RejectionCode::AlreadyExists);
 }
 
@@ -690,10 +728,10 @@ fn controller_commands_carry_the_request_that_caused_them() {
     let (mut g, d) = cluster(2, RollingUpdate::default());
     let scale_request = uuid::Uuid::from_u128(42);
     let ev = g
-        .apply(Command::ScaleDeployment {
+        .apply(Command::ScaleDeployment(cmd::ScaleDeployment {
             deployment_id: d,
             replicas: 3,
-        })
+        }))
         .unwrap();
     for e in &ev {
         g.state.note_cause(e, scale_request);
@@ -701,22 +739,22 @@ fn controller_commands_carry_the_request_that_caused_them() {
     let plan = deployments(&g.state, 0);
     let create = plan
         .iter()
-        .find(|p| matches!(p.command, Command::CreatePod { .. }))
+        .find(|p| matches!(p.command, Command::CreatePod(cmd::CreatePod { .. })))
         .expect("a pod to create");
     assert_eq!(g.state.cause_of(&create.command), Some(scale_request));
     g.apply(create.command.clone()).unwrap();
     let pod = g.state.pods.values().find(|p| p.node.is_none()).unwrap().id;
-    let bind = Command::BindPod {
+    let bind = Command::BindPod(cmd::BindPod {
         pod_id: pod,
         node_id: NodeId::from_name("n1"),
         placement: Default::default(),
         preempt: vec![],
-    };
+    });
     assert_eq!(g.state.cause_of(&bind), Some(scale_request));
     // Commands about nodes serve no deployment's request.
-    let node = Command::CordonNode {
+    let node = Command::CordonNode(cmd::CordonNode {
         node_id: NodeId::from_name("n1"),
-    };
+    });
     assert_eq!(g.state.cause_of(&node), None);
 }
 
@@ -730,12 +768,14 @@ fn a_partial_strategy_patch_is_merged_with_the_strategy_the_decider_holds() {
             ..Default::default()
         },
     );
-    let patch = |p: domain::model::StrategyPatch| Command::UpdateDeployment {
-        deployment_id: d,
-        patch: TemplatePatch {
-            strategy: Some(p),
-            ..Default::default()
-        },
+    let patch = |p: domain::model::StrategyPatch| {
+        Command::UpdateDeployment(cmd::UpdateDeployment {
+            deployment_id: d,
+            patch: TemplatePatch {
+                strategy: Some(p),
+                ..Default::default()
+            },
+        })
     };
     // Two clients, each changing one field: neither undoes the other.
     g.apply(patch(domain::model::StrategyPatch {
@@ -749,7 +789,9 @@ fn a_partial_strategy_patch_is_merged_with_the_strategy_the_decider_holds() {
             ..Default::default()
         }))
         .unwrap();
-    let [Event::DeploymentStrategyChanged { strategy, .. }] = ev.as_slice() else {
+    let [Event::DeploymentStrategyChanged(ev::DeploymentStrategyChanged { strategy, .. })] =
+        ev.as_slice()
+    else {
         panic!("{ev:?}")
     };
     assert_eq!(

@@ -2,6 +2,8 @@
 //! expected feasible set and winner; then preemption, disruption budgets,
 //! drain, NoExecute taints and the per-zone eviction limit.
 
+use domain::command as cmd;
+use domain::event as ev;
 use std::collections::{BTreeMap, BTreeSet};
 
 use domain::RejectionCode;
@@ -15,7 +17,7 @@ use domain::testing::*;
 
 fn labelled(name: &str, zone: &str, cpu: u64, labels: &[(&str, &str)]) -> Event {
     let mut e = node_registered(name, zone, cpu, 8192);
-    if let Event::NodeRegistered { spec, .. } = &mut e {
+    if let Event::NodeRegistered(ev::NodeRegistered { spec, .. }) = &mut e {
         spec.labels = labels
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -45,43 +47,46 @@ fn sel(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 /// Create the deployment and its first `pods` pods (unbound).
 fn deploy(g: &mut Given, n: u128, spec: DeploymentSpec, pods: u64) -> DeploymentId {
     let d = deployment_id(n);
-    g.apply(Command::CreateDeployment {
+    g.apply(Command::CreateDeployment(cmd::CreateDeployment {
         deployment_id: d,
         spec,
-    })
+    }))
     .unwrap();
     for o in 0..pods {
-        g.apply(Command::CreatePod {
+        g.apply(Command::CreatePod(cmd::CreatePod {
             deployment_id: d,
             ordinal: o,
             revision: None,
-        })
+        }))
         .unwrap();
     }
     d
 }
 
 fn bind(g: &mut Given, d: DeploymentId, ordinal: u64, node: &str) {
-    g.apply(Command::BindPod {
+    g.apply(Command::BindPod(cmd::BindPod {
         pod_id: PodId::for_ordinal(d, ordinal),
         node_id: NodeId::from_name(node),
         placement: Default::default(),
         preempt: vec![],
-    })
+    }))
     .unwrap();
 }
 
 fn ready(g: &mut Given, d: DeploymentId, ordinal: u64) {
     let pod_id = PodId::for_ordinal(d, ordinal);
     let node_id = g.state.pods[&pod_id].node.unwrap();
-    g.apply(Command::ReportPodStarted {
+    g.apply(Command::ReportPodStarted(cmd::ReportPodStarted {
         pod_id,
         node_id,
         address: None,
-    })
+    }))
     .unwrap();
-    g.apply(Command::ReportPodReady { pod_id, node_id })
-        .unwrap();
+    g.apply(Command::ReportPodReady(cmd::ReportPodReady {
+        pod_id,
+        node_id,
+    }))
+    .unwrap();
 }
 
 /// Names of the feasible nodes (the cycle scores every feasible node on a
@@ -219,12 +224,12 @@ fn pod_anti_affinity_by_node_keeps_replicas_apart_and_the_decider_enforces_it() 
     let (set, _) = feasible(&g, d, 1);
     assert_eq!(set, names(&["a2", "b1"]));
     // The decider refuses a second replica on a1 even if asked directly.
-    let r = g.when(Command::BindPod {
+    let r = g.when(Command::BindPod(cmd::BindPod {
         pod_id: PodId::for_ordinal(d, 1),
         node_id: NodeId::from_name("a1"),
         placement: Default::default(),
         preempt: vec![],
-    });
+    }));
     assert_eq!(r.unwrap_err().code, RejectionCode::BindInfeasible);
     bind(&mut g, d, 1, "a2");
     bind(&mut g, d, 2, "b1");
@@ -320,26 +325,26 @@ fn topology_spread_schedule_anyway_only_scores() {
 #[test]
 fn a_cordoned_node_takes_no_new_pods() {
     let mut g = given(&six_nodes()[..2]);
-    g.apply(Command::CordonNode {
+    g.apply(Command::CordonNode(cmd::CordonNode {
         node_id: NodeId::from_name("a1"),
-    })
+    }))
     .unwrap();
     let d = deploy(&mut g, 1, deployment_spec("web", 1, 100, 100), 1);
     let (set, _) = feasible(&g, d, 0);
     assert_eq!(set, names(&["a2"]));
-    let r = g.when(Command::BindPod {
+    let r = g.when(Command::BindPod(cmd::BindPod {
         pod_id: PodId::for_ordinal(d, 0),
         node_id: NodeId::from_name("a1"),
         placement: Default::default(),
         preempt: vec![],
-    });
+    }));
     assert_eq!(r.unwrap_err().code, RejectionCode::BindInfeasible);
 }
 
 #[test]
 fn prefer_no_schedule_taints_only_lower_the_score() {
     let mut a = node_registered("a1", "az-a", 4000, 8192);
-    if let Event::NodeRegistered { spec, .. } = &mut a {
+    if let Event::NodeRegistered(ev::NodeRegistered { spec, .. }) = &mut a {
         spec.taints.push(Taint {
             key: "spot".into(),
             value: "true".into(),
@@ -399,17 +404,19 @@ fn a_high_priority_pod_preempts_the_fewest_lower_priority_pods_in_one_command() 
     assert_eq!(pre.victims.len(), 2, "900m needs two 500m pods, not more");
     assert!(pre.victims.iter().all(|(_, p)| *p == -1000));
     let events = g
-        .apply(Command::BindPod {
+        .apply(Command::BindPod(cmd::BindPod {
             pod_id: pod.id,
             node_id: pre.node_id,
             placement: Default::default(),
             preempt: pre.victims.iter().map(|v| v.0).collect(),
-        })
+        }))
         .unwrap();
     let evicted: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            Event::PodEvicted { cause, reason, .. } => Some((cause.clone(), reason.clone())),
+            Event::PodEvicted(ev::PodEvicted { cause, reason, .. }) => {
+                Some((cause.clone(), reason.clone()))
+            }
             _ => None,
         })
         .collect();
@@ -423,7 +430,10 @@ fn a_high_priority_pod_preempts_the_fewest_lower_priority_pods_in_one_command() 
         "{}",
         evicted[0].1
     );
-    assert!(matches!(events.last(), Some(Event::PodBound { .. })));
+    assert!(matches!(
+        events.last(),
+        Some(Event::PodBound(ev::PodBound { .. }))
+    ));
     let node = &g.state.nodes[&pre.node_id];
     assert_eq!(node.cpu_requested_milli, 2000 - 1000 + 900);
     // The controller replaces the evicted pods.
@@ -457,12 +467,12 @@ fn preemption_never_breaks_a_disruption_budget() {
         .take(2)
         .copied()
         .collect();
-    let r = g.when(Command::BindPod {
+    let r = g.when(Command::BindPod(cmd::BindPod {
         pod_id: pod.id,
         node_id: NodeId::from_name("n1"),
         placement: Default::default(),
         preempt: victims,
-    });
+    }));
     assert_eq!(r.unwrap_err().code, RejectionCode::DisruptionBudgetExceeded);
     // A pod of equal priority never preempts.
     let eq = deploy(&mut g, 3, deployment_spec("same", 1, 900, 100), 1);
@@ -487,35 +497,36 @@ fn drain_evicts_within_the_disruption_budget_and_eviction_api_refuses_beyond_it(
         }),
     );
     let n1 = NodeId::from_name("n1");
-    g.apply(Command::DrainNode { node_id: n1 }).unwrap();
+    g.apply(Command::DrainNode(cmd::DrainNode { node_id: n1 }))
+        .unwrap();
     assert!(g.state.nodes[&n1].unschedulable && g.state.nodes[&n1].draining);
     let plan = evictions(&g.state, 0, 3000);
     assert_eq!(plan.len(), 1, "one disruption allowed at a time");
     let events = g.apply(plan[0].command.clone()).unwrap();
     assert!(matches!(
         &events[0],
-        Event::PodEvicted {
+        Event::PodEvicted(ev::PodEvicted {
             cause: EvictionCause::Drain,
             ..
-        }
+        })
     ));
     // Budget used up: nothing more until a replacement is Ready.
     assert!(evictions(&g.state, 0, 3000).is_empty());
     let next = *g.state.nodes[&n1].pods.iter().next().unwrap();
-    let r = g.when(Command::EvictPod {
+    let r = g.when(Command::EvictPod(cmd::EvictPod {
         pod_id: next,
         cause: EvictionCause::Api,
         reason: "test".into(),
         respect_budget: true,
-    });
+    }));
     assert_eq!(r.unwrap_err().code, RejectionCode::DisruptionBudgetExceeded);
     // The replacement lands on n3 (n1 is cordoned, n2 full), becomes Ready: the drain goes on.
     let o = g.state.deployments[&low].next_ordinal;
-    g.apply(Command::CreatePod {
+    g.apply(Command::CreatePod(cmd::CreatePod {
         deployment_id: low,
         ordinal: o,
         revision: None,
-    })
+    }))
     .unwrap();
     let pod = g.state.pods[&PodId::for_ordinal(low, o)].clone();
     let (node, _) = Cycle::new(&g.state).place(&pod).unwrap();
@@ -541,7 +552,7 @@ fn no_execute_taints_evict_untolerating_pods_now_and_tolerating_ones_after_their
     bind(&mut g, plain, 0, "n1");
     bind(&mut g, patient, 0, "n1");
     let n1 = NodeId::from_name("n1");
-    g.apply(Command::SetNodeTaints {
+    g.apply(Command::SetNodeTaints(cmd::SetNodeTaints {
         node_id: n1,
         taints: vec![Taint {
             key: "maintenance".into(),
@@ -549,13 +560,13 @@ fn no_execute_taints_evict_untolerating_pods_now_and_tolerating_ones_after_their
             effect: TaintEffect::NoExecute,
             time_added_ms: Some(100_000),
         }],
-    })
+    }))
     .unwrap();
     let evicted_at = |now: i64| -> Vec<PodId> {
         evictions(&g.state, now, 3000)
             .into_iter()
             .filter_map(|p| match p.command {
-                Command::EvictPod { pod_id, .. } => Some(pod_id),
+                Command::EvictPod(cmd::EvictPod { pod_id, .. }) => Some(pod_id),
                 _ => None,
             })
             .collect()
@@ -586,7 +597,7 @@ fn a_zone_outage_is_evicted_at_a_bounded_rate_per_zone() {
     let mut limiter = ZoneLimiter::default();
     let lost = |plan: &[domain::reconcile::Planned]| {
         plan.iter()
-            .filter(|p| matches!(p.command, Command::MarkNodeLost { .. }))
+            .filter(|p| matches!(p.command, Command::MarkNodeLost(cmd::MarkNodeLost { .. })))
             .count()
     };
     let plan = node_lifecycle(&g.state, seen, 20_000, 0, cfg, &mut limiter);

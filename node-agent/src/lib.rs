@@ -6,6 +6,8 @@
 
 pub mod process;
 
+use domain::command as cmd;
+use domain::event as ev;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -130,10 +132,10 @@ pub async fn run_hollow(
                 derive_id(&[b"register", id.0.as_bytes(), boot.as_bytes()]),
                 format!("system:node-agent/{}", spec.name),
                 Some("agent started".into()),
-                Command::RegisterNode {
+                Command::RegisterNode(cmd::RegisterNode {
                     node_id: *id,
                     spec: spec.clone(),
-                },
+                }),
             )
         })
         .collect();
@@ -176,9 +178,9 @@ pub async fn run_hollow(
         infra::view::spawn_view(&kafka, 0, shutdown.clone(), move |_, batch| {
             let mut b = bound.lock().unwrap();
             for env in &batch.events {
-                if let domain::Event::PodBound {
+                if let domain::Event::PodBound(ev::PodBound {
                     pod_id, node_id, ..
-                } = &env.body
+                }) = &env.body
                     && mine.contains(node_id)
                 {
                     b.push((*pod_id, *node_id));
@@ -218,21 +220,21 @@ pub async fn run_hollow(
                 let (what, cmd) = match pod.phase {
                     PodPhase::Pending if now.duration_since(*seen) >= cfg.start_delay => (
                         b"started".as_slice(),
-                        Command::ReportPodStarted {
+                        Command::ReportPodStarted(cmd::ReportPodStarted {
                             pod_id: *pod_id,
                             node_id: *node_id,
                             address: None,
-                        },
+                        }),
                     ),
                     PodPhase::Running
                         if now.duration_since(*seen) >= cfg.start_delay + cfg.ready_delay =>
                     {
                         (
                             b"ready".as_slice(),
-                            Command::ReportPodReady {
+                            Command::ReportPodReady(cmd::ReportPodReady {
                                 pod_id: *pod_id,
                                 node_id: *node_id,
-                            },
+                            }),
                         )
                     }
                     _ => return true,

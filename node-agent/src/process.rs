@@ -38,6 +38,7 @@
 //! derived from (kind, pod, agent boot, per-pod report counter), so a
 //! resend after an error is a duplicate the decider drops.
 
+use domain::command as cmd;
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -316,28 +317,28 @@ impl PodReport {
             Report::Started { address } => (
                 b"started",
                 format!("container started at {address}"),
-                Command::ReportPodStarted {
+                Command::ReportPodStarted(cmd::ReportPodStarted {
                     pod_id,
                     node_id: node_id_,
                     address: Some(address.clone()),
-                },
+                }),
             ),
             Report::Ready => (
                 b"ready",
                 "container ready".into(),
-                Command::ReportPodReady {
+                Command::ReportPodReady(cmd::ReportPodReady {
                     pod_id,
                     node_id: node_id_,
-                },
+                }),
             ),
             Report::NotReady { reason } => (
                 b"not-ready",
                 reason.clone(),
-                Command::ReportPodNotReady {
+                Command::ReportPodNotReady(cmd::ReportPodNotReady {
                     pod_id,
                     node_id: node_id_,
                     reason: reason.clone(),
-                },
+                }),
             ),
             Report::Restarted {
                 restarts,
@@ -346,13 +347,13 @@ impl PodReport {
             } => (
                 b"restarted",
                 reason.clone(),
-                Command::ReportPodRestarted {
+                Command::ReportPodRestarted(cmd::ReportPodRestarted {
                     pod_id,
                     node_id: node_id_,
                     restarts: *restarts,
                     backoff_ms: *backoff_ms,
                     reason: reason.clone(),
-                },
+                }),
             ),
         };
         let id = derive_id(&[
@@ -955,7 +956,7 @@ pub async fn run_process(
         derive_id(&[b"register", node_id.0.as_bytes(), boot.as_bytes()]),
         format!("system:node-agent/{}", cfg.node_name),
         Some("agent started".into()),
-        Command::RegisterNode { node_id, spec },
+        Command::RegisterNode(cmd::RegisterNode { node_id, spec }),
     )])
     .await?;
     tracing::info!(node = %cfg.node_name, %node_id, "process node registered");

@@ -3,6 +3,7 @@
 //! exist, deletions. Later events in the batch overwrite earlier ones, so
 //! each row is written once per batch.
 
+use domain::event as ev;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -320,7 +321,7 @@ impl Changes {
     fn add_event(&mut self, env: &EventEnvelope) {
         let at = env.occurred_at;
         match &env.body {
-            Event::NodeRegistered { node_id, spec } => {
+            Event::NodeRegistered(ev::NodeRegistered { node_id, spec }) => {
                 let row = NodeRow {
                     name: spec.name.to_string(),
                     zone: spec.zone.clone(),
@@ -347,7 +348,7 @@ impl Changes {
                 }
                 self.nodes_upsert.insert(node_id.0, row);
             }
-            Event::NodeReady { node_id } => self.node(
+            Event::NodeReady(ev::NodeReady { node_id }) => self.node(
                 node_id.0,
                 NodePatch {
                     condition: Some("Ready"),
@@ -355,7 +356,7 @@ impl Changes {
                     ..Default::default()
                 },
             ),
-            Event::NodeNotReady { node_id, .. } => self.node(
+            Event::NodeNotReady(ev::NodeNotReady { node_id, .. }) => self.node(
                 node_id.0,
                 NodePatch {
                     condition: Some("NotReady"),
@@ -363,7 +364,7 @@ impl Changes {
                     ..Default::default()
                 },
             ),
-            Event::NodeLost { node_id, .. } => self.node(
+            Event::NodeLost(ev::NodeLost { node_id, .. }) => self.node(
                 node_id.0,
                 NodePatch {
                     condition: Some("Lost"),
@@ -371,11 +372,11 @@ impl Changes {
                     ..Default::default()
                 },
             ),
-            Event::DeploymentCreated {
+            Event::DeploymentCreated(ev::DeploymentCreated {
                 deployment_id,
                 spec,
                 revision,
-            } => {
+            }) => {
                 self.deps_new
                     .insert(deployment_id.0, deployment_row(spec, *revision, at));
                 self.rollouts.push((
@@ -387,35 +388,35 @@ impl Changes {
                 ));
                 self.revision(env, deployment_id.0, *revision, spec);
             }
-            Event::DeploymentRevisionCreated {
+            Event::DeploymentRevisionCreated(ev::DeploymentRevisionCreated {
                 deployment_id,
                 revision,
                 spec,
-            } => self.revision(env, deployment_id.0, *revision, spec),
-            Event::DeploymentStrategyChanged {
+            }) => self.revision(env, deployment_id.0, *revision, spec),
+            Event::DeploymentStrategyChanged(ev::DeploymentStrategyChanged {
                 deployment_id,
                 strategy,
-            } => self.statements.push(Stmt::Strategy {
+            }) => self.statements.push(Stmt::Strategy {
                 deployment: deployment_id.0,
                 strategy: serde_json::to_value(strategy).unwrap_or(Value::Null),
                 at,
             }),
-            Event::DeploymentBudgetChanged {
+            Event::DeploymentBudgetChanged(ev::DeploymentBudgetChanged {
                 deployment_id,
                 budget,
-            } => self.statements.push(Stmt::Budget {
+            }) => self.statements.push(Stmt::Budget {
                 deployment: deployment_id.0,
                 budget: budget.and_then(|b| serde_json::to_value(b).ok()),
                 at,
             }),
-            Event::RolloutStarted {
+            Event::RolloutStarted(ev::RolloutStarted {
                 deployment_id,
                 rollout,
                 from,
                 to,
                 trigger,
                 canary,
-            } => self.statements.push(Stmt::RolloutStarted {
+            }) => self.statements.push(Stmt::RolloutStarted {
                 id: env.event_id,
                 deployment: deployment_id.0,
                 rollout: *rollout as i64,
@@ -427,71 +428,76 @@ impl Changes {
                 actor: env.actor.clone(),
                 at,
             }),
-            Event::RolloutSucceeded {
+            Event::RolloutSucceeded(ev::RolloutSucceeded {
                 deployment_id,
                 rollout,
                 ..
-            } => self.statements.push(Stmt::RolloutEnded {
+            }) => self.statements.push(Stmt::RolloutEnded {
                 deployment: deployment_id.0,
                 rollout: *rollout as i64,
                 status: "SUCCEEDED",
                 reason: None,
                 at,
             }),
-            Event::RolloutFailed {
+            Event::RolloutFailed(ev::RolloutFailed {
                 deployment_id,
                 rollout,
                 reason,
-            } => self.statements.push(Stmt::RolloutEnded {
+            }) => self.statements.push(Stmt::RolloutEnded {
                 deployment: deployment_id.0,
                 rollout: *rollout as i64,
                 status: "FAILED",
                 reason: Some(reason.clone()),
                 at,
             }),
-            Event::RolloutRolledBack {
+            Event::RolloutRolledBack(ev::RolloutRolledBack {
                 deployment_id,
                 rollout,
                 reason,
                 ..
-            } => self.statements.push(Stmt::RolloutEnded {
+            }) => self.statements.push(Stmt::RolloutEnded {
                 deployment: deployment_id.0,
                 rollout: *rollout as i64,
                 status: "ROLLED_BACK",
                 reason: Some(reason.clone()),
                 at,
             }),
-            Event::RolloutPaused {
+            Event::RolloutPaused(ev::RolloutPaused {
                 deployment_id,
                 rollout,
-            }
-            | Event::RolloutResumed {
+            })
+            | Event::RolloutResumed(ev::RolloutResumed {
                 deployment_id,
                 rollout,
-            } => self.statements.push(Stmt::RolloutFlags {
+            }) => self.statements.push(Stmt::RolloutFlags {
                 deployment: deployment_id.0,
                 rollout: *rollout as i64,
-                paused: Some(matches!(env.body, Event::RolloutPaused { .. })),
+                paused: Some(matches!(
+                    env.body,
+                    Event::RolloutPaused(ev::RolloutPaused { .. })
+                )),
                 promoted: false,
             }),
-            Event::RolloutPromoted {
+            Event::RolloutPromoted(ev::RolloutPromoted {
                 deployment_id,
                 rollout,
-            } => self.statements.push(Stmt::RolloutFlags {
+            }) => self.statements.push(Stmt::RolloutFlags {
                 deployment: deployment_id.0,
                 rollout: *rollout as i64,
                 paused: None,
                 promoted: true,
             }),
-            Event::ServiceCreated { service_id, spec } => self.statements.push(Stmt::Service {
-                id: service_id.0,
-                spec: spec.clone(),
-                at,
-            }),
-            Event::ServiceDeleted { service_id, .. } => self
+            Event::ServiceCreated(ev::ServiceCreated { service_id, spec }) => {
+                self.statements.push(Stmt::Service {
+                    id: service_id.0,
+                    spec: spec.clone(),
+                    at,
+                })
+            }
+            Event::ServiceDeleted(ev::ServiceDeleted { service_id, .. }) => self
                 .statements
                 .push(Stmt::ServiceDeleted { id: service_id.0 }),
-            Event::PodNotReady { pod_id, reason, .. } => self.pod(
+            Event::PodNotReady(ev::PodNotReady { pod_id, reason, .. }) => self.pod(
                 pod_id.0,
                 PodPatch {
                     ready: Some(false),
@@ -500,12 +506,12 @@ impl Changes {
                     ..Default::default()
                 },
             ),
-            Event::PodRestarted {
+            Event::PodRestarted(ev::PodRestarted {
                 pod_id,
                 restarts,
                 reason,
                 ..
-            } => self.pod(
+            }) => self.pod(
                 pod_id.0,
                 PodPatch {
                     ready: Some(false),
@@ -515,9 +521,9 @@ impl Changes {
                     ..Default::default()
                 },
             ),
-            Event::DeploymentScaled {
+            Event::DeploymentScaled(ev::DeploymentScaled {
                 deployment_id, to, ..
-            } => {
+            }) => {
                 if let Some(row) = self.deps_new.get_mut(&deployment_id.0) {
                     // Same result as the UPDATE below, whether or not both events share a batch.
                     row.replicas = *to as i32;
@@ -527,11 +533,11 @@ impl Changes {
                     self.deps_patch.insert(deployment_id.0, (*to as i32, at));
                 }
             }
-            Event::DeploymentUndeleted {
+            Event::DeploymentUndeleted(ev::DeploymentUndeleted {
                 deployment_id,
                 spec,
                 revision,
-            } => {
+            }) => {
                 // Back as it was deleted; if its deletion is in this batch
                 // too, the row is still there and is replaced.
                 self.deps_deleted.retain(|d| *d != deployment_id.0);
@@ -539,12 +545,12 @@ impl Changes {
                 self.deps_new
                     .insert(deployment_id.0, deployment_row(spec, *revision, at));
             }
-            Event::DeploymentDeleted { deployment_id, .. } => {
+            Event::DeploymentDeleted(ev::DeploymentDeleted { deployment_id, .. }) => {
                 self.deps_new.remove(&deployment_id.0);
                 self.deps_patch.remove(&deployment_id.0);
                 self.deps_deleted.push(deployment_id.0);
             }
-            Event::PodCreated {
+            Event::PodCreated(ev::PodCreated {
                 pod_id,
                 deployment_id,
                 namespace,
@@ -553,7 +559,7 @@ impl Changes {
                 image,
                 resources,
                 revision,
-            } => {
+            }) => {
                 self.pods_new.insert(
                     pod_id.0,
                     PodRow {
@@ -575,12 +581,12 @@ impl Changes {
                     },
                 );
             }
-            Event::PodBound {
+            Event::PodBound(ev::PodBound {
                 pod_id,
                 node_id,
                 usage,
                 placement,
-            } => {
+            }) => {
                 self.pod(
                     pod_id.0,
                     PodPatch {
@@ -593,9 +599,9 @@ impl Changes {
                 );
                 self.usage(usage, at);
             }
-            Event::PodStarted {
+            Event::PodStarted(ev::PodStarted {
                 pod_id, address, ..
-            } => self.pod(
+            }) => self.pod(
                 pod_id.0,
                 PodPatch {
                     phase: Some(PodPhase::Running.as_str()),
@@ -605,7 +611,7 @@ impl Changes {
                     ..Default::default()
                 },
             ),
-            Event::PodReady { pod_id, .. } => self.pod(
+            Event::PodReady(ev::PodReady { pod_id, .. }) => self.pod(
                 pod_id.0,
                 PodPatch {
                     ready: Some(true),
@@ -614,29 +620,29 @@ impl Changes {
                     ..Default::default()
                 },
             ),
-            Event::PodFailed {
+            Event::PodFailed(ev::PodFailed {
                 pod_id,
                 reason,
                 usage,
                 ..
-            } => self.pod_ended(pod_id.0, reason.clone(), usage.as_ref(), at),
-            Event::PodEvicted {
+            }) => self.pod_ended(pod_id.0, reason.clone(), usage.as_ref(), at),
+            Event::PodEvicted(ev::PodEvicted {
                 pod_id,
                 cause,
                 reason,
                 usage,
                 ..
-            } => self.pod_ended(
+            }) => self.pod_ended(
                 pod_id.0,
                 format!("Evicted ({}): {reason}", cause.as_str()),
                 usage.as_ref(),
                 at,
             ),
-            Event::PodUnschedulable {
+            Event::PodUnschedulable(ev::PodUnschedulable {
                 pod_id,
                 nodes_total,
                 filtered,
-            } => self.pod(
+            }) => self.pod(
                 pod_id.0,
                 PodPatch {
                     unschedulable: Some(serde_json::json!({
@@ -646,7 +652,7 @@ impl Changes {
                     ..Default::default()
                 },
             ),
-            Event::NodeCordoned { node_id, drain } => self.node(
+            Event::NodeCordoned(ev::NodeCordoned { node_id, drain }) => self.node(
                 node_id.0,
                 NodePatch {
                     unschedulable: Some(true),
@@ -655,7 +661,7 @@ impl Changes {
                     ..Default::default()
                 },
             ),
-            Event::NodeUncordoned { node_id } => self.node(
+            Event::NodeUncordoned(ev::NodeUncordoned { node_id }) => self.node(
                 node_id.0,
                 NodePatch {
                     unschedulable: Some(false),
@@ -664,7 +670,7 @@ impl Changes {
                     ..Default::default()
                 },
             ),
-            Event::NodeTaintsChanged { node_id, taints } => self.node(
+            Event::NodeTaintsChanged(ev::NodeTaintsChanged { node_id, taints }) => self.node(
                 node_id.0,
                 NodePatch {
                     taints: serde_json::to_value(taints).ok(),
@@ -672,7 +678,7 @@ impl Changes {
                     ..Default::default()
                 },
             ),
-            Event::PodDeleted { pod_id, usage, .. } => {
+            Event::PodDeleted(ev::PodDeleted { pod_id, usage, .. }) => {
                 self.pods_new.remove(&pod_id.0);
                 self.pods_patch.remove(&pod_id.0);
                 self.pods_deleted.push(pod_id.0);
@@ -680,7 +686,7 @@ impl Changes {
                     self.usage(u, at);
                 }
             }
-            Event::CommandRejected { .. } => {}
+            Event::CommandRejected(ev::CommandRejected { .. }) => {}
         }
     }
 

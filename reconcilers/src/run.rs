@@ -2,6 +2,8 @@
 //! watcher, and a pass every `tick` that runs the deployment controller,
 //! the node lifecycle controller and the scheduler.
 
+use domain::command as cmd;
+use domain::event as ev;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -69,16 +71,18 @@ pub async fn run(
         let mut created = created.lock().unwrap();
         for env in &batch.events {
             match &env.body {
-                Event::NodeRegistered { node_id, .. } => {
+                Event::NodeRegistered(ev::NodeRegistered { node_id, .. }) => {
                     let mut s = seen.lock().unwrap();
                     let e = s.entry(*node_id).or_insert(0);
                     *e = (*e).max(env.occurred_at.timestamp_millis());
                 }
-                Event::CommandRejected { .. } => rej.lock().unwrap().push(env.causation_id),
-                Event::PodCreated { pod_id, .. } => {
+                Event::CommandRejected(ev::CommandRejected { .. }) => {
+                    rej.lock().unwrap().push(env.causation_id)
+                }
+                Event::PodCreated(ev::PodCreated { pod_id, .. }) => {
                     created.insert(*pod_id, env.occurred_at);
                 }
-                Event::PodBound { pod_id, .. } => {
+                Event::PodBound(ev::PodBound { pod_id, .. }) => {
                     if let Some(c) = created.remove(pod_id) {
                         m_latency.observe(
                             (env.occurred_at - c).num_microseconds().unwrap_or(0) as f64 / 1e6,
@@ -86,12 +90,12 @@ pub async fn run(
                     }
                     m_bound.fetch_add(1, Ordering::Relaxed);
                 }
-                Event::PodDeleted { pod_id, .. } => {
+                Event::PodDeleted(ev::PodDeleted { pod_id, .. }) => {
                     created.remove(pod_id);
                     ended.lock().unwrap().remove(pod_id);
                 }
-                Event::PodFailed { pod_id, reason, .. }
-                | Event::PodEvicted { pod_id, reason, .. } => {
+                Event::PodFailed(ev::PodFailed { pod_id, reason, .. })
+                | Event::PodEvicted(ev::PodEvicted { pod_id, reason, .. }) => {
                     ended.lock().unwrap().insert(
                         *pod_id,
                         (env.occurred_at.timestamp_millis(), reason.clone()),
@@ -268,13 +272,17 @@ pub async fn run(
         }
         for (b, cause) in binds.into_iter().zip(bind_causes) {
             let reason = match &b.command {
-                domain::command::Command::BindPod { preempt, .. } if !preempt.is_empty() => {
+                domain::command::Command::BindPod(cmd::BindPod { preempt, .. })
+                    if !preempt.is_empty() =>
+                {
                     format!(
                         "no node fits; preempting {} lower-priority pod(s)",
                         preempt.len()
                     )
                 }
-                domain::command::Command::MarkPodUnschedulable { .. } => "no node fits".into(),
+                domain::command::Command::MarkPodUnschedulable(cmd::MarkPodUnschedulable {
+                    ..
+                }) => "no node fits".into(),
                 _ => "scheduled".into(),
             };
             envs.push(

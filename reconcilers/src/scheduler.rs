@@ -2,6 +2,7 @@
 //! binds already sent (assumed, like kube-scheduler's assume cache), emit
 //! `BindPod`. A bind the decider rejects returns the pod to the queue.
 
+use domain::command as cmd;
 use std::time::{Duration, Instant};
 
 use domain::command::Command;
@@ -129,11 +130,11 @@ impl SchedulerQueue {
                             self.reported.insert(pod.id, text.clone());
                             out.push(PlannedBind {
                                 command_id: Uuid::now_v7(),
-                                command: Command::MarkPodUnschedulable {
+                                command: Command::MarkPodUnschedulable(cmd::MarkPodUnschedulable {
                                     pod_id: pod.id,
                                     nodes_total: why.nodes_total,
                                     filtered: why.filtered,
-                                },
+                                }),
                             });
                         }
                         self.last_unschedulable.insert(pod.id, text);
@@ -147,17 +148,17 @@ impl SchedulerQueue {
             self.last_unschedulable.remove(&pod.id);
             out.push(PlannedBind {
                 command_id,
-                command: Command::BindPod {
+                command: Command::BindPod(cmd::BindPod {
                     pod_id: pod.id,
                     node_id: node,
                     placement,
                     preempt,
-                },
+                }),
             });
         }
         let binds = out
             .iter()
-            .filter(|b| matches!(b.command, Command::BindPod { .. }))
+            .filter(|b| matches!(b.command, Command::BindPod(cmd::BindPod { .. })))
             .count();
         // Binds sent this pass are in flight, not waiting.
         self.depth = self.depth.saturating_sub(binds);
@@ -174,26 +175,26 @@ mod tests {
     fn sent_binds_are_assumed_so_a_second_pass_does_not_overcommit() {
         let mut g = given(&[node_registered("n1", "az-a", 1000, 1000)]);
         let d = deployment_id(1);
-        g.apply(Command::CreateDeployment {
+        g.apply(Command::CreateDeployment(cmd::CreateDeployment {
             deployment_id: d,
             spec: deployment_spec("web", 2, 600, 100),
-        })
+        }))
         .unwrap_err();
-        g.apply(Command::CreateDeployment {
+        g.apply(Command::CreateDeployment(cmd::CreateDeployment {
             deployment_id: d,
             spec: deployment_spec("web", 1, 600, 100),
-        })
+        }))
         .unwrap();
-        g.apply(Command::ScaleDeployment {
+        g.apply(Command::ScaleDeployment(cmd::ScaleDeployment {
             deployment_id: d,
             replicas: 1,
-        })
+        }))
         .unwrap();
-        g.apply(Command::CreatePod {
+        g.apply(Command::CreatePod(cmd::CreatePod {
             deployment_id: d,
             ordinal: 0,
             revision: None,
-        })
+        }))
         .unwrap();
         let mut q = SchedulerQueue::new(100);
         let now = Instant::now();

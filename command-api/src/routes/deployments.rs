@@ -1,5 +1,7 @@
 //! `/api/v1/workloads/deployments`: create, read, list, scale, delete, pods.
 
+use domain::command as cmd;
+use domain::event as ev;
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
@@ -267,10 +269,10 @@ async fn create(
         &headers,
         &actor,
         None,
-        Command::CreateDeployment {
+        Command::CreateDeployment(cmd::CreateDeployment {
             deployment_id,
             spec,
-        },
+        }),
     )
     .await?;
     // With an Idempotency-Key, the id is the one first created.
@@ -315,14 +317,14 @@ async fn scale(
         &headers,
         &actor,
         dto.reason,
-        Command::ScaleDeployment {
+        Command::ScaleDeployment(cmd::ScaleDeployment {
             deployment_id: DeploymentId(id),
             replicas,
-        },
+        }),
     )
     .await?;
     let from = events.iter().find_map(|e| match e.body {
-        domain::Event::DeploymentScaled { from, .. } => Some(from),
+        domain::Event::DeploymentScaled(ev::DeploymentScaled { from, .. }) => Some(from),
         _ => None,
     });
     Ok(Json(
@@ -341,14 +343,14 @@ async fn delete(
         &headers,
         &actor,
         None,
-        Command::DeleteDeployment {
+        Command::DeleteDeployment(cmd::DeleteDeployment {
             deployment_id: DeploymentId(id),
-        },
+        }),
     )
     .await?;
     let pods = events
         .iter()
-        .filter(|e| matches!(e.body, domain::Event::PodDeleted { .. }))
+        .filter(|e| matches!(e.body, domain::Event::PodDeleted(ev::PodDeleted { .. })))
         .count();
     Ok(Json(
         json!({"deploymentId": id, "status": "DELETED", "podsDeleted": pods}),
@@ -388,15 +390,15 @@ async fn undelete(
         &headers,
         &actor,
         dto.reason,
-        Command::UndeleteDeployment { namespace, name },
+        Command::UndeleteDeployment(cmd::UndeleteDeployment { namespace, name }),
     )
     .await?;
     let restored = events.iter().find_map(|e| match &e.body {
-        domain::Event::DeploymentUndeleted {
+        domain::Event::DeploymentUndeleted(ev::DeploymentUndeleted {
             deployment_id,
             spec,
             revision,
-        } => Some(json!({"deploymentId": deployment_id, "revision": revision,
+        }) => Some(json!({"deploymentId": deployment_id, "revision": revision,
                          "replicas": spec.replicas, "status": "UNDELETED"})),
         _ => None,
     });
@@ -626,10 +628,10 @@ async fn update(
         &headers,
         &actor,
         dto.reason,
-        Command::UpdateDeployment {
+        Command::UpdateDeployment(cmd::UpdateDeployment {
             deployment_id: DeploymentId(id),
             patch,
-        },
+        }),
     )
     .await?;
     Ok(Json(rollout_answer(id, &events, "UNCHANGED")))
@@ -640,43 +642,45 @@ fn rollout_answer(id: Uuid, events: &[domain::EventEnvelope], otherwise: &str) -
     let mut out = json!({"deploymentId": id, "status": otherwise});
     for e in events {
         match &e.body {
-            E::RolloutStarted {
+            E::RolloutStarted(ev::RolloutStarted {
                 rollout,
                 from,
                 to,
                 trigger,
                 canary,
                 ..
-            } => {
+            }) => {
                 out["status"] = json!("ROLLOUT_STARTED");
                 out["rollout"] = json!({"number": rollout, "fromRevision": from, "toRevision": to, "trigger": trigger.as_str(), "canaryPods": canary});
                 out["revision"] = json!(to);
             }
-            E::RolloutRolledBack {
+            E::RolloutRolledBack(ev::RolloutRolledBack {
                 rollout, reason, ..
-            } => {
+            }) => {
                 out["stoppedRollout"] =
                     json!({"number": rollout, "status": "ROLLED_BACK", "reason": reason});
             }
-            E::DeploymentStrategyChanged { strategy, .. } if out["status"] == otherwise => {
+            E::DeploymentStrategyChanged(ev::DeploymentStrategyChanged { strategy, .. })
+                if out["status"] == otherwise =>
+            {
                 out["status"] = json!("STRATEGY_CHANGED");
                 out["strategy"] = json!(strategy);
             }
-            E::DeploymentBudgetChanged { budget, .. } => {
+            E::DeploymentBudgetChanged(ev::DeploymentBudgetChanged { budget, .. }) => {
                 if out["status"] == otherwise {
                     out["status"] = json!("BUDGET_CHANGED");
                 }
                 out["disruptionBudget"] = json!(budget);
             }
-            E::RolloutPaused { rollout, .. } => {
+            E::RolloutPaused(ev::RolloutPaused { rollout, .. }) => {
                 out["status"] = json!("PAUSED");
                 out["rollout"] = json!({"number": rollout});
             }
-            E::RolloutResumed { rollout, .. } => {
+            E::RolloutResumed(ev::RolloutResumed { rollout, .. }) => {
                 out["status"] = json!("RESUMED");
                 out["rollout"] = json!({"number": rollout});
             }
-            E::RolloutPromoted { rollout, .. } => {
+            E::RolloutPromoted(ev::RolloutPromoted { rollout, .. }) => {
                 out["status"] = json!("PROMOTED");
                 out["rollout"] = json!({"number": rollout});
             }
@@ -721,13 +725,13 @@ async fn rollback(
         &headers,
         &actor,
         dto.reason,
-        Command::RollbackDeployment {
+        Command::RollbackDeployment(cmd::RollbackDeployment {
             deployment_id: DeploymentId(id),
             revision: dto.revision as u64,
             automatic: false,
             rollout: None,
             reason,
-        },
+        }),
     )
     .await?;
     Ok(Json(rollout_answer(id, &events, "ALREADY_AT_REVISION")))
@@ -743,13 +747,13 @@ async fn rollout_action(
 ) -> Result<Json<Value>, ApiError> {
     let deployment_id = DeploymentId(id);
     let command = match action.as_str() {
-        "pause" => Command::PauseRollout { deployment_id },
-        "resume" => Command::ResumeRollout { deployment_id },
-        "promote" => Command::PromoteRollout { deployment_id },
-        "abort" => Command::AbortRollout {
+        "pause" => Command::PauseRollout(cmd::PauseRollout { deployment_id }),
+        "resume" => Command::ResumeRollout(cmd::ResumeRollout { deployment_id }),
+        "promote" => Command::PromoteRollout(cmd::PromoteRollout { deployment_id }),
+        "abort" => Command::AbortRollout(cmd::AbortRollout {
             deployment_id,
             reason: format!("rollout aborted by {actor}"),
-        },
+        }),
         other => {
             return Err(ApiError::not_found(format!(
                 "no rollout action '{other}' (pause, resume, promote, abort)"

@@ -7,6 +7,7 @@ mod openapi;
 mod pods;
 mod services;
 
+use domain::event as ev;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -112,12 +113,12 @@ pub async fn execute(
         .await?;
     crate::consistency::record_written(outcome.offset);
     let events = outcome.events;
-    if let Some(Event::CommandRejected {
+    if let Some(Event::CommandRejected(ev::CommandRejected {
         code,
         message,
         fields,
         ..
-    }) = events.first().map(|e| &e.body)
+    })) = events.first().map(|e| &e.body)
     {
         let mut e = ApiError::rejected(*code, message.clone());
         e.fields = fields

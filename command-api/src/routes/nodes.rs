@@ -1,6 +1,8 @@
 //! `/api/v1/nodes`: node health by zone, and what a node agent that does not
 //! speak Kafka needs: register, heartbeat, list the pods bound to its node.
 
+use domain::command as cmd;
+use domain::event as ev;
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
@@ -114,11 +116,11 @@ async fn node_command(
     // The projection may lag the decision by a moment: report what was decided.
     for e in &events {
         match &e.body {
-            domain::Event::NodeCordoned { drain, .. } => {
+            domain::Event::NodeCordoned(ev::NodeCordoned { drain, .. }) => {
                 v["unschedulable"] = json!(true);
                 v["draining"] = json!(drain);
             }
-            domain::Event::NodeUncordoned { .. } => {
+            domain::Event::NodeUncordoned(ev::NodeUncordoned { .. }) => {
                 v["unschedulable"] = json!(false);
                 v["draining"] = json!(false);
             }
@@ -135,8 +137,8 @@ async fn cordon(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    node_command(&s, &actor, &headers, &id, |node_id| Command::CordonNode {
-        node_id,
+    node_command(&s, &actor, &headers, &id, |node_id| {
+        Command::CordonNode(cmd::CordonNode { node_id })
     })
     .await
 }
@@ -147,8 +149,8 @@ async fn uncordon(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    node_command(&s, &actor, &headers, &id, |node_id| Command::UncordonNode {
-        node_id,
+    node_command(&s, &actor, &headers, &id, |node_id| {
+        Command::UncordonNode(cmd::UncordonNode { node_id })
     })
     .await
 }
@@ -162,8 +164,8 @@ async fn drain(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    node_command(&s, &actor, &headers, &id, |node_id| Command::DrainNode {
-        node_id,
+    node_command(&s, &actor, &headers, &id, |node_id| {
+        Command::DrainNode(cmd::DrainNode { node_id })
     })
     .await
 }
@@ -218,10 +220,10 @@ async fn set_taints(
         &headers,
         &actor,
         None,
-        Command::SetNodeTaints {
+        Command::SetNodeTaints(cmd::SetNodeTaints {
             node_id,
             taints: taints.clone(),
-        },
+        }),
     )
     .await?;
     Ok(Json(
@@ -359,7 +361,7 @@ async fn register(
         &headers,
         &actor,
         None,
-        Command::RegisterNode { node_id, spec },
+        Command::RegisterNode(cmd::RegisterNode { node_id, spec }),
     )
     .await?;
     let (status, word) = if events.is_empty() {

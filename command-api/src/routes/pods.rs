@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
+use domain::command as cmd;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -177,12 +178,12 @@ async fn evict(
         &headers,
         &actor,
         Some(reason.clone()),
-        domain::command::Command::EvictPod {
+        domain::command::Command::EvictPod(cmd::EvictPod {
             pod_id,
             cause: domain::event::EvictionCause::Api,
             reason,
             respect_budget: true,
-        },
+        }),
     )
     .await?;
     Ok(Json(
@@ -211,20 +212,22 @@ async fn report(
     let pod_id = domain::PodId(id);
     let node_id = domain::NodeId(parse_id("nodeId", &dto.node_id)?);
     let command = match dto.state.as_str() {
-        "Started" => domain::command::Command::ReportPodStarted {
+        "Started" => domain::command::Command::ReportPodStarted(cmd::ReportPodStarted {
             pod_id,
             node_id,
             address: dto.address.clone(),
-        },
-        "Ready" => domain::command::Command::ReportPodReady { pod_id, node_id },
-        "Failed" => domain::command::Command::ReportPodFailed {
+        }),
+        "Ready" => {
+            domain::command::Command::ReportPodReady(cmd::ReportPodReady { pod_id, node_id })
+        }
+        "Failed" => domain::command::Command::ReportPodFailed(cmd::ReportPodFailed {
             pod_id,
             node_id,
             reason: dto
                 .reason
                 .clone()
                 .unwrap_or_else(|| "reported failed".into()),
-        },
+        }),
         other => {
             return Err(ApiError::validation(vec![domain::names::FieldError::new(
                 "state",

@@ -1,6 +1,7 @@
 //! `/api/v1/services`: label selectors over pods, routed by the gateway;
 //! `/endpoints` lists the Ready pods a service sends traffic to.
 
+use domain::command as cmd;
 use std::collections::BTreeMap;
 
 use axum::extract::State;
@@ -65,7 +66,7 @@ async fn create(
         &headers,
         &actor,
         None,
-        Command::CreateService { service_id, spec },
+        Command::CreateService(cmd::CreateService { service_id, spec }),
     )
     .await?;
     let id = events
@@ -89,9 +90,9 @@ async fn delete(
         &headers,
         &actor,
         None,
-        Command::DeleteService {
+        Command::DeleteService(cmd::DeleteService {
             service_id: ServiceId(id),
-        },
+        }),
     )
     .await?;
     Ok(Json(json!({"serviceId": id, "status": "DELETED"})))

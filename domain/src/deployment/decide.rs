@@ -2,6 +2,7 @@
 
 use crate::command::TemplatePatch;
 use crate::decide::{Decision, MAX_REPLICAS, UsageTracker, reject, validation};
+use crate::event as ev;
 use crate::event::{Event, RolloutTrigger};
 use crate::ids::DeploymentId;
 use crate::model::{
@@ -39,11 +40,11 @@ pub(crate) fn create_deployment(
     }
     validate_spec(spec)?;
     check_capacity(state, spec, spec.replicas)?;
-    Ok(vec![Event::DeploymentCreated {
+    Ok(vec![Event::DeploymentCreated(ev::DeploymentCreated {
         deployment_id: *deployment_id,
         spec: spec.clone(),
         revision: 1,
-    }])
+    })])
 }
 
 pub(crate) fn scale_deployment(
@@ -66,11 +67,11 @@ pub(crate) fn scale_deployment(
     if *replicas > d.spec.replicas {
         check_capacity(state, &d.spec, *replicas)?;
     }
-    Ok(vec![Event::DeploymentScaled {
+    Ok(vec![Event::DeploymentScaled(ev::DeploymentScaled {
         deployment_id: *deployment_id,
         from: d.spec.replicas,
         to: *replicas,
-    }])
+    })])
 }
 
 pub(crate) fn delete_deployment(state: &State, deployment_id: &DeploymentId) -> Decision {
@@ -83,27 +84,27 @@ pub(crate) fn delete_deployment(state: &State, deployment_id: &DeploymentId) -> 
     let mut events = Vec::with_capacity(d.pods.len() + 2);
     // A rollout in progress ends with the deployment, not silently.
     if let Some(r) = &d.rollout {
-        events.push(Event::RolloutFailed {
+        events.push(Event::RolloutFailed(ev::RolloutFailed {
             deployment_id: *deployment_id,
             rollout: r.number,
             reason: "deployment deleted".into(),
-        });
+        }));
     }
     let mut usage = UsageTracker::default();
     for pod_id in &d.pods {
         let pod = &state.pods[pod_id];
         let u = usage.release(state, pod_id, pod.node);
-        events.push(Event::PodDeleted {
+        events.push(Event::PodDeleted(ev::PodDeleted {
             pod_id: *pod_id,
             reason: "deployment deleted".into(),
             usage: u,
-        });
+        }));
     }
-    events.push(Event::DeploymentDeleted {
+    events.push(Event::DeploymentDeleted(ev::DeploymentDeleted {
         deployment_id: *deployment_id,
         namespace: d.spec.namespace.clone(),
         name: d.spec.name.clone(),
-    });
+    }));
     Ok(events)
 }
 
@@ -124,11 +125,11 @@ pub(crate) fn undelete_deployment(state: &State, namespace: &Name, name: &Name) 
         );
     };
     check_capacity(state, &d.spec, d.spec.replicas)?;
-    Ok(vec![Event::DeploymentUndeleted {
+    Ok(vec![Event::DeploymentUndeleted(ev::DeploymentUndeleted {
         deployment_id: d.id,
         spec: d.spec.clone(),
         revision: d.revision,
-    }])
+    })])
 }
 
 /// A `PATCH`: strategy changes apply at once; template changes record a
@@ -218,32 +219,38 @@ pub(crate) fn update_deployment(
     }
     let mut events = Vec::new();
     if strategy != d.spec.strategy {
-        events.push(Event::DeploymentStrategyChanged {
-            deployment_id: *deployment_id,
-            strategy,
-        });
+        events.push(Event::DeploymentStrategyChanged(
+            ev::DeploymentStrategyChanged {
+                deployment_id: *deployment_id,
+                strategy,
+            },
+        ));
     }
     if budget != d.spec.disruption_budget {
-        events.push(Event::DeploymentBudgetChanged {
-            deployment_id: *deployment_id,
-            budget,
-        });
+        events.push(Event::DeploymentBudgetChanged(
+            ev::DeploymentBudgetChanged {
+                deployment_id: *deployment_id,
+                budget,
+            },
+        ));
     }
     if template_changed {
         let revision = d.latest_revision() + 1;
-        events.push(Event::DeploymentRevisionCreated {
-            deployment_id: *deployment_id,
-            revision,
-            spec,
-        });
-        events.push(Event::RolloutStarted {
+        events.push(Event::DeploymentRevisionCreated(
+            ev::DeploymentRevisionCreated {
+                deployment_id: *deployment_id,
+                revision,
+                spec,
+            },
+        ));
+        events.push(Event::RolloutStarted(ev::RolloutStarted {
             deployment_id: *deployment_id,
             rollout: d.rollouts + 1,
             from: d.revision,
             to: revision,
             trigger: RolloutTrigger::Update,
             canary: patch.canary.map(|c| c.pods(d.spec.replicas)),
-        });
+        }));
     }
     Ok(events)
 }

@@ -1,6 +1,7 @@
 //! Deciding the node's commands: registration, liveness, cordon, drain, taints.
 
 use crate::decide::{Decision, UsageTracker, reject};
+use crate::event as ev;
 use crate::event::{Event, PodFailureCause};
 use crate::ids::{NodeId, PodId};
 use crate::model::{NodeCondition, NodeSpec, Taint};
@@ -33,11 +34,11 @@ pub(crate) fn register_node(state: &State, node_id: &NodeId, spec: &NodeSpec) ->
     }
     match state.nodes.get(node_id) {
         Some(n) if n.spec == spec && n.condition == NodeCondition::Ready => Ok(vec![]),
-        Some(n) if n.spec == spec => Ok(vec![Event::NodeReady { node_id: n.id }]),
-        _ => Ok(vec![Event::NodeRegistered {
+        Some(n) if n.spec == spec => Ok(vec![Event::NodeReady(ev::NodeReady { node_id: n.id })]),
+        _ => Ok(vec![Event::NodeRegistered(ev::NodeRegistered {
             node_id: *node_id,
             spec,
-        }]),
+        })]),
     }
 }
 
@@ -48,7 +49,7 @@ pub(crate) fn mark_node_ready(state: &State, node_id: &NodeId) -> Decision {
             format!("node {node_id} is not registered"),
         ),
         Some(n) if n.condition == NodeCondition::Ready => Ok(vec![]),
-        Some(_) => Ok(vec![Event::NodeReady { node_id: *node_id }]),
+        Some(_) => Ok(vec![Event::NodeReady(ev::NodeReady { node_id: *node_id })]),
     }
 }
 
@@ -63,10 +64,10 @@ pub(crate) fn mark_node_not_ready(
             format!("node {node_id} is not registered"),
         ),
         Some(n) if n.condition != NodeCondition::Ready => Ok(vec![]),
-        Some(_) => Ok(vec![Event::NodeNotReady {
+        Some(_) => Ok(vec![Event::NodeNotReady(ev::NodeNotReady {
             node_id: *node_id,
             silent_for_ms: *silent_for_ms,
-        }]),
+        })]),
     }
 }
 
@@ -88,7 +89,9 @@ pub(crate) fn uncordon_node(state: &State, node_id: &NodeId) -> Decision {
             format!("node {node_id} is not registered"),
         ),
         Some(n) if !n.unschedulable => Ok(vec![]),
-        Some(_) => Ok(vec![Event::NodeUncordoned { node_id: *node_id }]),
+        Some(_) => Ok(vec![Event::NodeUncordoned(ev::NodeUncordoned {
+            node_id: *node_id,
+        })]),
     }
 }
 
@@ -112,10 +115,10 @@ pub(crate) fn set_node_taints(state: &State, node_id: &NodeId, taints: &Vec<Tain
                     );
                 }
             }
-            Ok(vec![Event::NodeTaintsChanged {
+            Ok(vec![Event::NodeTaintsChanged(ev::NodeTaintsChanged {
                 node_id: *node_id,
                 taints: taints.clone(),
-            }])
+            })])
         }
     }
 }
@@ -136,10 +139,10 @@ fn cordon(state: &State, node_id: &NodeId, drain: bool) -> Decision {
             format!("node {node_id} is not registered"),
         ),
         Some(n) if n.unschedulable && (n.draining || !drain) => Ok(vec![]),
-        Some(_) => Ok(vec![Event::NodeCordoned {
+        Some(_) => Ok(vec![Event::NodeCordoned(ev::NodeCordoned {
             node_id: *node_id,
             drain,
-        }]),
+        })]),
     }
 }
 
@@ -151,15 +154,15 @@ pub(crate) fn node_lost(state: &State, node: &Node, silent_for_ms: u64) -> Vec<E
         .filter(|p| state.pods.get(p).is_some_and(|p| p.is_live()))
         .collect();
     let mut events = Vec::with_capacity(live.len() + 1);
-    events.push(Event::NodeLost {
+    events.push(Event::NodeLost(ev::NodeLost {
         node_id: node.id,
         silent_for_ms,
         pods_failed: live.len() as u32,
-    });
+    }));
     let mut usage = UsageTracker::default();
     for pod_id in live {
         let u = usage.release(state, &pod_id, Some(node.id));
-        events.push(Event::PodFailed {
+        events.push(Event::PodFailed(ev::PodFailed {
             pod_id,
             node_id: Some(node.id),
             cause: PodFailureCause::NodeLost,
@@ -168,7 +171,7 @@ pub(crate) fn node_lost(state: &State, node: &Node, silent_for_ms: u64) -> Vec<E
                 node.spec.name, silent_for_ms
             ),
             usage: u,
-        });
+        }));
     }
     events
 }

@@ -1,5 +1,6 @@
 //! Deciding a pod's commands: create, bind, evict, delete, and what its node reports.
 
+use crate::event as ev;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::decide::{Decision, UsageTracker, pod_on_node, reject};
@@ -31,7 +32,7 @@ pub(crate) fn create_pod(
         return Ok(vec![]);
     }
     let pod_id = PodId::for_ordinal(*deployment_id, *ordinal);
-    Ok(vec![Event::PodCreated {
+    Ok(vec![Event::PodCreated(ev::PodCreated {
         pod_id,
         deployment_id: *deployment_id,
         namespace: d.spec.namespace.clone(),
@@ -40,7 +41,7 @@ pub(crate) fn create_pod(
         image: template.image.clone(),
         resources: template.resources,
         revision,
-    }])
+    })])
 }
 
 pub(crate) fn report_pod_not_ready(
@@ -53,11 +54,11 @@ pub(crate) fn report_pod_not_ready(
     if !pod.is_live() {
         return Ok(vec![]);
     }
-    Ok(vec![Event::PodNotReady {
+    Ok(vec![Event::PodNotReady(ev::PodNotReady {
         pod_id: *pod_id,
         node_id: *node_id,
         reason: reason.to_string(),
-    }])
+    })])
 }
 
 pub(crate) fn report_pod_restarted(
@@ -72,13 +73,13 @@ pub(crate) fn report_pod_restarted(
     if !pod.is_live() || pod.restarts >= *restarts {
         return Ok(vec![]);
     }
-    Ok(vec![Event::PodRestarted {
+    Ok(vec![Event::PodRestarted(ev::PodRestarted {
         pod_id: *pod_id,
         node_id: *node_id,
         restarts: *restarts,
         backoff_ms: *backoff_ms,
         reason: reason.to_string(),
-    }])
+    })])
 }
 
 pub(crate) fn bind_pod(
@@ -150,7 +151,7 @@ pub(crate) fn bind_pod(
             freed.0 -= victim.cpu_milli as i64;
             freed.1 -= victim.mem_mb as i64;
             let u = usage.release(state, victim_id, victim.node);
-            events.push(Event::PodEvicted {
+            events.push(Event::PodEvicted(ev::PodEvicted {
                 pod_id: *victim_id,
                 node_id: victim.node,
                 cause: EvictionCause::Preemption {
@@ -163,7 +164,7 @@ pub(crate) fn bind_pod(
                     node.spec.name
                 ),
                 usage: u,
-            });
+            }));
         }
     }
     if let Err(r) =
@@ -201,12 +202,12 @@ pub(crate) fn bind_pod(
     };
     let mut placement = placement.clone();
     placement.preempted = preempt.to_vec();
-    events.push(Event::PodBound {
+    events.push(Event::PodBound(ev::PodBound {
         pod_id: *pod_id,
         node_id: *node_id,
         usage,
         placement,
-    });
+    }));
     Ok(events)
 }
 
@@ -218,11 +219,11 @@ pub(crate) fn mark_pod_unschedulable(
 ) -> Decision {
     match state.pods.get(pod_id) {
         Some(p) if p.node.is_none() && p.phase == PodPhase::Pending => {
-            Ok(vec![Event::PodUnschedulable {
+            Ok(vec![Event::PodUnschedulable(ev::PodUnschedulable {
                 pod_id: *pod_id,
                 nodes_total: *nodes_total,
                 filtered: filtered.clone(),
-            }])
+            })])
         }
         _ => Ok(vec![]),
     }
@@ -255,13 +256,13 @@ pub(crate) fn evict_pod(
         );
     }
     let usage = UsageTracker::default().release(state, pod_id, pod.node);
-    Ok(vec![Event::PodEvicted {
+    Ok(vec![Event::PodEvicted(ev::PodEvicted {
         pod_id: *pod_id,
         node_id: pod.node,
         cause: cause.clone(),
         reason: reason.to_string(),
         usage,
-    }])
+    })])
 }
 
 pub(crate) fn report_pod_started(
@@ -272,20 +273,20 @@ pub(crate) fn report_pod_started(
 ) -> Decision {
     let pod = pod_on_node(state, pod_id, node_id)?;
     match pod.phase {
-        PodPhase::Pending => Ok(vec![Event::PodStarted {
+        PodPhase::Pending => Ok(vec![Event::PodStarted(ev::PodStarted {
             pod_id: *pod_id,
             node_id: *node_id,
             address: address.clone(),
-        }]),
+        })]),
         // Restarted elsewhere (a new port after an agent restart).
         PodPhase::Running
             if address.is_some() && state.addresses.get(pod_id) != address.as_ref() =>
         {
-            Ok(vec![Event::PodStarted {
+            Ok(vec![Event::PodStarted(ev::PodStarted {
                 pod_id: *pod_id,
                 node_id: *node_id,
                 address: address.clone(),
-            }])
+            })])
         }
         _ => Ok(vec![]),
     }
@@ -294,10 +295,10 @@ pub(crate) fn report_pod_started(
 pub(crate) fn report_pod_ready(state: &State, pod_id: &PodId, node_id: &NodeId) -> Decision {
     let pod = pod_on_node(state, pod_id, node_id)?;
     match (pod.phase, pod.ready) {
-        (PodPhase::Running, false) => Ok(vec![Event::PodReady {
+        (PodPhase::Running, false) => Ok(vec![Event::PodReady(ev::PodReady {
             pod_id: *pod_id,
             node_id: *node_id,
-        }]),
+        })]),
         (PodPhase::Running, true) => Ok(vec![]),
         (phase, _) => reject(
             RejectionCode::PodNotPending,
@@ -317,13 +318,13 @@ pub(crate) fn report_pod_failed(
         return Ok(vec![]);
     }
     let usage = UsageTracker::default().release(state, pod_id, pod.node);
-    Ok(vec![Event::PodFailed {
+    Ok(vec![Event::PodFailed(ev::PodFailed {
         pod_id: *pod_id,
         node_id: Some(*node_id),
         cause: PodFailureCause::Container,
         reason: reason.to_string(),
         usage,
-    }])
+    })])
 }
 
 pub(crate) fn delete_pod(
@@ -361,9 +362,9 @@ pub(crate) fn delete_pod(
         }
     }
     let usage = UsageTracker::default().release(state, pod_id, pod.node);
-    Ok(vec![Event::PodDeleted {
+    Ok(vec![Event::PodDeleted(ev::PodDeleted {
         pod_id: *pod_id,
         reason: reason.to_string(),
         usage,
-    }])
+    })])
 }

@@ -1,6 +1,7 @@
 //! Deciding a rollout's commands: rollback, abort, pause, resume, promote, complete, fail.
 
 use crate::decide::{Decision, reject};
+use crate::event as ev;
 use crate::event::{Event, RolloutTrigger};
 use crate::ids::DeploymentId;
 use crate::rejection::{Rejection, RejectionCode};
@@ -62,12 +63,12 @@ pub(crate) fn complete_rollout(
     if r.canary.is_some() || other > 0 || ready < d.spec.replicas {
         return Ok(vec![]);
     }
-    Ok(vec![Event::RolloutSucceeded {
+    Ok(vec![Event::RolloutSucceeded(ev::RolloutSucceeded {
         deployment_id: *deployment_id,
         rollout: r.number,
         from: r.from,
         to: r.to,
-    }])
+    })])
 }
 
 pub(crate) fn fail_rollout(
@@ -82,11 +83,11 @@ pub(crate) fn fail_rollout(
     if d.rollout.as_ref().map(|r| r.number) != Some(*rollout) {
         return Ok(vec![]);
     }
-    Ok(vec![Event::RolloutFailed {
+    Ok(vec![Event::RolloutFailed(ev::RolloutFailed {
         deployment_id: *deployment_id,
         rollout: *rollout,
         reason: reason.to_string(),
-    }])
+    })])
 }
 
 /// The deployment and its running rollout, or why there is none.
@@ -114,20 +115,20 @@ pub(crate) fn pause_rollout(state: &State, deployment_id: &DeploymentId) -> Deci
     Ok(if r.paused {
         vec![]
     } else {
-        vec![Event::RolloutPaused {
+        vec![Event::RolloutPaused(ev::RolloutPaused {
             deployment_id: *deployment_id,
             rollout: r.number,
-        }]
+        })]
     })
 }
 
 pub(crate) fn resume_rollout(state: &State, deployment_id: &DeploymentId) -> Decision {
     let (_, r) = running_rollout(state, deployment_id)?;
     Ok(if r.paused {
-        vec![Event::RolloutResumed {
+        vec![Event::RolloutResumed(ev::RolloutResumed {
             deployment_id: *deployment_id,
             rollout: r.number,
-        }]
+        })]
     } else {
         vec![]
     })
@@ -142,10 +143,10 @@ pub(crate) fn promote_rollout(state: &State, deployment_id: &DeploymentId) -> De
             format!("rollout {} of {} is not a canary", r.number, d.spec.name),
         );
     }
-    Ok(vec![Event::RolloutPromoted {
+    Ok(vec![Event::RolloutPromoted(ev::RolloutPromoted {
         deployment_id: *deployment_id,
         rollout: r.number,
-    }])
+    })])
 }
 
 /// Roll back to `revision`: the running rollout (if any) is stopped as
@@ -182,16 +183,16 @@ pub(crate) fn rollback(
     }
     let mut events = Vec::with_capacity(2);
     if let Some(r) = &d.rollout {
-        events.push(Event::RolloutRolledBack {
+        events.push(Event::RolloutRolledBack(ev::RolloutRolledBack {
             deployment_id: *deployment_id,
             rollout: r.number,
             from: r.to,
             to: revision,
             automatic,
             reason: reason.to_string(),
-        });
+        }));
     }
-    events.push(Event::RolloutStarted {
+    events.push(Event::RolloutStarted(ev::RolloutStarted {
         deployment_id: *deployment_id,
         rollout: d.rollouts + 1,
         from: d.revision,
@@ -202,6 +203,6 @@ pub(crate) fn rollback(
             RolloutTrigger::Rollback
         },
         canary: None,
-    });
+    }));
     Ok(events)
 }

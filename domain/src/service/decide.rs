@@ -1,6 +1,7 @@
 //! Deciding a service's commands: create, delete.
 
 use crate::decide::{Decision, reject, validation};
+use crate::event as ev;
 use crate::event::Event;
 use crate::ids::ServiceId;
 use crate::model::ServiceSpec;
@@ -50,10 +51,10 @@ pub(crate) fn create_service(
     if !errors.is_empty() {
         return Err(validation(&errors));
     }
-    Ok(vec![Event::ServiceCreated {
+    Ok(vec![Event::ServiceCreated(ev::ServiceCreated {
         service_id: *service_id,
         spec: spec.clone(),
-    }])
+    })])
 }
 
 pub(crate) fn delete_service(state: &State, service_id: &ServiceId) -> Decision {
@@ -62,10 +63,10 @@ pub(crate) fn delete_service(state: &State, service_id: &ServiceId) -> Decision 
             RejectionCode::NotFound,
             format!("service {service_id} not found"),
         ),
-        Some(s) => Ok(vec![Event::ServiceDeleted {
+        Some(s) => Ok(vec![Event::ServiceDeleted(ev::ServiceDeleted {
             service_id: *service_id,
             namespace: s.spec.namespace.clone(),
             name: s.spec.name.clone(),
-        }]),
+        })]),
     }
 }

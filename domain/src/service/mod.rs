@@ -1,4 +1,6 @@
 //! The service slice: a label selector whose Ready pods receive traffic.
 
+pub mod commands;
 pub(crate) mod decide;
+pub mod events;
 mod evolve;

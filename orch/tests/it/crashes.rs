@@ -1,3 +1,5 @@
+use domain::command as cmd;
+use domain::event as ev;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -135,10 +137,10 @@ async fn a_decider_killed_mid_stream_loses_no_command_and_doubles_no_event() {
                     uuid::Uuid::now_v7(),
                     "it",
                     None,
-                    Command::CreateDeployment {
+                    Command::CreateDeployment(cmd::CreateDeployment {
                         deployment_id: DeploymentId(uuid::Uuid::now_v7()),
                         spec,
-                    },
+                    }),
                 )
             })
             .collect::<Vec<_>>()
@@ -267,11 +269,11 @@ async fn a_fenced_off_deciders_late_writes_are_ignored_by_every_reader() {
     // A zombie of epoch 1 writes after epoch 2 has written.
     let spec = domain::testing::deployment_spec("zombie", 0, 10, 10);
     let id = uuid::Uuid::now_v7();
-    let body = domain::Event::DeploymentCreated {
+    let body = domain::Event::DeploymentCreated(ev::DeploymentCreated {
         deployment_id: DeploymentId(id),
         spec,
         revision: 1,
-    };
+    });
     let zombie = EventBatch {
         command_id: id,
         command_offset: 0,
