@@ -4,7 +4,6 @@
 //! slices share. `Ok(vec![])` means "already done": a duplicate or a request
 //! made on a stale view, dropped without a trace.
 
-use crate::command as cmd;
 use crate::command::Command;
 /// The field checks of a deployment's scheduling constraints (the API's, too).
 pub use crate::deployment::decide::scheduling_errors;
@@ -29,153 +28,38 @@ pub(crate) fn reject(code: RejectionCode, message: impl Into<String>) -> Decisio
 pub fn decide(state: &State, command: &Command) -> Decision {
     use crate::{deployment, node, pod, rollout, service};
     match command {
-        Command::RegisterNode(cmd::RegisterNode { node_id, spec }) => {
-            node::decide::register_node(state, node_id, spec)
-        }
-        Command::MarkNodeReady(cmd::MarkNodeReady { node_id }) => {
-            node::decide::mark_node_ready(state, node_id)
-        }
-        Command::MarkNodeNotReady(cmd::MarkNodeNotReady {
-            node_id,
-            silent_for_ms,
-        }) => node::decide::mark_node_not_ready(state, node_id, silent_for_ms),
-        Command::MarkNodeLost(cmd::MarkNodeLost {
-            node_id,
-            silent_for_ms,
-        }) => node::decide::mark_node_lost(state, node_id, silent_for_ms),
-        Command::CordonNode(cmd::CordonNode { node_id }) => {
-            node::decide::cordon_node(state, node_id)
-        }
-        Command::DrainNode(cmd::DrainNode { node_id }) => node::decide::drain_node(state, node_id),
-        Command::UncordonNode(cmd::UncordonNode { node_id }) => {
-            node::decide::uncordon_node(state, node_id)
-        }
-        Command::SetNodeTaints(cmd::SetNodeTaints { node_id, taints }) => {
-            node::decide::set_node_taints(state, node_id, taints)
-        }
-        Command::CreateDeployment(cmd::CreateDeployment {
-            deployment_id,
-            spec,
-        }) => deployment::decide::create_deployment(state, deployment_id, spec),
-        Command::ScaleDeployment(cmd::ScaleDeployment {
-            deployment_id,
-            replicas,
-        }) => deployment::decide::scale_deployment(state, deployment_id, replicas),
-        Command::DeleteDeployment(cmd::DeleteDeployment { deployment_id }) => {
-            deployment::decide::delete_deployment(state, deployment_id)
-        }
-        Command::UndeleteDeployment(cmd::UndeleteDeployment { namespace, name }) => {
-            deployment::decide::undelete_deployment(state, namespace, name)
-        }
-        Command::UpdateDeployment(cmd::UpdateDeployment {
-            deployment_id,
-            patch,
-        }) => deployment::decide::update_deployment(state, deployment_id, patch),
-        Command::RollbackDeployment(cmd::RollbackDeployment {
-            deployment_id,
-            revision,
-            automatic,
-            rollout,
-            reason,
-        }) => rollout::decide::rollback_deployment(
-            state,
-            deployment_id,
-            revision,
-            automatic,
-            rollout,
-            reason,
-        ),
-        Command::AbortRollout(cmd::AbortRollout {
-            deployment_id,
-            reason,
-        }) => rollout::decide::abort_rollout(state, deployment_id, reason),
-        Command::PauseRollout(cmd::PauseRollout { deployment_id }) => {
-            rollout::decide::pause_rollout(state, deployment_id)
-        }
-        Command::ResumeRollout(cmd::ResumeRollout { deployment_id }) => {
-            rollout::decide::resume_rollout(state, deployment_id)
-        }
-        Command::PromoteRollout(cmd::PromoteRollout { deployment_id }) => {
-            rollout::decide::promote_rollout(state, deployment_id)
-        }
-        Command::CompleteRollout(cmd::CompleteRollout {
-            deployment_id,
-            rollout,
-        }) => rollout::decide::complete_rollout(state, deployment_id, rollout),
-        Command::FailRollout(cmd::FailRollout {
-            deployment_id,
-            rollout,
-            reason,
-        }) => rollout::decide::fail_rollout(state, deployment_id, rollout, reason),
-        Command::CreatePod(cmd::CreatePod {
-            deployment_id,
-            ordinal,
-            revision,
-        }) => pod::decide::create_pod(state, deployment_id, ordinal, revision),
-        Command::BindPod(cmd::BindPod {
-            pod_id,
-            node_id,
-            placement,
-            preempt,
-        }) => pod::decide::bind_pod(state, pod_id, node_id, placement, preempt),
-        Command::MarkPodUnschedulable(cmd::MarkPodUnschedulable {
-            pod_id,
-            nodes_total,
-            filtered,
-        }) => pod::decide::mark_pod_unschedulable(state, pod_id, nodes_total, filtered),
-        Command::EvictPod(cmd::EvictPod {
-            pod_id,
-            cause,
-            reason,
-            respect_budget,
-        }) => pod::decide::evict_pod(state, pod_id, cause, reason, respect_budget),
-        Command::ReportPodStarted(cmd::ReportPodStarted {
-            pod_id,
-            node_id,
-            address,
-        }) => pod::decide::report_pod_started(state, pod_id, node_id, address),
-        Command::ReportPodReady(cmd::ReportPodReady { pod_id, node_id }) => {
-            pod::decide::report_pod_ready(state, pod_id, node_id)
-        }
-        Command::ReportPodNotReady(cmd::ReportPodNotReady {
-            pod_id,
-            node_id,
-            reason,
-        }) => pod::decide::report_pod_not_ready(state, pod_id, node_id, reason),
-        Command::ReportPodRestarted(cmd::ReportPodRestarted {
-            pod_id,
-            node_id,
-            restarts,
-            backoff_ms,
-            reason,
-        }) => {
-            pod::decide::report_pod_restarted(state, pod_id, node_id, restarts, backoff_ms, reason)
-        }
-        Command::ReportPodFailed(cmd::ReportPodFailed {
-            pod_id,
-            node_id,
-            reason,
-        }) => pod::decide::report_pod_failed(state, pod_id, node_id, reason),
-        Command::DeletePod(cmd::DeletePod {
-            pod_id,
-            reason,
-            only_if_surplus,
-            keep_ready,
-            respect_budget,
-        }) => pod::decide::delete_pod(
-            state,
-            pod_id,
-            reason,
-            only_if_surplus,
-            keep_ready,
-            respect_budget,
-        ),
-        Command::CreateService(cmd::CreateService { service_id, spec }) => {
-            service::decide::create_service(state, service_id, spec)
-        }
-        Command::DeleteService(cmd::DeleteService { service_id }) => {
-            service::decide::delete_service(state, service_id)
-        }
+        Command::RegisterNode(c) => node::decide::register_node(state, c),
+        Command::MarkNodeReady(c) => node::decide::mark_node_ready(state, c),
+        Command::MarkNodeNotReady(c) => node::decide::mark_node_not_ready(state, c),
+        Command::MarkNodeLost(c) => node::decide::mark_node_lost(state, c),
+        Command::CreateDeployment(c) => deployment::decide::create_deployment(state, c),
+        Command::ScaleDeployment(c) => deployment::decide::scale_deployment(state, c),
+        Command::DeleteDeployment(c) => deployment::decide::delete_deployment(state, c),
+        Command::UndeleteDeployment(c) => deployment::decide::undelete_deployment(state, c),
+        Command::UpdateDeployment(c) => deployment::decide::update_deployment(state, c),
+        Command::RollbackDeployment(c) => rollout::decide::rollback_deployment(state, c),
+        Command::AbortRollout(c) => rollout::decide::abort_rollout(state, c),
+        Command::PauseRollout(c) => rollout::decide::pause_rollout(state, c),
+        Command::ResumeRollout(c) => rollout::decide::resume_rollout(state, c),
+        Command::PromoteRollout(c) => rollout::decide::promote_rollout(state, c),
+        Command::CompleteRollout(c) => rollout::decide::complete_rollout(state, c),
+        Command::FailRollout(c) => rollout::decide::fail_rollout(state, c),
+        Command::CreatePod(c) => pod::decide::create_pod(state, c),
+        Command::CreateService(c) => service::decide::create_service(state, c),
+        Command::DeleteService(c) => service::decide::delete_service(state, c),
+        Command::BindPod(c) => pod::decide::bind_pod(state, c),
+        Command::MarkPodUnschedulable(c) => pod::decide::mark_pod_unschedulable(state, c),
+        Command::EvictPod(c) => pod::decide::evict_pod(state, c),
+        Command::CordonNode(c) => node::decide::cordon_node(state, c),
+        Command::UncordonNode(c) => node::decide::uncordon_node(state, c),
+        Command::DrainNode(c) => node::decide::drain_node(state, c),
+        Command::SetNodeTaints(c) => node::decide::set_node_taints(state, c),
+        Command::ReportPodStarted(c) => pod::decide::report_pod_started(state, c),
+        Command::ReportPodReady(c) => pod::decide::report_pod_ready(state, c),
+        Command::ReportPodFailed(c) => pod::decide::report_pod_failed(state, c),
+        Command::DeletePod(c) => pod::decide::delete_pod(state, c),
+        Command::ReportPodNotReady(c) => pod::decide::report_pod_not_ready(state, c),
+        Command::ReportPodRestarted(c) => pod::decide::report_pod_restarted(state, c),
     }
 }
 

@@ -493,122 +493,40 @@ impl State {
     /// Every event is folded by its resource's slice (`<slice>/evolve.rs`): one line each.
     pub fn evolve(&mut self, event: &Event) {
         match event {
-            Event::NodeRegistered(ev::NodeRegistered { node_id, spec }) => {
-                self.on_node_registered(node_id, spec)
-            }
-            Event::NodeReady(ev::NodeReady { node_id }) => self.on_node_ready(node_id),
-            Event::NodeNotReady(ev::NodeNotReady { node_id, .. }) => {
-                self.on_node_not_ready(node_id)
-            }
-            Event::NodeLost(ev::NodeLost { node_id, .. }) => self.on_node_lost(node_id),
-            Event::DeploymentCreated(ev::DeploymentCreated {
-                deployment_id,
-                spec,
-                revision,
-            }) => self.on_deployment_created(deployment_id, spec, revision),
-            Event::DeploymentScaled(ev::DeploymentScaled {
-                deployment_id, to, ..
-            }) => self.on_deployment_scaled(deployment_id, to),
-            Event::DeploymentDeleted(ev::DeploymentDeleted {
-                deployment_id,
-                namespace,
-                name,
-            }) => self.on_deployment_deleted(deployment_id, namespace, name),
-            Event::DeploymentUndeleted(ev::DeploymentUndeleted {
-                deployment_id,
-                spec,
-                revision,
-            }) => self.on_deployment_undeleted(deployment_id, spec, revision),
-            Event::PodCreated(ev::PodCreated {
-                pod_id,
-                deployment_id,
-                ordinal,
-                resources,
-                revision,
-                ..
-            }) => self.on_pod_created(pod_id, deployment_id, ordinal, resources, revision),
-            Event::PodBound(ev::PodBound {
-                pod_id, node_id, ..
-            }) => self.on_pod_bound(pod_id, node_id),
-            Event::PodStarted(ev::PodStarted {
-                pod_id, address, ..
-            }) => self.on_pod_started(pod_id, address),
-            Event::PodReady(ev::PodReady { pod_id, .. }) => self.on_pod_ready(pod_id),
-            Event::PodFailed(ev::PodFailed {
-                pod_id,
-                cause,
-                reason,
-                ..
-            }) => self.on_pod_failed(pod_id, cause, reason),
-            Event::PodDeleted(ev::PodDeleted { pod_id, .. }) => self.on_pod_deleted(pod_id),
-            Event::NodeCordoned(ev::NodeCordoned { node_id, drain }) => {
-                self.on_node_cordoned(node_id, drain)
-            }
-            Event::NodeUncordoned(ev::NodeUncordoned { node_id }) => {
-                self.on_node_uncordoned(node_id)
-            }
-            Event::NodeTaintsChanged(ev::NodeTaintsChanged { node_id, taints }) => {
-                self.on_node_taints_changed(node_id, taints)
-            }
-            Event::PodEvicted(ev::PodEvicted { pod_id, .. }) => self.on_pod_evicted(pod_id),
-            Event::PodUnschedulable(ev::PodUnschedulable { pod_id, .. }) => {
-                self.on_pod_unschedulable(pod_id)
-            }
-            Event::DeploymentRevisionCreated(ev::DeploymentRevisionCreated {
-                deployment_id,
-                revision,
-                spec,
-            }) => self.on_deployment_revision_created(deployment_id, revision, spec),
-            Event::DeploymentStrategyChanged(ev::DeploymentStrategyChanged {
-                deployment_id,
-                strategy,
-            }) => self.on_deployment_strategy_changed(deployment_id, strategy),
-            Event::DeploymentBudgetChanged(ev::DeploymentBudgetChanged {
-                deployment_id,
-                budget,
-            }) => self.on_deployment_budget_changed(deployment_id, budget),
-            Event::RolloutStarted(ev::RolloutStarted {
-                deployment_id,
-                rollout,
-                from,
-                to,
-                trigger,
-                canary,
-            }) => self.on_rollout_started(deployment_id, rollout, from, to, trigger, canary),
-            Event::RolloutPaused(ev::RolloutPaused { deployment_id, .. }) => {
-                self.on_rollout_paused(deployment_id, true)
-            }
-            Event::RolloutResumed(ev::RolloutResumed { deployment_id, .. }) => {
-                self.on_rollout_paused(deployment_id, false)
-            }
-            Event::RolloutPromoted(ev::RolloutPromoted { deployment_id, .. }) => {
-                self.on_rollout_promoted(deployment_id)
-            }
-            Event::RolloutSucceeded(ev::RolloutSucceeded { deployment_id, .. }) => {
-                self.on_rollout_ended(deployment_id)
-            }
-            Event::RolloutFailed(ev::RolloutFailed { deployment_id, .. }) => {
-                self.on_rollout_ended(deployment_id)
-            }
-            Event::RolloutRolledBack(ev::RolloutRolledBack { deployment_id, .. }) => {
-                self.on_rollout_ended(deployment_id)
-            }
-            Event::PodNotReady(ev::PodNotReady { pod_id, reason, .. }) => {
-                self.on_pod_not_ready(pod_id, reason)
-            }
-            Event::PodRestarted(ev::PodRestarted {
-                pod_id,
-                restarts,
-                reason,
-                ..
-            }) => self.on_pod_restarted(pod_id, restarts, reason),
-            Event::ServiceCreated(ev::ServiceCreated { service_id, spec }) => {
-                self.on_service_created(service_id, spec)
-            }
-            Event::ServiceDeleted(ev::ServiceDeleted { service_id, .. }) => {
-                self.on_service_deleted(service_id)
-            }
-            Event::CommandRejected(ev::CommandRejected { .. }) => {}
+            Event::NodeRegistered(e) => self.on_node_registered(e),
+            Event::NodeReady(e) => self.on_node_ready(e),
+            Event::NodeNotReady(e) => self.on_node_not_ready(e),
+            Event::NodeLost(e) => self.on_node_lost(e),
+            Event::DeploymentCreated(e) => self.on_deployment_created(e),
+            Event::DeploymentScaled(e) => self.on_deployment_scaled(e),
+            Event::DeploymentDeleted(e) => self.on_deployment_deleted(e),
+            Event::DeploymentUndeleted(e) => self.on_deployment_undeleted(e),
+            Event::PodCreated(e) => self.on_pod_created(e),
+            Event::PodBound(e) => self.on_pod_bound(e),
+            Event::PodStarted(e) => self.on_pod_started(e),
+            Event::PodReady(e) => self.on_pod_ready(e),
+            Event::PodFailed(e) => self.on_pod_failed(e),
+            Event::PodDeleted(e) => self.on_pod_deleted(e),
+            Event::NodeCordoned(e) => self.on_node_cordoned(e),
+            Event::NodeUncordoned(e) => self.on_node_uncordoned(e),
+            Event::NodeTaintsChanged(e) => self.on_node_taints_changed(e),
+            Event::PodEvicted(e) => self.on_pod_evicted(e),
+            Event::PodUnschedulable(e) => self.on_pod_unschedulable(e),
+            Event::DeploymentRevisionCreated(e) => self.on_deployment_revision_created(e),
+            Event::DeploymentStrategyChanged(e) => self.on_deployment_strategy_changed(e),
+            Event::DeploymentBudgetChanged(e) => self.on_deployment_budget_changed(e),
+            Event::RolloutStarted(e) => self.on_rollout_started(e),
+            Event::RolloutPaused(e) => self.on_rollout_paused(&e.deployment_id, true),
+            Event::RolloutResumed(e) => self.on_rollout_paused(&e.deployment_id, false),
+            Event::RolloutPromoted(e) => self.on_rollout_promoted(e),
+            Event::RolloutSucceeded(e) => self.on_rollout_ended(&e.deployment_id),
+            Event::RolloutFailed(e) => self.on_rollout_ended(&e.deployment_id),
+            Event::RolloutRolledBack(e) => self.on_rollout_ended(&e.deployment_id),
+            Event::PodNotReady(e) => self.on_pod_not_ready(e),
+            Event::PodRestarted(e) => self.on_pod_restarted(e),
+            Event::ServiceCreated(e) => self.on_service_created(e),
+            Event::ServiceDeleted(e) => self.on_service_deleted(e),
+            Event::CommandRejected(_) => {}
         }
     }
 }

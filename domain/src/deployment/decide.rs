@@ -1,25 +1,25 @@
 //! Deciding a deployment's commands: create, scale, delete, undelete, update.
 
-use crate::command::TemplatePatch;
+use crate::command as cmd;
 use crate::decide::{Decision, MAX_REPLICAS, UsageTracker, reject, validation};
 use crate::event as ev;
 use crate::event::{Event, RolloutTrigger};
-use crate::ids::DeploymentId;
 use crate::model::{
     DeploymentSpec, LabelRequirement, PodAffinityTerm, SelectorOperator, TaintEffect,
     priority_of_class,
 };
 
-use crate::names::{FieldError, Name, check_labels};
+use crate::names::{FieldError, check_labels};
 use crate::rejection::{Rejection, RejectionCode};
 use crate::scheduler::{Topology, statically_feasible};
 use crate::state::State;
 
-pub(crate) fn create_deployment(
-    state: &State,
-    deployment_id: &DeploymentId,
-    spec: &DeploymentSpec,
-) -> Decision {
+pub(crate) fn create_deployment(state: &State, c: &cmd::CreateDeployment) -> Decision {
+    let cmd::CreateDeployment {
+        deployment_id,
+        spec,
+        ..
+    } = c;
     if state.deployments.contains_key(deployment_id) {
         return reject(
             RejectionCode::AlreadyExists,
@@ -47,11 +47,12 @@ pub(crate) fn create_deployment(
     })])
 }
 
-pub(crate) fn scale_deployment(
-    state: &State,
-    deployment_id: &DeploymentId,
-    replicas: &u32,
-) -> Decision {
+pub(crate) fn scale_deployment(state: &State, c: &cmd::ScaleDeployment) -> Decision {
+    let cmd::ScaleDeployment {
+        deployment_id,
+        replicas,
+        ..
+    } = c;
     let Some(d) = state.deployments.get(deployment_id) else {
         return reject(
             RejectionCode::NotFound,
@@ -74,7 +75,8 @@ pub(crate) fn scale_deployment(
     })])
 }
 
-pub(crate) fn delete_deployment(state: &State, deployment_id: &DeploymentId) -> Decision {
+pub(crate) fn delete_deployment(state: &State, c: &cmd::DeleteDeployment) -> Decision {
+    let cmd::DeleteDeployment { deployment_id, .. } = c;
     let Some(d) = state.deployments.get(deployment_id) else {
         return reject(
             RejectionCode::NotFound,
@@ -108,7 +110,10 @@ pub(crate) fn delete_deployment(state: &State, deployment_id: &DeploymentId) -> 
     Ok(events)
 }
 
-pub(crate) fn undelete_deployment(state: &State, namespace: &Name, name: &Name) -> Decision {
+pub(crate) fn undelete_deployment(state: &State, c: &cmd::UndeleteDeployment) -> Decision {
+    let cmd::UndeleteDeployment {
+        namespace, name, ..
+    } = c;
     if state
         .deployment_by_name(namespace.as_str(), name.as_str())
         .is_some()
@@ -134,11 +139,12 @@ pub(crate) fn undelete_deployment(state: &State, namespace: &Name, name: &Name) 
 
 /// A `PATCH`: strategy changes apply at once; template changes record a
 /// new revision and start a rollout (refused while one runs).
-pub(crate) fn update_deployment(
-    state: &State,
-    deployment_id: &DeploymentId,
-    patch: &TemplatePatch,
-) -> Result<Vec<Event>, Rejection> {
+pub(crate) fn update_deployment(state: &State, c: &cmd::UpdateDeployment) -> Decision {
+    let cmd::UpdateDeployment {
+        deployment_id,
+        patch,
+        ..
+    } = c;
     let Some(d) = state.deployments.get(deployment_id) else {
         return reject(
             RejectionCode::NotFound,

@@ -1,19 +1,18 @@
 //! Folding a deployment's events into the cell's state.
 
+use crate::event as ev;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::ids::DeploymentId;
-use crate::model::DeploymentSpec;
-use crate::names::Name;
 use crate::state::{Deployment, State, has_required_anti_affinity};
 
 impl State {
-    pub(crate) fn on_deployment_created(
-        &mut self,
-        deployment_id: &DeploymentId,
-        spec: &DeploymentSpec,
-        revision: &u64,
-    ) {
+    pub(crate) fn on_deployment_created(&mut self, e: &ev::DeploymentCreated) {
+        let ev::DeploymentCreated {
+            deployment_id,
+            spec,
+            revision,
+            ..
+        } = e;
         self.deployment_names.insert(
             (spec.namespace.to_string(), spec.name.to_string()),
             *deployment_id,
@@ -40,12 +39,13 @@ impl State {
         );
     }
 
-    pub(crate) fn on_deployment_undeleted(
-        &mut self,
-        deployment_id: &DeploymentId,
-        spec: &DeploymentSpec,
-        revision: &u64,
-    ) {
+    pub(crate) fn on_deployment_undeleted(&mut self, e: &ev::DeploymentUndeleted) {
+        let ev::DeploymentUndeleted {
+            deployment_id,
+            spec,
+            revision,
+            ..
+        } = e;
         let key = format!("{}/{}", spec.namespace, spec.name);
         let Some(mut d) = self.deleted.remove(&key) else {
             return;
@@ -64,19 +64,23 @@ impl State {
         self.deployments.insert(*deployment_id, d);
     }
 
-    pub(crate) fn on_deployment_scaled(&mut self, deployment_id: &DeploymentId, to: &u32) {
+    pub(crate) fn on_deployment_scaled(&mut self, e: &ev::DeploymentScaled) {
+        let ev::DeploymentScaled {
+            deployment_id, to, ..
+        } = e;
         if let Some(d) = self.deployments.get_mut(deployment_id) {
             d.spec.replicas = *to;
             d.version += 1;
         }
     }
 
-    pub(crate) fn on_deployment_deleted(
-        &mut self,
-        deployment_id: &DeploymentId,
-        namespace: &Name,
-        name: &Name,
-    ) {
+    pub(crate) fn on_deployment_deleted(&mut self, e: &ev::DeploymentDeleted) {
+        let ev::DeploymentDeleted {
+            deployment_id,
+            namespace,
+            name,
+            ..
+        } = e;
         if let Some(mut d) = self.deployments.remove(deployment_id) {
             if has_required_anti_affinity(&d.spec) {
                 self.anti_affinity_deployments = self.anti_affinity_deployments.saturating_sub(1);
@@ -92,34 +96,37 @@ impl State {
             .remove(&(namespace.to_string(), name.to_string()));
     }
 
-    pub(crate) fn on_deployment_revision_created(
-        &mut self,
-        deployment_id: &DeploymentId,
-        revision: &u64,
-        spec: &DeploymentSpec,
-    ) {
+    pub(crate) fn on_deployment_revision_created(&mut self, e: &ev::DeploymentRevisionCreated) {
+        let ev::DeploymentRevisionCreated {
+            deployment_id,
+            revision,
+            spec,
+            ..
+        } = e;
         if let Some(d) = self.deployments.get_mut(deployment_id) {
             d.revisions.insert(*revision, spec.clone());
             d.version += 1;
         }
     }
 
-    pub(crate) fn on_deployment_strategy_changed(
-        &mut self,
-        deployment_id: &DeploymentId,
-        strategy: &crate::model::RollingUpdate,
-    ) {
+    pub(crate) fn on_deployment_strategy_changed(&mut self, e: &ev::DeploymentStrategyChanged) {
+        let ev::DeploymentStrategyChanged {
+            deployment_id,
+            strategy,
+            ..
+        } = e;
         if let Some(d) = self.deployments.get_mut(deployment_id) {
             d.spec.strategy = *strategy;
             d.version += 1;
         }
     }
 
-    pub(crate) fn on_deployment_budget_changed(
-        &mut self,
-        deployment_id: &DeploymentId,
-        budget: &Option<crate::model::DisruptionBudget>,
-    ) {
+    pub(crate) fn on_deployment_budget_changed(&mut self, e: &ev::DeploymentBudgetChanged) {
+        let ev::DeploymentBudgetChanged {
+            deployment_id,
+            budget,
+            ..
+        } = e;
         if let Some(d) = self.deployments.get_mut(deployment_id) {
             d.spec.disruption_budget = *budget;
             d.version += 1;

@@ -1,15 +1,17 @@
 //! Deciding the node's commands: registration, liveness, cordon, drain, taints.
 
+use crate::command as cmd;
 use crate::decide::{Decision, UsageTracker, reject};
 use crate::event as ev;
 use crate::event::{Event, PodFailureCause};
 use crate::ids::{NodeId, PodId};
-use crate::model::{NodeCondition, NodeSpec, Taint};
+use crate::model::NodeCondition;
 
 use crate::rejection::RejectionCode;
 use crate::state::{Node, State};
 
-pub(crate) fn register_node(state: &State, node_id: &NodeId, spec: &NodeSpec) -> Decision {
+pub(crate) fn register_node(state: &State, c: &cmd::RegisterNode) -> Decision {
+    let cmd::RegisterNode { node_id, spec, .. } = c;
     if spec.cpu_allocatable_milli > spec.cpu_capacity_milli
         || spec.mem_allocatable_mb > spec.mem_capacity_mb
     {
@@ -42,7 +44,8 @@ pub(crate) fn register_node(state: &State, node_id: &NodeId, spec: &NodeSpec) ->
     }
 }
 
-pub(crate) fn mark_node_ready(state: &State, node_id: &NodeId) -> Decision {
+pub(crate) fn mark_node_ready(state: &State, c: &cmd::MarkNodeReady) -> Decision {
+    let cmd::MarkNodeReady { node_id, .. } = c;
     match state.nodes.get(node_id) {
         None => reject(
             RejectionCode::NotFound,
@@ -53,11 +56,12 @@ pub(crate) fn mark_node_ready(state: &State, node_id: &NodeId) -> Decision {
     }
 }
 
-pub(crate) fn mark_node_not_ready(
-    state: &State,
-    node_id: &NodeId,
-    silent_for_ms: &u64,
-) -> Decision {
+pub(crate) fn mark_node_not_ready(state: &State, c: &cmd::MarkNodeNotReady) -> Decision {
+    let cmd::MarkNodeNotReady {
+        node_id,
+        silent_for_ms,
+        ..
+    } = c;
     match state.nodes.get(node_id) {
         None => reject(
             RejectionCode::NotFound,
@@ -71,7 +75,12 @@ pub(crate) fn mark_node_not_ready(
     }
 }
 
-pub(crate) fn mark_node_lost(state: &State, node_id: &NodeId, silent_for_ms: &u64) -> Decision {
+pub(crate) fn mark_node_lost(state: &State, c: &cmd::MarkNodeLost) -> Decision {
+    let cmd::MarkNodeLost {
+        node_id,
+        silent_for_ms,
+        ..
+    } = c;
     match state.nodes.get(node_id) {
         None => reject(
             RejectionCode::NotFound,
@@ -82,7 +91,8 @@ pub(crate) fn mark_node_lost(state: &State, node_id: &NodeId, silent_for_ms: &u6
     }
 }
 
-pub(crate) fn uncordon_node(state: &State, node_id: &NodeId) -> Decision {
+pub(crate) fn uncordon_node(state: &State, c: &cmd::UncordonNode) -> Decision {
+    let cmd::UncordonNode { node_id, .. } = c;
     match state.nodes.get(node_id) {
         None => reject(
             RejectionCode::NotFound,
@@ -95,7 +105,10 @@ pub(crate) fn uncordon_node(state: &State, node_id: &NodeId) -> Decision {
     }
 }
 
-pub(crate) fn set_node_taints(state: &State, node_id: &NodeId, taints: &Vec<Taint>) -> Decision {
+pub(crate) fn set_node_taints(state: &State, c: &cmd::SetNodeTaints) -> Decision {
+    let cmd::SetNodeTaints {
+        node_id, taints, ..
+    } = c;
     match state.nodes.get(node_id) {
         None => reject(
             RejectionCode::NotFound,
@@ -123,11 +136,13 @@ pub(crate) fn set_node_taints(state: &State, node_id: &NodeId, taints: &Vec<Tain
     }
 }
 
-pub(crate) fn cordon_node(state: &State, node_id: &NodeId) -> Decision {
+pub(crate) fn cordon_node(state: &State, c: &cmd::CordonNode) -> Decision {
+    let cmd::CordonNode { node_id, .. } = c;
     cordon(state, node_id, false)
 }
 
-pub(crate) fn drain_node(state: &State, node_id: &NodeId) -> Decision {
+pub(crate) fn drain_node(state: &State, c: &cmd::DrainNode) -> Decision {
+    let cmd::DrainNode { node_id, .. } = c;
     cordon(state, node_id, true)
 }
 

@@ -1,23 +1,25 @@
 //! Deciding a pod's commands: create, bind, evict, delete, and what its node reports.
 
+use crate::command as cmd;
 use crate::event as ev;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::decide::{Decision, UsageTracker, pod_on_node, reject};
 use crate::event::{Event, EvictionCause, PodFailureCause};
-use crate::ids::{DeploymentId, NodeId, PodId};
-use crate::model::{NodeUsage, Placement, PodPhase};
+use crate::ids::{DeploymentId, PodId};
+use crate::model::{NodeUsage, PodPhase};
 
 use crate::rejection::RejectionCode;
 use crate::scheduler::{self, inter_pod_affinity};
 use crate::state::State;
 
-pub(crate) fn create_pod(
-    state: &State,
-    deployment_id: &DeploymentId,
-    ordinal: &u64,
-    revision: &Option<u64>,
-) -> Decision {
+pub(crate) fn create_pod(state: &State, c: &cmd::CreatePod) -> Decision {
+    let cmd::CreatePod {
+        deployment_id,
+        ordinal,
+        revision,
+        ..
+    } = c;
     let Some(d) = state.deployments.get(deployment_id) else {
         return Ok(vec![]);
     };
@@ -44,12 +46,13 @@ pub(crate) fn create_pod(
     })])
 }
 
-pub(crate) fn report_pod_not_ready(
-    state: &State,
-    pod_id: &PodId,
-    node_id: &NodeId,
-    reason: &str,
-) -> Decision {
+pub(crate) fn report_pod_not_ready(state: &State, c: &cmd::ReportPodNotReady) -> Decision {
+    let cmd::ReportPodNotReady {
+        pod_id,
+        node_id,
+        reason,
+        ..
+    } = c;
     let pod = pod_on_node(state, pod_id, node_id)?;
     if !pod.is_live() {
         return Ok(vec![]);
@@ -61,14 +64,15 @@ pub(crate) fn report_pod_not_ready(
     })])
 }
 
-pub(crate) fn report_pod_restarted(
-    state: &State,
-    pod_id: &PodId,
-    node_id: &NodeId,
-    restarts: &u32,
-    backoff_ms: &u64,
-    reason: &str,
-) -> Decision {
+pub(crate) fn report_pod_restarted(state: &State, c: &cmd::ReportPodRestarted) -> Decision {
+    let cmd::ReportPodRestarted {
+        pod_id,
+        node_id,
+        restarts,
+        backoff_ms,
+        reason,
+        ..
+    } = c;
     let pod = pod_on_node(state, pod_id, node_id)?;
     if !pod.is_live() || pod.restarts >= *restarts {
         return Ok(vec![]);
@@ -82,13 +86,14 @@ pub(crate) fn report_pod_restarted(
     })])
 }
 
-pub(crate) fn bind_pod(
-    state: &State,
-    pod_id: &PodId,
-    node_id: &NodeId,
-    placement: &Placement,
-    preempt: &[PodId],
-) -> Decision {
+pub(crate) fn bind_pod(state: &State, c: &cmd::BindPod) -> Decision {
+    let cmd::BindPod {
+        pod_id,
+        node_id,
+        placement,
+        preempt,
+        ..
+    } = c;
     let Some(pod) = state.pods.get(pod_id) else {
         return reject(RejectionCode::NotFound, format!("pod {pod_id} not found"));
     };
@@ -211,12 +216,13 @@ pub(crate) fn bind_pod(
     Ok(events)
 }
 
-pub(crate) fn mark_pod_unschedulable(
-    state: &State,
-    pod_id: &PodId,
-    nodes_total: &u32,
-    filtered: &BTreeMap<String, u32>,
-) -> Decision {
+pub(crate) fn mark_pod_unschedulable(state: &State, c: &cmd::MarkPodUnschedulable) -> Decision {
+    let cmd::MarkPodUnschedulable {
+        pod_id,
+        nodes_total,
+        filtered,
+        ..
+    } = c;
     match state.pods.get(pod_id) {
         Some(p) if p.node.is_none() && p.phase == PodPhase::Pending => {
             Ok(vec![Event::PodUnschedulable(ev::PodUnschedulable {
@@ -229,13 +235,14 @@ pub(crate) fn mark_pod_unschedulable(
     }
 }
 
-pub(crate) fn evict_pod(
-    state: &State,
-    pod_id: &PodId,
-    cause: &EvictionCause,
-    reason: &str,
-    respect_budget: &bool,
-) -> Decision {
+pub(crate) fn evict_pod(state: &State, c: &cmd::EvictPod) -> Decision {
+    let cmd::EvictPod {
+        pod_id,
+        cause,
+        reason,
+        respect_budget,
+        ..
+    } = c;
     let Some(pod) = state.pods.get(pod_id) else {
         return reject(RejectionCode::NotFound, format!("pod {pod_id} not found"));
     };
@@ -265,12 +272,13 @@ pub(crate) fn evict_pod(
     })])
 }
 
-pub(crate) fn report_pod_started(
-    state: &State,
-    pod_id: &PodId,
-    node_id: &NodeId,
-    address: &Option<String>,
-) -> Decision {
+pub(crate) fn report_pod_started(state: &State, c: &cmd::ReportPodStarted) -> Decision {
+    let cmd::ReportPodStarted {
+        pod_id,
+        node_id,
+        address,
+        ..
+    } = c;
     let pod = pod_on_node(state, pod_id, node_id)?;
     match pod.phase {
         PodPhase::Pending => Ok(vec![Event::PodStarted(ev::PodStarted {
@@ -292,7 +300,10 @@ pub(crate) fn report_pod_started(
     }
 }
 
-pub(crate) fn report_pod_ready(state: &State, pod_id: &PodId, node_id: &NodeId) -> Decision {
+pub(crate) fn report_pod_ready(state: &State, c: &cmd::ReportPodReady) -> Decision {
+    let cmd::ReportPodReady {
+        pod_id, node_id, ..
+    } = c;
     let pod = pod_on_node(state, pod_id, node_id)?;
     match (pod.phase, pod.ready) {
         (PodPhase::Running, false) => Ok(vec![Event::PodReady(ev::PodReady {
@@ -307,12 +318,13 @@ pub(crate) fn report_pod_ready(state: &State, pod_id: &PodId, node_id: &NodeId) 
     }
 }
 
-pub(crate) fn report_pod_failed(
-    state: &State,
-    pod_id: &PodId,
-    node_id: &NodeId,
-    reason: &str,
-) -> Decision {
+pub(crate) fn report_pod_failed(state: &State, c: &cmd::ReportPodFailed) -> Decision {
+    let cmd::ReportPodFailed {
+        pod_id,
+        node_id,
+        reason,
+        ..
+    } = c;
     let pod = pod_on_node(state, pod_id, node_id)?;
     if !pod.is_live() {
         return Ok(vec![]);
@@ -327,14 +339,15 @@ pub(crate) fn report_pod_failed(
     })])
 }
 
-pub(crate) fn delete_pod(
-    state: &State,
-    pod_id: &PodId,
-    reason: &str,
-    only_if_surplus: &bool,
-    keep_ready: &Option<u32>,
-    respect_budget: &bool,
-) -> Decision {
+pub(crate) fn delete_pod(state: &State, c: &cmd::DeletePod) -> Decision {
+    let cmd::DeletePod {
+        pod_id,
+        reason,
+        only_if_surplus,
+        keep_ready,
+        respect_budget,
+        ..
+    } = c;
     let Some(pod) = state.pods.get(pod_id) else {
         return Ok(vec![]);
     };

@@ -1,19 +1,19 @@
 //! Folding a pod's events into the cell's state.
 
-use crate::event::PodFailureCause;
-use crate::ids::{DeploymentId, NodeId, PodId};
-use crate::model::{PodPhase, Resources};
+use crate::event as ev;
+use crate::model::PodPhase;
 use crate::state::{Pod, State};
 
 impl State {
-    pub(crate) fn on_pod_created(
-        &mut self,
-        pod_id: &PodId,
-        deployment_id: &DeploymentId,
-        ordinal: &u64,
-        resources: &Resources,
-        revision: &u64,
-    ) {
+    pub(crate) fn on_pod_created(&mut self, e: &ev::PodCreated) {
+        let ev::PodCreated {
+            pod_id,
+            deployment_id,
+            ordinal,
+            resources,
+            revision,
+            ..
+        } = e;
         if self.pods.contains_key(pod_id) {
             return;
         }
@@ -44,7 +44,10 @@ impl State {
         );
     }
 
-    pub(crate) fn on_pod_bound(&mut self, pod_id: &PodId, node_id: &NodeId) {
+    pub(crate) fn on_pod_bound(&mut self, e: &ev::PodBound) {
+        let ev::PodBound {
+            pod_id, node_id, ..
+        } = e;
         let Some(pod) = self.pods.get_mut(pod_id) else {
             return;
         };
@@ -60,7 +63,10 @@ impl State {
         }
     }
 
-    pub(crate) fn on_pod_started(&mut self, pod_id: &PodId, address: &Option<String>) {
+    pub(crate) fn on_pod_started(&mut self, e: &ev::PodStarted) {
+        let ev::PodStarted {
+            pod_id, address, ..
+        } = e;
         if let Some(pod) = self.pods.get_mut(pod_id) {
             pod.phase = PodPhase::Running;
             pod.version += 1;
@@ -70,7 +76,8 @@ impl State {
         }
     }
 
-    pub(crate) fn on_pod_not_ready(&mut self, pod_id: &PodId, reason: &str) {
+    pub(crate) fn on_pod_not_ready(&mut self, e: &ev::PodNotReady) {
+        let ev::PodNotReady { pod_id, reason, .. } = e;
         if let Some(pod) = self.pods.get_mut(pod_id) {
             pod.ready = false;
             pod.version += 1;
@@ -79,7 +86,13 @@ impl State {
         }
     }
 
-    pub(crate) fn on_pod_restarted(&mut self, pod_id: &PodId, restarts: &u32, reason: &str) {
+    pub(crate) fn on_pod_restarted(&mut self, e: &ev::PodRestarted) {
+        let ev::PodRestarted {
+            pod_id,
+            restarts,
+            reason,
+            ..
+        } = e;
         if let Some(pod) = self.pods.get_mut(pod_id) {
             pod.ready = false;
             pod.restarts = *restarts;
@@ -89,14 +102,21 @@ impl State {
         }
     }
 
-    pub(crate) fn on_pod_ready(&mut self, pod_id: &PodId) {
+    pub(crate) fn on_pod_ready(&mut self, e: &ev::PodReady) {
+        let ev::PodReady { pod_id, .. } = e;
         if let Some(pod) = self.pods.get_mut(pod_id) {
             pod.ready = true;
             pod.version += 1;
         }
     }
 
-    pub(crate) fn on_pod_failed(&mut self, pod_id: &PodId, cause: &PodFailureCause, reason: &str) {
+    pub(crate) fn on_pod_failed(&mut self, e: &ev::PodFailed) {
+        let ev::PodFailed {
+            pod_id,
+            cause,
+            reason,
+            ..
+        } = e;
         // A lost node is not the new revision's fault.
         if *cause == crate::event::PodFailureCause::Container
             && let Some(pod) = self.pods.get(pod_id)
@@ -107,11 +127,13 @@ impl State {
         self.end_pod(pod_id);
     }
 
-    pub(crate) fn on_pod_evicted(&mut self, pod_id: &PodId) {
+    pub(crate) fn on_pod_evicted(&mut self, e: &ev::PodEvicted) {
+        let ev::PodEvicted { pod_id, .. } = e;
         self.end_pod(pod_id);
     }
 
-    pub(crate) fn on_pod_deleted(&mut self, pod_id: &PodId) {
+    pub(crate) fn on_pod_deleted(&mut self, e: &ev::PodDeleted) {
+        let ev::PodDeleted { pod_id, .. } = e;
         let node = self.pods.get(pod_id).and_then(|p| p.node);
         self.release(*pod_id, node);
         self.unbound.remove(pod_id);
@@ -129,7 +151,8 @@ impl State {
         }
     }
 
-    pub(crate) fn on_pod_unschedulable(&mut self, pod_id: &PodId) {
+    pub(crate) fn on_pod_unschedulable(&mut self, e: &ev::PodUnschedulable) {
+        let ev::PodUnschedulable { pod_id, .. } = e;
         if let Some(pod) = self.pods.get_mut(pod_id) {
             pod.version += 1;
         }

@@ -1,5 +1,6 @@
 //! Deciding a rollout's commands: rollback, abort, pause, resume, promote, complete, fail.
 
+use crate::command as cmd;
 use crate::decide::{Decision, reject};
 use crate::event as ev;
 use crate::event::{Event, RolloutTrigger};
@@ -7,14 +8,15 @@ use crate::ids::DeploymentId;
 use crate::rejection::{Rejection, RejectionCode};
 use crate::state::{Deployment, Rollout, State};
 
-pub(crate) fn rollback_deployment(
-    state: &State,
-    deployment_id: &DeploymentId,
-    revision: &u64,
-    automatic: &bool,
-    rollout: &Option<u64>,
-    reason: &str,
-) -> Decision {
+pub(crate) fn rollback_deployment(state: &State, c: &cmd::RollbackDeployment) -> Decision {
+    let cmd::RollbackDeployment {
+        deployment_id,
+        revision,
+        automatic,
+        rollout,
+        reason,
+        ..
+    } = c;
     rollback(
         state,
         deployment_id,
@@ -25,7 +27,12 @@ pub(crate) fn rollback_deployment(
     )
 }
 
-pub(crate) fn abort_rollout(state: &State, deployment_id: &DeploymentId, reason: &str) -> Decision {
+pub(crate) fn abort_rollout(state: &State, c: &cmd::AbortRollout) -> Decision {
+    let cmd::AbortRollout {
+        deployment_id,
+        reason,
+        ..
+    } = c;
     let Some(d) = state.deployments.get(deployment_id) else {
         return reject(
             RejectionCode::NotFound,
@@ -41,11 +48,12 @@ pub(crate) fn abort_rollout(state: &State, deployment_id: &DeploymentId, reason:
     rollback(state, deployment_id, r.from, false, None, reason)
 }
 
-pub(crate) fn complete_rollout(
-    state: &State,
-    deployment_id: &DeploymentId,
-    rollout: &u64,
-) -> Decision {
+pub(crate) fn complete_rollout(state: &State, c: &cmd::CompleteRollout) -> Decision {
+    let cmd::CompleteRollout {
+        deployment_id,
+        rollout,
+        ..
+    } = c;
     let Some(d) = state.deployments.get(deployment_id) else {
         return Ok(vec![]);
     };
@@ -71,12 +79,13 @@ pub(crate) fn complete_rollout(
     })])
 }
 
-pub(crate) fn fail_rollout(
-    state: &State,
-    deployment_id: &DeploymentId,
-    rollout: &u64,
-    reason: &str,
-) -> Decision {
+pub(crate) fn fail_rollout(state: &State, c: &cmd::FailRollout) -> Decision {
+    let cmd::FailRollout {
+        deployment_id,
+        rollout,
+        reason,
+        ..
+    } = c;
     let Some(d) = state.deployments.get(deployment_id) else {
         return Ok(vec![]);
     };
@@ -110,7 +119,8 @@ fn running_rollout<'s>(
     Ok((d, r))
 }
 
-pub(crate) fn pause_rollout(state: &State, deployment_id: &DeploymentId) -> Decision {
+pub(crate) fn pause_rollout(state: &State, c: &cmd::PauseRollout) -> Decision {
+    let cmd::PauseRollout { deployment_id, .. } = c;
     let (_, r) = running_rollout(state, deployment_id)?;
     Ok(if r.paused {
         vec![]
@@ -122,7 +132,8 @@ pub(crate) fn pause_rollout(state: &State, deployment_id: &DeploymentId) -> Deci
     })
 }
 
-pub(crate) fn resume_rollout(state: &State, deployment_id: &DeploymentId) -> Decision {
+pub(crate) fn resume_rollout(state: &State, c: &cmd::ResumeRollout) -> Decision {
+    let cmd::ResumeRollout { deployment_id, .. } = c;
     let (_, r) = running_rollout(state, deployment_id)?;
     Ok(if r.paused {
         vec![Event::RolloutResumed(ev::RolloutResumed {
@@ -135,7 +146,8 @@ pub(crate) fn resume_rollout(state: &State, deployment_id: &DeploymentId) -> Dec
 }
 
 /// A canary's new revision goes to every replica.
-pub(crate) fn promote_rollout(state: &State, deployment_id: &DeploymentId) -> Decision {
+pub(crate) fn promote_rollout(state: &State, c: &cmd::PromoteRollout) -> Decision {
+    let cmd::PromoteRollout { deployment_id, .. } = c;
     let (d, r) = running_rollout(state, deployment_id)?;
     if r.canary.is_none() {
         return reject(

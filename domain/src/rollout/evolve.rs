@@ -1,21 +1,22 @@
 //! Folding a rollout's events into the cell's state.
 
+use crate::event as ev;
 use std::collections::BTreeSet;
 
-use crate::event::RolloutTrigger;
 use crate::ids::DeploymentId;
 use crate::state::{Rollout, State, count_other_revision};
 
 impl State {
-    pub(crate) fn on_rollout_started(
-        &mut self,
-        deployment_id: &DeploymentId,
-        rollout: &u64,
-        from: &u64,
-        to: &u64,
-        trigger: &RolloutTrigger,
-        canary: &Option<u32>,
-    ) {
+    pub(crate) fn on_rollout_started(&mut self, e: &ev::RolloutStarted) {
+        let ev::RolloutStarted {
+            deployment_id,
+            rollout,
+            from,
+            to,
+            trigger,
+            canary,
+            ..
+        } = e;
         let before = self.anti_affinity_deployments_of(deployment_id);
         if let Some(d) = self.deployments.get_mut(deployment_id) {
             if let Some(t) = d.revisions.get(to) {
@@ -50,7 +51,8 @@ impl State {
             (self.anti_affinity_deployments + after).saturating_sub(before);
     }
 
-    pub(crate) fn on_rollout_promoted(&mut self, deployment_id: &DeploymentId) {
+    pub(crate) fn on_rollout_promoted(&mut self, e: &ev::RolloutPromoted) {
+        let ev::RolloutPromoted { deployment_id, .. } = e;
         if let Some(d) = self.deployments.get_mut(deployment_id) {
             if let Some(r) = d.rollout.as_mut() {
                 r.canary = None;
@@ -59,6 +61,7 @@ impl State {
         }
     }
 
+    /// Paused or resumed.
     pub(crate) fn on_rollout_paused(&mut self, deployment_id: &DeploymentId, paused: bool) {
         if let Some(d) = self.deployments.get_mut(deployment_id) {
             if let Some(r) = d.rollout.as_mut() {

@@ -1,20 +1,18 @@
 //! Deciding a service's commands: create, delete.
 
+use crate::command as cmd;
 use crate::decide::{Decision, reject, validation};
 use crate::event as ev;
 use crate::event::Event;
-use crate::ids::ServiceId;
-use crate::model::ServiceSpec;
 
 use crate::names::{FieldError, check_labels};
 use crate::rejection::RejectionCode;
 use crate::state::State;
 
-pub(crate) fn create_service(
-    state: &State,
-    service_id: &ServiceId,
-    spec: &ServiceSpec,
-) -> Decision {
+pub(crate) fn create_service(state: &State, c: &cmd::CreateService) -> Decision {
+    let cmd::CreateService {
+        service_id, spec, ..
+    } = c;
     if state.services.contains_key(service_id)
         || state
             .service_by_name(spec.namespace.as_str(), spec.name.as_str())
@@ -57,7 +55,8 @@ pub(crate) fn create_service(
     })])
 }
 
-pub(crate) fn delete_service(state: &State, service_id: &ServiceId) -> Decision {
+pub(crate) fn delete_service(state: &State, c: &cmd::DeleteService) -> Decision {
+    let cmd::DeleteService { service_id, .. } = c;
     match state.services.get(service_id) {
         None => reject(
             RejectionCode::NotFound,

@@ -1,11 +1,13 @@
 //! Folding a service's events into the cell's state.
 
-use crate::ids::ServiceId;
-use crate::model::ServiceSpec;
+use crate::event as ev;
 use crate::state::{Service, State};
 
 impl State {
-    pub(crate) fn on_service_created(&mut self, service_id: &ServiceId, spec: &ServiceSpec) {
+    pub(crate) fn on_service_created(&mut self, e: &ev::ServiceCreated) {
+        let ev::ServiceCreated {
+            service_id, spec, ..
+        } = e;
         self.services.insert(
             *service_id,
             Service {
@@ -16,7 +18,8 @@ impl State {
         );
     }
 
-    pub(crate) fn on_service_deleted(&mut self, service_id: &ServiceId) {
+    pub(crate) fn on_service_deleted(&mut self, e: &ev::ServiceDeleted) {
+        let ev::ServiceDeleted { service_id, .. } = e;
         self.services.remove(service_id);
     }
 }
