@@ -17,14 +17,8 @@ use serde_json::{Value, json};
 
 #[derive(Parser)]
 struct Args {
-    #[arg(long, env = "KAFKA_BROKERS")]
-    kafka_brokers: String,
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    database_url: String,
+    #[command(flatten)]
+    conn: load_tests::Conn,
     /// Measured writes per phase.
     #[arg(long, default_value_t = 300)]
     writes: usize,
@@ -181,7 +175,7 @@ async fn main() -> anyhow::Result<()> {
     let a = Args::parse();
     let run = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
     let kafka = KafkaConfig {
-        brokers: a.kafka_brokers.clone(),
+        brokers: a.conn.kafka_brokers.clone(),
         prefix: format!("lt{run}."),
     };
     println!("== raw limits");
@@ -191,7 +185,13 @@ async fn main() -> anyhow::Result<()> {
         "== setup: database, topics, control plane, {} hollow nodes",
         a.nodes
     );
-    let plane = Plane::start(kafka, &a.database_url, &format!("orch_lt_{run}"), a.nodes).await?;
+    let plane = Plane::start(
+        kafka,
+        &a.conn.database_url,
+        &format!("orch_lt_{run}"),
+        a.nodes,
+    )
+    .await?;
     let c = Arc::new(Client {
         http: reqwest::Client::new(),
         api: plane.api.clone(),

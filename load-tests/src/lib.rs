@@ -7,6 +7,19 @@ use anyhow::Context;
 use infra::kafka::KafkaConfig;
 use rdkafka::producer::FutureRecord;
 
+/// Where the broker and PostgreSQL are, for every benchmark program.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Conn {
+    #[arg(long, env = "KAFKA_BROKERS")]
+    pub kafka_brokers: String,
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub database_url: String,
+}
+
 /// Records/s an idempotent producer (acks=all) gets into the broker: 250-byte records.
 pub async fn raw_produce_rate(kafka: &KafkaConfig, n: u32) -> anyhow::Result<f64> {
     let producer = kafka.producer(5).context("producer")?;

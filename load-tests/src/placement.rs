@@ -13,14 +13,8 @@ use load_tests::{Plane, raw_produce_rate};
 
 #[derive(Parser)]
 struct Args {
-    #[arg(long, env = "KAFKA_BROKERS")]
-    kafka_brokers: String,
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    database_url: String,
+    #[command(flatten)]
+    conn: load_tests::Conn,
     #[arg(long, default_value_t = 1000)]
     pods: u32,
     #[arg(long, default_value_t = 100)]
@@ -41,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
     let a = Args::parse();
     let run = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
     let kafka = KafkaConfig {
-        brokers: a.kafka_brokers.clone(),
+        brokers: a.conn.kafka_brokers.clone(),
         prefix: format!("lt{run}."),
     };
 
@@ -55,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let plane = Plane::start(
         kafka.clone(),
-        &a.database_url,
+        &a.conn.database_url,
         &format!("orch_lt_{run}"),
         a.nodes,
     )

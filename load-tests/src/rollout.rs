@@ -22,14 +22,8 @@ struct Args {
     /// Replica counts to measure, one cluster each.
     #[arg(long, value_delimiter = ',', default_value = "10,100")]
     replicas: Vec<u32>,
-    #[arg(long, env = "KAFKA_BROKERS")]
-    kafka_brokers: String,
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    database_url: String,
+    #[command(flatten)]
+    conn: load_tests::Conn,
     /// The `orch` binary (default: beside this program).
     #[arg(long)]
     orch: Option<std::path::PathBuf>,
@@ -209,7 +203,7 @@ async fn main() -> anyhow::Result<()> {
 async fn run(a: &Args, orch: &std::path::Path, replicas: u32) -> anyhow::Result<String> {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let db = format!("orch_bench_rollout_{}", &id[..8]);
-    let (admin, url, pool) = load_tests::fresh_database(&a.database_url, &db).await?;
+    let (admin, url, pool) = load_tests::fresh_database(&a.conn.database_url, &db).await?;
     pool.close().await;
     let logs = std::env::temp_dir().join(format!("orch-bench-{}", &id[..8]));
     let mut child = tokio::process::Command::new(orch)
@@ -232,7 +226,7 @@ async fn run(a: &Args, orch: &std::path::Path, replicas: u32) -> anyhow::Result<
             "--log-dir",
         ])
         .arg(&logs)
-        .env("KAFKA_BROKERS", &a.kafka_brokers)
+        .env("KAFKA_BROKERS", &a.conn.kafka_brokers)
         .env("DATABASE_URL", &url)
         .env("ORCH_TOPIC_PREFIX", format!("bench{}.", &id[..8]))
         .env("RUST_LOG", "warn")

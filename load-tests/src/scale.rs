@@ -33,14 +33,8 @@ enum Preset {
 
 #[derive(Parser)]
 struct Args {
-    #[arg(long, env = "KAFKA_BROKERS")]
-    kafka_brokers: String,
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    database_url: String,
+    #[command(flatten)]
+    conn: load_tests::Conn,
     #[arg(long, value_enum, default_value = "small")]
     preset: Preset,
     /// Override the preset's node count (a multiple of 3 is used).
@@ -199,7 +193,7 @@ async fn main() -> anyhow::Result<()> {
     let p = plan(&a);
     let run = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
     let kafka = KafkaConfig {
-        brokers: a.kafka_brokers.clone(),
+        brokers: a.conn.kafka_brokers.clone(),
         prefix: format!("sc{run}."),
     };
     println!(
@@ -216,7 +210,7 @@ async fn main() -> anyhow::Result<()> {
     let raw = raw_produce_rate(&kafka, a.raw_records).await?;
     println!("  rdkafka -> broker produce (idempotent, acks=all, 250 B): {raw:.0} records/s");
     let db = format!("orch_scale_{run}");
-    let (admin, url, pool) = fresh_database(&a.database_url, &db).await?;
+    let (admin, url, pool) = fresh_database(&a.conn.database_url, &db).await?;
     let copy_rate = copy_rate(&pool, 200_000).await?;
     println!(
         "  PostgreSQL COPY into an event_log-shaped table (~600 B rows): {copy_rate:.0} rows/s"
