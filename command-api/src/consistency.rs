@@ -240,9 +240,16 @@ fn min_offset_of(req: &Request) -> Result<(Option<i64>, Option<Uri>), ApiError> 
     Ok((min, Uri::from_parts(parts).ok()))
 }
 
+/// What the middleware needs: how far the projections are, and where the log ends.
+#[derive(Clone)]
+pub struct Consistency {
+    pub projected: Projected,
+    pub outcomes: crate::outcome::Outcomes,
+}
+
 /// The middleware: waits for `minOffset` on reads, and stamps writes with their offset.
 pub async fn layer(
-    axum::extract::State(s): axum::extract::State<crate::routes::S>,
+    axum::extract::State(s): axum::extract::State<Consistency>,
     mut req: Request,
     next: Next,
 ) -> Response {

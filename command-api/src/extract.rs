@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::routes::{S, parse_id};
+use crate::state::S;
 
 /// The authenticated actor (from the bearer token), recorded on every event its request causes.
 pub struct Actor(pub String);
@@ -94,4 +94,14 @@ impl<T: DeserializeOwned> FromRequest<S> for Body<T> {
             .map_err(|e| ApiError::new(e.status(), "BODY_UNREADABLE", e.body_text()))?;
         crate::json::parse(&headers, &bytes).map(Body)
     }
+}
+
+pub fn parse_id(field: &str, s: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(s).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_ID",
+            format!("{field} '{s}' is not a UUID"),
+        )
+    })
 }

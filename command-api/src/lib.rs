@@ -13,7 +13,10 @@ mod error;
 mod extract;
 mod json;
 mod outcome;
+mod read;
 mod routes;
+mod state;
+mod write;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,22 +29,7 @@ use tokio_util::sync::CancellationToken;
 pub use auth::{Bootstrap, BootstrapError, bootstrap_admin, hash_token, issue_token};
 pub use error::ApiError;
 pub use outcome::Outcomes;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub bus: CommandBus,
-    pub heartbeats: infra::kafka::HeartbeatSender,
-    pub pool: PgPool,
-    pub outcomes: Outcomes,
-    pub auth: auth::TokenCache,
-    pub command_timeout: Duration,
-    /// For proxying to node agents (pod logs).
-    pub http: reqwest::Client,
-    /// `?asOf=` reads.
-    pub as_of: asof::AsOfReads,
-    /// How far the projections are, for `?minOffset=` reads.
-    pub projected: consistency::Projected,
-}
+pub use state::AppState;
 
 pub struct ApiConfig {
     pub command_timeout: Duration,

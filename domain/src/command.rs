@@ -5,10 +5,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use std::collections::BTreeMap;
-
-use crate::model::{Canary, Probe};
-
 pub use crate::deployment::commands::*;
 pub use crate::node::commands::*;
 pub use crate::pod::commands::*;
@@ -102,41 +98,6 @@ pub enum Command {
     DeletePod(DeletePod),
     ReportPodNotReady(ReportPodNotReady),
     ReportPodRestarted(ReportPodRestarted),
-}
-
-/// The fields of a deployment `PATCH`; absent = unchanged. Template
-/// fields make a new revision; `strategy` alone does not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct TemplatePatch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<crate::names::Image>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub args: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub env: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources: Option<crate::model::Resources>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<BTreeMap<String, String>>,
-    /// `Some(None)` removes the probe.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub readiness_probe: Option<Option<Probe>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub liveness_probe: Option<Option<Probe>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub startup_probe: Option<Option<Probe>>,
-    /// Only the fields given change (merged by the decider).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strategy: Option<crate::model::StrategyPatch>,
-    /// `Some(None)` removes the budget. Not part of the template.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disruption_budget: Option<Option<crate::model::DisruptionBudget>>,
-    /// Roll out to this many pods first and wait for `promote`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub canary: Option<Canary>,
 }
 
 impl Command {

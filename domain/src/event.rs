@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::ids::{PodId, derive_id};
+use crate::ids::derive_id;
 
 pub use crate::deployment::events::*;
 pub use crate::node::events::*;
@@ -168,66 +168,6 @@ impl Event {
             Event::CommandRejected(ev::CommandRejected { .. }) => (Command, command_id),
         };
         AggregateRef { kind, id }
-    }
-}
-
-/// Why a rollout started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RolloutTrigger {
-    /// The template changed (a new revision).
-    Update,
-    /// Someone asked to go back to an earlier revision.
-    Rollback,
-    /// The rollout controller stopped a failing rollout and went back.
-    AutoRollback,
-}
-
-impl RolloutTrigger {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            RolloutTrigger::Update => "UPDATE",
-            RolloutTrigger::Rollback => "ROLLBACK",
-            RolloutTrigger::AutoRollback => "AUTO_ROLLBACK",
-        }
-    }
-}
-
-/// Why a pod failed. A lost node is not the pod's fault (it does not count
-/// against a rollout); a container failure is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PodFailureCause {
-    /// Its node stopped heartbeating and was declared lost.
-    NodeLost,
-    /// Its node's agent reported it failed (a crash, a failed start, an image pull).
-    Container,
-}
-
-/// What made a pod leave its node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all_fields = "camelCase")]
-pub enum EvictionCause {
-    /// A higher-priority pod needed the room.
-    Preemption {
-        preemptor: PodId,
-        preemptor_priority: i32,
-        victim_priority: i32,
-    },
-    /// The node is being drained.
-    Drain,
-    /// A `NoExecute` taint the pod does not tolerate (or no longer: its toleration seconds ran out).
-    Taint { key: String },
-    /// Asked for through the eviction API.
-    Api,
-}
-
-impl EvictionCause {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            EvictionCause::Preemption { .. } => "Preemption",
-            EvictionCause::Drain => "Drain",
-            EvictionCause::Taint { .. } => "Taint",
-            EvictionCause::Api => "Api",
-        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod command;
 pub mod decide;
+mod decision;
 mod deployment;
 pub mod event;
 pub mod ids;

@@ -21,10 +21,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{AsOfQuery, S, execute, read_pool};
 use crate::error::ApiError;
 use crate::extract::{Actor, Body, DeploymentPath};
 use crate::json::ApiQuery;
+use crate::read::AsOfQuery;
+use crate::read::read_pool;
+use crate::state::S;
+use crate::write::execute;
 
 pub fn routes() -> Router<S> {
     Router::new()

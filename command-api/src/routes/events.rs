@@ -10,10 +10,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::S;
 use crate::error::ApiError;
 use crate::extract::Actor;
 use crate::json::ApiQuery;
+use crate::state::S;
 
 pub fn routes() -> Router<S> {
     Router::new().route("/api/v1/events", get(list))

@@ -7,36 +7,17 @@ mod openapi;
 mod pods;
 mod services;
 
-use domain::event as ev;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
-use domain::{CommandEnvelope, EventEnvelope, command::Command, event::Event};
-use uuid::Uuid;
 
-use crate::AppState;
 use crate::error::ApiError;
-
-pub type S = Arc<AppState>;
-
-/// `?asOf=<offset|RFC 3339 instant>`: read the projections as they were then.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AsOfQuery {
-    #[serde(rename = "asOf")]
-    pub as_of: Option<String>,
-}
-
-/// The pool a read uses: live, or the tables as of `as_of`.
-pub async fn read_pool(s: &S, as_of: Option<&str>) -> Result<sqlx::PgPool, ApiError> {
-    s.as_of.pool(&s.pool, as_of).await
-}
+use crate::state::S;
 
 pub fn router(state: S) -> Router {
     Router::new()
@@ -51,7 +32,10 @@ pub fn router(state: S) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            crate::consistency::Consistency {
+                projected: state.projected.clone(),
+                outcomes: state.outcomes.clone(),
+            },
             crate::consistency::layer,
         ))
         .layer(middleware::from_fn(observe))
@@ -79,57 +63,6 @@ async fn observe(req: Request, next: Next) -> Response {
     resp
 }
 
-/// Authenticate, derive the command id (the Idempotency-Key when given), send, wait.
-pub async fn execute(
-    state: &S,
-    headers: &HeaderMap,
-    actor: &str,
-    reason: Option<String>,
-    body: Command,
-) -> Result<Vec<EventEnvelope>, ApiError> {
-    let command_id = match headers.get("idempotency-key").map(|v| v.to_str()) {
-        Some(Ok(k)) if !k.is_empty() && k.len() <= 200 => {
-            domain::ids::derive_id(&[b"idempotency", actor.as_bytes(), k.as_bytes()])
-        }
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "INVALID_HEADER",
-                "Idempotency-Key must be 1 to 200 characters of text",
-            ));
-        }
-        None => Uuid::now_v7(),
-    };
-    let reason = reason.or_else(|| {
-        headers
-            .get("x-change-reason")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    });
-    let env = CommandEnvelope::new(command_id, actor, reason, body).with_reply();
-    let outcome = state
-        .outcomes
-        .submit(&state.bus, &state.pool, env, state.command_timeout)
-        .await?;
-    crate::consistency::record_written(outcome.offset);
-    let events = outcome.events;
-    if let Some(Event::CommandRejected(ev::CommandRejected {
-        code,
-        message,
-        fields,
-        ..
-    })) = events.first().map(|e| &e.body)
-    {
-        let mut e = ApiError::rejected(*code, message.clone());
-        e.fields = fields
-            .iter()
-            .map(|f| (f.field.clone(), f.message.clone()))
-            .collect();
-        return Err(e);
-    }
-    Ok(events)
-}
-
 /// `DELETE /api/v1/auth/token`: revoke the token this request presents.
 async fn revoke_token(
     axum::extract::State(s): axum::extract::State<S>,
@@ -141,14 +74,4 @@ async fn revoke_token(
     Ok(axum::Json(
         serde_json::json!({"actor": who, "status": "REVOKED"}),
     ))
-}
-
-pub fn parse_id(field: &str, s: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(s).map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_ID",
-            format!("{field} '{s}' is not a UUID"),
-        )
-    })
 }

@@ -17,10 +17,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{S, execute};
 use crate::error::ApiError;
 use crate::extract::{Actor, Body, NodePath};
 use crate::json::ApiQuery;
+use crate::state::S;
+use crate::write::execute;
 
 pub fn routes() -> Router<S> {
     Router::new()
@@ -95,9 +96,9 @@ async fn read(
     State(s): State<S>,
     _: Actor,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<super::AsOfQuery>,
+    ApiQuery(q): ApiQuery<crate::read::AsOfQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let pool = super::read_pool(&s, q.as_of.as_deref()).await?;
+    let pool = crate::read::read_pool(&s, q.as_of.as_deref()).await?;
     Ok(Json(node_json_in(&pool, node_ref(&id)?).await?))
 }
 
@@ -258,7 +259,7 @@ async fn health(
     _: Actor,
     ApiQuery(q): ApiQuery<HealthQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let pool = super::read_pool(&s, q.as_of.as_deref()).await?;
+    let pool = crate::read::read_pool(&s, q.as_of.as_deref()).await?;
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, name, zone, ready, condition, cpu_allocatable_milli - cpu_requested_milli,
                 mem_allocatable_mb - mem_requested_mb, pod_count, last_heartbeat, cpu_allocatable_milli, mem_allocatable_mb

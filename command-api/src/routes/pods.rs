@@ -9,9 +9,10 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{S, parse_id};
 use crate::error::ApiError;
+use crate::extract::parse_id;
 use crate::extract::{Actor, Body, PodPath};
+use crate::state::S;
 
 pub fn routes() -> Router<S> {
     Router::new()
@@ -173,7 +174,7 @@ async fn evict(
         crate::json::parse(&headers, &body)?
     };
     let reason = dto.reason.unwrap_or_else(|| format!("evicted by {actor}"));
-    let events = super::execute(
+    let events = crate::write::execute(
         &s,
         &headers,
         &actor,
@@ -235,7 +236,7 @@ async fn report(
             )]));
         }
     };
-    let events = super::execute(&s, &headers, &actor, dto.reason, command).await?;
+    let events = crate::write::execute(&s, &headers, &actor, dto.reason, command).await?;
     Ok(Json(
         json!({"podId": pod_id, "state": dto.state, "changed": !events.is_empty()}),
     ))
@@ -299,9 +300,9 @@ async fn read(
     State(s): State<S>,
     _: Actor,
     PodPath(id): PodPath,
-    crate::json::ApiQuery(q): crate::json::ApiQuery<super::AsOfQuery>,
+    crate::json::ApiQuery(q): crate::json::ApiQuery<crate::read::AsOfQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let pool = super::read_pool(&s, q.as_of.as_deref()).await?;
+    let pool = crate::read::read_pool(&s, q.as_of.as_deref()).await?;
     let row: Option<PodRow> = sqlx::query_as(&format!("{POD_SELECT} WHERE p.id = $1"))
         .bind(id)
         .fetch_optional(&pool)

@@ -16,9 +16,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{S, execute};
 use crate::error::ApiError;
 use crate::extract::{Actor, Body, ServicePath};
+use crate::state::S;
+use crate::write::execute;
 
 pub fn routes() -> Router<S> {
     Router::new()
@@ -123,9 +124,9 @@ async fn read(
     State(s): State<S>,
     _: Actor,
     ServicePath(id): ServicePath,
-    crate::json::ApiQuery(q): crate::json::ApiQuery<super::AsOfQuery>,
+    crate::json::ApiQuery(q): crate::json::ApiQuery<crate::read::AsOfQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let pool = super::read_pool(&s, q.as_of.as_deref()).await?;
+    let pool = crate::read::read_pool(&s, q.as_of.as_deref()).await?;
     let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE s.id = $1"))
         .bind(id)
         .fetch_optional(&pool)
@@ -137,9 +138,9 @@ async fn read(
 async fn list(
     State(s): State<S>,
     _: Actor,
-    crate::json::ApiQuery(q): crate::json::ApiQuery<super::AsOfQuery>,
+    crate::json::ApiQuery(q): crate::json::ApiQuery<crate::read::AsOfQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let pool = super::read_pool(&s, q.as_of.as_deref()).await?;
+    let pool = crate::read::read_pool(&s, q.as_of.as_deref()).await?;
     let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} ORDER BY s.namespace, s.name"))
         .fetch_all(&pool)
         .await?;

@@ -1,7 +1,7 @@
 //! Deciding a deployment's commands: create, scale, delete, undelete, update.
 
 use crate::command as cmd;
-use crate::decide::{Decision, MAX_REPLICAS, UsageTracker, reject, validation};
+use crate::decision::{Decision, MAX_REPLICAS, UsageTracker, reject, validation};
 use crate::event as ev;
 use crate::event::{Event, RolloutTrigger};
 use crate::model::{

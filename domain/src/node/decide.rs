@@ -1,7 +1,7 @@
 //! Deciding the node's commands: registration, liveness, cordon, drain, taints.
 
 use crate::command as cmd;
-use crate::decide::{Decision, UsageTracker, reject};
+use crate::decision::{Decision, UsageTracker, reject};
 use crate::event as ev;
 use crate::event::{Event, PodFailureCause};
 use crate::ids::{NodeId, PodId};

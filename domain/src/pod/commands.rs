@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::EvictionCause;
 use crate::ids::{DeploymentId, NodeId, PodId};
 use crate::model::Placement;
+use crate::pod::events::EvictionCause;
 
 /// Create the deployment's pod number `ordinal` (its `next_ordinal`)
 /// from `revision` (default: the deployment's current one).

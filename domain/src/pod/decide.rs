@@ -4,7 +4,7 @@ use crate::command as cmd;
 use crate::event as ev;
 use std::collections::HashMap;
 
-use crate::decide::{Decision, UsageTracker, pod_on_node, reject};
+use crate::decision::{Decision, UsageTracker, pod_on_node, reject};
 use crate::event::{Event, EvictionCause, PodFailureCause};
 use crate::ids::{DeploymentId, PodId};
 use crate::model::{NodeUsage, PodPhase};

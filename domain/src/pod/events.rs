@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{EvictionCause, PodFailureCause};
 use crate::ids::{DeploymentId, NodeId, PodId};
 use crate::model::{NodeUsage, Placement, Resources};
 use crate::names::{Image, Name};
@@ -103,4 +102,43 @@ pub struct PodRestarted {
     pub restarts: u32,
     pub backoff_ms: u64,
     pub reason: String,
+}
+
+/// Why a pod failed. A lost node is not the pod's fault (it does not count
+/// against a rollout); a container failure is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PodFailureCause {
+    /// Its node stopped heartbeating and was declared lost.
+    NodeLost,
+    /// Its node's agent reported it failed (a crash, a failed start, an image pull).
+    Container,
+}
+
+/// What made a pod leave its node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all_fields = "camelCase")]
+pub enum EvictionCause {
+    /// A higher-priority pod needed the room.
+    Preemption {
+        preemptor: PodId,
+        preemptor_priority: i32,
+        victim_priority: i32,
+    },
+    /// The node is being drained.
+    Drain,
+    /// A `NoExecute` taint the pod does not tolerate (or no longer: its toleration seconds ran out).
+    Taint { key: String },
+    /// Asked for through the eviction API.
+    Api,
+}
+
+impl EvictionCause {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EvictionCause::Preemption { .. } => "Preemption",
+            EvictionCause::Drain => "Drain",
+            EvictionCause::Taint { .. } => "Taint",
+            EvictionCause::Api => "Api",
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Deciding a rollout's commands: rollback, abort, pause, resume, promote, complete, fail.
 
 use crate::command as cmd;
-use crate::decide::{Decision, reject};
+use crate::decision::{Decision, reject};
 use crate::event as ev;
 use crate::event::{Event, RolloutTrigger};
 use crate::ids::DeploymentId;

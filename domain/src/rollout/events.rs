@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::RolloutTrigger;
 use crate::ids::DeploymentId;
 
 /// Rollout number `rollout` moves the pods from revision `from` to `to`.
@@ -68,4 +67,25 @@ pub struct RolloutRolledBack {
     pub to: u64,
     pub automatic: bool,
     pub reason: String,
+}
+
+/// Why a rollout started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RolloutTrigger {
+    /// The template changed (a new revision).
+    Update,
+    /// Someone asked to go back to an earlier revision.
+    Rollback,
+    /// The rollout controller stopped a failing rollout and went back.
+    AutoRollback,
+}
+
+impl RolloutTrigger {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RolloutTrigger::Update => "UPDATE",
+            RolloutTrigger::Rollback => "ROLLBACK",
+            RolloutTrigger::AutoRollback => "AUTO_ROLLBACK",
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Deciding a service's commands: create, delete.
 
 use crate::command as cmd;
-use crate::decide::{Decision, reject, validation};
+use crate::decision::{Decision, reject, validation};
 use crate::event as ev;
 use crate::event::Event;
 

@@ -1,0 +1,61 @@
+//! The write path every mutating route takes: a command from the request,
+//! sent to the log, answered with the decider's events (or its rejection).
+
+use axum::http::{HeaderMap, StatusCode};
+use domain::event as ev;
+use domain::{CommandEnvelope, EventEnvelope, command::Command, event::Event};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::S;
+
+/// Authenticate, derive the command id (the Idempotency-Key when given), send, wait.
+pub async fn execute(
+    state: &S,
+    headers: &HeaderMap,
+    actor: &str,
+    reason: Option<String>,
+    body: Command,
+) -> Result<Vec<EventEnvelope>, ApiError> {
+    let command_id = match headers.get("idempotency-key").map(|v| v.to_str()) {
+        Some(Ok(k)) if !k.is_empty() && k.len() <= 200 => {
+            domain::ids::derive_id(&[b"idempotency", actor.as_bytes(), k.as_bytes()])
+        }
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_HEADER",
+                "Idempotency-Key must be 1 to 200 characters of text",
+            ));
+        }
+        None => Uuid::now_v7(),
+    };
+    let reason = reason.or_else(|| {
+        headers
+            .get("x-change-reason")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    });
+    let env = CommandEnvelope::new(command_id, actor, reason, body).with_reply();
+    let outcome = state
+        .outcomes
+        .submit(&state.bus, &state.pool, env, state.command_timeout)
+        .await?;
+    crate::consistency::record_written(outcome.offset);
+    let events = outcome.events;
+    if let Some(Event::CommandRejected(ev::CommandRejected {
+        code,
+        message,
+        fields,
+        ..
+    })) = events.first().map(|e| &e.body)
+    {
+        let mut e = ApiError::rejected(*code, message.clone());
+        e.fields = fields
+            .iter()
+            .map(|f| (f.field.clone(), f.message.clone()))
+            .collect();
+        return Err(e);
+    }
+    Ok(events)
+}

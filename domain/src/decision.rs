@@ -1,0 +1,76 @@
+//! The rules several slices' decisions share: the decision type, a
+//! rejection by code or by field errors, a pod on the node that reports it,
+//! and node usage released pod by pod.
+
+use crate::event::Event;
+use crate::ids::{NodeId, PodId};
+use crate::model::NodeUsage;
+use crate::names::FieldError;
+use crate::rejection::{Rejection, RejectionCode};
+use crate::state::State;
+
+/// Most replicas one deployment may ask for.
+pub const MAX_REPLICAS: u32 = 100_000;
+
+/// What a command decides: the events it causes, or why it is refused.
+pub(crate) type Decision = Result<Vec<Event>, Rejection>;
+
+pub(crate) fn reject(code: RejectionCode, message: impl Into<String>) -> Decision {
+    Err(Rejection::new(code, message))
+}
+
+pub(crate) fn pod_on_node<'s>(
+    state: &'s State,
+    pod_id: &PodId,
+    node_id: &NodeId,
+) -> Result<&'s crate::state::Pod, Rejection> {
+    let Some(pod) = state.pods.get(pod_id) else {
+        return Err(Rejection::new(
+            RejectionCode::NotFound,
+            format!("pod {pod_id} not found"),
+        ));
+    };
+    if pod.node != Some(*node_id) {
+        return Err(Rejection::new(
+            RejectionCode::PodNotOnNode,
+            format!("pod {pod_id} is not bound to node {node_id}"),
+        ));
+    }
+    Ok(pod)
+}
+
+/// Node usage as a sequence of releases lowers it, one event at a time.
+#[derive(Default)]
+pub(crate) struct UsageTracker {
+    pub(crate) current: std::collections::HashMap<NodeId, NodeUsage>,
+}
+
+impl UsageTracker {
+    pub(crate) fn release(
+        &mut self,
+        state: &State,
+        pod_id: &PodId,
+        node: Option<NodeId>,
+    ) -> Option<NodeUsage> {
+        let node_id = node?;
+        let node = state.nodes.get(&node_id)?;
+        let pod = state.pods.get(pod_id)?;
+        let u = self.current.entry(node_id).or_insert_with(|| node.usage());
+        u.cpu_requested_milli = u.cpu_requested_milli.saturating_sub(pod.cpu_milli as u64);
+        u.mem_requested_mb = u.mem_requested_mb.saturating_sub(pod.mem_mb as u64);
+        u.pods = u.pods.saturating_sub(1);
+        Some(*u)
+    }
+}
+
+pub(crate) fn validation(errors: &[FieldError]) -> Rejection {
+    let message = errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Rejection {
+        fields: errors.to_vec(),
+        ..Rejection::new(RejectionCode::ValidationFailed, message)
+    }
+}
