@@ -593,24 +593,22 @@ pub fn evictions(state: &State, now_ms: i64, retry_ms: i64) -> Vec<Planned> {
 /// Pod garbage collection: a pod that failed or was evicted (and so was
 /// replaced by its controller) is deleted `ttl_ms` after it ended, so the
 /// live state and the pod listings hold only pods that may still run; the
-/// log keeps every one of them. `ended` gives when (ms since epoch) and why a
-/// pod ended, `None` for one ended before this view started watching, which
-/// counts as ended at `watch_started_ms`. At most `max` per pass, oldest first.
-pub fn pod_gc(
+/// log keeps every one of them. `ended` lists the pods that ended (when, in
+/// ms since epoch, and why): the candidates, so a pass costs nothing for the
+/// pods that run. At most `max` per pass, oldest first.
+pub fn pod_gc<'a>(
     state: &State,
-    ended: impl Fn(PodId) -> Option<(i64, String)>,
+    ended: impl IntoIterator<Item = (PodId, i64, &'a str)>,
     now_ms: i64,
-    watch_started_ms: i64,
     ttl_ms: i64,
     max: usize,
 ) -> Vec<Planned> {
-    let mut due: Vec<(i64, &Pod, String)> = state
-        .pods
-        .values()
-        .filter(|p| p.phase == PodPhase::Failed)
-        .filter_map(|p| {
-            let (at, why) = ended(p.id).unwrap_or((watch_started_ms, String::new()));
-            (now_ms - at >= ttl_ms).then_some((at, p, why))
+    let mut due: Vec<(i64, &Pod, &str)> = ended
+        .into_iter()
+        .filter(|(_, at, _)| now_ms - at >= ttl_ms)
+        .filter_map(|(id, at, why)| {
+            let p = state.pods.get(&id)?;
+            (p.phase == PodPhase::Failed).then_some((at, p, why))
         })
         .collect();
     due.sort_by_key(|(at, p, _)| (*at, p.id));

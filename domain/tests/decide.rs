@@ -497,10 +497,11 @@ fn a_pod_that_failed_is_deleted_a_ttl_after_it_ended_and_leaves_the_state() {
         reason: "exit 1".into(),
     }))
     .unwrap();
-    let ended = |p: PodId| (p == failed).then(|| (10_000, "exit 1".to_string()));
-    // Within its ttl it stays, and a live pod is never collected.
-    assert!(pod_gc(&g.state, ended, 39_999, 0, 30_000, 100).is_empty());
-    let plan = pod_gc(&g.state, ended, 40_000, 0, 30_000, 100);
+    // The reconciler lists the pods that ended; a live one listed by mistake is never collected.
+    let ended = || [(failed, 10_000, "exit 1"), (alive, 0, "")];
+    // Within its ttl it stays.
+    assert!(pod_gc(&g.state, ended(), 39_999, 30_000, 100).is_empty());
+    let plan = pod_gc(&g.state, ended(), 40_000, 30_000, 100);
     assert_eq!(plan.len(), 1, "{plan:?}");
     let Command::DeletePod(cmd::DeletePod { pod_id, reason, .. }) = &plan[0].command else {
         panic!("{plan:?}")
@@ -518,7 +519,7 @@ fn a_pod_that_failed_is_deleted_a_ttl_after_it_ended_and_leaves_the_state() {
     );
     assert!(!g.state.pods.contains_key(&failed));
     assert_eq!(g.state.deployments[&d].live, live_before, "it was not live");
-    assert!(pod_gc(&g.state, ended, 90_000, 0, 30_000, 100).is_empty());
+    assert!(pod_gc(&g.state, ended(), 90_000, 30_000, 100).is_empty());
     // The same pass twice asks with the same id: the decider drops the duplicate.
     assert!(g.when(plan[0].command.clone()).unwrap().is_empty());
 }

@@ -226,9 +226,8 @@ pub async fn run(
                 let ended = ended_at.lock().unwrap();
                 planned.extend(reconcile::pod_gc(
                     &state,
-                    |p| ended.get(&p).cloned(),
+                    ended.iter().map(|(p, (at, why))| (*p, *at, why.as_str())),
                     now_ms,
-                    watch_started,
                     cfg.failed_pod_ttl.as_millis() as i64,
                     1000,
                 ));
