@@ -7,6 +7,7 @@
 mod changes;
 mod heartbeats;
 mod run;
+pub mod tables;
 pub mod timetravel;
 
 pub use changes::Changes;

@@ -184,28 +184,13 @@ pub(crate) async fn store_offset(
     Ok(())
 }
 
-/// One md5 per projection table over every column that comes from the log
-/// (not `last_heartbeat`, which comes from the heartbeat topic): equal
-/// checksums mean equal tables.
+/// One md5 per projection table (the registry in `tables`): equal checksums
+/// mean equal tables.
 pub async fn table_checksums(conn: &mut sqlx::PgConnection) -> Result<Vec<(String, String)>> {
-    let queries = [
-        ("workload_def", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY id), '')) FROM workload_def t"),
-        ("pod_instance", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY id), '')) FROM pod_instance t"),
-        (
-            "node_status",
-            "SELECT md5(COALESCE(string_agg((id, name, zone, cpu_total_milli, mem_total_mb, cpu_allocatable_milli,
-               mem_allocatable_mb, cpu_requested_milli, mem_requested_mb, pod_count, ready, condition, labels, taints,
-               registered_at, updated_at)::text, '|' ORDER BY id), '')) FROM node_status",
-        ),
-        ("rollout_history", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY id), '')) FROM rollout_history t"),
-        ("deployment_revision", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY workload_id, revision), '')) FROM deployment_revision t"),
-        ("service", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY id), '')) FROM service t"),
-        ("event_log", "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY log_offset, batch_index), '')) FROM event_log t"),
-    ];
     let mut out = Vec::new();
-    for (table, q) in queries {
-        let (sum,): (String,) = sqlx::query_as(q).fetch_one(&mut *conn).await?;
-        out.push((table.to_string(), sum));
+    for t in crate::tables::TABLES {
+        let (sum,): (String,) = sqlx::query_as(t.checksum_sql).fetch_one(&mut *conn).await?;
+        out.push((t.name.to_string(), sum));
     }
     Ok(out)
 }

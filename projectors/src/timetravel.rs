@@ -15,18 +15,6 @@ use tokio_util::sync::CancellationToken;
 use crate::run::{Progress, ProjectorConfig};
 use crate::{Error, Result};
 
-/// The tables a projector rewrites: what a snapshot copies. `event_log` is
-/// append-only, so a snapshot does not copy it: a build takes the live
-/// table's rows before the snapshot's offset instead.
-pub const SNAPSHOT_TABLES: &[&str] = &[
-    "workload_def",
-    "pod_instance",
-    "node_status",
-    "rollout_history",
-    "deployment_revision",
-    "service",
-];
-
 /// A point of the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AsOf {
@@ -187,7 +175,7 @@ pub async fn materialize(m: &Materialize, live: &PgPool) -> Result<Built> {
                 .fetch_one(live)
                 .await?;
             let mut tx = pool.begin().await?;
-            for t in SNAPSHOT_TABLES {
+            for t in crate::tables::snapshot_tables() {
                 sqlx::query(&format!(
                     "INSERT INTO \"{}\".{t} SELECT * FROM \"{name}\".{t}",
                     m.schema
@@ -389,7 +377,7 @@ pub async fn take_snapshot(live: &PgPool, topic: &str) -> Result<Option<(String,
     sqlx::query(&format!("CREATE SCHEMA \"{name}\""))
         .execute(&mut *tx)
         .await?;
-    for t in SNAPSHOT_TABLES {
+    for t in crate::tables::snapshot_tables() {
         sqlx::query(&format!("CREATE TABLE \"{name}\".{t} AS TABLE {t}"))
             .execute(&mut *tx)
             .await?;
