@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use infra::kafka::KafkaConfig;
-use load_tests::{Plane, raw_produce_rate};
+use load_tests::Plane;
 use serde_json::{Value, json};
 
 #[derive(Parser)]
@@ -168,19 +167,8 @@ fn report(label: &str, mut ph: Phase) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter("warn")
-        .with_writer(std::io::stderr)
-        .init();
     let a = Args::parse();
-    let run = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
-    let kafka = KafkaConfig {
-        brokers: a.conn.kafka_brokers.clone(),
-        prefix: format!("lt{run}."),
-    };
-    println!("== raw limits");
-    let raw = raw_produce_rate(&kafka, a.raw_records).await?;
-    println!("broker produce (idempotent, acks=all, 250 B records): {raw:.0} records/s");
+    let (kafka, run, _) = a.conn.begin(a.raw_records).await?;
     println!(
         "== setup: database, topics, control plane, {} hollow nodes",
         a.nodes

@@ -20,6 +20,27 @@ pub struct Conn {
     pub database_url: String,
 }
 
+impl Conn {
+    /// Logging to stderr, a topic prefix of this run's own, and the raw
+    /// produce rate (printed): how every end-to-end benchmark starts.
+    /// Returns the log's config, the run id and the rate.
+    pub async fn begin(&self, raw_records: u32) -> anyhow::Result<(KafkaConfig, String, f64)> {
+        tracing_subscriber::fmt()
+            .with_env_filter("warn")
+            .with_writer(std::io::stderr)
+            .init();
+        let run = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+        let kafka = KafkaConfig {
+            brokers: self.kafka_brokers.clone(),
+            prefix: format!("lt{run}."),
+        };
+        println!("== raw limits");
+        let raw = raw_produce_rate(&kafka, raw_records).await?;
+        println!("broker produce (idempotent, acks=all, 250 B records): {raw:.0} records/s");
+        Ok((kafka, run, raw))
+    }
+}
+
 /// Records/s an idempotent producer (acks=all) gets into the broker: 250-byte records.
 pub async fn raw_produce_rate(kafka: &KafkaConfig, n: u32) -> anyhow::Result<f64> {
     let producer = kafka.producer(5).context("producer")?;

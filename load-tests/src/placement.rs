@@ -8,8 +8,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use infra::kafka::KafkaConfig;
-use load_tests::{Plane, raw_produce_rate};
+use load_tests::Plane;
 
 #[derive(Parser)]
 struct Args {
@@ -28,20 +27,8 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter("warn")
-        .with_writer(std::io::stderr)
-        .init();
     let a = Args::parse();
-    let run = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
-    let kafka = KafkaConfig {
-        brokers: a.conn.kafka_brokers.clone(),
-        prefix: format!("lt{run}."),
-    };
-
-    println!("== raw limits");
-    let raw = raw_produce_rate(&kafka, a.raw_records).await?;
-    println!("broker produce (idempotent, acks=all, 250 B records): {raw:.0} records/s");
+    let (kafka, run, raw) = a.conn.begin(a.raw_records).await?;
 
     println!(
         "== setup: database, topics, control plane, {} hollow nodes",
