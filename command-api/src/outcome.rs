@@ -130,13 +130,10 @@ async fn recorded(pool: &PgPool, command_id: Uuid) -> Result<Option<Outcome>, Ap
     let mut out = Vec::with_capacity(rows.len());
     let offset = rows[0].log_offset;
     for r in rows {
-        let kind = match r.aggregate_kind.as_str() {
-            "node" => "Node",
-            "pod" => "Pod",
-            "deployment" => "Deployment",
-            "service" => "Service",
-            _ => "Command",
-        };
+        let kind: domain::AggregateKind = r
+            .aggregate_kind
+            .parse()
+            .unwrap_or(domain::AggregateKind::Command);
         // Through the upcasting decoder: the row may be from an older release.
         let envelope = serde_json::json!({
             "eventId": r.event_id, "causationId": r.causation_id, "correlationId": r.correlation_id,

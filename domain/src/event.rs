@@ -28,7 +28,22 @@ pub const SCHEMA_VERSION: u16 = 2;
 /// tests require a sample of each under `tests/golden/v<SCHEMA_VERSION>/`.
 pub const EVENT_TYPES: &[&str] = <Event as strum::VariantNames>::VARIANTS;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// `as_str` / `FromStr` / `VARIANTS` give the lowercase names `event_log`
+/// and the events API use; serde writes the variant names.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum AggregateKind {
     Node,
     Pod,
@@ -39,13 +54,7 @@ pub enum AggregateKind {
 
 impl AggregateKind {
     pub fn as_str(&self) -> &'static str {
-        match self {
-            AggregateKind::Node => "node",
-            AggregateKind::Pod => "pod",
-            AggregateKind::Deployment => "deployment",
-            AggregateKind::Service => "service",
-            AggregateKind::Command => "command",
-        }
+        self.into()
     }
 }
 

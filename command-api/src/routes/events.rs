@@ -87,11 +87,15 @@ async fn list(
         None => None,
     };
     if let Some(k) = q.kind.as_deref()
-        && !["node", "pod", "deployment", "service", "command"].contains(&k)
+        && k.parse::<domain::AggregateKind>().is_err()
     {
+        use strum::VariantNames;
         return Err(bad(
             "INVALID_QUERY",
-            format!("kind '{k}' is not one of node, pod, deployment, service, command"),
+            format!(
+                "kind '{k}' is not one of {}",
+                domain::AggregateKind::VARIANTS.join(", ")
+            ),
         ));
     }
     let desc = match q.order.as_deref() {
