@@ -374,7 +374,14 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
             command_api::Bootstrap::Given => "as given".into(),
         };
         tracing::info!(revoked, "bootstrap admin token: {kept}");
-        let token = (token, kept, revoked);
+        let note = format!(
+            "(admin token {kept}{}; `orch token revoke` revokes it, and the next start mints a new one)",
+            if revoked > 0 {
+                format!("; {revoked} earlier bootstrap token(s) revoked")
+            } else {
+                String::new()
+            }
+        );
         let router = command_api::build(
             &kafka,
             pool.clone(),
@@ -390,7 +397,7 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {}", a.listen))?;
         let addr = listener.local_addr()?;
-        api_addr = Some((addr, token));
+        api_addr = Some((addr, token, note));
         let s = shutdown.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router)
@@ -449,21 +456,10 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
     }
     println!("orch is up: components {}", a.components.join(","));
     println!("KAFKA {}", kafka.brokers);
-    let api_for_demo = api_addr
-        .as_ref()
-        .map(|(addr, (token, _, _))| (*addr, token.clone()));
-    if let Some((addr, token)) = api_addr {
+    if let Some((addr, token, note)) = &api_addr {
         println!("API http://{addr}");
-        let (token, kept, revoked) = token;
         println!("TOKEN {token}");
-        println!(
-            "(admin token {kept}{}; `orch token revoke` revokes it, and the next start mints a new one)",
-            if revoked > 0 {
-                format!("; {revoked} earlier bootstrap token(s) revoked")
-            } else {
-                String::new()
-            }
-        );
+        println!("{note}");
         println!("try: curl -H 'Authorization: Bearer {token}' http://{addr}/api/v1/nodes/health");
     }
     if let Some(addr) = metrics_addr {
@@ -477,8 +473,8 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
     }
     println!("READY");
     if a.demo_deployment {
-        match &api_for_demo {
-            Some((addr, token)) => {
+        match &api_addr {
+            Some((addr, token, _)) => {
                 tokio::spawn(create_demo_deployment(
                     format!("http://{addr}"),
                     token.clone(),
