@@ -3,11 +3,11 @@
 //! and node usage released pod by pod.
 
 use crate::event::Event;
-use crate::ids::{NodeId, PodId};
+use crate::ids::{DeploymentId, NodeId, PodId};
 use crate::model::NodeUsage;
 use crate::names::FieldError;
 use crate::rejection::{Rejection, RejectionCode};
-use crate::state::State;
+use crate::state::{Deployment, State};
 
 /// Most replicas one deployment may ask for.
 pub const MAX_REPLICAS: u32 = 100_000;
@@ -17,6 +17,19 @@ pub(crate) type Decision = Result<Vec<Event>, Rejection>;
 
 pub(crate) fn reject(code: RejectionCode, message: impl Into<String>) -> Decision {
     Err(Rejection::new(code, message))
+}
+
+/// The deployment a command names, or `404 NOT_FOUND`.
+pub(crate) fn deployment<'s>(
+    state: &'s State,
+    deployment_id: &DeploymentId,
+) -> Result<&'s Deployment, Rejection> {
+    state.deployments.get(deployment_id).ok_or_else(|| {
+        Rejection::new(
+            RejectionCode::NotFound,
+            format!("deployment {deployment_id} not found"),
+        )
+    })
 }
 
 pub(crate) fn pod_on_node<'s>(

@@ -1,7 +1,7 @@
 //! Deciding a deployment's commands: create, scale, delete, undelete, update.
 
 use crate::command as cmd;
-use crate::decision::{Decision, MAX_REPLICAS, UsageTracker, reject, validation};
+use crate::decision::{Decision, MAX_REPLICAS, UsageTracker, deployment, reject, validation};
 use crate::event as ev;
 use crate::event::{Event, RolloutTrigger};
 use crate::model::{
@@ -53,12 +53,7 @@ pub(crate) fn scale_deployment(state: &State, c: &cmd::ScaleDeployment) -> Decis
         replicas,
         ..
     } = c;
-    let Some(d) = state.deployments.get(deployment_id) else {
-        return reject(
-            RejectionCode::NotFound,
-            format!("deployment {deployment_id} not found"),
-        );
-    };
+    let d = deployment(state, deployment_id)?;
     if *replicas > MAX_REPLICAS {
         return reject(
             RejectionCode::ValidationFailed,
@@ -77,12 +72,7 @@ pub(crate) fn scale_deployment(state: &State, c: &cmd::ScaleDeployment) -> Decis
 
 pub(crate) fn delete_deployment(state: &State, c: &cmd::DeleteDeployment) -> Decision {
     let cmd::DeleteDeployment { deployment_id, .. } = c;
-    let Some(d) = state.deployments.get(deployment_id) else {
-        return reject(
-            RejectionCode::NotFound,
-            format!("deployment {deployment_id} not found"),
-        );
-    };
+    let d = deployment(state, deployment_id)?;
     let mut events = Vec::with_capacity(d.pods.len() + 2);
     // A rollout in progress ends with the deployment, not silently.
     if let Some(r) = &d.rollout {
@@ -145,12 +135,7 @@ pub(crate) fn update_deployment(state: &State, c: &cmd::UpdateDeployment) -> Dec
         patch,
         ..
     } = c;
-    let Some(d) = state.deployments.get(deployment_id) else {
-        return reject(
-            RejectionCode::NotFound,
-            format!("deployment {deployment_id} not found"),
-        );
-    };
+    let d = deployment(state, deployment_id)?;
     let mut spec = d.spec.clone();
     if let Some(v) = &patch.image {
         spec.image = v.clone();

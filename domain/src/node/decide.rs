@@ -7,7 +7,7 @@ use crate::event::{Event, PodFailureCause};
 use crate::ids::{NodeId, PodId};
 use crate::model::NodeCondition;
 
-use crate::rejection::RejectionCode;
+use crate::rejection::{Rejection, RejectionCode};
 use crate::state::{Node, State};
 
 pub(crate) fn register_node(state: &State, c: &cmd::RegisterNode) -> Decision {
@@ -46,14 +46,11 @@ pub(crate) fn register_node(state: &State, c: &cmd::RegisterNode) -> Decision {
 
 pub(crate) fn mark_node_ready(state: &State, c: &cmd::MarkNodeReady) -> Decision {
     let cmd::MarkNodeReady { node_id, .. } = c;
-    match state.nodes.get(node_id) {
-        None => reject(
-            RejectionCode::NotFound,
-            format!("node {node_id} is not registered"),
-        ),
-        Some(n) if n.condition == NodeCondition::Ready => Ok(vec![]),
-        Some(_) => Ok(vec![Event::NodeReady(ev::NodeReady { node_id: *node_id })]),
+    let n = registered(state, node_id)?;
+    if n.condition == NodeCondition::Ready {
+        return Ok(vec![]);
     }
+    Ok(vec![Event::NodeReady(ev::NodeReady { node_id: *node_id })])
 }
 
 pub(crate) fn mark_node_not_ready(state: &State, c: &cmd::MarkNodeNotReady) -> Decision {
@@ -62,17 +59,14 @@ pub(crate) fn mark_node_not_ready(state: &State, c: &cmd::MarkNodeNotReady) -> D
         silent_for_ms,
         ..
     } = c;
-    match state.nodes.get(node_id) {
-        None => reject(
-            RejectionCode::NotFound,
-            format!("node {node_id} is not registered"),
-        ),
-        Some(n) if n.condition != NodeCondition::Ready => Ok(vec![]),
-        Some(_) => Ok(vec![Event::NodeNotReady(ev::NodeNotReady {
-            node_id: *node_id,
-            silent_for_ms: *silent_for_ms,
-        })]),
+    let n = registered(state, node_id)?;
+    if n.condition != NodeCondition::Ready {
+        return Ok(vec![]);
     }
+    Ok(vec![Event::NodeNotReady(ev::NodeNotReady {
+        node_id: *node_id,
+        silent_for_ms: *silent_for_ms,
+    })])
 }
 
 pub(crate) fn mark_node_lost(state: &State, c: &cmd::MarkNodeLost) -> Decision {
@@ -81,59 +75,48 @@ pub(crate) fn mark_node_lost(state: &State, c: &cmd::MarkNodeLost) -> Decision {
         silent_for_ms,
         ..
     } = c;
-    match state.nodes.get(node_id) {
-        None => reject(
-            RejectionCode::NotFound,
-            format!("node {node_id} is not registered"),
-        ),
-        Some(n) if n.condition == NodeCondition::Lost => Ok(vec![]),
-        Some(n) => Ok(node_lost(state, n, *silent_for_ms)),
+    let n = registered(state, node_id)?;
+    if n.condition == NodeCondition::Lost {
+        return Ok(vec![]);
     }
+    Ok(node_lost(state, n, *silent_for_ms))
 }
 
 pub(crate) fn uncordon_node(state: &State, c: &cmd::UncordonNode) -> Decision {
     let cmd::UncordonNode { node_id, .. } = c;
-    match state.nodes.get(node_id) {
-        None => reject(
-            RejectionCode::NotFound,
-            format!("node {node_id} is not registered"),
-        ),
-        Some(n) if !n.unschedulable => Ok(vec![]),
-        Some(_) => Ok(vec![Event::NodeUncordoned(ev::NodeUncordoned {
-            node_id: *node_id,
-        })]),
+    let n = registered(state, node_id)?;
+    if !n.unschedulable {
+        return Ok(vec![]);
     }
+    Ok(vec![Event::NodeUncordoned(ev::NodeUncordoned {
+        node_id: *node_id,
+    })])
 }
 
 pub(crate) fn set_node_taints(state: &State, c: &cmd::SetNodeTaints) -> Decision {
     let cmd::SetNodeTaints {
         node_id, taints, ..
     } = c;
-    match state.nodes.get(node_id) {
-        None => reject(
-            RejectionCode::NotFound,
-            format!("node {node_id} is not registered"),
-        ),
-        Some(n) if n.spec.taints == *taints => Ok(vec![]),
-        Some(_) => {
-            let mut seen = std::collections::HashSet::new();
-            for t in taints {
-                if t.key.is_empty() || !seen.insert((t.key.as_str(), t.effect)) {
-                    return reject(
-                        RejectionCode::ValidationFailed,
-                        format!(
-                            "taints: key '{}' is empty or repeated for one effect",
-                            t.key
-                        ),
-                    );
-                }
-            }
-            Ok(vec![Event::NodeTaintsChanged(ev::NodeTaintsChanged {
-                node_id: *node_id,
-                taints: taints.clone(),
-            })])
+    let n = registered(state, node_id)?;
+    if n.spec.taints == *taints {
+        return Ok(vec![]);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for t in taints {
+        if t.key.is_empty() || !seen.insert((t.key.as_str(), t.effect)) {
+            return reject(
+                RejectionCode::ValidationFailed,
+                format!(
+                    "taints: key '{}' is empty or repeated for one effect",
+                    t.key
+                ),
+            );
         }
     }
+    Ok(vec![Event::NodeTaintsChanged(ev::NodeTaintsChanged {
+        node_id: *node_id,
+        taints: taints.clone(),
+    })])
 }
 
 pub(crate) fn cordon_node(state: &State, c: &cmd::CordonNode) -> Decision {
@@ -148,17 +131,24 @@ pub(crate) fn drain_node(state: &State, c: &cmd::DrainNode) -> Decision {
 
 /// Cordon (no new pods), and with `drain` evict every pod within the budgets.
 fn cordon(state: &State, node_id: &NodeId, drain: bool) -> Decision {
-    match state.nodes.get(node_id) {
-        None => reject(
+    let n = registered(state, node_id)?;
+    if n.unschedulable && (n.draining || !drain) {
+        return Ok(vec![]);
+    }
+    Ok(vec![Event::NodeCordoned(ev::NodeCordoned {
+        node_id: *node_id,
+        drain,
+    })])
+}
+
+/// The node a command names, or `404 NOT_FOUND`.
+fn registered<'s>(state: &'s State, node_id: &NodeId) -> Result<&'s Node, Rejection> {
+    state.nodes.get(node_id).ok_or_else(|| {
+        Rejection::new(
             RejectionCode::NotFound,
             format!("node {node_id} is not registered"),
-        ),
-        Some(n) if n.unschedulable && (n.draining || !drain) => Ok(vec![]),
-        Some(_) => Ok(vec![Event::NodeCordoned(ev::NodeCordoned {
-            node_id: *node_id,
-            drain,
-        })]),
-    }
+        )
+    })
 }
 
 pub(crate) fn node_lost(state: &State, node: &Node, silent_for_ms: u64) -> Vec<Event> {

@@ -1,7 +1,7 @@
 //! Deciding a rollout's commands: rollback, abort, pause, resume, promote, complete, fail.
 
 use crate::command as cmd;
-use crate::decision::{Decision, reject};
+use crate::decision::{Decision, deployment, reject};
 use crate::event as ev;
 use crate::event::{Event, RolloutTrigger};
 use crate::ids::DeploymentId;
@@ -33,12 +33,7 @@ pub(crate) fn abort_rollout(state: &State, c: &cmd::AbortRollout) -> Decision {
         reason,
         ..
     } = c;
-    let Some(d) = state.deployments.get(deployment_id) else {
-        return reject(
-            RejectionCode::NotFound,
-            format!("deployment {deployment_id} not found"),
-        );
-    };
+    let d = deployment(state, deployment_id)?;
     let Some(r) = &d.rollout else {
         return reject(
             RejectionCode::NoRolloutInProgress,
@@ -104,12 +99,7 @@ fn running_rollout<'s>(
     state: &'s State,
     deployment_id: &DeploymentId,
 ) -> Result<(&'s Deployment, &'s Rollout), Rejection> {
-    let Some(d) = state.deployments.get(deployment_id) else {
-        return Err(Rejection::new(
-            RejectionCode::NotFound,
-            format!("deployment {deployment_id} not found"),
-        ));
-    };
+    let d = deployment(state, deployment_id)?;
     let Some(r) = &d.rollout else {
         return Err(Rejection::new(
             RejectionCode::NoRolloutInProgress,
@@ -171,12 +161,7 @@ pub(crate) fn rollback(
     rollout: Option<u64>,
     reason: &str,
 ) -> Result<Vec<Event>, Rejection> {
-    let Some(d) = state.deployments.get(deployment_id) else {
-        return reject(
-            RejectionCode::NotFound,
-            format!("deployment {deployment_id} not found"),
-        );
-    };
+    let d = deployment(state, deployment_id)?;
     if automatic && d.rollout.as_ref().map(|r| r.number) != rollout {
         return Ok(vec![]);
     }
