@@ -280,24 +280,20 @@ pub(crate) fn report_pod_started(state: &State, c: &cmd::ReportPodStarted) -> De
         ..
     } = c;
     let pod = pod_on_node(state, pod_id, node_id)?;
-    match pod.phase {
-        PodPhase::Pending => Ok(vec![Event::PodStarted(ev::PodStarted {
-            pod_id: *pod_id,
-            node_id: *node_id,
-            address: address.clone(),
-        })]),
+    let started = match pod.phase {
+        PodPhase::Pending => true,
         // Restarted elsewhere (a new port after an agent restart).
-        PodPhase::Running
-            if address.is_some() && state.addresses.get(pod_id) != address.as_ref() =>
-        {
-            Ok(vec![Event::PodStarted(ev::PodStarted {
-                pod_id: *pod_id,
-                node_id: *node_id,
-                address: address.clone(),
-            })])
-        }
-        _ => Ok(vec![]),
+        PodPhase::Running => address.is_some() && state.addresses.get(pod_id) != address.as_ref(),
+        _ => false,
+    };
+    if !started {
+        return Ok(vec![]);
     }
+    Ok(vec![Event::PodStarted(ev::PodStarted {
+        pod_id: *pod_id,
+        node_id: *node_id,
+        address: address.clone(),
+    })])
 }
 
 pub(crate) fn report_pod_ready(state: &State, c: &cmd::ReportPodReady) -> Decision {
