@@ -11,16 +11,7 @@ async fn when_a_zone_stops_heartbeating_its_nodes_are_lost_and_every_pod_is_rebo
         },
     )
     .await;
-    let (status, body) = c
-        .post("/api/v1/workloads/deployments", deployment("web", 12, 1000))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    c.wait_count(
-        "12 running",
-        "SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING' AND ready",
-        12,
-    )
-    .await;
+    c.deploy_ready("web", 12, 1000).await;
     assert_eq!(
         c.count("SELECT count(*) FROM pod_instance p JOIN node_status n ON n.id = p.node_id WHERE n.zone = 'az-a'").await,
         4
@@ -86,17 +77,7 @@ async fn pods_failed_on_a_lost_zone_leave_the_listings_once_replaced_but_not_the
         },
     )
     .await;
-    let (status, body) = c
-        .post("/api/v1/workloads/deployments", deployment("web", 12, 1000))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["deploymentId"].as_str().unwrap().to_string();
-    c.wait_count(
-        "12 running",
-        "SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING' AND ready",
-        12,
-    )
-    .await;
+    let id = c.deploy_ready("web", 12, 1000).await;
     let on_a: Vec<(uuid::Uuid, String)> = sqlx::query_as(
         "SELECT p.id, p.name FROM pod_instance p JOIN node_status n ON n.id = p.node_id WHERE n.zone = 'az-a'",
     )

@@ -35,17 +35,7 @@ async fn after_a_restart_nodes_that_died_meanwhile_get_no_new_pods_and_lose_thei
         ..Default::default()
     };
     let mut c = Cluster::start("restartnodes", opts.clone()).await;
-    let (status, body) = c
-        .post("/api/v1/workloads/deployments", deployment("web", 12, 1000))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["deploymentId"].as_str().unwrap().to_string();
-    c.wait_count(
-        "12 running",
-        "SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING' AND ready",
-        12,
-    )
-    .await;
+    let id = c.deploy_ready("web", 12, 1000).await;
     let on_a = "SELECT count(*) FROM pod_instance p JOIN node_status n ON n.id = p.node_id
                 WHERE n.zone = 'az-a' AND p.phase = 'RUNNING'";
     assert_eq!(c.count(on_a).await, 4);
@@ -307,17 +297,7 @@ async fn a_read_waits_for_a_stalled_projector_and_answers_503_when_it_does_not_c
         ..Default::default()
     };
     let c = Cluster::start("stalled", opts).await;
-    let (status, body) = c
-        .post("/api/v1/workloads/deployments", deployment("web", 2, 100))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["deploymentId"].as_str().unwrap().to_string();
-    c.wait_count(
-        "2 running",
-        "SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING' AND ready",
-        2,
-    )
-    .await;
+    let id = c.deploy_ready("web", 2, 100).await;
     let projector = c.procs[1].child.id().unwrap().to_string();
     let signal = |sig: &str| {
         let ok = std::process::Command::new("kill")

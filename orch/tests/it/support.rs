@@ -441,6 +441,25 @@ impl Cluster {
         .await;
     }
 
+    /// Create `deployment(name, replicas, cpu)` (201), wait until every replica
+    /// runs Ready, and return its id.
+    pub async fn deploy_ready(&self, name: &str, replicas: i64, cpu: i64) -> String {
+        let (status, body) = self
+            .post(
+                "/api/v1/workloads/deployments",
+                deployment(name, replicas, cpu),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        self.wait_count(
+            &format!("{replicas} running"),
+            "SELECT count(*) FROM pod_instance WHERE phase = 'RUNNING' AND ready",
+            replicas,
+        )
+        .await;
+        body["deploymentId"].as_str().unwrap().to_string()
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
     }
