@@ -211,22 +211,21 @@ fn min_offset_of(req: &Request) -> Result<(Option<i64>, Option<Uri>), ApiError> 
     let Some(query) = req.uri().query() else {
         return Ok((min, None));
     };
-    if !query
-        .split('&')
-        .any(|kv| kv.split('=').next() == Some("minOffset"))
-    {
-        return Ok((min, None));
-    }
     let mut rest = Vec::new();
+    let mut found = false;
     for kv in query.split('&') {
         match kv.split_once('=') {
             Some(("minOffset", v)) => {
                 let o = parse(v)?;
                 min = Some(min.map_or(o, |m: i64| m.max(o)));
+                found = true;
             }
             None if kv == "minOffset" => return Err(bad("")),
             _ => rest.push(kv),
         }
+    }
+    if !found {
+        return Ok((min, None));
     }
     // The handlers' own query types refuse unknown fields: they never see it.
     let path = req.uri().path();
