@@ -123,6 +123,28 @@ impl Api {
         }
     }
 
+    /// One request: its status, the write offset it reports, its JSON body.
+    async fn exchange(
+        &self,
+        req: reqwest::Request,
+    ) -> anyhow::Result<(reqwest::StatusCode, Option<i64>, Value)> {
+        let resp = self
+            .http
+            .execute(req)
+            .await
+            .with_context(|| format!("calling the API at {}", self.base))?;
+        let offset = resp
+            .headers()
+            .get("x-orch-offset")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i64>().ok());
+        Ok((
+            resp.status(),
+            offset,
+            resp.json().await.unwrap_or(Value::Null),
+        ))
+    }
+
     async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         let req = req
             .bearer_auth(&self.token)
@@ -138,32 +160,14 @@ impl Api {
                 .query_pairs_mut()
                 .append_pair("minOffset", &o.to_string());
         }
-        let mut resp = self
-            .http
-            .execute(first)
-            .await
-            .with_context(|| format!("calling the API at {}", self.base))?;
-        let mut status = resp.status();
-        let mut body: Value;
-        if let Some(o) = resp
-            .headers()
-            .get("x-orch-offset")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<i64>().ok())
-        {
+        let (mut status, written, mut body) = self.exchange(first).await?;
+        if let Some(o) = written {
             self.remember(Some(o.max(min.unwrap_or(-1))));
         }
-        body = resp.json().await.unwrap_or(Value::Null);
         if min.is_some() && body["error"]["code"] == "OFFSET_NOT_IN_LOG" {
             // A write remembered from another cluster (or before a reset): forget it.
             self.remember(None);
-            resp = self
-                .http
-                .execute(req)
-                .await
-                .with_context(|| format!("calling the API at {}", self.base))?;
-            status = resp.status();
-            body = resp.json().await.unwrap_or(Value::Null);
+            (status, _, body) = self.exchange(req).await?;
         }
         if !status.is_success() {
             bail!(
