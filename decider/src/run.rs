@@ -1,7 +1,6 @@
 //! The decider's I/O loop: fence, restore, then decide commands in order,
 //! producing each command's events as one record, pipelined.
 
-use domain::event as ev;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -117,7 +116,7 @@ pub async fn run(
                     };
                     m_commands.fetch_add(1, Ordering::Relaxed);
                     let Some(batch) = model.handle(offset, &cmd, epoch, Utc::now()) else { continue };
-                    if batch.events.first().is_some_and(|e| matches!(e.body, domain::Event::CommandRejected(ev::CommandRejected { .. }))) {
+                    if batch.events.first().is_some_and(|e| matches!(e.body, domain::Event::CommandRejected(_))) {
                         m_rejected.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(command = cmd.body.type_name(), id = %cmd.command_id, "rejected");
                     }

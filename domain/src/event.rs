@@ -174,7 +174,7 @@ impl Event {
             | Event::PodUnschedulable(ev::PodUnschedulable { pod_id, .. })
             | Event::PodNotReady(ev::PodNotReady { pod_id, .. })
             | Event::PodRestarted(ev::PodRestarted { pod_id, .. }) => (Pod, pod_id.0),
-            Event::CommandRejected(ev::CommandRejected { .. }) => (Command, command_id),
+            Event::CommandRejected(_) => (Command, command_id),
         };
         AggregateRef { kind, id }
     }

@@ -416,7 +416,7 @@ fn after_a_restart_a_node_long_silent_is_not_ready_at_once_but_lost_only_after_a
     assert!(
         !plan
             .iter()
-            .any(|p| matches!(p.command, Command::MarkNodeLost(cmd::MarkNodeLost { .. }))),
+            .any(|p| matches!(p.command, Command::MarkNodeLost(_))),
         "{plan:?}"
     );
     let later = restart + 20_000;
@@ -511,10 +511,7 @@ fn a_pod_that_failed_is_deleted_a_ttl_after_it_ended_and_leaves_the_state() {
     let live_before = g.state.deployments[&d].live;
     let events = g.apply(plan[0].command.clone()).unwrap();
     assert!(
-        matches!(
-            events.as_slice(),
-            [Event::PodDeleted(ev::PodDeleted { .. })]
-        ),
+        matches!(events.as_slice(), [Event::PodDeleted(_)]),
         "{events:?}"
     );
     assert!(!g.state.pods.contains_key(&failed));

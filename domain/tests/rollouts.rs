@@ -379,10 +379,7 @@ fn a_canary_stops_at_its_pods_until_promoted() {
     .unwrap();
     sim.run(&mut g, d, 60);
     assert_eq!(revisions_of_live(&g, d), vec![2]);
-    assert_eq!(
-        sim.count(|e| matches!(e, Event::RolloutSucceeded(ev::RolloutSucceeded { .. }))),
-        1
-    );
+    assert_eq!(sim.count(|e| matches!(e, Event::RolloutSucceeded(_))), 1);
     assert_eq!(
         g.when(Command::PromoteRollout(cmd::PromoteRollout {
             deployment_id: d
@@ -616,10 +613,7 @@ fn deleting_a_deployment_mid_rollout_ends_the_rollout_first() {
         matches!(&ev[0], Event::RolloutFailed(ev::RolloutFailed { rollout: 1, reason, .. }) if reason == "deployment deleted"),
         "{ev:?}"
     );
-    assert!(matches!(
-        ev.last(),
-        Some(Event::DeploymentDeleted(ev::DeploymentDeleted { .. }))
-    ));
+    assert!(matches!(ev.last(), Some(Event::DeploymentDeleted(_))));
 }
 
 #[test]
@@ -739,7 +733,7 @@ fn controller_commands_carry_the_request_that_caused_them() {
     let plan = deployments(&g.state, 0);
     let create = plan
         .iter()
-        .find(|p| matches!(p.command, Command::CreatePod(cmd::CreatePod { .. })))
+        .find(|p| matches!(p.command, Command::CreatePod(_)))
         .expect("a pod to create");
     assert_eq!(g.state.cause_of(&create.command), Some(scale_request));
     g.apply(create.command.clone()).unwrap();

@@ -472,10 +472,7 @@ impl Changes {
             }) => self.statements.push(Stmt::RolloutFlags {
                 deployment: deployment_id.0,
                 rollout: *rollout as i64,
-                paused: Some(matches!(
-                    env.body,
-                    Event::RolloutPaused(ev::RolloutPaused { .. })
-                )),
+                paused: Some(matches!(env.body, Event::RolloutPaused(_))),
                 promoted: false,
             }),
             Event::RolloutPromoted(ev::RolloutPromoted {
@@ -686,7 +683,7 @@ impl Changes {
                     self.usage(u, at);
                 }
             }
-            Event::CommandRejected(ev::CommandRejected { .. }) => {}
+            Event::CommandRejected(_) => {}
         }
     }
 

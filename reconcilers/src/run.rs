@@ -76,9 +76,7 @@ pub async fn run(
                     let e = s.entry(*node_id).or_insert(0);
                     *e = (*e).max(env.occurred_at.timestamp_millis());
                 }
-                Event::CommandRejected(ev::CommandRejected { .. }) => {
-                    rej.lock().unwrap().push(env.causation_id)
-                }
+                Event::CommandRejected(_) => rej.lock().unwrap().push(env.causation_id),
                 Event::PodCreated(ev::PodCreated { pod_id, .. }) => {
                     created.insert(*pod_id, env.occurred_at);
                 }
@@ -279,9 +277,7 @@ pub async fn run(
                         preempt.len()
                     )
                 }
-                domain::command::Command::MarkPodUnschedulable(cmd::MarkPodUnschedulable {
-                    ..
-                }) => "no node fits".into(),
+                domain::command::Command::MarkPodUnschedulable(_) => "no node fits".into(),
                 _ => "scheduled".into(),
             };
             envs.push(

@@ -158,7 +158,7 @@ impl SchedulerQueue {
         }
         let binds = out
             .iter()
-            .filter(|b| matches!(b.command, Command::BindPod(cmd::BindPod { .. })))
+            .filter(|b| matches!(b.command, Command::BindPod(_)))
             .count();
         // Binds sent this pass are in flight, not waiting.
         self.depth = self.depth.saturating_sub(binds);

@@ -353,7 +353,7 @@ async fn delete(
     .await?;
     let pods = events
         .iter()
-        .filter(|e| matches!(e.body, domain::Event::PodDeleted(ev::PodDeleted { .. })))
+        .filter(|e| matches!(e.body, domain::Event::PodDeleted(_)))
         .count();
     Ok(Json(
         json!({"deploymentId": id, "status": "DELETED", "podsDeleted": pods}),

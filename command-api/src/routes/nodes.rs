@@ -121,7 +121,7 @@ async fn node_command(
                 v["unschedulable"] = json!(true);
                 v["draining"] = json!(drain);
             }
-            domain::Event::NodeUncordoned(ev::NodeUncordoned { .. }) => {
+            domain::Event::NodeUncordoned(_) => {
                 v["unschedulable"] = json!(false);
                 v["draining"] = json!(false);
             }
