@@ -8,7 +8,7 @@ use crate::command::Command;
 use crate::decision::Decision;
 pub use crate::decision::MAX_REPLICAS;
 /// The field checks of a deployment's scheduling constraints (the API's, too).
-pub use crate::deployment::decide::scheduling_errors;
+pub use crate::pod::template::scheduling_errors;
 pub use crate::rejection::{Rejection, RejectionCode};
 use crate::state::State;
 

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::NodeId;
-use crate::names::{Image, Name};
+use crate::names::Name;
+pub use crate::pod::template::PodTemplate;
 
 /// What one pod asks for. Requests drive scheduling; limits are enforced by the runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -308,58 +309,21 @@ pub struct ServiceSpec {
     pub path_prefix: String,
 }
 
-/// The pod template and replica count a deployment declares.
+/// The pod template and replica count a deployment declares. The
+/// template's fields sit beside the deployment's own in JSON (as they
+/// always have), so the wire format is the one before templates had a name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentSpec {
     pub namespace: Name,
     pub name: Name,
-    pub image: Image,
     pub replicas: u32,
-    pub resources: Resources,
     pub strategy: RollingUpdate,
-    #[serde(default)]
-    pub node_selector: BTreeMap<String, String>,
-    #[serde(default)]
-    pub tolerations: Vec<Toleration>,
-    /// The pods' labels (selected by pod affinity and topology spread).
-    /// `app=<name>` is implied unless `app` is given.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub affinity: Option<Affinity>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
-    /// One of `PRIORITY_CLASSES`; sets `priority`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub priority_class_name: Option<String>,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub priority: i32,
     /// How many pods voluntary disruptions (drain, preemption, eviction) must leave.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disruption_budget: Option<DisruptionBudget>,
-    /// The program to run instead of the image's default (process runtime).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub command: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub env: BTreeMap<String, String>,
-    /// Ready when it passes (no probe: Ready once started).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub readiness_probe: Option<Probe>,
-    /// Restarted (with back-off) when it fails.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub liveness_probe: Option<Probe>,
-    /// A warm-up for slow starters: until it passes, neither readiness nor
-    /// liveness is probed (no traffic, no restart); failing it
-    /// `failureThreshold` times restarts the container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub startup_probe: Option<Probe>,
-}
-
-fn is_zero(v: &i32) -> bool {
-    *v == 0
+    #[serde(flatten)]
+    pub template: PodTemplate,
 }
 
 /// The built-in priority classes, like Kubernetes' PriorityClass objects.
@@ -379,44 +343,9 @@ pub fn priority_of_class(name: &str) -> Option<i32> {
 }
 
 impl DeploymentSpec {
-    /// The pods' priority: the class's value when a class is named.
-    pub fn effective_priority(&self) -> i32 {
-        self.priority_class_name
-            .as_deref()
-            .and_then(priority_of_class)
-            .unwrap_or(self.priority)
-    }
-
     /// Whether the pods' labels (with the implied `app=<name>`) contain every pair of `selector`.
     pub fn labels_match(&self, selector: &BTreeMap<String, String>) -> bool {
-        self.labels_match_pairs(selector)
-    }
-
-    /// `labels_match` for any sequence of (key, value) pairs.
-    pub fn labels_match_pairs<'a>(
-        &self,
-        selector: impl IntoIterator<Item = (&'a String, &'a String)>,
-    ) -> bool {
-        selector.into_iter().all(|(k, v)| match self.labels.get(k) {
-            Some(actual) => actual == v,
-            None => k == "app" && v == self.name.as_str(),
-        })
-    }
-
-    pub fn node_affinity(&self) -> Option<&NodeAffinity> {
-        self.affinity
-            .as_ref()
-            .and_then(|a| a.node_affinity.as_ref())
-    }
-
-    pub fn pod_affinity(&self) -> Option<&PodAffinity> {
-        self.affinity.as_ref().and_then(|a| a.pod_affinity.as_ref())
-    }
-
-    pub fn pod_anti_affinity(&self) -> Option<&PodAffinity> {
-        self.affinity
-            .as_ref()
-            .and_then(|a| a.pod_anti_affinity.as_ref())
+        self.template.labels_match(self.name.as_str(), selector)
     }
 }
 

@@ -534,13 +534,15 @@ pub fn evictions(state: &State, now_ms: i64, retry_ms: i64) -> Vec<Planned> {
                 .iter()
                 .filter(|t| t.effect == TaintEffect::NoExecute)
                 // (taint, whether the pod tolerated it until its seconds ran out)
-                .find_map(|t| match no_execute_allowance(&d.spec.tolerations, t) {
-                    None => Some((t, false)),
-                    Some(None) => None,
-                    Some(Some(secs)) => (now_ms
-                        >= t.time_added_ms.unwrap_or(0) + secs as i64 * 1000)
-                        .then_some((t, true)),
-                });
+                .find_map(
+                    |t| match no_execute_allowance(&d.spec.template.tolerations, t) {
+                        None => Some((t, false)),
+                        Some(None) => None,
+                        Some(Some(secs)) => (now_ms
+                            >= t.time_added_ms.unwrap_or(0) + secs as i64 * 1000)
+                            .then_some((t, true)),
+                    },
+                );
             if let Some((t, expired)) = tainted {
                 out.push(Planned {
                     command_id: derive_id(&[b"no-execute", pod.id.0.as_bytes(), &version]),

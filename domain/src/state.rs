@@ -186,7 +186,8 @@ pub(crate) fn count_other_revision(pods: &IdMap<PodId, Pod>, d: &Deployment) -> 
 }
 
 pub(crate) fn has_required_anti_affinity(spec: &crate::model::DeploymentSpec) -> bool {
-    spec.pod_anti_affinity()
+    spec.template
+        .pod_anti_affinity()
         .is_some_and(|a| !a.required.is_empty())
 }
 
@@ -357,7 +358,7 @@ impl State {
     pub fn priority_of(&self, pod: &Pod) -> i32 {
         self.deployments
             .get(&pod.deployment)
-            .map_or(0, |d| d.spec.effective_priority())
+            .map_or(0, |d| d.spec.template.effective_priority())
     }
 
     /// How many more of the deployment's pods may be disrupted now without

@@ -6,7 +6,7 @@ use crate::decide::{Rejection, decide};
 use crate::event as ev;
 use crate::event::Event;
 use crate::ids::{DeploymentId, NodeId};
-use crate::model::{DeploymentSpec, NodeSpec, Resources, RollingUpdate, Taint};
+use crate::model::{DeploymentSpec, NodeSpec, PodTemplate, Resources, RollingUpdate, Taint};
 use crate::names::{Image, Name};
 use crate::state::State;
 
@@ -61,29 +61,18 @@ pub fn deployment_spec(name: &str, replicas: u32, cpu: u32, mem: u32) -> Deploym
     DeploymentSpec {
         namespace: Name::parse("namespace", "default").unwrap(),
         name: Name::parse("name", name).unwrap(),
-        image: Image::parse("image", "demo:v1").unwrap(),
         replicas,
-        resources: Resources {
-            cpu_request_milli: cpu,
-            cpu_limit_milli: cpu,
-            mem_request_mb: mem,
-            mem_limit_mb: mem,
-        },
         strategy: RollingUpdate::default(),
-        node_selector: Default::default(),
-        tolerations: vec![],
-        labels: Default::default(),
-        affinity: None,
-        topology_spread_constraints: vec![],
-        priority_class_name: None,
-        priority: 0,
         disruption_budget: None,
-        command: vec![],
-        args: vec![],
-        env: Default::default(),
-        readiness_probe: None,
-        liveness_probe: None,
-        startup_probe: None,
+        template: PodTemplate::new(
+            Image::parse("image", "demo:v1").unwrap(),
+            Resources {
+                cpu_request_milli: cpu,
+                cpu_limit_milli: cpu,
+                mem_request_mb: mem,
+                mem_limit_mb: mem,
+            },
+        ),
     }
 }
 

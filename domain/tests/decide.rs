@@ -263,7 +263,7 @@ fn a_gpu_only_node_takes_only_pods_that_tolerate_its_taint() {
         RejectionCode::InsufficientClusterCapacity
     );
     let mut spec = deployment_spec("trainer", 1, 100, 100);
-    spec.tolerations.push(Toleration {
+    spec.template.tolerations.push(Toleration {
         toleration_seconds: None,
         key: Some("gpu".into()),
         operator: TolerationOperator::Equal,

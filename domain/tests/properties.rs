@@ -56,7 +56,7 @@ proptest! {
         g.apply(Command::CreateDeployment(cmd::CreateDeployment { deployment_id: d, spec: deployment_spec("web", 8, 700, 500) })).unwrap();
         let hi = deployment_id(8);
         let mut hi_spec = deployment_spec("hi", 4, 900, 500);
-        hi_spec.priority_class_name = Some("high".into());
+        hi_spec.template.priority_class_name = Some("high".into());
         g.apply(Command::CreateDeployment(cmd::CreateDeployment { deployment_id: hi, spec: hi_spec })).unwrap();
         for o in 0..4 {
             g.apply(Command::CreatePod(cmd::CreatePod { deployment_id: hi, ordinal: o , revision: None})).unwrap();

@@ -18,7 +18,7 @@ const D: u128 = 7;
 fn cluster(replicas: u32, strategy: RollingUpdate) -> (Given, DeploymentId) {
     let mut g = given(&[node_registered("n1", "az-a", 100_000, 100_000)]);
     let mut spec = deployment_spec("web", replicas, 100, 64);
-    spec.image = Image::parse("image", "demo-app:v1").unwrap();
+    spec.template.image = Image::parse("image", "demo-app:v1").unwrap();
     spec.strategy = strategy;
     let d = deployment_id(D);
     g.apply(Command::CreateDeployment(cmd::CreateDeployment {
@@ -186,9 +186,9 @@ fn a_rolling_update_respects_surge_and_unavailable_and_succeeds() {
         assert!(g.state.deployments[&d].rollout.is_none());
         // Every pod the rollout created came from the new template.
         assert!(
-            g.state
-                .live_pods(&g.state.deployments[&d])
-                .all(|p| { g.state.template_of(p).unwrap().image.as_str() == "demo-app:v2" })
+            g.state.live_pods(&g.state.deployments[&d]).all(|p| {
+                g.state.template_of(p).unwrap().template.image.as_str() == "demo-app:v2"
+            })
         );
     }
 }
@@ -245,7 +245,10 @@ fn failing_readiness_rolls_back_by_itself_with_the_reason() {
     );
     assert_eq!(revisions_of_live(&g, d), vec![1]);
     assert!(sim.min_ready.unwrap() >= 9, "{:?}", sim.min_ready);
-    assert_eq!(g.state.deployments[&d].spec.image.as_str(), "demo-app:v1");
+    assert_eq!(
+        g.state.deployments[&d].spec.template.image.as_str(),
+        "demo-app:v1"
+    );
 }
 
 #[test]
@@ -286,7 +289,10 @@ fn rollback_to_any_recorded_revision_and_unknown_revisions_are_404() {
     let mut sim = Sim::default();
     sim.run(&mut g, d, 60);
     assert_eq!(revisions_of_live(&g, d), vec![1]);
-    assert_eq!(g.state.deployments[&d].spec.image.as_str(), "demo-app:v1");
+    assert_eq!(
+        g.state.deployments[&d].spec.template.image.as_str(),
+        "demo-app:v1"
+    );
     assert_eq!(
         g.state.deployments[&d].latest_revision(),
         3,

@@ -122,7 +122,7 @@ fn names(list: &[&str]) -> BTreeSet<String> {
 fn node_selector_keeps_only_matching_nodes() {
     let mut g = given(&six_nodes());
     let mut spec = deployment_spec("db", 1, 100, 100);
-    spec.node_selector = sel(&[("disk", "ssd")]);
+    spec.template.node_selector = sel(&[("disk", "ssd")]);
     let d = deploy(&mut g, 1, spec, 1);
     let (set, winner) = feasible(&g, d, 0);
     assert_eq!(set, names(&["a1", "b1"]));
@@ -133,7 +133,7 @@ fn node_selector_keeps_only_matching_nodes() {
 fn required_node_affinity_ors_terms_and_ands_expressions() {
     let mut g = given(&six_nodes());
     let mut spec = deployment_spec("db", 1, 100, 100);
-    spec.affinity = Some(Affinity {
+    spec.template.affinity = Some(Affinity {
         node_affinity: Some(NodeAffinity {
             required: vec![
                 NodeSelectorTerm {
@@ -175,7 +175,7 @@ fn required_node_affinity_ors_terms_and_ands_expressions() {
 fn preferred_node_affinity_picks_the_preferred_node_and_shows_its_score() {
     let mut g = given(&six_nodes());
     let mut spec = deployment_spec("db", 1, 100, 100);
-    spec.affinity = Some(Affinity {
+    spec.template.affinity = Some(Affinity {
         node_affinity: Some(NodeAffinity {
             required: vec![],
             preferred: vec![PreferredSchedulingTerm {
@@ -215,7 +215,7 @@ fn anti(key: &str, app: &str) -> PodAffinity {
 fn pod_anti_affinity_by_node_keeps_replicas_apart_and_the_decider_enforces_it() {
     let mut g = given(&six_nodes()[..3]);
     let mut spec = deployment_spec("cache", 4, 100, 100);
-    spec.affinity = Some(Affinity {
+    spec.template.affinity = Some(Affinity {
         pod_anti_affinity: Some(anti(HOSTNAME_LABEL, "cache")),
         ..Default::default()
     });
@@ -250,7 +250,7 @@ fn pod_anti_affinity_by_node_keeps_replicas_apart_and_the_decider_enforces_it() 
 fn anti_affinity_is_symmetric_an_existing_pods_term_keeps_others_away() {
     let mut g = given(&six_nodes()[..2]);
     let mut lonely = deployment_spec("lonely", 1, 100, 100);
-    lonely.affinity = Some(Affinity {
+    lonely.template.affinity = Some(Affinity {
         pod_anti_affinity: Some(anti(HOSTNAME_LABEL, "web")),
         ..Default::default()
     });
@@ -265,7 +265,7 @@ fn anti_affinity_is_symmetric_an_existing_pods_term_keeps_others_away() {
 fn pod_affinity_by_zone_follows_the_selected_pods_and_lets_the_first_one_start() {
     let mut g = given(&six_nodes());
     let mut spec = deployment_spec("api", 2, 100, 100);
-    spec.affinity = Some(Affinity {
+    spec.template.affinity = Some(Affinity {
         pod_affinity: Some(PodAffinity {
             required: vec![PodAffinityTerm {
                 label_selector: sel(&[("app", "db")]),
@@ -290,7 +290,7 @@ fn pod_affinity_by_zone_follows_the_selected_pods_and_lets_the_first_one_start()
 fn topology_spread_by_zone_never_exceeds_max_skew() {
     let mut g = given(&six_nodes());
     let mut spec = deployment_spec("web", 3, 100, 100);
-    spec.topology_spread_constraints = vec![TopologySpreadConstraint {
+    spec.template.topology_spread_constraints = vec![TopologySpreadConstraint {
         max_skew: 1,
         topology_key: ZONE_LABEL.into(),
         when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
@@ -309,7 +309,7 @@ fn topology_spread_by_zone_never_exceeds_max_skew() {
 fn topology_spread_schedule_anyway_only_scores() {
     let mut g = given(&six_nodes()[..4]);
     let mut spec = deployment_spec("web", 2, 100, 100);
-    spec.topology_spread_constraints = vec![TopologySpreadConstraint {
+    spec.template.topology_spread_constraints = vec![TopologySpreadConstraint {
         max_skew: 1,
         topology_key: ZONE_LABEL.into(),
         when_unsatisfiable: WhenUnsatisfiable::ScheduleAnyway,
@@ -377,7 +377,7 @@ fn large_clusters_score_a_sample_and_say_how_many_nodes_were_examined() {
 /// Two 2000m nodes full of low-priority pods (4 × 500m each).
 fn full_cluster(g: &mut Given, budget: Option<DisruptionBudget>) -> DeploymentId {
     let mut spec = deployment_spec("batch", 8, 500, 100);
-    spec.priority_class_name = Some("low".into());
+    spec.template.priority_class_name = Some("low".into());
     spec.disruption_budget = budget;
     let d = deploy(g, 1, spec, 8);
     for o in 0..8 {
@@ -395,7 +395,7 @@ fn a_high_priority_pod_preempts_the_fewest_lower_priority_pods_in_one_command() 
     ]);
     let low = full_cluster(&mut g, None);
     let mut spec = deployment_spec("critical", 1, 900, 100);
-    spec.priority_class_name = Some("high".into());
+    spec.template.priority_class_name = Some("high".into());
     let hi = deploy(&mut g, 2, spec, 1);
     let pod = g.state.pods[&PodId::for_ordinal(hi, 0)].clone();
     let mut cycle = Cycle::new(&g.state);
@@ -453,7 +453,7 @@ fn preemption_never_breaks_a_disruption_budget() {
     );
     assert_eq!(g.state.disruptions_allowed(&g.state.deployments[&low]), 1);
     let mut spec = deployment_spec("critical", 1, 900, 100);
-    spec.priority_class_name = Some("high".into());
+    spec.template.priority_class_name = Some("high".into());
     let hi = deploy(&mut g, 2, spec, 1);
     let pod = g.state.pods[&PodId::for_ordinal(hi, 0)].clone();
     assert_eq!(Cycle::new(&g.state).preempt(&pod), None);
@@ -474,7 +474,7 @@ fn preemption_never_breaks_a_disruption_budget() {
     // A pod of equal priority never preempts.
     let eq = deploy(&mut g, 3, deployment_spec("same", 1, 900, 100), 1);
     let mut low_eq = g.state.deployments[&eq].spec.clone();
-    low_eq.priority_class_name = Some("low".into());
+    low_eq.template.priority_class_name = Some("low".into());
     let pod = g.state.pods[&PodId::for_ordinal(eq, 0)].clone();
     assert_eq!(Cycle::new(&g.state).preempt(&pod), None);
 }
@@ -538,7 +538,7 @@ fn no_execute_taints_evict_untolerating_pods_now_and_tolerating_ones_after_their
     let mut g = given(&[node_registered("n1", "az-a", 4000, 8192)]);
     let plain = deploy(&mut g, 1, deployment_spec("plain", 1, 100, 100), 1);
     let mut patient = deployment_spec("patient", 1, 100, 100);
-    patient.tolerations.push(Toleration {
+    patient.template.tolerations.push(Toleration {
         key: Some("maintenance".into()),
         operator: TolerationOperator::Exists,
         value: None,
@@ -619,8 +619,8 @@ fn a_zone_outage_is_evicted_at_a_bounded_rate_per_zone() {
 #[test]
 fn bad_scheduling_fields_are_refused_with_field_paths() {
     let mut spec = deployment_spec("web", 1, 100, 100);
-    spec.priority_class_name = Some("urgent".into());
-    spec.topology_spread_constraints = vec![TopologySpreadConstraint {
+    spec.template.priority_class_name = Some("urgent".into());
+    spec.template.topology_spread_constraints = vec![TopologySpreadConstraint {
         max_skew: 0,
         topology_key: "rack".into(),
         when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
@@ -630,10 +630,7 @@ fn bad_scheduling_fields_are_refused_with_field_paths() {
         min_available: Some(1),
         max_unavailable: Some(1),
     });
-    let fields: Vec<String> = domain::decide::scheduling_errors(&spec)
-        .into_iter()
-        .map(|e| e.field)
-        .collect();
+    let fields: Vec<String> = spec.validate().into_iter().map(|e| e.field).collect();
     assert_eq!(
         fields,
         vec![

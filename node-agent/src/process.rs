@@ -248,10 +248,20 @@ impl PodLaunch {
         log_dir: &Path,
         demo_app_bin: &Path,
     ) -> PodLaunch {
-        let exec = container_exec(spec.image.as_str(), &spec.command, &spec.args, demo_app_bin);
+        let exec = container_exec(
+            spec.template.image.as_str(),
+            &spec.template.command,
+            &spec.template.args,
+            demo_app_bin,
+        );
         let name = format!("{deployment_name}-{}", pod.ordinal);
         let mut env = exec.env;
-        env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.extend(
+            spec.template
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
         env.insert("PORT".into(), port.to_string());
         env.insert("POD_ID".into(), pod.id.to_string());
         env.insert("POD_NAME".into(), name.clone());
@@ -264,9 +274,9 @@ impl PodLaunch {
             env,
             port,
             log_path: log_dir.join(format!("{}.log", pod.id)),
-            readiness: spec.readiness_probe.clone(),
-            liveness: spec.liveness_probe.clone(),
-            startup: spec.startup_probe.clone(),
+            readiness: spec.template.readiness_probe.clone(),
+            liveness: spec.template.liveness_probe.clone(),
+            startup: spec.template.startup_probe.clone(),
         }
     }
 

@@ -164,7 +164,7 @@ fn deployment_row(
     revision: u64,
     at: DateTime<Utc>,
 ) -> DeploymentRow {
-    let r = &spec.resources;
+    let r = &spec.template.resources;
     DeploymentRow {
         namespace: spec.namespace.to_string(),
         name: spec.name.to_string(),
@@ -174,7 +174,7 @@ fn deployment_row(
             v["type"] = "RollingUpdate".into();
             v
         },
-        image: spec.image.as_str().to_string(),
+        image: spec.template.image.as_str().to_string(),
         cpu_req: r.cpu_request_milli as i32,
         cpu_lim: r.cpu_limit_milli as i32,
         mem_req: r.mem_request_mb as i32,
@@ -304,7 +304,7 @@ impl Changes {
         self.statements.push(Stmt::Revision {
             deployment,
             revision: revision as i64,
-            image: spec.image.as_str().to_string(),
+            image: spec.template.image.as_str().to_string(),
             spec: serde_json::to_value(spec).unwrap_or(Value::Null),
             at: env.occurred_at,
             actor: env.actor.clone(),

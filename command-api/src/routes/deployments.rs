@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::template::{ResourcesDto, TemplateDto, check_env, quantity};
 use crate::error::ApiError;
 use crate::extract::{Actor, Body, DeploymentPath};
 use crate::json::ApiQuery;
@@ -52,15 +53,6 @@ pub fn routes() -> Router<S> {
         .route("/api/v1/workloads/deployments/{id}/rollouts", get(rollouts))
         .route("/api/v1/workloads/deployments/{id}/scale", post(scale))
         .route("/api/v1/workloads/deployments/{id}/pods", get(pods))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ResourcesDto {
-    cpu_request_milli: i64,
-    cpu_limit_milli: Option<i64>,
-    mem_request_mb: i64,
-    mem_limit_mb: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -116,10 +108,13 @@ impl StrategyDto {
 struct CreateDto {
     namespace: String,
     name: String,
-    image: String,
     replicas: i64,
-    resources: ResourcesDto,
     strategy: Option<StrategyDto>,
+    disruption_budget: Option<DisruptionBudget>,
+    // The template's fields, flat beside the deployment's (serde cannot
+    // flatten a struct into one that denies unknown fields).
+    image: String,
+    resources: ResourcesDto,
     #[serde(default)]
     node_selector: BTreeMap<String, String>,
     #[serde(default)]
@@ -132,7 +127,6 @@ struct CreateDto {
     priority_class_name: Option<String>,
     #[serde(default)]
     priority: i32,
-    disruption_budget: Option<DisruptionBudget>,
     #[serde(default)]
     command: Vec<String>,
     #[serde(default)]
@@ -144,20 +138,33 @@ struct CreateDto {
     startup_probe: Option<Probe>,
 }
 
-fn quantity(errors: &mut Vec<FieldError>, field: &str, v: i64, min: i64, max: i64) -> u32 {
-    if v < min || v > max {
-        errors.push(FieldError::new(
-            field,
-            format!("must be between {min} and {max}, got {v}"),
-        ));
-        return 0;
+impl CreateDto {
+    fn split(self) -> (TemplateDto, Self) {
+        let t = TemplateDto {
+            image: self.image.clone(),
+            resources: self.resources.clone(),
+            node_selector: self.node_selector.clone(),
+            tolerations: self.tolerations.clone(),
+            labels: self.labels.clone(),
+            affinity: self.affinity.clone(),
+            topology_spread_constraints: self.topology_spread_constraints.clone(),
+            priority_class_name: self.priority_class_name.clone(),
+            priority: self.priority,
+            command: self.command.clone(),
+            args: self.args.clone(),
+            env: self.env.clone(),
+            readiness_probe: self.readiness_probe.clone(),
+            liveness_probe: self.liveness_probe.clone(),
+            startup_probe: self.startup_probe.clone(),
+        };
+        (t, self)
     }
-    v as u32
 }
 
 impl TryFrom<CreateDto> for DeploymentSpec {
     type Error = Vec<FieldError>;
     fn try_from(d: CreateDto) -> Result<Self, Self::Error> {
+        let (template, d) = d.split();
         let mut errors = Vec::new();
         let namespace = Name::parse("namespace", &d.namespace)
             .map_err(|e| errors.push(e))
@@ -165,51 +172,8 @@ impl TryFrom<CreateDto> for DeploymentSpec {
         let name = Name::parse("name", &d.name)
             .map_err(|e| errors.push(e))
             .ok();
-        let image = Image::parse("image", &d.image)
-            .map_err(|e| errors.push(e))
-            .ok();
         let replicas = quantity(&mut errors, "replicas", d.replicas, 0, MAX_REPLICAS as i64);
-        let r = &d.resources;
-        let cpu_req = quantity(
-            &mut errors,
-            "resources.cpuRequestMilli",
-            r.cpu_request_milli,
-            1,
-            1_000_000,
-        );
-        let mem_req = quantity(
-            &mut errors,
-            "resources.memRequestMb",
-            r.mem_request_mb,
-            1,
-            10_000_000,
-        );
-        let cpu_lim = quantity(
-            &mut errors,
-            "resources.cpuLimitMilli",
-            r.cpu_limit_milli.unwrap_or(r.cpu_request_milli),
-            1,
-            1_000_000,
-        );
-        let mem_lim = quantity(
-            &mut errors,
-            "resources.memLimitMb",
-            r.mem_limit_mb.unwrap_or(r.mem_request_mb),
-            1,
-            10_000_000,
-        );
-        if cpu_lim < cpu_req {
-            errors.push(FieldError::new(
-                "resources.cpuLimitMilli",
-                "must be at least cpuRequestMilli",
-            ));
-        }
-        if mem_lim < mem_req {
-            errors.push(FieldError::new(
-                "resources.memLimitMb",
-                "must be at least memRequestMb",
-            ));
-        }
+        let template = template.parse("", &mut errors);
         let strategy = match &d.strategy {
             Some(s) => {
                 let merged = s.patch(&mut errors).apply(RollingUpdate::default());
@@ -218,37 +182,16 @@ impl TryFrom<CreateDto> for DeploymentSpec {
             }
             None => RollingUpdate::default(),
         };
-        check_env(&d.env, &mut errors);
-        check_labels("nodeSelector", &d.node_selector, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
         let spec = DeploymentSpec {
             namespace: namespace.expect("checked"),
             name: name.expect("checked"),
-            image: image.expect("checked"),
             replicas,
-            resources: Resources {
-                cpu_request_milli: cpu_req,
-                cpu_limit_milli: cpu_lim,
-                mem_request_mb: mem_req,
-                mem_limit_mb: mem_lim,
-            },
             strategy,
-            node_selector: d.node_selector,
-            tolerations: d.tolerations,
-            labels: d.labels,
-            affinity: d.affinity,
-            topology_spread_constraints: d.topology_spread_constraints,
-            priority_class_name: d.priority_class_name,
-            priority: d.priority,
             disruption_budget: d.disruption_budget,
-            command: d.command,
-            args: d.args,
-            env: d.env,
-            readiness_probe: d.readiness_probe,
-            liveness_probe: d.liveness_probe,
-            startup_probe: d.startup_probe,
+            template: template.expect("checked"),
         };
         let errors = spec.validate();
         if errors.is_empty() {
@@ -502,20 +445,6 @@ async fn pods(
 fn check_reason(reason: &Option<String>, errors: &mut Vec<FieldError>) {
     if reason.as_ref().is_some_and(|r| r.len() > 1000) {
         errors.push(FieldError::new("reason", "must be at most 1000 characters"));
-    }
-}
-
-fn check_env(env: &BTreeMap<String, String>, errors: &mut Vec<FieldError>) {
-    for k in env.keys() {
-        let ok = !k.is_empty()
-            && !k.starts_with(|c: char| c.is_ascii_digit())
-            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
-            errors.push(FieldError::new(
-                format!("env.{k}"),
-                "names are letters, digits and '_', not starting with a digit",
-            ));
-        }
     }
 }
 

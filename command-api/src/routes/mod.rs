@@ -6,6 +6,7 @@ mod nodes;
 mod openapi;
 mod pods;
 mod services;
+mod template;
 
 use std::time::Instant;
 

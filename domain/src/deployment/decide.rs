@@ -4,14 +4,11 @@ use crate::command as cmd;
 use crate::decision::{Decision, MAX_REPLICAS, UsageTracker, deployment, reject, validation};
 use crate::event as ev;
 use crate::event::{Event, RolloutTrigger};
-use crate::model::{
-    DeploymentSpec, LabelRequirement, PodAffinityTerm, SelectorOperator, TaintEffect,
-    priority_of_class,
-};
+use crate::model::DeploymentSpec;
 
-use crate::names::{FieldError, check_labels};
+use crate::names::FieldError;
 use crate::rejection::{Rejection, RejectionCode};
-use crate::scheduler::{Topology, statically_feasible};
+use crate::scheduler::statically_feasible;
 use crate::state::State;
 
 pub(crate) fn create_deployment(state: &State, c: &cmd::CreateDeployment) -> Decision {
@@ -138,31 +135,31 @@ pub(crate) fn update_deployment(state: &State, c: &cmd::UpdateDeployment) -> Dec
     let d = deployment(state, deployment_id)?;
     let mut spec = d.spec.clone();
     if let Some(v) = &patch.image {
-        spec.image = v.clone();
+        spec.template.image = v.clone();
     }
     if let Some(v) = &patch.command {
-        spec.command = v.clone();
+        spec.template.command = v.clone();
     }
     if let Some(v) = &patch.args {
-        spec.args = v.clone();
+        spec.template.args = v.clone();
     }
     if let Some(v) = &patch.env {
-        spec.env = v.clone();
+        spec.template.env = v.clone();
     }
     if let Some(v) = patch.resources {
-        spec.resources = v;
+        spec.template.resources = v;
     }
     if let Some(v) = &patch.labels {
-        spec.labels = v.clone();
+        spec.template.labels = v.clone();
     }
     if let Some(v) = &patch.readiness_probe {
-        spec.readiness_probe = v.clone();
+        spec.template.readiness_probe = v.clone();
     }
     if let Some(v) = &patch.liveness_probe {
-        spec.liveness_probe = v.clone();
+        spec.template.liveness_probe = v.clone();
     }
     if let Some(v) = &patch.startup_probe {
-        spec.startup_probe = v.clone();
+        spec.template.startup_probe = v.clone();
     }
     // Merged with the strategy the deployment has now, not one a client read.
     let strategy = patch
@@ -246,82 +243,24 @@ pub(crate) fn update_deployment(state: &State, c: &cmd::UpdateDeployment) -> Dec
     Ok(events)
 }
 
-pub(crate) fn probe_errors(spec: &DeploymentSpec) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    for (field, probe) in [
-        ("readinessProbe", &spec.readiness_probe),
-        ("livenessProbe", &spec.liveness_probe),
-        ("startupProbe", &spec.startup_probe),
-    ] {
-        let Some(p) = probe else { continue };
-        let actions =
-            p.http_get.is_some() as u8 + p.tcp_socket.is_some() as u8 + p.exec.is_some() as u8;
-        if actions != 1 {
-            errors.push(FieldError::new(
-                field,
-                "give exactly one of httpGet, tcpSocket and exec",
-            ));
-        }
-        if let Some(h) = &p.http_get
-            && !h.path.starts_with('/')
-        {
-            errors.push(FieldError::new(
-                format!("{field}.httpGet.path"),
-                "must start with '/'",
-            ));
-        }
-        if let Some(e) = &p.exec
-            && e.command.is_empty()
-        {
-            errors.push(FieldError::new(
-                format!("{field}.exec.command"),
-                "must not be empty",
-            ));
-        }
-        if p.period_ms < 100
-            || p.timeout_ms == 0
-            || p.failure_threshold == 0
-            || p.success_threshold == 0
-        {
-            errors.push(FieldError::new(
-                field,
-                "periodMs must be at least 100; timeoutMs, failureThreshold and successThreshold at least 1",
-            ));
-        }
-    }
-    errors
-}
-
 impl DeploymentSpec {
     /// Every check of the spec alone, with field paths: the API's (so bad
     /// input is refused at the edge, field by field) and the decider's.
     pub fn validate(&self) -> Vec<FieldError> {
-        let mut errors = scheduling_errors(self);
-        errors.extend(probe_errors(self));
+        let mut errors = self.template.validate();
         errors.extend(self.strategy.validate());
-        let r = &self.resources;
         if self.replicas > MAX_REPLICAS {
             errors.push(FieldError::new(
                 "replicas",
                 format!("must be at most {MAX_REPLICAS}"),
             ));
         }
-        if r.cpu_request_milli == 0 || r.mem_request_mb == 0 {
+        if let Some(b) = self.disruption_budget
+            && b.min_available.is_some() == b.max_unavailable.is_some()
+        {
             errors.push(FieldError::new(
-                "resources",
-                "cpuRequestMilli and memRequestMb must be greater than 0",
-            ));
-        }
-        if r.cpu_limit_milli < r.cpu_request_milli {
-            errors.push(FieldError::new(
-                "resources.cpuLimitMilli",
-                "must be at least cpuRequestMilli",
-            ));
-        }
-        if r.mem_limit_mb < r.mem_request_mb {
-            errors.push(FieldError::new(
-                "resources.memLimitMb",
-                "must be at least memRequestMb",
+                "disruptionBudget",
+                "give exactly one of minAvailable and maxUnavailable",
             ));
         }
         errors
@@ -348,8 +287,8 @@ pub(crate) fn check_capacity(
         return Ok(());
     }
     let (cpu, mem) = (
-        spec.resources.cpu_request_milli as u64,
-        spec.resources.mem_request_mb as u64,
+        spec.template.resources.cpu_request_milli as u64,
+        spec.template.resources.mem_request_mb as u64,
     );
     let mut slots: u64 = 0;
     let mut candidates = 0;
@@ -380,155 +319,4 @@ pub(crate) fn check_capacity(
         RejectionCode::InsufficientClusterCapacity,
         message,
     ))
-}
-
-/// Field-by-field problems with the scheduling parts of a template (labels,
-/// affinity, spread, priority, disruption budget); the API reports them as 422.
-pub fn scheduling_errors(spec: &DeploymentSpec) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    check_labels("labels", &spec.labels, &mut errors);
-    if let Some(c) = &spec.priority_class_name {
-        match priority_of_class(c) {
-            None => errors.push(FieldError::new(
-                "priorityClassName",
-                format!(
-                    "'{c}' is not a priority class; use one of {}",
-                    crate::model::PRIORITY_CLASSES
-                        .iter()
-                        .map(|p| p.0)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )),
-            Some(p) if spec.priority != 0 && spec.priority != p => errors.push(FieldError::new(
-                "priority",
-                format!("conflicts with priorityClassName '{c}' ({p})"),
-            )),
-            Some(_) => {}
-        }
-    }
-    for (i, t) in spec.tolerations.iter().enumerate() {
-        if t.toleration_seconds.is_some() && t.effect != Some(TaintEffect::NoExecute) {
-            errors.push(FieldError::new(
-                format!("tolerations[{i}].tolerationSeconds"),
-                "only applies to effect NoExecute",
-            ));
-        }
-    }
-    if let Some(na) = spec.node_affinity() {
-        for (i, t) in na.required.iter().enumerate() {
-            check_selector_terms(
-                &format!("affinity.nodeAffinity.required[{i}]"),
-                &t.match_expressions,
-                &mut errors,
-            );
-        }
-        for (i, p) in na.preferred.iter().enumerate() {
-            let f = format!("affinity.nodeAffinity.preferred[{i}]");
-            check_weight(format!("{f}.weight"), p.weight, &mut errors);
-            check_selector_terms(
-                &format!("{f}.preference"),
-                &p.preference.match_expressions,
-                &mut errors,
-            );
-        }
-    }
-    for (name, a) in [
-        ("podAffinity", spec.pod_affinity()),
-        ("podAntiAffinity", spec.pod_anti_affinity()),
-    ] {
-        let Some(a) = a else { continue };
-        for (i, t) in a.required.iter().enumerate() {
-            check_pod_term(&format!("affinity.{name}.required[{i}]"), t, &mut errors);
-        }
-        for (i, w) in a.preferred.iter().enumerate() {
-            let f = format!("affinity.{name}.preferred[{i}]");
-            check_weight(format!("{f}.weight"), w.weight, &mut errors);
-            check_pod_term(
-                &format!("{f}.podAffinityTerm"),
-                &w.pod_affinity_term,
-                &mut errors,
-            );
-        }
-    }
-    for (i, c) in spec.topology_spread_constraints.iter().enumerate() {
-        let f = format!("topologySpreadConstraints[{i}]");
-        if c.max_skew == 0 {
-            errors.push(FieldError::new(
-                format!("{f}.maxSkew"),
-                "must be at least 1",
-            ));
-        }
-        check_topology_key(&format!("{f}.topologyKey"), &c.topology_key, &mut errors);
-        check_labels(
-            &format!("{f}.labelSelector"),
-            &c.label_selector,
-            &mut errors,
-        );
-    }
-    if let Some(b) = spec.disruption_budget
-        && b.min_available.is_some() == b.max_unavailable.is_some()
-    {
-        errors.push(FieldError::new(
-            "disruptionBudget",
-            "give exactly one of minAvailable and maxUnavailable",
-        ));
-    }
-    errors
-}
-
-pub(crate) fn check_selector_terms(
-    prefix: &str,
-    exprs: &[LabelRequirement],
-    errors: &mut Vec<FieldError>,
-) {
-    for (i, r) in exprs.iter().enumerate() {
-        let f = format!("{prefix}.matchExpressions[{i}]");
-        let ok = match r.operator {
-            SelectorOperator::In | SelectorOperator::NotIn => !r.values.is_empty(),
-            SelectorOperator::Exists | SelectorOperator::DoesNotExist => r.values.is_empty(),
-            SelectorOperator::Gt | SelectorOperator::Lt => {
-                r.values.len() == 1 && r.values[0].parse::<i64>().is_ok()
-            }
-        };
-        if r.key.is_empty() {
-            errors.push(FieldError::new(format!("{f}.key"), "must not be empty"));
-        }
-        if !ok {
-            errors.push(FieldError::new(
-                format!("{f}.values"),
-                "In/NotIn need values, Exists/DoesNotExist none, Gt/Lt one integer",
-            ));
-        }
-    }
-}
-
-pub(crate) fn check_topology_key(field: &str, key: &str, errors: &mut Vec<FieldError>) {
-    if Topology::parse(key).is_none() {
-        errors.push(FieldError::new(
-            field,
-            format!(
-                "'{key}' is not supported; use {} or {}",
-                crate::model::HOSTNAME_LABEL,
-                crate::model::ZONE_LABEL
-            ),
-        ));
-    }
-}
-
-pub(crate) fn check_pod_term(field: &str, t: &PodAffinityTerm, errors: &mut Vec<FieldError>) {
-    check_topology_key(&format!("{field}.topologyKey"), &t.topology_key, errors);
-    if t.label_selector.is_empty() {
-        errors.push(FieldError::new(
-            format!("{field}.labelSelector"),
-            "must select at least one label",
-        ));
-    }
-    check_labels(&format!("{field}.labelSelector"), &t.label_selector, errors);
-}
-
-pub(crate) fn check_weight(field: String, w: u32, errors: &mut Vec<FieldError>) {
-    if !(1..=100).contains(&w) {
-        errors.push(FieldError::new(field, "must be between 1 and 100"));
-    }
 }

@@ -40,8 +40,8 @@ pub(crate) fn create_pod(state: &State, c: &cmd::CreatePod) -> Decision {
         namespace: d.spec.namespace.clone(),
         name: format!("{}-{}", d.spec.name, ordinal),
         ordinal: *ordinal,
-        image: template.image.clone(),
-        resources: template.resources,
+        image: template.template.image.clone(),
+        resources: template.template.resources,
         revision,
     })])
 }
@@ -117,7 +117,7 @@ pub(crate) fn bind_pod(state: &State, c: &cmd::BindPod) -> Decision {
     let mut usage = UsageTracker::default();
     let mut freed = (0i64, 0i64);
     if !preempt.is_empty() {
-        let priority = spec.effective_priority();
+        let priority = spec.template.effective_priority();
         let mut budgets: HashMap<DeploymentId, u32> = HashMap::new();
         for victim_id in preempt {
             let victim = state

@@ -4,3 +4,4 @@ pub mod commands;
 pub(crate) mod decide;
 pub mod events;
 mod evolve;
+pub mod template;

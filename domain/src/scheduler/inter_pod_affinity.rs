@@ -58,6 +58,7 @@ pub fn node_level_conflict(state: &State, node: &Node, spec: &DeploymentSpec) ->
         return false;
     }
     let own: Vec<_> = spec
+        .template
         .pod_anti_affinity()
         .map(|a| {
             a.required
@@ -81,7 +82,7 @@ pub fn node_level_conflict(state: &State, node: &Node, spec: &DeploymentSpec) ->
         {
             return true;
         }
-        if let Some(a) = other.spec.pod_anti_affinity()
+        if let Some(a) = other.spec.template.pod_anti_affinity()
             && a.required
                 .iter()
                 .any(|t| t.topology_key == HOSTNAME_LABEL && spec.labels_match(&t.label_selector))

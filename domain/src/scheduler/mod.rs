@@ -258,7 +258,7 @@ impl<'s> Cycle<'s> {
         self.anti_holders.get_or_insert_with(|| {
             let mut v = Vec::new();
             for d in state.deployments.values() {
-                if let Some(a) = d.spec.pod_anti_affinity() {
+                if let Some(a) = d.spec.template.pod_anti_affinity() {
                     for t in &a.required {
                         if let Some(topo) = Topology::parse(&t.topology_key) {
                             v.push((d.id, topo, t.label_selector.clone()));
@@ -310,7 +310,10 @@ impl<'s> Cycle<'s> {
         }
         if let Some(d) = state.deployments.get(&pod.deployment) {
             for (key, c) in self.by_selector.iter_mut() {
-                if d.spec.labels_match_pairs(key.iter().map(|(k, v)| (k, v))) {
+                if d.spec
+                    .template
+                    .labels_match_pairs(d.spec.name.as_str(), key.iter().map(|(k, v)| (k, v)))
+                {
                     c.add(node);
                 }
             }
@@ -320,7 +323,7 @@ impl<'s> Cycle<'s> {
     /// Everything the dynamic filters and scores need for one template.
     fn prepare(&mut self, id: DeploymentId, spec: &DeploymentSpec) {
         self.ensure_deployment_counts(id);
-        if let Some(a) = spec.pod_affinity() {
+        if let Some(a) = spec.template.pod_affinity() {
             for t in &a.required {
                 self.ensure_selector_counts(&t.label_selector);
             }
@@ -328,7 +331,7 @@ impl<'s> Cycle<'s> {
                 self.ensure_selector_counts(&t.pod_affinity_term.label_selector);
             }
         }
-        if let Some(a) = spec.pod_anti_affinity() {
+        if let Some(a) = spec.template.pod_anti_affinity() {
             for t in &a.required {
                 self.ensure_selector_counts(&t.label_selector);
             }
@@ -336,7 +339,7 @@ impl<'s> Cycle<'s> {
                 self.ensure_selector_counts(&t.pod_affinity_term.label_selector);
             }
         }
-        for c in &spec.topology_spread_constraints {
+        for c in &spec.template.topology_spread_constraints {
             if !c.label_selector.is_empty() {
                 self.ensure_selector_counts(&c.label_selector);
             }
@@ -355,7 +358,7 @@ impl<'s> Cycle<'s> {
     fn pod_terms(&self, spec: &DeploymentSpec) -> inter_pod_affinity::PodTerms<'_> {
         let mut t = inter_pod_affinity::PodTerms::default();
         let sel = |s: &BTreeMap<String, String>| &self.by_selector[&key_of(s)];
-        if let Some(a) = spec.pod_affinity() {
+        if let Some(a) = spec.template.pod_affinity() {
             for term in &a.required {
                 if let Some(topo) = Topology::parse(&term.topology_key) {
                     let selects_itself = spec.labels_match(&term.label_selector);
@@ -373,7 +376,7 @@ impl<'s> Cycle<'s> {
                 }
             }
         }
-        if let Some(a) = spec.pod_anti_affinity() {
+        if let Some(a) = spec.template.pod_anti_affinity() {
             for term in &a.required {
                 if let Some(topo) = Topology::parse(&term.topology_key) {
                     t.required_anti.push((topo, sel(&term.label_selector)));
@@ -404,7 +407,7 @@ impl<'s> Cycle<'s> {
         fit: &StaticFit,
     ) -> Vec<topology_spread::Constraint<'_>> {
         let mut out = Vec::new();
-        for c in &spec.topology_spread_constraints {
+        for c in &spec.template.topology_spread_constraints {
             let Some(topology) = Topology::parse(&c.topology_key) else {
                 continue;
             };
@@ -518,6 +521,7 @@ impl<'s> Cycle<'s> {
             .unwrap_or(0);
         let mut active = [true, true, true, true, false, false, false, false];
         active[4] = spec
+            .template
             .node_affinity()
             .is_some_and(|a| !a.preferred.is_empty());
         active[5] = !terms.preferred.is_empty();

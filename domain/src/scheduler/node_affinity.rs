@@ -37,7 +37,7 @@ pub fn term_matches(node: &Node, term: &NodeSelectorTerm) -> bool {
 }
 
 pub fn filter(node: &Node, spec: &DeploymentSpec) -> Result<(), &'static str> {
-    let Some(na) = spec.node_affinity() else {
+    let Some(na) = spec.template.node_affinity() else {
         return Ok(());
     };
     if na.required.is_empty() || na.required.iter().any(|t| term_matches(node, t)) {
@@ -49,7 +49,7 @@ pub fn filter(node: &Node, spec: &DeploymentSpec) -> Result<(), &'static str> {
 
 /// 0–100; `None` when the pod states no preference.
 pub fn score(node: &Node, spec: &DeploymentSpec) -> Option<u32> {
-    let na = spec.node_affinity()?;
+    let na = spec.template.node_affinity()?;
     if na.preferred.is_empty() {
         return None;
     }

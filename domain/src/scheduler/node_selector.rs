@@ -17,7 +17,7 @@ pub fn label<'n>(node: &'n Node, key: &str) -> Option<&'n str> {
 }
 
 pub fn filter(node: &Node, spec: &DeploymentSpec) -> Result<(), &'static str> {
-    for (k, v) in &spec.node_selector {
+    for (k, v) in &spec.template.node_selector {
         if label(node, k) != Some(v.as_str()) {
             return Err(reason::NODE_SELECTOR_MISMATCH);
         }

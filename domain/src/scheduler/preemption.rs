@@ -36,7 +36,7 @@ impl Cycle<'_> {
             .deployments
             .values()
             .filter(|d| d.live > 0)
-            .map(|d| d.spec.effective_priority())
+            .map(|d| d.spec.template.effective_priority())
             .min()
     }
 
@@ -47,7 +47,7 @@ impl Cycle<'_> {
         let state = self.state;
         let d = state.deployments.get(&pod.deployment)?;
         let spec = &d.spec;
-        let priority = spec.effective_priority();
+        let priority = spec.template.effective_priority();
         if self
             .lowest_live_priority()
             .is_none_or(|low| low >= priority)

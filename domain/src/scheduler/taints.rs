@@ -17,7 +17,7 @@ pub fn filter(node: &Node, spec: &DeploymentSpec) -> Result<(), &'static str> {
         .iter()
         .filter(|t| t.effect != TaintEffect::PreferNoSchedule);
     for taint in blocking {
-        if !tolerated(&spec.tolerations, taint) {
+        if !tolerated(&spec.template.tolerations, taint) {
             return Err(reason::TAINT_NOT_TOLERATED);
         }
     }
@@ -29,7 +29,9 @@ pub fn intolerable_preferences(node: &Node, spec: &DeploymentSpec) -> u32 {
     node.spec
         .taints
         .iter()
-        .filter(|t| t.effect == TaintEffect::PreferNoSchedule && !tolerated(&spec.tolerations, t))
+        .filter(|t| {
+            t.effect == TaintEffect::PreferNoSchedule && !tolerated(&spec.template.tolerations, t)
+        })
         .count() as u32
 }
 

@@ -1,0 +1,159 @@
+//! The pod template in request bodies: every workload kind's create
+//! accepts it (a deployment's fields flat beside its own, the later kinds'
+//! under `template`), parsed and checked here once.
+
+use std::collections::BTreeMap;
+
+use domain::model::{
+    Affinity, PodTemplate, Probe, Resources, Toleration, TopologySpreadConstraint,
+};
+use domain::names::{FieldError, Image, check_labels};
+use serde::Deserialize;
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourcesDto {
+    pub cpu_request_milli: i64,
+    pub cpu_limit_milli: Option<i64>,
+    pub mem_request_mb: i64,
+    pub mem_limit_mb: Option<i64>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TemplateDto {
+    pub image: String,
+    pub resources: ResourcesDto,
+    #[serde(default)]
+    pub node_selector: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tolerations: Vec<Toleration>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub affinity: Option<Affinity>,
+    #[serde(default)]
+    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
+    pub priority_class_name: Option<String>,
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default)]
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub readiness_probe: Option<Probe>,
+    pub liveness_probe: Option<Probe>,
+    pub startup_probe: Option<Probe>,
+}
+
+impl TemplateDto {
+    /// The template, or `None` with the problems pushed on `errors`, field
+    /// paths under `prefix` (`""` or `"template."`).
+    pub fn parse(self, prefix: &str, errors: &mut Vec<FieldError>) -> Option<PodTemplate> {
+        let before = errors.len();
+        let mut local = Vec::new();
+        let image = Image::parse("image", &self.image)
+            .map_err(|e| local.push(e))
+            .ok();
+        let r = &self.resources;
+        let cpu_req = quantity(
+            &mut local,
+            "resources.cpuRequestMilli",
+            r.cpu_request_milli,
+            1,
+            1_000_000,
+        );
+        let mem_req = quantity(
+            &mut local,
+            "resources.memRequestMb",
+            r.mem_request_mb,
+            1,
+            10_000_000,
+        );
+        let cpu_lim = quantity(
+            &mut local,
+            "resources.cpuLimitMilli",
+            r.cpu_limit_milli.unwrap_or(r.cpu_request_milli),
+            1,
+            1_000_000,
+        );
+        let mem_lim = quantity(
+            &mut local,
+            "resources.memLimitMb",
+            r.mem_limit_mb.unwrap_or(r.mem_request_mb),
+            1,
+            10_000_000,
+        );
+        if cpu_lim < cpu_req {
+            local.push(FieldError::new(
+                "resources.cpuLimitMilli",
+                "must be at least cpuRequestMilli",
+            ));
+        }
+        if mem_lim < mem_req {
+            local.push(FieldError::new(
+                "resources.memLimitMb",
+                "must be at least memRequestMb",
+            ));
+        }
+        check_env(&self.env, &mut local);
+        check_labels("nodeSelector", &self.node_selector, &mut local);
+        let template = image.map(|image| PodTemplate {
+            image,
+            resources: Resources {
+                cpu_request_milli: cpu_req,
+                cpu_limit_milli: cpu_lim,
+                mem_request_mb: mem_req,
+                mem_limit_mb: mem_lim,
+            },
+            node_selector: self.node_selector,
+            tolerations: self.tolerations,
+            labels: self.labels,
+            affinity: self.affinity,
+            topology_spread_constraints: self.topology_spread_constraints,
+            priority_class_name: self.priority_class_name,
+            priority: self.priority,
+            command: self.command,
+            args: self.args,
+            env: self.env,
+            readiness_probe: self.readiness_probe,
+            liveness_probe: self.liveness_probe,
+            startup_probe: self.startup_probe,
+        });
+        errors.extend(local.into_iter().map(|mut e| {
+            e.field = format!("{prefix}{}", e.field);
+            e
+        }));
+        if errors.len() > before {
+            None
+        } else {
+            template
+        }
+    }
+}
+
+pub fn quantity(errors: &mut Vec<FieldError>, field: &str, v: i64, min: i64, max: i64) -> u32 {
+    if v < min || v > max {
+        errors.push(FieldError::new(
+            field,
+            format!("must be between {min} and {max}, got {v}"),
+        ));
+        return 0;
+    }
+    v as u32
+}
+
+pub fn check_env(env: &BTreeMap<String, String>, errors: &mut Vec<FieldError>) {
+    for k in env.keys() {
+        let ok = !k.is_empty()
+            && !k.starts_with(|c: char| c.is_ascii_digit())
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            errors.push(FieldError::new(
+                format!("env.{k}"),
+                "names are letters, digits and '_', not starting with a digit",
+            ));
+        }
+    }
+}
