@@ -257,11 +257,19 @@ async fn load_snapshot(pool: &PgPool, cell: i32) -> Result<WriteModel> {
             .await?;
     match row {
         None => Ok(WriteModel::default()),
-        Some((v,)) => {
-            let mut m: WriteModel = serde_json::from_value(v)?;
-            m.after_load();
-            Ok(m)
-        }
+        Some((v,)) => match serde_json::from_value::<WriteModel>(v) {
+            Ok(mut m) => {
+                m.after_load();
+                Ok(m)
+            }
+            // A snapshot is a cache of the fold: one an older release wrote
+            // in a shape this one does not read is dropped, and the state is
+            // folded again from the start of the log.
+            Err(e) => {
+                tracing::warn!(cell, error = %e, "snapshot unreadable; rebuilding the state from the log");
+                Ok(WriteModel::default())
+            }
+        },
     }
 }
 

@@ -234,7 +234,7 @@ fn create_pod(
             digest,
         ]),
         command: Command::CreatePod(cmd::CreatePod {
-            deployment_id: d.id,
+            owner: d.id.into(),
             ordinal,
             revision: Some(revision),
         }),
@@ -501,7 +501,7 @@ pub fn node_lifecycle(
 /// budget are asked again in the next `retry_ms` window.
 pub fn evictions(state: &State, now_ms: i64, retry_ms: i64) -> Vec<Planned> {
     let mut out = Vec::new();
-    let mut budgets: HashMap<DeploymentId, u32> = HashMap::new();
+    let mut budgets: HashMap<crate::pod::owner::Owner, u32> = HashMap::new();
     let mut nodes: Vec<_> = state
         .nodes
         .values()
@@ -522,9 +522,9 @@ pub fn evictions(state: &State, now_ms: i64, retry_ms: i64) -> Vec<Planned> {
             .filter_map(|p| state.pods.get(p))
             .filter(|p| p.is_live())
             .collect();
-        pods.sort_by_key(|p| (p.ready, p.deployment, p.ordinal));
+        pods.sort_by_key(|p| (p.ready, p.owner, p.ordinal));
         for pod in pods {
-            let Some(d) = state.deployments.get(&pod.deployment) else {
+            let Some(w) = state.workload(pod.owner) else {
                 continue;
             };
             let version = pod.version.to_be_bytes();
@@ -534,15 +534,13 @@ pub fn evictions(state: &State, now_ms: i64, retry_ms: i64) -> Vec<Planned> {
                 .iter()
                 .filter(|t| t.effect == TaintEffect::NoExecute)
                 // (taint, whether the pod tolerated it until its seconds ran out)
-                .find_map(
-                    |t| match no_execute_allowance(&d.spec.template.tolerations, t) {
-                        None => Some((t, false)),
-                        Some(None) => None,
-                        Some(Some(secs)) => (now_ms
-                            >= t.time_added_ms.unwrap_or(0) + secs as i64 * 1000)
-                            .then_some((t, true)),
-                    },
-                );
+                .find_map(|t| match no_execute_allowance(&w.template.tolerations, t) {
+                    None => Some((t, false)),
+                    Some(None) => None,
+                    Some(Some(secs)) => (now_ms
+                        >= t.time_added_ms.unwrap_or(0) + secs as i64 * 1000)
+                        .then_some((t, true)),
+                });
             if let Some((t, expired)) = tainted {
                 out.push(Planned {
                     command_id: derive_id(&[b"no-execute", pod.id.0.as_bytes(), &version]),
@@ -569,8 +567,8 @@ pub fn evictions(state: &State, now_ms: i64, retry_ms: i64) -> Vec<Planned> {
             if node.draining {
                 if pod.ready {
                     let left = budgets
-                        .entry(d.id)
-                        .or_insert_with(|| state.disruptions_allowed(d));
+                        .entry(pod.owner)
+                        .or_insert_with(|| state.disruptions_allowed_for(&pod.owner));
                     if *left == 0 {
                         continue;
                     }

@@ -11,7 +11,11 @@ use std::collections::BTreeMap;
 
 use crate::event::{AggregateKind, AggregateRef, Event, RolloutTrigger};
 use crate::ids::{DeploymentId, IdMap, IdSet, NodeId, PodId, ServiceId};
-use crate::model::{DeploymentSpec, NodeCondition, NodeSpec, NodeUsage, PodPhase, ServiceSpec};
+use crate::model::{
+    DeploymentSpec, NodeCondition, NodeSpec, NodeUsage, PodPhase, PodTemplate, ServiceSpec,
+};
+use crate::names::Name;
+use crate::pod::owner::Owner;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
@@ -56,7 +60,7 @@ impl Node {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pod {
     pub id: PodId,
-    pub deployment: DeploymentId,
+    pub owner: Owner,
     pub ordinal: u64,
     pub cpu_milli: u32,
     pub mem_mb: u32,
@@ -151,6 +155,36 @@ pub struct Service {
     pub version: u64,
 }
 
+/// What the pod machinery (scheduler, preemption, node agent, endpoints)
+/// reads of a pod's owner, whatever its kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Workload<'a> {
+    pub owner: Owner,
+    pub namespace: &'a Name,
+    pub name: &'a Name,
+    /// The current template (a pod of an older revision: `State::template_of`).
+    pub template: &'a PodTemplate,
+    /// Every pod of the owner still in the state (live or failed).
+    pub pods: &'a BTreeSet<PodId>,
+    /// How many of `pods` are live.
+    pub live: u32,
+}
+
+impl Workload<'_> {
+    /// Whether the pods' labels (with the implied `app=<name>`) contain every pair of `selector`.
+    pub fn labels_match(&self, selector: &BTreeMap<String, String>) -> bool {
+        self.template.labels_match(self.name.as_str(), selector)
+    }
+
+    pub fn labels_match_pairs<'b>(
+        &self,
+        selector: impl IntoIterator<Item = (&'b String, &'b String)>,
+    ) -> bool {
+        self.template
+            .labels_match_pairs(self.name.as_str(), selector)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub nodes: IdMap<NodeId, Node>,
@@ -222,7 +256,10 @@ impl State {
     pub fn cause_of(&self, command: &crate::command::Command) -> Option<uuid::Uuid> {
         use crate::command::Command as C;
         let deployment = match command {
-            C::CreatePod(cmd::CreatePod { deployment_id, .. })
+            C::CreatePod(cmd::CreatePod {
+                owner: Owner::Deployment(deployment_id),
+                ..
+            })
             | C::CompleteRollout(cmd::CompleteRollout { deployment_id, .. })
             | C::FailRollout(cmd::FailRollout { deployment_id, .. })
             | C::RollbackDeployment(cmd::RollbackDeployment { deployment_id, .. }) => {
@@ -230,7 +267,9 @@ impl State {
             }
             C::BindPod(cmd::BindPod { pod_id, .. })
             | C::MarkPodUnschedulable(cmd::MarkPodUnschedulable { pod_id, .. })
-            | C::DeletePod(cmd::DeletePod { pod_id, .. }) => self.pods.get(pod_id)?.deployment,
+            | C::DeletePod(cmd::DeletePod { pod_id, .. }) => {
+                self.pods.get(pod_id)?.owner.deployment()?
+            }
             _ => return None,
         };
         self.deployments.get(&deployment)?.cause
@@ -304,9 +343,58 @@ impl State {
     }
 
     /// The pod template of the pod's revision.
-    pub fn template_of(&self, pod: &Pod) -> Option<&DeploymentSpec> {
-        let d = self.deployments.get(&pod.deployment)?;
-        d.template(pod.revision).or(Some(&d.spec))
+    pub fn template_of(&self, pod: &Pod) -> Option<&PodTemplate> {
+        match pod.owner {
+            Owner::Deployment(id) => {
+                let d = self.deployments.get(&id)?;
+                Some(&d.template(pod.revision).unwrap_or(&d.spec).template)
+            }
+        }
+    }
+
+    /// The pod's owner as the pod machinery sees it.
+    pub fn workload(&self, owner: Owner) -> Option<Workload<'_>> {
+        match owner {
+            Owner::Deployment(id) => self.deployments.get(&id).map(Deployment::workload),
+        }
+    }
+
+    /// Every workload of every kind.
+    pub fn workloads(&self) -> impl Iterator<Item = Workload<'_>> {
+        self.deployments.values().map(Deployment::workload)
+    }
+
+    /// A pod of `pod.owner` was created: the owner counts it.
+    pub(crate) fn owner_pod_created(&mut self, pod: &Pod) {
+        match pod.owner {
+            Owner::Deployment(id) => {
+                if let Some(d) = self.deployments.get_mut(&id) {
+                    d.pod_created(pod);
+                }
+            }
+        }
+    }
+
+    /// A live pod of `pod.owner` failed, was evicted or is deleted.
+    pub(crate) fn owner_pod_ended(&mut self, pod: &Pod) {
+        match pod.owner {
+            Owner::Deployment(id) => {
+                if let Some(d) = self.deployments.get_mut(&id) {
+                    d.pod_ended(pod);
+                }
+            }
+        }
+    }
+
+    /// A pod of `pod.owner` left the state (deleted).
+    pub(crate) fn owner_pod_removed(&mut self, pod: &Pod) {
+        match pod.owner {
+            Owner::Deployment(id) => {
+                if let Some(d) = self.deployments.get_mut(&id) {
+                    d.pods.remove(&pod.id);
+                }
+            }
+        }
     }
 
     pub fn service_by_name(&self, namespace: &str, name: &str) -> Option<&Service> {
@@ -354,11 +442,10 @@ impl State {
         self.unbound.len()
     }
 
-    /// A pod's priority (from its deployment's template).
+    /// A pod's priority (from its owner's template).
     pub fn priority_of(&self, pod: &Pod) -> i32 {
-        self.deployments
-            .get(&pod.deployment)
-            .map_or(0, |d| d.spec.template.effective_priority())
+        self.workload(pod.owner)
+            .map_or(0, |w| w.template.effective_priority())
     }
 
     /// How many more of the deployment's pods may be disrupted now without
@@ -379,11 +466,15 @@ impl State {
         healthy.saturating_sub(min_available.min(d.spec.replicas))
     }
 
-    /// `disruptions_allowed` by id; an unknown deployment has no budget.
-    pub fn disruptions_allowed_for(&self, id: &DeploymentId) -> u32 {
-        self.deployments
-            .get(id)
-            .map_or(u32::MAX, |d| self.disruptions_allowed(d))
+    /// `disruptions_allowed` by owner; an unknown owner, or a kind without
+    /// disruption budgets, has no budget.
+    pub fn disruptions_allowed_for(&self, owner: &Owner) -> u32 {
+        match owner {
+            Owner::Deployment(id) => self
+                .deployments
+                .get(id)
+                .map_or(u32::MAX, |d| self.disruptions_allowed(d)),
+        }
     }
 
     /// The pod stops being live (failed or evicted): release its node.
@@ -392,15 +483,10 @@ impl State {
         self.release(*pod_id, node);
         self.unbound.remove(pod_id);
         self.addresses.remove(pod_id);
+        if let Some(pod) = self.pods.get(pod_id).filter(|p| p.is_live()).cloned() {
+            self.owner_pod_ended(&pod);
+        }
         if let Some(pod) = self.pods.get_mut(pod_id) {
-            if pod.is_live()
-                && let Some(d) = self.deployments.get_mut(&pod.deployment)
-            {
-                d.live = d.live.saturating_sub(1);
-                if pod.revision != d.revision {
-                    d.live_other_revision = d.live_other_revision.saturating_sub(1);
-                }
-            }
             pod.phase = PodPhase::Failed;
             pod.ready = false;
             pod.version += 1;
@@ -459,11 +545,12 @@ impl State {
     /// A pod of the revision a rollout moves to failed: count it against the rollout.
     pub(crate) fn rollout_failure(
         &mut self,
-        d: DeploymentId,
+        owner: Owner,
         revision: u64,
         pod: PodId,
         reason: &str,
     ) {
+        let Some(d) = owner.deployment() else { return };
         if let Some(r) = self
             .deployments
             .get_mut(&d)

@@ -81,7 +81,7 @@ fn create_pod_is_idempotent_and_never_exceeds_replicas() {
     .unwrap();
     assert_eq!(
         g.apply(Command::CreatePod(cmd::CreatePod {
-            deployment_id: d,
+            owner: d.into(),
             ordinal: 0,
             revision: None
         }))
@@ -92,7 +92,7 @@ fn create_pod_is_idempotent_and_never_exceeds_replicas() {
     // A stale controller asks for ordinal 0 again: dropped.
     assert!(
         g.apply(Command::CreatePod(cmd::CreatePod {
-            deployment_id: d,
+            owner: d.into(),
             ordinal: 0,
             revision: None
         }))
@@ -101,7 +101,7 @@ fn create_pod_is_idempotent_and_never_exceeds_replicas() {
     );
     assert_eq!(
         g.apply(Command::CreatePod(cmd::CreatePod {
-            deployment_id: d,
+            owner: d.into(),
             ordinal: 1,
             revision: None
         }))
@@ -112,7 +112,7 @@ fn create_pod_is_idempotent_and_never_exceeds_replicas() {
     // Replicas reached: a third pod is not created.
     assert!(
         g.apply(Command::CreatePod(cmd::CreatePod {
-            deployment_id: d,
+            owner: d.into(),
             ordinal: 2,
             revision: None
         }))
@@ -131,7 +131,7 @@ fn a_bind_is_validated_and_a_duplicate_bind_is_refused() {
     }))
     .unwrap();
     g.apply(Command::CreatePod(cmd::CreatePod {
-        deployment_id: d,
+        owner: d.into(),
         ordinal: 0,
         revision: None,
     }))
@@ -169,13 +169,13 @@ fn a_bind_that_would_overcommit_the_node_is_refused() {
     }))
     .unwrap();
     g.apply(Command::CreatePod(cmd::CreatePod {
-        deployment_id: d,
+        owner: d.into(),
         ordinal: 0,
         revision: None,
     }))
     .unwrap();
     g.apply(Command::CreatePod(cmd::CreatePod {
-        deployment_id: d,
+        owner: d.into(),
         ordinal: 1,
         revision: None,
     }))
@@ -209,7 +209,7 @@ fn a_lost_node_fails_its_pods_and_frees_its_capacity() {
     .unwrap();
     for o in 0..2 {
         g.apply(Command::CreatePod(cmd::CreatePod {
-            deployment_id: d,
+            owner: d.into(),
             ordinal: o,
             revision: None,
         }))
@@ -276,7 +276,7 @@ fn a_gpu_only_node_takes_only_pods_that_tolerate_its_taint() {
     }))
     .unwrap();
     g.apply(Command::CreatePod(cmd::CreatePod {
-        deployment_id: d,
+        owner: d.into(),
         ordinal: 0,
         revision: None,
     }))
@@ -298,7 +298,7 @@ fn the_scheduler_spreads_a_deployment_across_zones() {
     .unwrap();
     for o in 0..6 {
         g.apply(Command::CreatePod(cmd::CreatePod {
-            deployment_id: d,
+            owner: d.into(),
             ordinal: o,
             revision: None,
         }))
@@ -474,7 +474,7 @@ fn a_pod_that_failed_is_deleted_a_ttl_after_it_ended_and_leaves_the_state() {
     .unwrap();
     for ordinal in 0..2 {
         g.apply(Command::CreatePod(cmd::CreatePod {
-            deployment_id: d,
+            owner: d.into(),
             ordinal,
             revision: None,
         }))

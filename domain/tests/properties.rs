@@ -59,12 +59,12 @@ proptest! {
         hi_spec.template.priority_class_name = Some("high".into());
         g.apply(Command::CreateDeployment(cmd::CreateDeployment { deployment_id: hi, spec: hi_spec })).unwrap();
         for o in 0..4 {
-            g.apply(Command::CreatePod(cmd::CreatePod { deployment_id: hi, ordinal: o , revision: None})).unwrap();
+            g.apply(Command::CreatePod(cmd::CreatePod { owner: hi.into(), ordinal: o , revision: None})).unwrap();
         }
         let mut bound_events: std::collections::HashMap<PodId, u32> = Default::default();
         for op in ops {
             let cmd = match op {
-                Op::Create(o) => Command::CreatePod(cmd::CreatePod { deployment_id: d, ordinal: o as u64 , revision: None}),
+                Op::Create(o) => Command::CreatePod(cmd::CreatePod { owner: d.into(), ordinal: o as u64 , revision: None}),
                 Op::Bind(p, n) => Command::BindPod(cmd::BindPod { pod_id: PodId::for_ordinal(d, p as u64), node_id: NodeId::from_name(NODES[n as usize]), placement: Default::default(), preempt: vec![] }),
                 Op::Evict(p) => Command::EvictPod(cmd::EvictPod { pod_id: PodId::for_ordinal(d, p as u64), cause: EvictionCause::Api, reason: "test".into(), respect_budget: true }),
                 Op::NotReady(n) => Command::MarkNodeNotReady(cmd::MarkNodeNotReady { node_id: NodeId::from_name(NODES[n as usize]), silent_for_ms: 1 }),

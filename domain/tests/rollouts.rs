@@ -186,9 +186,9 @@ fn a_rolling_update_respects_surge_and_unavailable_and_succeeds() {
         assert!(g.state.deployments[&d].rollout.is_none());
         // Every pod the rollout created came from the new template.
         assert!(
-            g.state.live_pods(&g.state.deployments[&d]).all(|p| {
-                g.state.template_of(p).unwrap().template.image.as_str() == "demo-app:v2"
-            })
+            g.state
+                .live_pods(&g.state.deployments[&d])
+                .all(|p| { g.state.template_of(p).unwrap().image.as_str() == "demo-app:v2" })
         );
     }
 }

@@ -54,7 +54,7 @@ fn deploy(g: &mut Given, n: u128, spec: DeploymentSpec, pods: u64) -> Deployment
     .unwrap();
     for o in 0..pods {
         g.apply(Command::CreatePod(cmd::CreatePod {
-            deployment_id: d,
+            owner: d.into(),
             ordinal: o,
             revision: None,
         }))
@@ -520,7 +520,7 @@ fn drain_evicts_within_the_disruption_budget_and_eviction_api_refuses_beyond_it(
     // The replacement lands on n3 (n1 is cordoned, n2 full), becomes Ready: the drain goes on.
     let o = g.state.deployments[&low].next_ordinal;
     g.apply(Command::CreatePod(cmd::CreatePod {
-        deployment_id: low,
+        owner: low.into(),
         ordinal: o,
         revision: None,
     }))

@@ -56,7 +56,7 @@ use axum::routing::get;
 use domain::CommandEnvelope;
 use domain::command::Command;
 use domain::ids::{NodeId, PodId, derive_id};
-use domain::model::{DeploymentSpec, NodeSpec, Probe};
+use domain::model::{NodeSpec, PodTemplate, Probe};
 use domain::names::Name;
 use domain::state::Pod;
 use infra::kafka::{CommandBus, HeartbeatSender, KafkaConfig};
@@ -242,26 +242,16 @@ impl PodLaunch {
     /// The launch of `pod` from its template: image mapping, environment, port, log file.
     pub fn from_template(
         pod: &Pod,
-        deployment_name: &str,
-        spec: &DeploymentSpec,
+        owner_name: &str,
+        spec: &PodTemplate,
         port: u16,
         log_dir: &Path,
         demo_app_bin: &Path,
     ) -> PodLaunch {
-        let exec = container_exec(
-            spec.template.image.as_str(),
-            &spec.template.command,
-            &spec.template.args,
-            demo_app_bin,
-        );
-        let name = format!("{deployment_name}-{}", pod.ordinal);
+        let exec = container_exec(spec.image.as_str(), &spec.command, &spec.args, demo_app_bin);
+        let name = format!("{owner_name}-{}", pod.ordinal);
         let mut env = exec.env;
-        env.extend(
-            spec.template
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
+        env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         env.insert("PORT".into(), port.to_string());
         env.insert("POD_ID".into(), pod.id.to_string());
         env.insert("POD_NAME".into(), name.clone());
@@ -274,9 +264,9 @@ impl PodLaunch {
             env,
             port,
             log_path: log_dir.join(format!("{}.log", pod.id)),
-            readiness: spec.template.readiness_probe.clone(),
-            liveness: spec.template.liveness_probe.clone(),
-            startup: spec.template.startup_probe.clone(),
+            readiness: spec.readiness_probe.clone(),
+            liveness: spec.liveness_probe.clone(),
+            startup: spec.startup_probe.clone(),
         }
     }
 
@@ -1048,10 +1038,7 @@ pub async fn run_process(
                     if !pod.is_live() || pod.node != Some(node_id) {
                         continue;
                     }
-                    let dep_name = state
-                        .deployments
-                        .get(&pod.deployment)
-                        .map(|d| d.spec.name.to_string());
+                    let dep_name = state.workload(pod.owner).map(|w| w.name.to_string());
                     match (state.template_of(pod), dep_name) {
                         (Some(spec), Some(dep_name)) => launches.push((
                             pod.clone(),

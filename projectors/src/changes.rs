@@ -549,7 +549,7 @@ impl Changes {
             }
             Event::PodCreated(ev::PodCreated {
                 pod_id,
-                deployment_id,
+                owner,
                 namespace,
                 name,
                 ordinal,
@@ -560,7 +560,7 @@ impl Changes {
                 self.pods_new.insert(
                     pod_id.0,
                     PodRow {
-                        workload_id: deployment_id.0,
+                        workload_id: owner.id(),
                         namespace: namespace.to_string(),
                         name: name.clone(),
                         ordinal: *ordinal as i64,

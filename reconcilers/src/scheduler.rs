@@ -82,13 +82,8 @@ impl SchedulerQueue {
             return vec![];
         }
         // Highest priority first (like kube-scheduler's active queue), then in creation order.
-        let key = |p: &&domain::state::Pod| {
-            (
-                std::cmp::Reverse(state.priority_of(p)),
-                p.deployment,
-                p.ordinal,
-            )
-        };
+        let key =
+            |p: &&domain::state::Pod| (std::cmp::Reverse(state.priority_of(p)), p.owner, p.ordinal);
         let keep = self.max_per_pass.max(1);
         if pending.len() > keep {
             pending.select_nth_unstable_by_key(keep - 1, key);
@@ -191,7 +186,7 @@ mod tests {
         }))
         .unwrap();
         g.apply(Command::CreatePod(cmd::CreatePod {
-            deployment_id: d,
+            owner: d.into(),
             ordinal: 0,
             revision: None,
         }))

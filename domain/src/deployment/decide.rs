@@ -4,6 +4,7 @@ use crate::command as cmd;
 use crate::decision::{Decision, MAX_REPLICAS, UsageTracker, deployment, reject, validation};
 use crate::event as ev;
 use crate::event::{Event, RolloutTrigger};
+use crate::ids::DeploymentId;
 use crate::model::DeploymentSpec;
 
 use crate::names::FieldError;
@@ -295,7 +296,7 @@ pub(crate) fn check_capacity(
     for node in state
         .nodes
         .values()
-        .filter(|n| statically_feasible(n, spec))
+        .filter(|n| statically_feasible(n, &spec.template))
     {
         candidates += 1;
         let by_cpu = node.spec.cpu_allocatable_milli / cpu;
@@ -319,4 +320,30 @@ pub(crate) fn check_capacity(
         RejectionCode::InsufficientClusterCapacity,
         message,
     ))
+}
+
+/// `CreatePod` for a deployment: its pod number `next_ordinal`, of the
+/// revision asked (default: the current one), within the replicas (plus the
+/// surge while revisions are mixed).
+pub(crate) fn create_pod(state: &State, id: DeploymentId, c: &cmd::CreatePod) -> Decision {
+    let Some(d) = state.deployments.get(&id) else {
+        return Ok(vec![]);
+    };
+    let revision = c.revision.unwrap_or(d.revision);
+    let Some(spec) = d.template(revision) else {
+        return Ok(vec![]);
+    };
+    let mixed = d.rollout.is_some() || d.live_other_revision > 0;
+    let cap = d.spec.replicas + if mixed { d.spec.strategy.max_surge } else { 0 };
+    if c.ordinal != d.next_ordinal || state.live_pod_count(d) >= cap {
+        return Ok(vec![]);
+    }
+    Ok(vec![crate::pod::decide::pod_created(
+        id.into(),
+        &d.spec.namespace,
+        &d.spec.name,
+        c.ordinal,
+        &spec.template,
+        revision,
+    )])
 }

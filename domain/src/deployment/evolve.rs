@@ -3,7 +3,7 @@
 use crate::event as ev;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::state::{Deployment, State, has_required_anti_affinity};
+use crate::state::{Deployment, Pod, State, Workload, has_required_anti_affinity};
 
 impl State {
     pub(crate) fn on_deployment_created(&mut self, e: &ev::DeploymentCreated) {
@@ -130,6 +130,36 @@ impl State {
         if let Some(d) = self.deployments.get_mut(deployment_id) {
             d.spec.disruption_budget = *budget;
             d.version += 1;
+        }
+    }
+}
+
+impl Deployment {
+    /// The deployment as the pod machinery sees it.
+    pub fn workload(&self) -> Workload<'_> {
+        Workload {
+            owner: self.id.into(),
+            namespace: &self.spec.namespace,
+            name: &self.spec.name,
+            template: &self.spec.template,
+            pods: &self.pods,
+            live: self.live,
+        }
+    }
+
+    pub(crate) fn pod_created(&mut self, pod: &Pod) {
+        self.next_ordinal = self.next_ordinal.max(pod.ordinal + 1);
+        self.pods.insert(pod.id);
+        self.live += 1;
+        if pod.revision != self.revision {
+            self.live_other_revision += 1;
+        }
+    }
+
+    pub(crate) fn pod_ended(&mut self, pod: &Pod) {
+        self.live = self.live.saturating_sub(1);
+        if pod.revision != self.revision {
+            self.live_other_revision = self.live_other_revision.saturating_sub(1);
         }
     }
 }

@@ -4,16 +4,18 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DeploymentId, NodeId, PodId};
+use crate::ids::{NodeId, PodId};
 use crate::model::Placement;
 use crate::pod::events::EvictionCause;
+use crate::pod::owner::Owner;
 
-/// Create the deployment's pod number `ordinal` (its `next_ordinal`)
-/// from `revision` (default: the deployment's current one).
+/// Create the owner's pod number `ordinal` (a deployment's `next_ordinal`)
+/// from `revision` (default: the owner's current one).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatePod {
-    pub deployment_id: DeploymentId,
+    #[serde(flatten)]
+    pub owner: Owner,
     pub ordinal: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<u64>,

@@ -6,44 +6,41 @@ use std::collections::HashMap;
 
 use crate::decision::{Decision, UsageTracker, pod_on_node, reject};
 use crate::event::{Event, EvictionCause, PodFailureCause};
-use crate::ids::{DeploymentId, PodId};
+use crate::ids::PodId;
 use crate::model::{NodeUsage, PodPhase};
+use crate::names::Name;
+use crate::pod::owner::Owner;
+use crate::pod::template::PodTemplate;
 
 use crate::rejection::RejectionCode;
 use crate::scheduler::{self, inter_pod_affinity};
 use crate::state::State;
 
 pub(crate) fn create_pod(state: &State, c: &cmd::CreatePod) -> Decision {
-    let cmd::CreatePod {
-        deployment_id,
-        ordinal,
-        revision,
-        ..
-    } = c;
-    let Some(d) = state.deployments.get(deployment_id) else {
-        return Ok(vec![]);
-    };
-    let revision = revision.unwrap_or(d.revision);
-    let Some(template) = d.template(revision) else {
-        return Ok(vec![]);
-    };
-    // A rollout may surge above the replicas; otherwise never.
-    let mixed = d.rollout.is_some() || d.live_other_revision > 0;
-    let cap = d.spec.replicas + if mixed { d.spec.strategy.max_surge } else { 0 };
-    if *ordinal != d.next_ordinal || state.live_pod_count(d) >= cap {
-        return Ok(vec![]);
+    match c.owner {
+        Owner::Deployment(id) => crate::deployment::decide::create_pod(state, id, c),
     }
-    let pod_id = PodId::for_ordinal(*deployment_id, *ordinal);
-    Ok(vec![Event::PodCreated(ev::PodCreated {
-        pod_id,
-        deployment_id: *deployment_id,
-        namespace: d.spec.namespace.clone(),
-        name: format!("{}-{}", d.spec.name, ordinal),
-        ordinal: *ordinal,
-        image: template.template.image.clone(),
-        resources: template.template.resources,
+}
+
+/// The `PodCreated` of the owner's pod `ordinal`, named `<name>-<ordinal>`.
+pub(crate) fn pod_created(
+    owner: Owner,
+    namespace: &Name,
+    name: &Name,
+    ordinal: u64,
+    template: &PodTemplate,
+    revision: u64,
+) -> Event {
+    Event::PodCreated(ev::PodCreated {
+        pod_id: PodId::for_owner(owner, ordinal),
+        owner,
+        namespace: namespace.clone(),
+        name: format!("{name}-{ordinal}"),
+        ordinal,
+        image: template.image.clone(),
+        resources: template.resources,
         revision,
-    })])
+    })
 }
 
 pub(crate) fn report_pod_not_ready(state: &State, c: &cmd::ReportPodNotReady) -> Decision {
@@ -112,13 +109,20 @@ pub(crate) fn bind_pod(state: &State, c: &cmd::BindPod) -> Decision {
     let Some(node) = state.nodes.get(node_id) else {
         return reject(RejectionCode::NotFound, format!("node {node_id} not found"));
     };
-    let spec = &state.deployments[&pod.deployment].spec;
+    // The owner's current template, as the scheduler placed it.
+    let Some(w) = state.workload(pod.owner) else {
+        return reject(
+            RejectionCode::NotFound,
+            format!("pod {pod_id} has no owner"),
+        );
+    };
+    let template = w.template;
     let mut events = Vec::with_capacity(preempt.len() + 1);
     let mut usage = UsageTracker::default();
     let mut freed = (0i64, 0i64);
     if !preempt.is_empty() {
-        let priority = spec.template.effective_priority();
-        let mut budgets: HashMap<DeploymentId, u32> = HashMap::new();
+        let priority = template.effective_priority();
+        let mut budgets: HashMap<Owner, u32> = HashMap::new();
         for victim_id in preempt {
             let victim = state
                 .pods
@@ -141,8 +145,8 @@ pub(crate) fn bind_pod(state: &State, c: &cmd::BindPod) -> Decision {
             }
             if victim.ready {
                 let left = budgets
-                    .entry(victim.deployment)
-                    .or_insert_with(|| state.disruptions_allowed_for(&victim.deployment));
+                    .entry(victim.owner)
+                    .or_insert_with(|| state.disruptions_allowed_for(&victim.owner));
                 if *left == 0 {
                     return reject(
                         RejectionCode::DisruptionBudgetExceeded,
@@ -172,9 +176,13 @@ pub(crate) fn bind_pod(state: &State, c: &cmd::BindPod) -> Decision {
             }));
         }
     }
-    if let Err(r) =
-        scheduler::run_filters(node, spec, pod.cpu_milli as u64, pod.mem_mb as u64, freed)
-    {
+    if let Err(r) = scheduler::run_filters(
+        node,
+        template,
+        pod.cpu_milli as u64,
+        pod.mem_mb as u64,
+        freed,
+    ) {
         let c = if r == scheduler::reason::NODE_NOT_READY {
             RejectionCode::NodeNotReady
         } else {
@@ -188,7 +196,7 @@ pub(crate) fn bind_pod(state: &State, c: &cmd::BindPod) -> Decision {
             ),
         );
     }
-    if inter_pod_affinity::node_level_conflict(state, node, spec) {
+    if inter_pod_affinity::node_level_conflict(state, node, &w) {
         return reject(
             RejectionCode::BindInfeasible,
             format!(
@@ -251,7 +259,10 @@ pub(crate) fn evict_pod(state: &State, c: &cmd::EvictPod) -> Decision {
     }
     if *respect_budget
         && pod.ready
-        && let Some(d) = state.deployments.get(&pod.deployment)
+        && let Some(d) = pod
+            .owner
+            .deployment()
+            .and_then(|d| state.deployments.get(&d))
         && state.disruptions_allowed(d) == 0
     {
         return reject(
@@ -347,10 +358,12 @@ pub(crate) fn delete_pod(state: &State, c: &cmd::DeletePod) -> Decision {
     let Some(pod) = state.pods.get(pod_id) else {
         return Ok(vec![]);
     };
-    if pod.is_live() {
-        let Some(d) = state.deployments.get(&pod.deployment) else {
-            return Ok(vec![]);
-        };
+    if pod.is_live()
+        && let Some(d) = pod
+            .owner
+            .deployment()
+            .and_then(|d| state.deployments.get(&d))
+    {
         if *only_if_surplus && state.live_pod_count(d) <= d.spec.replicas {
             return Ok(vec![]);
         }

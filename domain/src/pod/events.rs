@@ -4,15 +4,17 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DeploymentId, NodeId, PodId};
+use crate::ids::{NodeId, PodId};
 use crate::model::{NodeUsage, Placement, Resources};
 use crate::names::{Image, Name};
+use crate::pod::owner::Owner;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodCreated {
     pub pod_id: PodId,
-    pub deployment_id: DeploymentId,
+    #[serde(flatten)]
+    pub owner: Owner,
     pub namespace: Name,
     pub name: String,
     pub ordinal: u64,

@@ -8,7 +8,7 @@ impl State {
     pub(crate) fn on_pod_created(&mut self, e: &ev::PodCreated) {
         let ev::PodCreated {
             pod_id,
-            deployment_id,
+            owner,
             ordinal,
             resources,
             revision,
@@ -17,31 +17,22 @@ impl State {
         if self.pods.contains_key(pod_id) {
             return;
         }
-        if let Some(d) = self.deployments.get_mut(deployment_id) {
-            d.next_ordinal = d.next_ordinal.max(ordinal + 1);
-            d.pods.insert(*pod_id);
-            d.live += 1;
-            if *revision != d.revision {
-                d.live_other_revision += 1;
-            }
-        }
+        let pod = Pod {
+            id: *pod_id,
+            owner: *owner,
+            ordinal: *ordinal,
+            cpu_milli: resources.cpu_request_milli,
+            mem_mb: resources.mem_request_mb,
+            revision: *revision,
+            phase: PodPhase::Pending,
+            node: None,
+            ready: false,
+            version: 1,
+            restarts: 0,
+        };
+        self.owner_pod_created(&pod);
         self.unbound.insert(*pod_id);
-        self.pods.insert(
-            *pod_id,
-            Pod {
-                id: *pod_id,
-                deployment: *deployment_id,
-                ordinal: *ordinal,
-                cpu_milli: resources.cpu_request_milli,
-                mem_mb: resources.mem_request_mb,
-                revision: *revision,
-                phase: PodPhase::Pending,
-                node: None,
-                ready: false,
-                version: 1,
-                restarts: 0,
-            },
-        );
+        self.pods.insert(*pod_id, pod);
     }
 
     pub(crate) fn on_pod_bound(&mut self, e: &ev::PodBound) {
@@ -81,7 +72,7 @@ impl State {
         if let Some(pod) = self.pods.get_mut(pod_id) {
             pod.ready = false;
             pod.version += 1;
-            let (d, rev) = (pod.deployment, pod.revision);
+            let (d, rev) = (pod.owner, pod.revision);
             self.rollout_failure(d, rev, *pod_id, reason);
         }
     }
@@ -97,7 +88,7 @@ impl State {
             pod.ready = false;
             pod.restarts = *restarts;
             pod.version += 1;
-            let (d, rev) = (pod.deployment, pod.revision);
+            let (d, rev) = (pod.owner, pod.revision);
             self.rollout_failure(d, rev, *pod_id, reason);
         }
     }
@@ -121,7 +112,7 @@ impl State {
         if *cause == crate::event::PodFailureCause::Container
             && let Some(pod) = self.pods.get(pod_id)
         {
-            let (d, rev) = (pod.deployment, pod.revision);
+            let (d, rev) = (pod.owner, pod.revision);
             self.rollout_failure(d, rev, *pod_id, reason);
         }
         self.end_pod(pod_id);
@@ -138,16 +129,11 @@ impl State {
         self.release(*pod_id, node);
         self.unbound.remove(pod_id);
         self.addresses.remove(pod_id);
-        if let Some(pod) = self.pods.remove(pod_id)
-            && let Some(d) = self.deployments.get_mut(&pod.deployment)
-        {
-            d.pods.remove(pod_id);
+        if let Some(pod) = self.pods.remove(pod_id) {
             if pod.is_live() {
-                d.live = d.live.saturating_sub(1);
-                if pod.revision != d.revision {
-                    d.live_other_revision = d.live_other_revision.saturating_sub(1);
-                }
+                self.owner_pod_ended(&pod);
             }
+            self.owner_pod_removed(&pod);
         }
     }
 

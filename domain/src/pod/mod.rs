@@ -4,4 +4,5 @@ pub mod commands;
 pub(crate) mod decide;
 pub mod events;
 mod evolve;
+pub mod owner;
 pub mod template;

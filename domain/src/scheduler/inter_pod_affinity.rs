@@ -8,7 +8,8 @@
 //! Score: Σ weight × selected pods in the domain, anti-affinity negative.
 
 use super::{Counts, Topology, reason};
-use crate::model::{DeploymentSpec, HOSTNAME_LABEL};
+use crate::model::HOSTNAME_LABEL;
+use crate::state::Workload;
 use crate::state::{Node, State};
 
 #[derive(Default)]
@@ -53,7 +54,7 @@ pub fn raw_score(node: &Node, t: &PodTerms) -> i64 {
 /// ways, against the pods on the node now. (Zone-wide terms and topology
 /// spread are the scheduler's: checking them here would need every pod of
 /// the zone.)
-pub fn node_level_conflict(state: &State, node: &Node, spec: &DeploymentSpec) -> bool {
+pub fn node_level_conflict(state: &State, node: &Node, spec: &Workload<'_>) -> bool {
     if !state.any_required_anti_affinity() {
         return false;
     }
@@ -72,17 +73,14 @@ pub fn node_level_conflict(state: &State, node: &Node, spec: &DeploymentSpec) ->
             .pods
             .get(pod_id)
             .filter(|p| p.is_live())
-            .and_then(|p| state.deployments.get(&p.deployment))
+            .and_then(|p| state.workload(p.owner))
         else {
             continue;
         };
-        if own
-            .iter()
-            .any(|t| other.spec.labels_match(&t.label_selector))
-        {
+        if own.iter().any(|t| other.labels_match(&t.label_selector)) {
             return true;
         }
-        if let Some(a) = other.spec.template.pod_anti_affinity()
+        if let Some(a) = other.template.pod_anti_affinity()
             && a.required
                 .iter()
                 .any(|t| t.topology_key == HOSTNAME_LABEL && spec.labels_match(&t.label_selector))

@@ -24,11 +24,13 @@ pub mod topology_spread;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
-use crate::ids::{DeploymentId, IdMap, IdSet, NodeId, PodId};
-use crate::model::{
-    DeploymentSpec, NodeCondition, Placement, ScoredNode, TaintEffect, WhenUnsatisfiable,
-};
+use crate::ids::{IdMap, IdSet, NodeId, PodId};
 pub use crate::model::{HOSTNAME_LABEL, ZONE_LABEL};
+use crate::model::{
+    NodeCondition, Placement, PodTemplate, ScoredNode, TaintEffect, WhenUnsatisfiable,
+};
+use crate::pod::owner::Owner;
+use crate::state::Workload;
 use crate::state::{Node, Pod, State};
 
 /// Why a node was filtered out: an expected outcome, not an error.
@@ -96,8 +98,8 @@ impl Counts {
 }
 
 /// The filters that depend only on the node and the template, in the order
-/// their rejections are reported. Cached per deployment within a cycle.
-pub fn static_filters(node: &Node, spec: &DeploymentSpec) -> Result<(), &'static str> {
+/// their rejections are reported. Cached per owner within a cycle.
+pub fn static_filters(node: &Node, spec: &PodTemplate) -> Result<(), &'static str> {
     node_ready::filter(node)?;
     taints::filter(node, spec)?;
     node_selector::filter(node, spec)?;
@@ -107,7 +109,7 @@ pub fn static_filters(node: &Node, spec: &DeploymentSpec) -> Result<(), &'static
 /// What the decider checks on a bind: the node-level filters and room.
 pub fn run_filters(
     node: &Node,
-    spec: &DeploymentSpec,
+    spec: &PodTemplate,
     cpu: u64,
     mem: u64,
     extra: (i64, i64),
@@ -117,7 +119,7 @@ pub fn run_filters(
 }
 
 /// Could this pod ever run there (ignoring load and health)?
-pub fn statically_feasible(node: &Node, spec: &DeploymentSpec) -> bool {
+pub fn statically_feasible(node: &Node, spec: &PodTemplate) -> bool {
     taints::filter(node, spec).is_ok()
         && node_selector::filter(node, spec).is_ok()
         && node_affinity::filter(node, spec).is_ok()
@@ -172,7 +174,7 @@ struct StaticFit {
 
 type SelectorKey = Vec<(String, String)>;
 /// A deployment with a required anti-affinity term: (id, domain, selector).
-type AntiHolder = (DeploymentId, Topology, BTreeMap<String, String>);
+type AntiHolder = (Owner, Topology, BTreeMap<String, String>);
 
 fn key_of(sel: &BTreeMap<String, String>) -> SelectorKey {
     sel.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
@@ -183,14 +185,14 @@ pub struct Cycle<'s> {
     nodes: Vec<&'s Node>,
     /// Reserved (+) or freed (−) by this pass: (cpu milli, memory MB).
     extra: IdMap<NodeId, (i64, i64)>,
-    by_deployment: IdMap<DeploymentId, Counts>,
+    by_owner: IdMap<Owner, Counts>,
     by_selector: HashMap<SelectorKey, Counts>,
-    fits: IdMap<DeploymentId, Rc<StaticFit>>,
+    fits: IdMap<Owner, Rc<StaticFit>>,
     /// Deployments with required anti-affinity terms: (id, domain, selector).
     anti_holders: Option<Vec<AntiHolder>>,
     /// Pods chosen as preemption victims in this pass.
     evicting: IdSet<PodId>,
-    budgets: IdMap<DeploymentId, u32>,
+    budgets: IdMap<Owner, u32>,
     next_start: usize,
     /// Feasible nodes to find per pod; 0 = `nodes_to_find(cluster size)`.
     pub max_nodes_to_score: usize,
@@ -205,7 +207,7 @@ impl<'s> Cycle<'s> {
             state,
             nodes,
             extra: IdMap::default(),
-            by_deployment: IdMap::default(),
+            by_owner: IdMap::default(),
             by_selector: HashMap::new(),
             fits: IdMap::default(),
             anti_holders: None,
@@ -217,20 +219,25 @@ impl<'s> Cycle<'s> {
         }
     }
 
-    fn ensure_deployment_counts(&mut self, id: DeploymentId) {
-        if self.by_deployment.contains_key(&id) {
+    fn ensure_owner_counts(&mut self, id: Owner) {
+        if self.by_owner.contains_key(&id) {
             return;
         }
         let state = self.state;
         let mut c = Counts::default();
-        if let Some(d) = state.deployments.get(&id) {
-            for pod in state.live_pods(d) {
+        if let Some(w) = state.workload(id) {
+            for pod in w
+                .pods
+                .iter()
+                .filter_map(|p| state.pods.get(p))
+                .filter(|p| p.is_live())
+            {
                 if let Some(node) = pod.node.and_then(|n| state.nodes.get(&n)) {
                     c.add(node);
                 }
             }
         }
-        self.by_deployment.insert(id, c);
+        self.by_owner.insert(id, c);
     }
 
     fn ensure_selector_counts(&mut self, sel: &BTreeMap<String, String>) {
@@ -239,16 +246,15 @@ impl<'s> Cycle<'s> {
             return;
         }
         let state = self.state;
-        let matching: Vec<DeploymentId> = state
-            .deployments
-            .values()
-            .filter(|d| d.spec.labels_match(sel))
-            .map(|d| d.id)
+        let matching: Vec<Owner> = state
+            .workloads()
+            .filter(|w| w.labels_match(sel))
+            .map(|w| w.owner)
             .collect();
         let mut total = Counts::default();
         for id in matching {
-            self.ensure_deployment_counts(id);
-            total.merge(&self.by_deployment[&id]);
+            self.ensure_owner_counts(id);
+            total.merge(&self.by_owner[&id]);
         }
         self.by_selector.insert(key, total);
     }
@@ -257,11 +263,11 @@ impl<'s> Cycle<'s> {
         let state = self.state;
         self.anti_holders.get_or_insert_with(|| {
             let mut v = Vec::new();
-            for d in state.deployments.values() {
-                if let Some(a) = d.spec.template.pod_anti_affinity() {
+            for w in state.workloads() {
+                if let Some(a) = w.template.pod_anti_affinity() {
                     for t in &a.required {
                         if let Some(topo) = Topology::parse(&t.topology_key) {
-                            v.push((d.id, topo, t.label_selector.clone()));
+                            v.push((w.owner, topo, t.label_selector.clone()));
                         }
                     }
                 }
@@ -270,7 +276,7 @@ impl<'s> Cycle<'s> {
         })
     }
 
-    fn static_fit(&mut self, id: DeploymentId, spec: &DeploymentSpec) -> Rc<StaticFit> {
+    fn static_fit(&mut self, id: Owner, spec: &PodTemplate) -> Rc<StaticFit> {
         if let Some(f) = self.fits.get(&id) {
             return f.clone();
         }
@@ -304,16 +310,13 @@ impl<'s> Cycle<'s> {
         let e = self.extra.entry(node_id).or_default();
         e.0 += pod.cpu_milli as i64;
         e.1 += pod.mem_mb as i64;
-        self.ensure_deployment_counts(pod.deployment);
-        if let Some(c) = self.by_deployment.get_mut(&pod.deployment) {
+        self.ensure_owner_counts(pod.owner);
+        if let Some(c) = self.by_owner.get_mut(&pod.owner) {
             c.add(node);
         }
-        if let Some(d) = state.deployments.get(&pod.deployment) {
+        if let Some(w) = state.workload(pod.owner) {
             for (key, c) in self.by_selector.iter_mut() {
-                if d.spec
-                    .template
-                    .labels_match_pairs(d.spec.name.as_str(), key.iter().map(|(k, v)| (k, v)))
-                {
+                if w.labels_match_pairs(key.iter().map(|(k, v)| (k, v))) {
                     c.add(node);
                 }
             }
@@ -321,8 +324,8 @@ impl<'s> Cycle<'s> {
     }
 
     /// Everything the dynamic filters and scores need for one template.
-    fn prepare(&mut self, id: DeploymentId, spec: &DeploymentSpec) {
-        self.ensure_deployment_counts(id);
+    fn prepare(&mut self, spec: &Workload<'_>) {
+        self.ensure_owner_counts(spec.owner);
         if let Some(a) = spec.template.pod_affinity() {
             for t in &a.required {
                 self.ensure_selector_counts(&t.label_selector);
@@ -344,18 +347,18 @@ impl<'s> Cycle<'s> {
                 self.ensure_selector_counts(&c.label_selector);
             }
         }
-        let holders: Vec<DeploymentId> = self
+        let holders: Vec<Owner> = self
             .anti_holders()
             .iter()
             .filter(|(_, _, sel)| spec.labels_match(sel))
             .map(|(d, _, _)| *d)
             .collect();
         for d in holders {
-            self.ensure_deployment_counts(d);
+            self.ensure_owner_counts(d);
         }
     }
 
-    fn pod_terms(&self, spec: &DeploymentSpec) -> inter_pod_affinity::PodTerms<'_> {
+    fn pod_terms(&self, spec: &Workload<'_>) -> inter_pod_affinity::PodTerms<'_> {
         let mut t = inter_pod_affinity::PodTerms::default();
         let sel = |s: &BTreeMap<String, String>| &self.by_selector[&key_of(s)];
         if let Some(a) = spec.template.pod_affinity() {
@@ -394,7 +397,7 @@ impl<'s> Cycle<'s> {
         }
         for (d, topo, s) in self.anti_holders.as_deref().unwrap_or_default() {
             if spec.labels_match(s) {
-                t.required_anti.push((*topo, &self.by_deployment[d]));
+                t.required_anti.push((*topo, &self.by_owner[d]));
             }
         }
         t
@@ -402,8 +405,7 @@ impl<'s> Cycle<'s> {
 
     fn spread_constraints(
         &self,
-        id: DeploymentId,
-        spec: &DeploymentSpec,
+        spec: &Workload<'_>,
         fit: &StaticFit,
     ) -> Vec<topology_spread::Constraint<'_>> {
         let mut out = Vec::new();
@@ -412,7 +414,7 @@ impl<'s> Cycle<'s> {
                 continue;
             };
             let counts = if c.label_selector.is_empty() {
-                &self.by_deployment[&id]
+                &self.by_owner[&spec.owner]
             } else {
                 &self.by_selector[&key_of(&c.label_selector)]
             };
@@ -449,15 +451,15 @@ impl<'s> Cycle<'s> {
     pub fn place(&mut self, pod: &Pod) -> Result<(NodeId, Placement), Unschedulable> {
         let state = self.state;
         let nodes_total = self.nodes.len() as u32;
-        let Some(d) = state.deployments.get(&pod.deployment) else {
+        let Some(w) = state.workload(pod.owner) else {
             return Err(Unschedulable {
                 nodes_total,
                 filtered: BTreeMap::new(),
             });
         };
-        let spec = &d.spec;
-        let fit = self.static_fit(d.id, spec);
-        self.prepare(d.id, spec);
+        let spec = &w;
+        let fit = self.static_fit(w.owner, w.template);
+        self.prepare(spec);
         let (cpu, mem) = (pod.cpu_milli as u64, pod.mem_mb as u64);
         let want = if self.max_nodes_to_score > 0 {
             self.max_nodes_to_score
@@ -466,7 +468,7 @@ impl<'s> Cycle<'s> {
         };
 
         let terms = self.pod_terms(spec);
-        let spread = self.spread_constraints(d.id, spec, &fit);
+        let spread = self.spread_constraints(spec, &fit);
         let mut filtered: BTreeMap<String, u32> = fit
             .filtered
             .iter()
@@ -508,7 +510,7 @@ impl<'s> Cycle<'s> {
         let nodes_feasible = feasible.len() as u32;
 
         // Score into plain arrays; only the top few become `ScoredNode`s.
-        let own = &self.by_deployment[&d.id];
+        let own = &self.by_owner[&w.owner];
         let max_zone = feasible
             .iter()
             .map(|n| own.in_domain(Topology::Zone, n))
@@ -550,7 +552,7 @@ impl<'s> Cycle<'s> {
         if active[7] {
             raw_taints = feasible
                 .iter()
-                .map(|n| taints::intolerable_preferences(n, spec))
+                .map(|n| taints::intolerable_preferences(n, spec.template))
                 .collect();
         }
         let (aff_min, aff_max) = (
@@ -577,7 +579,7 @@ impl<'s> Cycle<'s> {
                 v[2] = least_allocated::score(node, cpu, mem, extra);
                 v[3] = balanced::score(node, cpu, mem, extra);
                 if active[4] {
-                    v[4] = node_affinity::score(node, spec).unwrap_or(0);
+                    v[4] = node_affinity::score(node, spec.template).unwrap_or(0);
                 }
                 if active[5] {
                     v[5] = if aff_max > aff_min {

@@ -4,7 +4,7 @@
 
 use super::node_selector::label;
 use super::reason;
-use crate::model::{DeploymentSpec, LabelRequirement, NodeSelectorTerm, SelectorOperator};
+use crate::model::{LabelRequirement, NodeSelectorTerm, PodTemplate, SelectorOperator};
 use crate::state::Node;
 
 pub fn requirement_matches(node: &Node, r: &LabelRequirement) -> bool {
@@ -36,8 +36,8 @@ pub fn term_matches(node: &Node, term: &NodeSelectorTerm) -> bool {
         .all(|r| requirement_matches(node, r))
 }
 
-pub fn filter(node: &Node, spec: &DeploymentSpec) -> Result<(), &'static str> {
-    let Some(na) = spec.template.node_affinity() else {
+pub fn filter(node: &Node, spec: &PodTemplate) -> Result<(), &'static str> {
+    let Some(na) = spec.node_affinity() else {
         return Ok(());
     };
     if na.required.is_empty() || na.required.iter().any(|t| term_matches(node, t)) {
@@ -48,8 +48,8 @@ pub fn filter(node: &Node, spec: &DeploymentSpec) -> Result<(), &'static str> {
 }
 
 /// 0–100; `None` when the pod states no preference.
-pub fn score(node: &Node, spec: &DeploymentSpec) -> Option<u32> {
-    let na = spec.template.node_affinity()?;
+pub fn score(node: &Node, spec: &PodTemplate) -> Option<u32> {
+    let na = spec.node_affinity()?;
     if na.preferred.is_empty() {
         return None;
     }

@@ -2,7 +2,7 @@
 //! node's name are labels too).
 
 use super::reason;
-use crate::model::{DeploymentSpec, HOSTNAME_LABEL, ZONE_LABEL};
+use crate::model::{HOSTNAME_LABEL, PodTemplate, ZONE_LABEL};
 use crate::state::Node;
 
 /// A node label, including the implied zone and hostname labels.
@@ -16,8 +16,8 @@ pub fn label<'n>(node: &'n Node, key: &str) -> Option<&'n str> {
     }
 }
 
-pub fn filter(node: &Node, spec: &DeploymentSpec) -> Result<(), &'static str> {
-    for (k, v) in &spec.template.node_selector {
+pub fn filter(node: &Node, spec: &PodTemplate) -> Result<(), &'static str> {
+    for (k, v) in &spec.node_selector {
         if label(node, k) != Some(v.as_str()) {
             return Err(reason::NODE_SELECTOR_MISMATCH);
         }

@@ -10,7 +10,8 @@ use std::cmp::Reverse;
 use std::collections::HashMap;
 
 use super::{Cycle, inter_pod_affinity, resources, topology_spread};
-use crate::ids::{DeploymentId, NodeId, PodId};
+use crate::ids::{NodeId, PodId};
+use crate::pod::owner::Owner;
 use crate::state::Pod;
 
 /// Stop after this many nodes with a valid victim set (like kube-scheduler's
@@ -33,10 +34,9 @@ impl Cycle<'_> {
     /// Lowest priority among live pods, or `None` when no pod is live.
     fn lowest_live_priority(&self) -> Option<i32> {
         self.state
-            .deployments
-            .values()
-            .filter(|d| d.live > 0)
-            .map(|d| d.spec.template.effective_priority())
+            .workloads()
+            .filter(|w| w.live > 0)
+            .map(|w| w.template.effective_priority())
             .min()
     }
 
@@ -45,23 +45,23 @@ impl Cycle<'_> {
     /// again); the caller still `assume`s the pod itself.
     pub fn preempt(&mut self, pod: &Pod) -> Option<Preemption> {
         let state = self.state;
-        let d = state.deployments.get(&pod.deployment)?;
-        let spec = &d.spec;
-        let priority = spec.template.effective_priority();
+        let w = state.workload(pod.owner)?;
+        let spec = &w;
+        let priority = w.template.effective_priority();
         if self
             .lowest_live_priority()
             .is_none_or(|low| low >= priority)
         {
             return None;
         }
-        let fit = self.static_fit(d.id, spec);
-        self.prepare(d.id, spec);
+        let fit = self.static_fit(w.owner, w.template);
+        self.prepare(spec);
         let mut budgets = std::mem::take(&mut self.budgets);
         let (cpu, mem) = (pod.cpu_milli as i64, pod.mem_mb as i64);
         let mut best: Option<(Rank, NodeId, Vec<Victim>)> = None;
         {
             let terms = self.pod_terms(spec);
-            let spread = self.spread_constraints(d.id, spec, &fit);
+            let spread = self.spread_constraints(spec, &fit);
             let mut found = 0;
             for &i in &fit.nodes {
                 let node = self.nodes[i];
@@ -89,8 +89,8 @@ impl Cycle<'_> {
                     continue;
                 }
                 candidates.sort_by_key(|(p, pr)| (*pr, p.ready, Reverse(p.ordinal)));
-                let mut used: HashMap<DeploymentId, u32> = HashMap::new();
-                let mut chosen: Vec<(PodId, i32, i64, i64, Option<DeploymentId>)> = Vec::new();
+                let mut used: HashMap<Owner, u32> = HashMap::new();
+                let mut chosen: Vec<(PodId, i32, i64, i64, Option<Owner>)> = Vec::new();
                 let (mut freed_cpu, mut freed_mem) = (0i64, 0i64);
                 for (p, pr) in &candidates {
                     if freed_cpu >= need_cpu && freed_mem >= need_mem {
@@ -99,14 +99,14 @@ impl Cycle<'_> {
                     let mut charged = None;
                     if p.ready {
                         let allowed = *budgets
-                            .entry(p.deployment)
-                            .or_insert_with(|| state.disruptions_allowed_for(&p.deployment));
-                        let u = used.entry(p.deployment).or_default();
+                            .entry(p.owner)
+                            .or_insert_with(|| state.disruptions_allowed_for(&p.owner));
+                        let u = used.entry(p.owner).or_default();
                         if *u >= allowed {
                             continue;
                         }
                         *u += 1;
-                        charged = Some(p.deployment);
+                        charged = Some(p.owner);
                     }
                     freed_cpu += p.cpu_milli as i64;
                     freed_mem += p.mem_mb as i64;
@@ -152,7 +152,7 @@ impl Cycle<'_> {
             self.evicting.insert(*id);
             if let Some(p) = state.pods.get(id)
                 && p.ready
-                && let Some(b) = budgets.get_mut(&p.deployment)
+                && let Some(b) = budgets.get_mut(&p.owner)
             {
                 *b = b.saturating_sub(1);
             }

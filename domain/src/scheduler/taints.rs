@@ -3,21 +3,21 @@
 //! untolerated `PreferNoSchedule` taints is better.
 
 use super::reason;
-use crate::model::{DeploymentSpec, Taint, TaintEffect, Toleration};
+use crate::model::{PodTemplate, Taint, TaintEffect, Toleration};
 use crate::state::Node;
 
 fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
     tolerations.iter().any(|tol| tol.tolerates(taint))
 }
 
-pub fn filter(node: &Node, spec: &DeploymentSpec) -> Result<(), &'static str> {
+pub fn filter(node: &Node, spec: &PodTemplate) -> Result<(), &'static str> {
     let blocking = node
         .spec
         .taints
         .iter()
         .filter(|t| t.effect != TaintEffect::PreferNoSchedule);
     for taint in blocking {
-        if !tolerated(&spec.template.tolerations, taint) {
+        if !tolerated(&spec.tolerations, taint) {
             return Err(reason::TAINT_NOT_TOLERATED);
         }
     }
@@ -25,13 +25,11 @@ pub fn filter(node: &Node, spec: &DeploymentSpec) -> Result<(), &'static str> {
 }
 
 /// Untolerated `PreferNoSchedule` taints (lower is better).
-pub fn intolerable_preferences(node: &Node, spec: &DeploymentSpec) -> u32 {
+pub fn intolerable_preferences(node: &Node, spec: &PodTemplate) -> u32 {
     node.spec
         .taints
         .iter()
-        .filter(|t| {
-            t.effect == TaintEffect::PreferNoSchedule && !tolerated(&spec.template.tolerations, t)
-        })
+        .filter(|t| t.effect == TaintEffect::PreferNoSchedule && !tolerated(&spec.tolerations, t))
         .count() as u32
 }
 
