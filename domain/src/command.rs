@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use crate::deployment::commands::*;
+pub use crate::job::commands::*;
 pub use crate::node::commands::*;
 pub use crate::pod::commands::*;
 pub use crate::rollout::commands::*;
@@ -98,6 +99,10 @@ pub enum Command {
     DeletePod(DeletePod),
     ReportPodNotReady(ReportPodNotReady),
     ReportPodRestarted(ReportPodRestarted),
+    ReportPodSucceeded(ReportPodSucceeded),
+    CreateJob(CreateJob),
+    DeleteJob(DeleteJob),
+    FailJob(FailJob),
 }
 
 impl Command {

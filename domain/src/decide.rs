@@ -14,7 +14,7 @@ use crate::state::State;
 
 /// Every command is decided by its resource's slice: one line each.
 pub fn decide(state: &State, command: &Command) -> Decision {
-    use crate::{deployment, node, pod, rollout, service};
+    use crate::{deployment, job, node, pod, rollout, service};
     match command {
         Command::RegisterNode(c) => node::decide::register_node(state, c),
         Command::MarkNodeReady(c) => node::decide::mark_node_ready(state, c),
@@ -48,5 +48,9 @@ pub fn decide(state: &State, command: &Command) -> Decision {
         Command::DeletePod(c) => pod::decide::delete_pod(state, c),
         Command::ReportPodNotReady(c) => pod::decide::report_pod_not_ready(state, c),
         Command::ReportPodRestarted(c) => pod::decide::report_pod_restarted(state, c),
+        Command::ReportPodSucceeded(c) => pod::decide::report_pod_succeeded(state, c),
+        Command::CreateJob(c) => job::decide::create_job(state, c),
+        Command::DeleteJob(c) => job::decide::delete_job(state, c),
+        Command::FailJob(c) => job::decide::fail_job(state, c),
     }
 }

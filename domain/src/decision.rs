@@ -5,8 +5,10 @@
 use crate::event::Event;
 use crate::ids::{DeploymentId, NodeId, PodId};
 use crate::model::NodeUsage;
+use crate::model::PodTemplate;
 use crate::names::FieldError;
 use crate::rejection::{Rejection, RejectionCode};
+use crate::scheduler::statically_feasible;
 use crate::state::{Deployment, State};
 
 /// Most replicas one deployment may ask for.
@@ -86,4 +88,49 @@ pub(crate) fn validation(errors: &[FieldError]) -> Rejection {
         fields: errors.to_vec(),
         ..Rejection::new(RejectionCode::ValidationFailed, message)
     }
+}
+
+/// 422 when the replicas could not fit even on an empty cluster: no node
+/// where the pod may run is large enough, or all of them together hold fewer.
+pub(crate) fn check_capacity(
+    state: &State,
+    template: &PodTemplate,
+    replicas: u32,
+) -> Result<(), Rejection> {
+    if replicas == 0 {
+        return Ok(());
+    }
+    let (cpu, mem) = (
+        template.resources.cpu_request_milli as u64,
+        template.resources.mem_request_mb as u64,
+    );
+    let mut slots: u64 = 0;
+    let mut candidates = 0;
+    for node in state
+        .nodes
+        .values()
+        .filter(|n| statically_feasible(n, template))
+    {
+        candidates += 1;
+        let by_cpu = node.spec.cpu_allocatable_milli / cpu;
+        let by_mem = node.spec.mem_allocatable_mb / mem;
+        slots += by_cpu.min(by_mem);
+    }
+    if slots >= replicas as u64 {
+        return Ok(());
+    }
+    let message = if candidates == 0 {
+        "no node in the cluster can run this pod (taints, node selector, or no nodes registered)"
+            .to_string()
+    } else if slots == 0 {
+        format!("no node is large enough for one pod requesting {cpu}m CPU and {mem} MB memory")
+    } else {
+        format!(
+            "{replicas} replicas requesting {cpu}m CPU and {mem} MB each can never fit: the cluster holds at most {slots}"
+        )
+    };
+    Err(Rejection::new(
+        RejectionCode::InsufficientClusterCapacity,
+        message,
+    ))
 }

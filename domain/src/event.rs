@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::ids::derive_id;
 
 pub use crate::deployment::events::*;
+pub use crate::job::events::*;
 pub use crate::node::events::*;
 pub use crate::pod::events::*;
 pub use crate::rollout::events::*;
@@ -49,6 +50,7 @@ pub enum AggregateKind {
     Pod,
     Deployment,
     Service,
+    Job,
     Command,
 }
 
@@ -105,6 +107,11 @@ pub enum Event {
     PodRestarted(PodRestarted),
     ServiceCreated(ServiceCreated),
     ServiceDeleted(ServiceDeleted),
+    PodSucceeded(PodSucceeded),
+    JobCreated(JobCreated),
+    JobCompleted(JobCompleted),
+    JobFailed(JobFailed),
+    JobDeleted(JobDeleted),
     CommandRejected(CommandRejected),
 }
 
@@ -173,7 +180,12 @@ impl Event {
             | Event::PodEvicted(ev::PodEvicted { pod_id, .. })
             | Event::PodUnschedulable(ev::PodUnschedulable { pod_id, .. })
             | Event::PodNotReady(ev::PodNotReady { pod_id, .. })
-            | Event::PodRestarted(ev::PodRestarted { pod_id, .. }) => (Pod, pod_id.0),
+            | Event::PodRestarted(ev::PodRestarted { pod_id, .. })
+            | Event::PodSucceeded(ev::PodSucceeded { pod_id, .. }) => (Pod, pod_id.0),
+            Event::JobCreated(ev::JobCreated { job_id, .. })
+            | Event::JobCompleted(ev::JobCompleted { job_id, .. })
+            | Event::JobFailed(ev::JobFailed { job_id, .. })
+            | Event::JobDeleted(ev::JobDeleted { job_id, .. }) => (Job, job_id.0),
             Event::CommandRejected(_) => (Command, command_id),
         };
         AggregateRef { kind, id }

@@ -87,6 +87,7 @@ id_type!(NodeId);
 id_type!(PodId);
 id_type!(DeploymentId);
 id_type!(ServiceId);
+id_type!(JobId);
 
 /// A v5 id derived from parts joined by `/`.
 pub fn derive_id(parts: &[&[u8]]) -> Uuid {

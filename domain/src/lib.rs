@@ -9,6 +9,7 @@ mod decision;
 mod deployment;
 pub mod event;
 pub mod ids;
+pub mod job;
 pub mod model;
 pub mod names;
 mod node;

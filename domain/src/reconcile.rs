@@ -608,7 +608,8 @@ pub fn pod_gc<'a>(
         .filter(|(_, at, _)| now_ms - at >= ttl_ms)
         .filter_map(|(id, at, why)| {
             let p = state.pods.get(&id)?;
-            (p.phase == PodPhase::Failed).then_some((at, p, why))
+            // A job's pods are kept for its TTL (`job_pod_ttl`), not this one.
+            (p.phase == PodPhase::Failed && p.owner.job().is_none()).then_some((at, p, why))
         })
         .collect();
     due.sort_by_key(|(at, p, _)| (*at, p.id));
@@ -634,4 +635,99 @@ pub fn pod_gc<'a>(
             }
         })
         .collect()
+}
+
+/// Job controller: start each active job's missing pods (within
+/// `parallelism` and the completions that remain), after the back-off that
+/// its counted failures ask for (`backoff_base_ms · 2^(failures − 1)`, at
+/// most six minutes), and fail a job that ran past `activeDeadlineSeconds`.
+pub fn jobs(state: &State, now_ms: i64, backoff_base_ms: i64) -> Vec<Planned> {
+    let mut ids: Vec<&crate::job::Job> = state.jobs.values().filter(|j| j.is_active()).collect();
+    ids.sort_by_key(|j| j.id);
+    let mut out = Vec::new();
+    for j in ids {
+        if let Some(secs) = j.spec.active_deadline_seconds
+            && j.started_at_ms > 0
+            && now_ms >= j.started_at_ms + secs as i64 * 1000
+        {
+            out.push(Planned {
+                command_id: derive_id(&[b"job-deadline", j.id.0.as_bytes()]),
+                command: Command::FailJob(cmd::FailJob {
+                    job_id: j.id,
+                    reason: crate::job::JobFailureReason::DeadlineExceeded,
+                    message: format!("the job ran longer than activeDeadlineSeconds ({secs} s)"),
+                }),
+                reason: "job deadline".into(),
+            });
+            continue;
+        }
+        let wanted = j.pods_wanted();
+        if wanted == 0 {
+            continue;
+        }
+        if let Some(at) = j.last_failure_at_ms
+            && now_ms < at + j.backoff_ms(backoff_base_ms)
+        {
+            continue;
+        }
+        for k in 0..wanted as u64 {
+            let ordinal = j.next_ordinal + k;
+            out.push(Planned {
+                command_id: derive_id(&[b"job-pod", j.id.0.as_bytes(), &ordinal.to_be_bytes()]),
+                command: Command::CreatePod(cmd::CreatePod {
+                    owner: j.id.into(),
+                    ordinal,
+                    revision: None,
+                }),
+                reason: format!(
+                    "job {} has {} of {} completions and {} of {} pods running",
+                    j.spec.name,
+                    j.completed(),
+                    j.spec.completions,
+                    j.live,
+                    j.spec.parallelism
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// A finished job's pods are deleted `ttlSecondsAfterFinished` after it
+/// finished (the job and its events stay). At most `max` per pass.
+pub fn job_pod_ttl(state: &State, now_ms: i64, max: usize) -> Vec<Planned> {
+    let mut out = Vec::new();
+    let mut jobs: Vec<&crate::job::Job> = state.jobs.values().collect();
+    jobs.sort_by_key(|j| j.id);
+    for j in jobs {
+        let (Some(ttl), Some(done)) = (j.spec.ttl_seconds_after_finished, j.finished_at_ms) else {
+            continue;
+        };
+        if now_ms < done + ttl as i64 * 1000 {
+            continue;
+        }
+        for pod_id in &j.pods {
+            let Some(p) = state.pods.get(pod_id).filter(|p| !p.is_live()) else {
+                continue;
+            };
+            out.push(Planned {
+                command_id: derive_id(&[b"job-ttl", p.id.0.as_bytes(), &p.version.to_be_bytes()]),
+                command: Command::DeletePod(cmd::DeletePod {
+                    pod_id: p.id,
+                    reason: format!(
+                        "job {} finished more than {ttl} s ago (ttlSecondsAfterFinished)",
+                        j.spec.name
+                    ),
+                    only_if_surplus: false,
+                    keep_ready: None,
+                    respect_budget: false,
+                }),
+                reason: "job pod ttl".into(),
+            });
+            if out.len() >= max {
+                return out;
+            }
+        }
+    }
+    out
 }

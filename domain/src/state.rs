@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::event::{AggregateKind, AggregateRef, Event, RolloutTrigger};
-use crate::ids::{DeploymentId, IdMap, IdSet, NodeId, PodId, ServiceId};
+use crate::ids::{DeploymentId, IdMap, IdSet, JobId, NodeId, PodId, ServiceId};
+use crate::job::Job;
 use crate::model::{
     DeploymentSpec, NodeCondition, NodeSpec, NodeUsage, PodPhase, PodTemplate, ServiceSpec,
 };
 use crate::names::Name;
-use crate::pod::owner::Owner;
+pub use crate::pod::owner::Owner;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
@@ -192,6 +193,8 @@ pub struct State {
     pub pods: IdMap<PodId, Pod>,
     #[serde(default)]
     pub services: IdMap<ServiceId, Service>,
+    #[serde(default)]
+    pub jobs: IdMap<JobId, Job>,
     /// Where each pod that reported an address serves (process runtime).
     #[serde(default)]
     pub addresses: IdMap<PodId, String>,
@@ -203,6 +206,8 @@ pub struct State {
     pub(crate) node_names: HashMap<String, NodeId>,
     #[serde(skip)]
     pub(crate) deployment_names: HashMap<(String, String), DeploymentId>,
+    #[serde(skip)]
+    pub(crate) job_names: HashMap<(String, String), JobId>,
     /// Pending pods without a node: the scheduler's queue, without a scan of every pod.
     #[serde(skip)]
     pub(crate) unbound: IdSet<PodId>,
@@ -229,8 +234,54 @@ impl State {
     /// Fold an event with its envelope: `evolve`, and remember what caused
     /// the changes asked of a deployment (see `Deployment::cause`).
     pub fn apply(&mut self, env: &crate::event::EventEnvelope) {
+        let counted_failure = self.job_failure_counts(&env.body);
         self.evolve(&env.body);
         self.note_cause(&env.body, env.correlation_id);
+        self.note_time(
+            &env.body,
+            env.occurred_at.timestamp_millis(),
+            counted_failure,
+        );
+    }
+
+    /// Whether `event` is a job pod's failure that counts against its back-off.
+    fn job_failure_counts(&self, event: &Event) -> Option<JobId> {
+        let Event::PodFailed(e) = event else {
+            return None;
+        };
+        let job = self
+            .pods
+            .get(&e.pod_id)
+            .filter(|p| p.is_live())?
+            .owner
+            .job()?;
+        let j = self.jobs.get(&job)?;
+        (e.cause == crate::event::PodFailureCause::Container
+            && j.spec.failure_action(e.exit_code) != crate::job::PodFailureAction::Ignore)
+            .then_some(job)
+    }
+
+    /// Remember when a job started, last had a pod fail, and finished: the
+    /// times its controller's back-off, deadline and TTL count from (the
+    /// envelope's, so a replay finds the same).
+    fn note_time(&mut self, event: &Event, at_ms: i64, counted_failure: Option<JobId>) {
+        if let Some(j) = counted_failure.and_then(|id| self.jobs.get_mut(&id)) {
+            j.last_failure_at_ms = Some(at_ms);
+        }
+        match event {
+            Event::JobCreated(e) => {
+                if let Some(j) = self.jobs.get_mut(&e.job_id) {
+                    j.started_at_ms = at_ms;
+                }
+            }
+            Event::JobCompleted(ev::JobCompleted { job_id, .. })
+            | Event::JobFailed(ev::JobFailed { job_id, .. }) => {
+                if let Some(j) = self.jobs.get_mut(job_id) {
+                    j.finished_at_ms = Some(at_ms);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Remember `correlation` as the cause of the deployment `event` changed, if it is a request.
@@ -244,6 +295,12 @@ impl State {
                 ..
             })
             | Event::RolloutStarted(ev::RolloutStarted { deployment_id, .. }) => deployment_id,
+            Event::JobCreated(ev::JobCreated { job_id, .. }) => {
+                if let Some(j) = self.jobs.get_mut(job_id) {
+                    j.cause = Some(correlation);
+                }
+                return;
+            }
             _ => return,
         };
         if let Some(d) = self.deployments.get_mut(id) {
@@ -257,6 +314,11 @@ impl State {
         use crate::command::Command as C;
         let deployment = match command {
             C::CreatePod(cmd::CreatePod {
+                owner: Owner::Job(job),
+                ..
+            })
+            | C::FailJob(cmd::FailJob { job_id: job, .. }) => return self.jobs.get(job)?.cause,
+            C::CreatePod(cmd::CreatePod {
                 owner: Owner::Deployment(deployment_id),
                 ..
             })
@@ -267,9 +329,10 @@ impl State {
             }
             C::BindPod(cmd::BindPod { pod_id, .. })
             | C::MarkPodUnschedulable(cmd::MarkPodUnschedulable { pod_id, .. })
-            | C::DeletePod(cmd::DeletePod { pod_id, .. }) => {
-                self.pods.get(pod_id)?.owner.deployment()?
-            }
+            | C::DeletePod(cmd::DeletePod { pod_id, .. }) => match self.pods.get(pod_id)?.owner {
+                Owner::Deployment(d) => d,
+                Owner::Job(j) => return self.jobs.get(&j)?.cause,
+            },
             _ => return None,
         };
         self.deployments.get(&deployment)?.cause
@@ -289,6 +352,16 @@ impl State {
                 (
                     (d.spec.namespace.to_string(), d.spec.name.to_string()),
                     d.id,
+                )
+            })
+            .collect();
+        self.job_names = self
+            .jobs
+            .values()
+            .map(|j| {
+                (
+                    (j.spec.namespace.to_string(), j.spec.name.to_string()),
+                    j.id,
                 )
             })
             .collect();
@@ -349,6 +422,7 @@ impl State {
                 let d = self.deployments.get(&id)?;
                 Some(&d.template(pod.revision).unwrap_or(&d.spec).template)
             }
+            Owner::Job(id) => Some(&self.jobs.get(&id)?.spec.template),
         }
     }
 
@@ -356,20 +430,29 @@ impl State {
     pub fn workload(&self, owner: Owner) -> Option<Workload<'_>> {
         match owner {
             Owner::Deployment(id) => self.deployments.get(&id).map(Deployment::workload),
+            Owner::Job(id) => self.jobs.get(&id).map(Job::workload),
         }
     }
 
     /// Every workload of every kind.
     pub fn workloads(&self) -> impl Iterator<Item = Workload<'_>> {
-        self.deployments.values().map(Deployment::workload)
+        self.deployments
+            .values()
+            .map(Deployment::workload)
+            .chain(self.jobs.values().map(Job::workload))
     }
 
     /// A pod of `pod.owner` was created: the owner counts it.
-    pub(crate) fn owner_pod_created(&mut self, pod: &Pod) {
+    pub(crate) fn owner_pod_created(&mut self, pod: &Pod, completion_index: Option<u32>) {
         match pod.owner {
             Owner::Deployment(id) => {
                 if let Some(d) = self.deployments.get_mut(&id) {
                     d.pod_created(pod);
+                }
+            }
+            Owner::Job(id) => {
+                if let Some(j) = self.jobs.get_mut(&id) {
+                    j.pod_created(pod, completion_index);
                 }
             }
         }
@@ -383,6 +466,11 @@ impl State {
                     d.pod_ended(pod);
                 }
             }
+            Owner::Job(id) => {
+                if let Some(j) = self.jobs.get_mut(&id) {
+                    j.pod_ended(pod);
+                }
+            }
         }
     }
 
@@ -392,6 +480,11 @@ impl State {
             Owner::Deployment(id) => {
                 if let Some(d) = self.deployments.get_mut(&id) {
                     d.pods.remove(&pod.id);
+                }
+            }
+            Owner::Job(id) => {
+                if let Some(j) = self.jobs.get_mut(&id) {
+                    j.pod_removed(pod);
                 }
             }
         }
@@ -474,11 +567,17 @@ impl State {
                 .deployments
                 .get(id)
                 .map_or(u32::MAX, |d| self.disruptions_allowed(d)),
+            Owner::Job(_) => u32::MAX,
         }
     }
 
     /// The pod stops being live (failed or evicted): release its node.
     pub(crate) fn end_pod(&mut self, pod_id: &PodId) {
+        self.end_pod_as(pod_id, PodPhase::Failed);
+    }
+
+    /// The pod stops being live with `phase`: release its node.
+    pub(crate) fn end_pod_as(&mut self, pod_id: &PodId, phase: PodPhase) {
         let node = self.pods.get(pod_id).and_then(|p| p.node);
         self.release(*pod_id, node);
         self.unbound.remove(pod_id);
@@ -487,7 +586,7 @@ impl State {
             self.owner_pod_ended(&pod);
         }
         if let Some(pod) = self.pods.get_mut(pod_id) {
-            pod.phase = PodPhase::Failed;
+            pod.phase = phase;
             pod.ready = false;
             pod.version += 1;
         }
@@ -495,6 +594,12 @@ impl State {
 
     pub fn node_by_name(&self, name: &str) -> Option<&Node> {
         self.node_names.get(name).and_then(|id| self.nodes.get(id))
+    }
+
+    pub fn job_by_name(&self, namespace: &str, name: &str) -> Option<&Job> {
+        self.job_names
+            .get(&(namespace.to_string(), name.to_string()))
+            .and_then(|id| self.jobs.get(id))
     }
 
     pub fn deployment_by_name(&self, namespace: &str, name: &str) -> Option<&Deployment> {
@@ -532,6 +637,7 @@ impl State {
                 .services
                 .get(&ServiceId(agg.id))
                 .map_or(0, |s| s.version),
+            AggregateKind::Job => self.jobs.get(&JobId(agg.id)).map_or(0, |j| j.version),
             AggregateKind::Command => 0,
         }
     }
@@ -614,6 +720,11 @@ impl State {
             Event::PodRestarted(e) => self.on_pod_restarted(e),
             Event::ServiceCreated(e) => self.on_service_created(e),
             Event::ServiceDeleted(e) => self.on_service_deleted(e),
+            Event::PodSucceeded(e) => self.on_pod_succeeded(e),
+            Event::JobCreated(e) => self.on_job_created(e),
+            Event::JobCompleted(e) => self.on_job_completed(e),
+            Event::JobFailed(e) => self.on_job_failed(e),
+            Event::JobDeleted(e) => self.on_job_deleted(e),
             Event::CommandRejected(_) => {}
         }
     }

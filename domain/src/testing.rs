@@ -5,7 +5,7 @@ use crate::command::Command;
 use crate::decide::{Rejection, decide};
 use crate::event as ev;
 use crate::event::Event;
-use crate::ids::{DeploymentId, NodeId};
+use crate::ids::{DeploymentId, JobId, NodeId};
 use crate::model::{DeploymentSpec, NodeSpec, PodTemplate, Resources, RollingUpdate, Taint};
 use crate::names::{Image, Name};
 use crate::state::State;
@@ -78,4 +78,32 @@ pub fn deployment_spec(name: &str, replicas: u32, cpu: u32, mem: u32) -> Deploym
 
 pub fn deployment_id(n: u128) -> DeploymentId {
     DeploymentId(uuid::Uuid::from_u128(n))
+}
+
+/// A job of `completions` pods, `parallelism` at a time, each asking for `cpu` and `mem`.
+pub fn job_spec(
+    name: &str,
+    completions: u32,
+    parallelism: u32,
+    cpu: u32,
+    mem: u32,
+) -> crate::job::JobSpec {
+    let mut template = deployment_spec(name, 1, cpu, mem).template;
+    template.restart_policy = crate::model::RestartPolicy::Never;
+    crate::job::JobSpec {
+        namespace: Name::parse("namespace", "default").unwrap(),
+        name: Name::parse("name", name).unwrap(),
+        completions,
+        parallelism,
+        backoff_limit: 6,
+        completion_mode: crate::job::CompletionMode::NonIndexed,
+        active_deadline_seconds: None,
+        pod_failure_policy: vec![],
+        ttl_seconds_after_finished: None,
+        template,
+    }
+}
+
+pub fn job_id(n: u128) -> JobId {
+    JobId(uuid::Uuid::from_u128(n))
 }

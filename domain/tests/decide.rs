@@ -495,6 +495,7 @@ fn a_pod_that_failed_is_deleted_a_ttl_after_it_ended_and_leaves_the_state() {
         pod_id: failed,
         node_id: node,
         reason: "exit 1".into(),
+        exit_code: Some(1),
     }))
     .unwrap();
     // The reconciler lists the pods that ended; a live one listed by mistake is never collected.

@@ -94,7 +94,7 @@ proptest! {
                 Op::Fail(p) => {
                     let pod = PodId::for_ordinal(d, p as u64);
                     match g.state.pods.get(&pod).and_then(|x| x.node) {
-                        Some(node_id) => Command::ReportPodFailed(cmd::ReportPodFailed { pod_id: pod, node_id, reason: "crash".into() }),
+                        Some(node_id) => Command::ReportPodFailed(cmd::ReportPodFailed { pod_id: pod, node_id, reason: "crash".into(), exit_code: None }),
                         None => continue,
                     }
                 }

@@ -16,6 +16,8 @@ use uuid::Uuid;
 #[derive(Default, Clone)]
 struct PodRow {
     workload_id: Uuid,
+    workload_kind: &'static str,
+    completion_index: Option<i32>,
     namespace: String,
     name: String,
     ordinal: i64,
@@ -42,6 +44,7 @@ struct PodPatch {
     address: Option<String>,
     restarts: Option<i32>,
     status_reason: Option<String>,
+    exit_code: Option<i32>,
     updated_at: DateTime<Utc>,
 }
 
@@ -99,6 +102,7 @@ pub struct Changes {
     deps_patch: HashMap<Uuid, (i32, DateTime<Utc>)>,
     deps_deleted: Vec<Uuid>,
     rollouts: Vec<(Uuid, Uuid, i64, DateTime<Utc>, String)>,
+    jobs: crate::jobs::JobChanges,
     /// Rare changes (rollouts, revisions, services), applied in log order.
     statements: Vec<Stmt>,
     log: Vec<(i64, i32, u64, EventEnvelope)>,
@@ -203,7 +207,8 @@ fn merge_pod(into: &mut PodPatch, p: PodPatch) {
         unschedulable,
         address,
         restarts,
-        status_reason
+        status_reason,
+        exit_code
     );
     into.updated_at = p.updated_at;
 }
@@ -320,6 +325,7 @@ impl Changes {
 
     fn add_event(&mut self, env: &EventEnvelope) {
         let at = env.occurred_at;
+        self.jobs.add(env);
         match &env.body {
             Event::NodeRegistered(ev::NodeRegistered { node_id, spec }) => {
                 let row = NodeRow {
@@ -556,11 +562,17 @@ impl Changes {
                 image,
                 resources,
                 revision,
+                completion_index,
             }) => {
                 self.pods_new.insert(
                     pod_id.0,
                     PodRow {
                         workload_id: owner.id(),
+                        workload_kind: match owner {
+                            domain::state::Owner::Deployment(_) => "Deployment",
+                            domain::state::Owner::Job(_) => "Job",
+                        },
+                        completion_index: completion_index.map(|i| i as i32),
                         namespace: namespace.to_string(),
                         name: name.clone(),
                         ordinal: *ordinal as i64,
@@ -621,8 +633,41 @@ impl Changes {
                 pod_id,
                 reason,
                 usage,
+                exit_code,
                 ..
-            }) => self.pod_ended(pod_id.0, reason.clone(), usage.as_ref(), at),
+            }) => {
+                self.pod_ended(pod_id.0, reason.clone(), usage.as_ref(), at);
+                if exit_code.is_some() {
+                    self.pod(
+                        pod_id.0,
+                        PodPatch {
+                            exit_code: *exit_code,
+                            updated_at: at,
+                            ..Default::default()
+                        },
+                    );
+                }
+            }
+            Event::PodSucceeded(ev::PodSucceeded { pod_id, usage, .. }) => {
+                self.pod(
+                    pod_id.0,
+                    PodPatch {
+                        phase: Some(PodPhase::Succeeded.as_str()),
+                        ready: Some(false),
+                        exit_code: Some(0),
+                        finished_at: Some(at),
+                        updated_at: at,
+                        ..Default::default()
+                    },
+                );
+                if let Some(u) = usage {
+                    self.usage(u, at);
+                }
+            }
+            Event::JobCreated(_)
+            | Event::JobCompleted(_)
+            | Event::JobFailed(_)
+            | Event::JobDeleted(_) => {}
             Event::PodEvicted(ev::PodEvicted {
                 pod_id,
                 cause,
@@ -702,6 +747,7 @@ impl Changes {
     pub async fn write_state(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
         self.write_nodes(tx).await?;
         self.write_deployments(tx).await?;
+        self.jobs.write(tx).await?;
         self.write_statements(tx).await?;
         self.write_pods(tx).await?;
         Ok(())
@@ -1108,11 +1154,12 @@ impl Changes {
             sqlx::query(
                 "INSERT INTO pod_instance (id, workload_id, namespace, name, ordinal, image, cpu_request_milli, mem_request_mb,
                    revision, created_at, node_id, phase, ready, placement, failure_reason, bound_at, started_at, ready_at,
-                   finished_at, updated_at, unschedulable, address, restarts, status_reason)
+                   finished_at, updated_at, unschedulable, address, restarts, status_reason, workload_kind,
+                   completion_index, exit_code)
                  SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::int4[],
                    $8::int4[], $9::int8[], $10::timestamptz[], $11::uuid[], $12::text[], $13::bool[], $14::jsonb[], $15::text[],
                    $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::jsonb[],
-                   $22::text[], $23::int4[], $24::text[])
+                   $22::text[], $23::int4[], $24::text[], $25::text[], $26::int4[], $27::int4[])
                  ON CONFLICT (id) DO NOTHING",
             )
             .bind(rows.iter().map(|r| *r.0).collect::<Vec<_>>())
@@ -1139,6 +1186,9 @@ impl Changes {
             .bind(rows.iter().map(|r| r.1.p.address.clone()).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1.p.restarts.unwrap_or(0)).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1.p.status_reason.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.workload_kind).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.completion_index).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.p.exit_code).collect::<Vec<_>>())
             .execute(&mut **tx)
             .await?;
         }
@@ -1151,12 +1201,13 @@ impl Changes {
                    started_at = COALESCE(u.started_at, p.started_at), ready_at = COALESCE(u.ready_at, p.ready_at),
                    finished_at = COALESCE(u.finished_at, p.finished_at), updated_at = u.updated_at,
                    unschedulable = COALESCE(u.uns, p.unschedulable), address = COALESCE(u.addr, p.address),
-                   restarts = COALESCE(u.restarts, p.restarts), status_reason = COALESCE(u.sr, p.status_reason)
+                   restarts = COALESCE(u.restarts, p.restarts), status_reason = COALESCE(u.sr, p.status_reason),
+                   exit_code = COALESCE(u.exit_code, p.exit_code)
                  FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::jsonb[], $6::text[], $7::timestamptz[],
                    $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::jsonb[], $13::text[],
-                   $14::int4[], $15::text[])
+                   $14::int4[], $15::text[], $16::int4[])
                    AS u(id, node_id, phase, ready, placement, failure_reason, bound_at, started_at, ready_at, finished_at, updated_at, uns,
-                     addr, restarts, sr)
+                     addr, restarts, sr, exit_code)
                  WHERE p.id = u.id",
             )
             .bind(rows.iter().map(|r| *r.0).collect::<Vec<_>>())
@@ -1174,6 +1225,7 @@ impl Changes {
             .bind(rows.iter().map(|r| r.1.address.clone()).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1.restarts).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1.status_reason.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.exit_code).collect::<Vec<_>>())
             .execute(&mut **tx)
             .await?;
         }

@@ -6,6 +6,7 @@
 
 mod changes;
 mod heartbeats;
+mod jobs;
 mod run;
 pub mod tables;
 pub mod timetravel;

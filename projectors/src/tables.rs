@@ -48,6 +48,11 @@ pub const TABLES: &[Table] = &[
         snapshot: true,
     },
     Table {
+        name: "job_run",
+        checksum_sql: "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY job_id), '')) FROM job_run t",
+        snapshot: true,
+    },
+    Table {
         name: "event_log",
         checksum_sql: "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY log_offset, batch_index), '')) FROM event_log t",
         snapshot: false,

@@ -156,6 +156,7 @@ impl CreateDto {
             readiness_probe: self.readiness_probe.clone(),
             liveness_probe: self.liveness_probe.clone(),
             startup_probe: self.startup_probe.clone(),
+            restart_policy: None,
         };
         (t, self)
     }

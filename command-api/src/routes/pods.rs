@@ -200,9 +200,11 @@ struct StatusDto {
     reason: Option<String>,
     /// `ip:port` where a started pod serves.
     address: Option<String>,
+    /// A `Failed` or `Succeeded` container's exit code.
+    exit_code: Option<i32>,
 }
 
-/// A node agent reports a pod `Started`, `Ready` or `Failed`.
+/// A node agent reports a pod `Started`, `Ready`, `Failed` or `Succeeded`.
 async fn report(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -228,11 +230,16 @@ async fn report(
                 .reason
                 .clone()
                 .unwrap_or_else(|| "reported failed".into()),
+            exit_code: dto.exit_code,
+        }),
+        "Succeeded" => domain::command::Command::ReportPodSucceeded(cmd::ReportPodSucceeded {
+            pod_id,
+            node_id,
         }),
         other => {
             return Err(ApiError::validation(vec![domain::names::FieldError::new(
                 "state",
-                format!("'{other}' is not one of Started, Ready, Failed"),
+                format!("'{other}' is not one of Started, Ready, Failed, Succeeded"),
             )]));
         }
     };

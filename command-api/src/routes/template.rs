@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use domain::model::{
-    Affinity, PodTemplate, Probe, Resources, Toleration, TopologySpreadConstraint,
+    Affinity, PodTemplate, Probe, Resources, RestartPolicy, Toleration, TopologySpreadConstraint,
 };
 use domain::names::{FieldError, Image, check_labels};
 use serde::Deserialize;
@@ -45,6 +45,8 @@ pub struct TemplateDto {
     pub readiness_probe: Option<Probe>,
     pub liveness_probe: Option<Probe>,
     pub startup_probe: Option<Probe>,
+    /// `Always` (deployments) or `Never` (jobs); each kind defaults to its own.
+    pub restart_policy: Option<RestartPolicy>,
 }
 
 impl TemplateDto {
@@ -120,6 +122,7 @@ impl TemplateDto {
             readiness_probe: self.readiness_probe,
             liveness_probe: self.liveness_probe,
             startup_probe: self.startup_probe,
+            restart_policy: self.restart_policy.unwrap_or_default(),
         });
         errors.extend(local.into_iter().map(|mut e| {
             e.field = format!("{prefix}{}", e.field);

@@ -1,7 +1,9 @@
 //! Deciding a deployment's commands: create, scale, delete, undelete, update.
 
 use crate::command as cmd;
-use crate::decision::{Decision, MAX_REPLICAS, UsageTracker, deployment, reject, validation};
+use crate::decision::{
+    Decision, MAX_REPLICAS, UsageTracker, check_capacity, deployment, reject, validation,
+};
 use crate::event as ev;
 use crate::event::{Event, RolloutTrigger};
 use crate::ids::DeploymentId;
@@ -9,7 +11,6 @@ use crate::model::DeploymentSpec;
 
 use crate::names::FieldError;
 use crate::rejection::{Rejection, RejectionCode};
-use crate::scheduler::statically_feasible;
 use crate::state::State;
 
 pub(crate) fn create_deployment(state: &State, c: &cmd::CreateDeployment) -> Decision {
@@ -37,7 +38,7 @@ pub(crate) fn create_deployment(state: &State, c: &cmd::CreateDeployment) -> Dec
         );
     }
     validate_spec(spec)?;
-    check_capacity(state, spec, spec.replicas)?;
+    check_capacity(state, &spec.template, spec.replicas)?;
     Ok(vec![Event::DeploymentCreated(ev::DeploymentCreated {
         deployment_id: *deployment_id,
         spec: spec.clone(),
@@ -59,7 +60,7 @@ pub(crate) fn scale_deployment(state: &State, c: &cmd::ScaleDeployment) -> Decis
         );
     }
     if *replicas > d.spec.replicas {
-        check_capacity(state, &d.spec, *replicas)?;
+        check_capacity(state, &d.spec.template, *replicas)?;
     }
     Ok(vec![Event::DeploymentScaled(ev::DeploymentScaled {
         deployment_id: *deployment_id,
@@ -117,7 +118,7 @@ pub(crate) fn undelete_deployment(state: &State, c: &cmd::UndeleteDeployment) ->
             format!("no deleted deployment '{name}' in namespace '{namespace}'"),
         );
     };
-    check_capacity(state, &d.spec, d.spec.replicas)?;
+    check_capacity(state, &d.spec.template, d.spec.replicas)?;
     Ok(vec![Event::DeploymentUndeleted(ev::DeploymentUndeleted {
         deployment_id: d.id,
         spec: d.spec.clone(),
@@ -204,7 +205,7 @@ pub(crate) fn update_deployment(state: &State, c: &cmd::UpdateDeployment) -> Dec
     probe.disruption_budget = budget;
     validate_spec(&probe)?;
     if patch.resources.is_some() {
-        check_capacity(state, &spec, spec.replicas)?;
+        check_capacity(state, &spec.template, spec.replicas)?;
     }
     let mut events = Vec::new();
     if strategy != d.spec.strategy {
@@ -249,6 +250,12 @@ impl DeploymentSpec {
     /// input is refused at the edge, field by field) and the decider's.
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = self.template.validate();
+        if !self.template.restart_policy.is_always() {
+            errors.push(FieldError::new(
+                "restartPolicy",
+                "a deployment's pods must have restartPolicy Always (use a job for pods that run to completion)",
+            ));
+        }
         errors.extend(self.strategy.validate());
         if self.replicas > MAX_REPLICAS {
             errors.push(FieldError::new(
@@ -275,51 +282,6 @@ pub(crate) fn validate_spec(spec: &DeploymentSpec) -> Result<(), Rejection> {
     } else {
         Err(validation(&errors))
     }
-}
-
-/// 422 when the replicas could not fit even on an empty cluster: no node
-/// where the pod may run is large enough, or all of them together hold fewer.
-pub(crate) fn check_capacity(
-    state: &State,
-    spec: &DeploymentSpec,
-    replicas: u32,
-) -> Result<(), Rejection> {
-    if replicas == 0 {
-        return Ok(());
-    }
-    let (cpu, mem) = (
-        spec.template.resources.cpu_request_milli as u64,
-        spec.template.resources.mem_request_mb as u64,
-    );
-    let mut slots: u64 = 0;
-    let mut candidates = 0;
-    for node in state
-        .nodes
-        .values()
-        .filter(|n| statically_feasible(n, &spec.template))
-    {
-        candidates += 1;
-        let by_cpu = node.spec.cpu_allocatable_milli / cpu;
-        let by_mem = node.spec.mem_allocatable_mb / mem;
-        slots += by_cpu.min(by_mem);
-    }
-    if slots >= replicas as u64 {
-        return Ok(());
-    }
-    let message = if candidates == 0 {
-        "no node in the cluster can run this pod (taints, node selector, or no nodes registered)"
-            .to_string()
-    } else if slots == 0 {
-        format!("no node is large enough for one pod requesting {cpu}m CPU and {mem} MB memory")
-    } else {
-        format!(
-            "{replicas} replicas requesting {cpu}m CPU and {mem} MB each can never fit: the cluster holds at most {slots}"
-        )
-    };
-    Err(Rejection::new(
-        RejectionCode::InsufficientClusterCapacity,
-        message,
-    ))
 }
 
 /// `CreatePod` for a deployment: its pod number `next_ordinal`, of the

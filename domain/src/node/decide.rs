@@ -168,6 +168,7 @@ pub(crate) fn node_lost(state: &State, node: &Node, silent_for_ms: u64) -> Vec<E
     for pod_id in live {
         let u = usage.release(state, &pod_id, Some(node.id));
         events.push(Event::PodFailed(ev::PodFailed {
+            exit_code: None,
             pod_id,
             node_id: Some(node.id),
             cause: PodFailureCause::NodeLost,

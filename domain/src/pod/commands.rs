@@ -74,6 +74,17 @@ pub struct ReportPodFailed {
     pub pod_id: PodId,
     pub node_id: NodeId,
     pub reason: String,
+    /// The container's exit code, when it exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+}
+
+/// The pod's container exited 0 and its restart policy is `Never`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportPodSucceeded {
+    pub pod_id: PodId,
+    pub node_id: NodeId,
 }
 
 /// `only_if_surplus`: refuse when the deployment would drop below its

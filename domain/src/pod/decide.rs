@@ -19,6 +19,7 @@ use crate::state::State;
 pub(crate) fn create_pod(state: &State, c: &cmd::CreatePod) -> Decision {
     match c.owner {
         Owner::Deployment(id) => crate::deployment::decide::create_pod(state, id, c),
+        Owner::Job(id) => crate::job::decide::create_pod(state, id, c),
     }
 }
 
@@ -40,6 +41,7 @@ pub(crate) fn pod_created(
         image: template.image.clone(),
         resources: template.resources,
         revision,
+        completion_index: None,
     })
 }
 
@@ -330,20 +332,57 @@ pub(crate) fn report_pod_failed(state: &State, c: &cmd::ReportPodFailed) -> Deci
         pod_id,
         node_id,
         reason,
-        ..
+        exit_code,
     } = c;
     let pod = pod_on_node(state, pod_id, node_id)?;
     if !pod.is_live() {
         return Ok(vec![]);
     }
-    let usage = UsageTracker::default().release(state, pod_id, pod.node);
-    Ok(vec![Event::PodFailed(ev::PodFailed {
+    let mut tracker = UsageTracker::default();
+    let usage = tracker.release(state, pod_id, pod.node);
+    let mut events = vec![Event::PodFailed(ev::PodFailed {
         pod_id: *pod_id,
         node_id: Some(*node_id),
         cause: PodFailureCause::Container,
         reason: reason.to_string(),
         usage,
-    })])
+        exit_code: *exit_code,
+    })];
+    events.extend(after_exit(state, pod, *exit_code, false, &mut tracker));
+    Ok(events)
+}
+
+pub(crate) fn report_pod_succeeded(state: &State, c: &cmd::ReportPodSucceeded) -> Decision {
+    let cmd::ReportPodSucceeded { pod_id, node_id } = c;
+    let pod = pod_on_node(state, pod_id, node_id)?;
+    if !pod.is_live() {
+        return Ok(vec![]);
+    }
+    let mut tracker = UsageTracker::default();
+    let usage = tracker.release(state, pod_id, pod.node);
+    let mut events = vec![Event::PodSucceeded(ev::PodSucceeded {
+        pod_id: *pod_id,
+        node_id: *node_id,
+        usage,
+    })];
+    events.extend(after_exit(state, pod, Some(0), true, &mut tracker));
+    Ok(events)
+}
+
+/// What the pod's owner adds to its container's exit.
+fn after_exit(
+    state: &State,
+    pod: &crate::state::Pod,
+    exit_code: Option<i32>,
+    succeeded: bool,
+    usage: &mut UsageTracker,
+) -> Vec<Event> {
+    match pod.owner {
+        Owner::Deployment(_) => vec![],
+        Owner::Job(id) => {
+            crate::job::decide::after_pod_exit(state, id, pod, exit_code, succeeded, usage)
+        }
+    }
 }
 
 pub(crate) fn delete_pod(state: &State, c: &cmd::DeletePod) -> Decision {

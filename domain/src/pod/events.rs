@@ -21,6 +21,18 @@ pub struct PodCreated {
     pub image: Image,
     pub resources: Resources,
     pub revision: u64,
+    /// An Indexed job's pod: the completion index it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_index: Option<u32>,
+}
+
+/// The pod's container exited 0 and is not restarted (a job's pod).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSucceeded {
+    pub pod_id: PodId,
+    pub node_id: NodeId,
+    pub usage: Option<NodeUsage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +69,9 @@ pub struct PodFailed {
     pub cause: PodFailureCause,
     pub reason: String,
     pub usage: Option<NodeUsage>,
+    /// The container's exit code, when it exited (not for a lost node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

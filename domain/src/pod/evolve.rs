@@ -12,6 +12,7 @@ impl State {
             ordinal,
             resources,
             revision,
+            completion_index,
             ..
         } = e;
         if self.pods.contains_key(pod_id) {
@@ -30,7 +31,7 @@ impl State {
             version: 1,
             restarts: 0,
         };
-        self.owner_pod_created(&pod);
+        self.owner_pod_created(&pod, *completion_index);
         self.unbound.insert(*pod_id);
         self.pods.insert(*pod_id, pod);
     }
@@ -106,8 +107,19 @@ impl State {
             pod_id,
             cause,
             reason,
+            exit_code,
             ..
         } = e;
+        if *cause == crate::event::PodFailureCause::Container
+            && let Some(job) = self
+                .pods
+                .get(pod_id)
+                .filter(|p| p.is_live())
+                .and_then(|p| p.owner.job())
+            && let Some(j) = self.jobs.get_mut(&job)
+        {
+            j.pod_failed(*exit_code);
+        }
         // A lost node is not the new revision's fault.
         if *cause == crate::event::PodFailureCause::Container
             && let Some(pod) = self.pods.get(pod_id)
@@ -116,6 +128,15 @@ impl State {
             self.rollout_failure(d, rev, *pod_id, reason);
         }
         self.end_pod(pod_id);
+    }
+
+    pub(crate) fn on_pod_succeeded(&mut self, e: &ev::PodSucceeded) {
+        if let Some(pod) = self.pods.get(&e.pod_id).filter(|p| p.is_live()).cloned()
+            && let Some(j) = pod.owner.job().and_then(|id| self.jobs.get_mut(&id))
+        {
+            j.pod_succeeded(&pod);
+        }
+        self.end_pod_as(&e.pod_id, crate::model::PodPhase::Succeeded);
     }
 
     pub(crate) fn on_pod_evicted(&mut self, e: &ev::PodEvicted) {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::DeploymentId;
+use crate::ids::{DeploymentId, JobId};
 
 /// The owner reference every pod carries (kind and id). In events it is
 /// flattened into the pod's fields as `<kind>Id` (`"deploymentId": …`), the
@@ -24,6 +24,9 @@ pub enum Owner {
     #[serde(rename = "deploymentId")]
     #[strum(serialize = "deployment")]
     Deployment(DeploymentId),
+    #[serde(rename = "jobId")]
+    #[strum(serialize = "job")]
+    Job(JobId),
 }
 
 impl Owner {
@@ -35,13 +38,28 @@ impl Owner {
     pub fn id(&self) -> uuid::Uuid {
         match self {
             Owner::Deployment(id) => id.0,
+            Owner::Job(id) => id.0,
         }
     }
 
     pub fn deployment(&self) -> Option<DeploymentId> {
         match self {
             Owner::Deployment(id) => Some(*id),
+            _ => None,
         }
+    }
+
+    pub fn job(&self) -> Option<JobId> {
+        match self {
+            Owner::Job(id) => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+impl From<JobId> for Owner {
+    fn from(id: JobId) -> Self {
+        Owner::Job(id)
     }
 }
 

@@ -54,6 +54,23 @@ pub struct PodTemplate {
     /// `failureThreshold` times restarts the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup_probe: Option<Probe>,
+    /// `Always` (a deployment's: an exited container is restarted) or
+    /// `Never` (a job's: the pod succeeds or fails with its exit code).
+    #[serde(default, skip_serializing_if = "RestartPolicy::is_always")]
+    pub restart_policy: RestartPolicy,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestartPolicy {
+    #[default]
+    Always,
+    Never,
+}
+
+impl RestartPolicy {
+    pub fn is_always(&self) -> bool {
+        *self == RestartPolicy::Always
+    }
 }
 
 fn is_zero(v: &i32) -> bool {
@@ -79,6 +96,7 @@ impl PodTemplate {
             readiness_probe: None,
             liveness_probe: None,
             startup_probe: None,
+            restart_policy: RestartPolicy::Always,
         }
     }
 

@@ -1,0 +1,29 @@
+//! The job slice's commands.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::JobId;
+use crate::job::{JobFailureReason, JobSpec};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateJob {
+    pub job_id: JobId,
+    pub spec: JobSpec,
+}
+
+/// Delete the job and its pods (live ones are stopped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteJob {
+    pub job_id: JobId,
+}
+
+/// The controller's: the job ran past its deadline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailJob {
+    pub job_id: JobId,
+    pub reason: JobFailureReason,
+    pub message: String,
+}

@@ -1,0 +1,98 @@
+//! Folding a job's events into the cell's state.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::event as ev;
+use crate::job::{Job, JobOutcome, PodFailureAction};
+use crate::state::{Pod, State};
+
+impl State {
+    pub(crate) fn on_job_created(&mut self, e: &ev::JobCreated) {
+        if self.jobs.contains_key(&e.job_id) {
+            return;
+        }
+        self.job_names.insert(
+            (e.spec.namespace.to_string(), e.spec.name.to_string()),
+            e.job_id,
+        );
+        self.jobs.insert(
+            e.job_id,
+            Job {
+                id: e.job_id,
+                spec: e.spec.clone(),
+                pods: BTreeSet::new(),
+                live: 0,
+                next_ordinal: 0,
+                succeeded: 0,
+                failed: 0,
+                index_of: BTreeMap::new(),
+                succeeded_indexes: BTreeSet::new(),
+                outcome: None,
+                started_at_ms: 0,
+                last_failure_at_ms: None,
+                finished_at_ms: None,
+                version: 1,
+                cause: None,
+            },
+        );
+    }
+
+    pub(crate) fn on_job_completed(&mut self, e: &ev::JobCompleted) {
+        if let Some(j) = self.jobs.get_mut(&e.job_id) {
+            j.outcome = Some(JobOutcome::Complete);
+            j.version += 1;
+        }
+    }
+
+    pub(crate) fn on_job_failed(&mut self, e: &ev::JobFailed) {
+        if let Some(j) = self.jobs.get_mut(&e.job_id) {
+            j.outcome = Some(JobOutcome::Failed);
+            j.failed = e.failed;
+            j.version += 1;
+        }
+    }
+
+    pub(crate) fn on_job_deleted(&mut self, e: &ev::JobDeleted) {
+        if let Some(j) = self.jobs.remove(&e.job_id) {
+            self.job_names
+                .remove(&(j.spec.namespace.to_string(), j.spec.name.to_string()));
+        }
+    }
+}
+
+impl Job {
+    pub(crate) fn pod_created(&mut self, pod: &Pod, index: Option<u32>) {
+        self.next_ordinal = self.next_ordinal.max(pod.ordinal + 1);
+        self.pods.insert(pod.id);
+        self.live += 1;
+        if let Some(i) = index {
+            self.index_of.insert(pod.id, i);
+        }
+    }
+
+    pub(crate) fn pod_ended(&mut self, _pod: &Pod) {
+        self.live = self.live.saturating_sub(1);
+    }
+
+    pub(crate) fn pod_removed(&mut self, pod: &Pod) {
+        self.pods.remove(&pod.id);
+        self.index_of.remove(&pod.id);
+    }
+
+    pub(crate) fn pod_succeeded(&mut self, pod: &Pod) {
+        self.succeeded += 1;
+        if let Some(i) = self.index_of.get(&pod.id) {
+            self.succeeded_indexes.insert(*i);
+        }
+    }
+
+    /// A container failure counts against `backoffLimit` unless the pod
+    /// failure policy ignores its exit code (a lost node never counts).
+    pub(crate) fn pod_failed(&mut self, exit_code: Option<i32>) -> bool {
+        if self.spec.failure_action(exit_code) == PodFailureAction::Ignore {
+            return false;
+        }
+        self.failed += 1;
+        true
+    }
+}
