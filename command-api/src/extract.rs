@@ -78,6 +78,11 @@ id_path!(
     ServicePath,
     "service id"
 );
+id_path!(
+    /// A job's id in the path.
+    JobPath,
+    "job id"
+);
 
 /// A JSON body parsed into `T`: 415 for another content type, 400 for
 /// malformed JSON, 422 with the field path for a field that does not fit.

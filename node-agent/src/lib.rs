@@ -38,6 +38,11 @@ pub struct HollowConfig {
     pub heartbeat_interval: Duration,
     pub start_delay: Duration,
     pub ready_delay: Duration,
+    /// A pod whose restart policy is `Never` (a job's) exits this long after it started …
+    pub job_run: Duration,
+    /// … with code 1 for this share of pods (picked by pod id, so a replay
+    /// of the same pods fails the same ones), 0 for the others.
+    pub job_failure_rate: f64,
 }
 
 impl Default for HollowConfig {
@@ -52,6 +57,8 @@ impl Default for HollowConfig {
             heartbeat_interval: Duration::from_secs(10),
             start_delay: Duration::from_millis(200),
             ready_delay: Duration::from_millis(300),
+            job_run: Duration::from_secs(1),
+            job_failure_rate: 0.0,
         }
     }
 }
@@ -211,7 +218,14 @@ pub async fn run_hollow(
                 let Some(pod) = state.pods.get(pod_id) else {
                     return false;
                 };
-                if !pod.is_live() || pod.node != Some(*node_id) || pod.ready {
+                if !pod.is_live() || pod.node != Some(*node_id) {
+                    return false;
+                }
+                // A job's pod runs to completion; any other is done with once Ready.
+                let runs_to_completion = state
+                    .template_of(pod)
+                    .is_some_and(|t| !t.restart_policy.is_always());
+                if pod.ready && !runs_to_completion {
                     return false;
                 }
                 if stopped.contains(node_id) {
@@ -227,7 +241,34 @@ pub async fn run_hollow(
                         }),
                     ),
                     PodPhase::Running
-                        if now.duration_since(*seen) >= cfg.start_delay + cfg.ready_delay =>
+                        if pod.ready
+                            && now.duration_since(*seen)
+                                >= cfg.start_delay + cfg.ready_delay + cfg.job_run =>
+                    {
+                        let draw = u64::from_le_bytes(pod_id.0.as_bytes()[..8].try_into().unwrap());
+                        if (draw as f64) < cfg.job_failure_rate * u64::MAX as f64 {
+                            (
+                                b"exited".as_slice(),
+                                Command::ReportPodFailed(cmd::ReportPodFailed {
+                                    pod_id: *pod_id,
+                                    node_id: *node_id,
+                                    reason: "container exited with code 1".into(),
+                                    exit_code: Some(1),
+                                }),
+                            )
+                        } else {
+                            (
+                                b"exited".as_slice(),
+                                Command::ReportPodSucceeded(cmd::ReportPodSucceeded {
+                                    pod_id: *pod_id,
+                                    node_id: *node_id,
+                                }),
+                            )
+                        }
+                    }
+                    PodPhase::Running
+                        if !pod.ready
+                            && now.duration_since(*seen) >= cfg.start_delay + cfg.ready_delay =>
                     {
                         (
                             b"ready".as_slice(),

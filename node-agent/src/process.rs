@@ -236,6 +236,9 @@ pub struct PodLaunch {
     pub liveness: Option<Probe>,
     /// Until it passes, readiness and liveness are not probed.
     pub startup: Option<Probe>,
+    /// `restartPolicy: Never` (a job's pod): an exit is reported with its
+    /// code (`Exited`) and the container is not restarted.
+    pub restart_never: bool,
 }
 
 impl PodLaunch {
@@ -267,6 +270,7 @@ impl PodLaunch {
             readiness: spec.readiness_probe.clone(),
             liveness: spec.liveness_probe.clone(),
             startup: spec.startup_probe.clone(),
+            restart_never: !spec.restart_policy.is_always(),
         }
     }
 
@@ -297,6 +301,11 @@ pub enum Report {
     Restarted {
         restarts: u32,
         backoff_ms: u64,
+        reason: String,
+    },
+    /// A `restartPolicy: Never` container ended (code `Some(0)`: succeeded).
+    Exited {
+        code: Option<i32>,
         reason: String,
     },
 }
@@ -353,6 +362,27 @@ impl PodReport {
                     restarts: *restarts,
                     backoff_ms: *backoff_ms,
                     reason: reason.clone(),
+                }),
+            ),
+            Report::Exited {
+                code: Some(0),
+                reason,
+            } => (
+                b"exited",
+                reason.clone(),
+                Command::ReportPodSucceeded(cmd::ReportPodSucceeded {
+                    pod_id,
+                    node_id: node_id_,
+                }),
+            ),
+            Report::Exited { code, reason } => (
+                b"exited",
+                reason.clone(),
+                Command::ReportPodFailed(cmd::ReportPodFailed {
+                    pod_id,
+                    node_id: node_id_,
+                    reason: format!("container {reason}"),
+                    exit_code: *code,
                 }),
             ),
         };
@@ -509,6 +539,7 @@ async fn supervise(
         if stop.is_cancelled() {
             return;
         }
+        let mut code: Option<i32> = None;
         let run_start = Instant::now();
         let reason = match spawn_container(&l) {
             Err(e) => {
@@ -555,7 +586,10 @@ async fn supervise(
                     tokio::select! {
                         _ = stop.cancelled() => break RunEnd::Stop,
                         st = child.wait() => break RunEnd::Exited(match st {
-                            Ok(st) => exit_reason(st),
+                            Ok(st) => {
+                                code = st.code();
+                                exit_reason(st)
+                            }
                             Err(e) => format!("lost the process: {e}"),
                         }),
                         Some((kind, res)) = prx.recv() => {
@@ -657,6 +691,10 @@ async fn supervise(
             s.pid = None;
             s.ready = false;
         });
+        if l.restart_never {
+            send(Report::Exited { code, reason });
+            return;
+        }
         if ready {
             send(Report::NotReady {
                 reason: format!("container {reason}"),
@@ -1010,6 +1048,7 @@ pub async fn run_process(
     let timings = cfg.timings();
     let mut sups: HashMap<PodId, Supervisor> = HashMap::new();
     let mut skipped: std::collections::HashSet<PodId> = Default::default();
+    let mut exited: std::collections::HashSet<PodId> = Default::default();
     let mut t = tokio::time::interval(Duration::from_millis(100));
     t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -1017,6 +1056,12 @@ pub async fn run_process(
         let mut launches = Vec::new();
         {
             let state = view.state.read().await;
+            exited.retain(|p| {
+                state
+                    .pods
+                    .get(p)
+                    .is_some_and(|p| p.is_live() && p.node == Some(node_id))
+            });
             for s in sups.values() {
                 let live_here = state
                     .pods
@@ -1029,7 +1074,7 @@ pub async fn run_process(
             }
             if let Some(node) = state.nodes.get(&node_id) {
                 for pod_id in &node.pods {
-                    if sups.contains_key(pod_id) {
+                    if sups.contains_key(pod_id) || exited.contains(pod_id) {
                         continue;
                     }
                     let Some(pod) = state.pods.get(pod_id) else {
@@ -1039,12 +1084,18 @@ pub async fn run_process(
                         continue;
                     }
                     let dep_name = state.workload(pod.owner).map(|w| w.name.to_string());
+                    let index = pod
+                        .owner
+                        .job()
+                        .and_then(|j| state.jobs.get(&j))
+                        .and_then(|j| j.index_of.get(pod_id).copied());
                     match (state.template_of(pod), dep_name) {
                         (Some(spec), Some(dep_name)) => launches.push((
                             pod.clone(),
                             dep_name,
                             spec.clone(),
                             state.addresses.get(pod_id).cloned(),
+                            index,
                         )),
                         _ => {
                             if skipped.insert(*pod_id) {
@@ -1055,7 +1106,7 @@ pub async fn run_process(
                 }
             }
         }
-        for (pod, dep_name, spec, previous) in launches {
+        for (pod, dep_name, spec, previous, index) in launches {
             let port = match pod_port(previous.as_deref()) {
                 Ok(p) => p,
                 Err(e) => {
@@ -1063,7 +1114,7 @@ pub async fn run_process(
                     continue;
                 }
             };
-            let launch = PodLaunch::from_template(
+            let mut launch = PodLaunch::from_template(
                 &pod,
                 &dep_name,
                 &spec,
@@ -1071,6 +1122,11 @@ pub async fn run_process(
                 &cfg.log_dir,
                 &cfg.demo_app_bin,
             );
+            if let Some(i) = index {
+                launch
+                    .env
+                    .insert("JOB_COMPLETION_INDEX".into(), i.to_string());
+            }
             let s = Supervisor::spawn(launch, timings, report_tx.clone());
             registry.lock().unwrap().insert(pod.id, s.status.clone());
             sups.insert(pod.id, s);
@@ -1079,6 +1135,11 @@ pub async fn run_process(
             let keep = !s.is_finished();
             if !keep {
                 registry.lock().unwrap().remove(id);
+                // Ended on its own (a job's pod that exited): not started
+                // again while the decider has yet to mark it done.
+                if !s.stopping() {
+                    exited.insert(*id);
+                }
             }
             keep
         });
@@ -1351,6 +1412,7 @@ mod tests {
             readiness: None,
             liveness: None,
             startup: None,
+            restart_never: false,
         }
     }
 

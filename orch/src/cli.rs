@@ -25,7 +25,7 @@ pub struct ApiConn {
 pub struct HistoryArgs {
     #[command(flatten)]
     pub conn: ApiConn,
-    /// `deployment/<namespace>/<name>`, `pod/<namespace>/<name>`, `service/<namespace>/<name>`,
+    /// `deployment/<namespace>/<name>`, `job/<namespace>/<name>`, `pod/<namespace>/<name>`, `service/<namespace>/<name>`,
     /// `node/<name>`, or `<kind>/<id>`.
     pub target: String,
     /// Only events by this actor.
@@ -46,7 +46,7 @@ pub struct HistoryArgs {
 pub struct ExplainArgs {
     #[command(flatten)]
     pub conn: ApiConn,
-    /// `pod` or `deployment`.
+    /// `pod`, `deployment` or `job`.
     pub kind: String,
     /// An id, or `<namespace>/<name>`.
     pub target: String,
@@ -209,8 +209,8 @@ impl Api {
 fn target_query(target: &str) -> anyhow::Result<(String, Vec<(&'static str, String)>)> {
     let parts: Vec<&str> = target.split('/').collect();
     let kind = parts[0];
-    if !["deployment", "pod", "service", "node"].contains(&kind) {
-        bail!("'{target}': the kind must be deployment, pod, service or node");
+    if !["deployment", "job", "pod", "service", "node"].contains(&kind) {
+        bail!("'{target}': the kind must be deployment, job, pod, service or node");
     }
     let mut q = vec![("kind", kind.to_string())];
     match parts.as_slice() {
@@ -327,7 +327,40 @@ pub fn summarize(e: &Value) -> String {
             b["backoffMs"],
             s("reason")
         ),
-        "PodFailed" => format!("failed: {}", s("reason")),
+        "PodFailed" => format!(
+            "failed{}: {}",
+            b["exitCode"]
+                .as_i64()
+                .map_or(String::new(), |c| format!(" (exit code {c})")),
+            s("reason")
+        ),
+        "PodSucceeded" => "succeeded (exit code 0)".into(),
+        "JobCreated" => format!(
+            "created job {}/{}: {} completion(s), {} at a time, backoffLimit {}{} ({})",
+            b["spec"]["namespace"].as_str().unwrap_or(""),
+            b["spec"]["name"].as_str().unwrap_or(""),
+            b["spec"]["completions"],
+            b["spec"]["parallelism"],
+            b["spec"]["backoffLimit"],
+            if b["spec"]["completionMode"] == "Indexed" {
+                ", Indexed"
+            } else {
+                ""
+            },
+            b["spec"]["template"]["image"].as_str().unwrap_or("")
+        ),
+        "JobCompleted" => format!(
+            "complete: {} succeeded, {} failed",
+            b["succeeded"], b["failed"]
+        ),
+        "JobFailed" => format!(
+            "failed ({}): {} ({} succeeded, {} failed)",
+            s("reason"),
+            s("message"),
+            b["succeeded"],
+            b["failed"]
+        ),
+        "JobDeleted" => format!("deleted {}/{}", s("namespace"), s("name")),
         "PodEvicted" => format!(
             "evicted ({}): {}",
             b["cause"]["kind"].as_str().unwrap_or(""),
@@ -457,7 +490,8 @@ pub async fn explain(a: ExplainArgs) -> anyhow::Result<()> {
     match a.kind.as_str() {
         "pod" => explain_pod(&api, &a.target).await,
         "deployment" => explain_deployment(&api, &a.target).await,
-        k => bail!("explain {k}: expected pod or deployment"),
+        "job" => explain_job(&api, &a.target).await,
+        k => bail!("explain {k}: expected pod, deployment or job"),
     }
 }
 
@@ -479,9 +513,15 @@ async fn explain_pod(api: &Api, target: &str) -> anyhow::Result<()> {
             .as_str()
             .map_or(String::new(), |r| format!(": {r}"))
     );
+    let (owner_kind, owner) = match b["jobId"].as_str() {
+        Some(j) => ("job", j),
+        None => ("deployment", b["deploymentId"].as_str().unwrap_or("")),
+    };
     println!(
-        "  for deployment {} (ordinal {}, revision {}, image {})",
-        b["deploymentId"].as_str().unwrap_or(""),
+        "  for {owner_kind} {owner}{} (ordinal {}, revision {}, image {})",
+        b["completionIndex"]
+            .as_u64()
+            .map_or(String::new(), |i| format!(" index {i}")),
         b["ordinal"],
         b["revision"],
         b["image"].as_str().unwrap_or("")
@@ -655,6 +695,73 @@ async fn explain_deployment(api: &Api, target: &str) -> anyhow::Result<()> {
         );
         if let Some(r) = e["reason"].as_str() {
             println!("{:>35} why: {r}", "");
+        }
+    }
+    Ok(())
+}
+
+/// A job's life: its creation, every pod it ran (how each ended, and how
+/// long the controller waited before the next after a failure), its end.
+async fn explain_job(api: &Api, target: &str) -> anyhow::Result<()> {
+    let (id, events) = object_events(api, "job", target).await?;
+    let pods = api
+        .events(&[("type", "PodCreated".to_string())])
+        .await?
+        .into_iter()
+        .filter(|e| e["body"]["jobId"].as_str() == Some(id.as_str()))
+        .collect::<Vec<_>>();
+    println!("job {target} ({id})\n");
+    for e in events.iter().filter(|e| e["type"] == "JobCreated") {
+        println!(
+            "{}  {:<22} {}",
+            time(e),
+            e["actor"].as_str().unwrap_or(""),
+            summarize(e)
+        );
+    }
+    println!("\nPODS ({} attempt(s))", pods.len());
+    let mut last_failure: Option<chrono::DateTime<chrono::FixedOffset>> = None;
+    for p in &pods {
+        let pod_id = p["aggregate"]["id"].as_str().unwrap_or("").to_string();
+        let created = p["occurredAt"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        let waited = match (last_failure.take(), created) {
+            (Some(f), Some(c)) if c > f => {
+                format!(", {} ms after the last failure", (c - f).num_milliseconds())
+            }
+            _ => String::new(),
+        };
+        let life = api.events(&[("aggregate", pod_id)]).await?;
+        let end = life.iter().rev().find(|e| {
+            matches!(
+                e["type"].as_str(),
+                Some("PodSucceeded" | "PodFailed" | "PodEvicted" | "PodDeleted")
+            )
+        });
+        if let Some(e) = end.filter(|e| e["type"] == "PodFailed") {
+            last_failure = e["occurredAt"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        }
+        println!(
+            "{}  {:<24} {}{}",
+            time(p),
+            p["body"]["name"].as_str().unwrap_or(""),
+            end.map_or("running".to_string(), summarize),
+            waited
+        );
+    }
+    println!();
+    for e in events.iter().filter(|e| e["type"] != "JobCreated") {
+        println!(
+            "{}  {:<22} {}",
+            time(e),
+            e["actor"].as_str().unwrap_or(""),
+            summarize(e)
+        );
+        if let Some(r) = e["reason"].as_str() {
+            println!("{:>25} why: {r}", "");
         }
     }
     Ok(())

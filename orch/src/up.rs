@@ -61,6 +61,10 @@ pub struct UpArgs {
     /// live state and the pod listings this long after it ended; its history stays.
     #[arg(long, env = "ORCH_FAILED_POD_TTL_SECONDS", default_value_t = 60.0)]
     pub failed_pod_ttl_seconds: f64,
+    /// A job's first retry after a failed pod waits this long, each further one
+    /// twice as long (at most six minutes), like Kubernetes' 10 s back-off.
+    #[arg(long, env = "ORCH_JOB_BACKOFF_BASE_MS", default_value_t = 10_000)]
+    pub job_backoff_base_ms: u64,
     /// Nodes per second per zone that may be declared Lost (their pods evicted).
     #[arg(long, env = "ORCH_EVICTION_NODES_PER_SECOND", default_value_t = 10.0)]
     pub eviction_nodes_per_second: f64,
@@ -116,6 +120,12 @@ pub struct DemoNodes {
     pub start_delay_ms: u64,
     #[arg(long, default_value_t = 300)]
     pub ready_delay_ms: u64,
+    /// Hollow nodes: a job's pod (restartPolicy Never) exits this long after it started.
+    #[arg(long, default_value_t = 1000)]
+    pub job_run_ms: u64,
+    /// Hollow nodes: the share of job pods that exit 1 instead of 0 (0–1).
+    #[arg(long, default_value_t = 0.0)]
+    pub job_failure_rate: f64,
     #[arg(long, default_value = "node")]
     pub name_prefix: String,
 }
@@ -132,6 +142,8 @@ impl DemoNodes {
             heartbeat_interval: Duration::from_millis(self.heartbeat_ms),
             start_delay: Duration::from_millis(self.start_delay_ms),
             ready_delay: Duration::from_millis(self.ready_delay_ms),
+            job_run: Duration::from_millis(self.job_run_ms),
+            job_failure_rate: self.job_failure_rate.clamp(0.0, 1.0),
         }
     }
 }
@@ -354,6 +366,7 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
                 ..Default::default()
             },
             failed_pod_ttl: Duration::from_secs_f64(a.failed_pod_ttl_seconds.max(0.0)),
+            job_backoff_base: Duration::from_millis(a.job_backoff_base_ms),
             ..Default::default()
         };
         let (k, s) = (kafka.clone(), shutdown.clone());
@@ -619,10 +632,11 @@ async fn preflight(kafka: &KafkaConfig, pool: &sqlx::PgPool) -> anyhow::Result<(
 }
 
 async fn reset_state(pool: &sqlx::PgPool) -> anyhow::Result<()> {
-    sqlx::query(
-        "TRUNCATE workload_def, pod_instance, node_status, rollout_history, deployment_revision, service, event_log, projection_offsets,
-                  decider_snapshots, decider_epochs",
-    )
+    let tables: Vec<&str> = projectors::tables::TABLES.iter().map(|t| t.name).collect();
+    sqlx::query(&format!(
+        "TRUNCATE {}, projection_offsets, decider_snapshots, decider_epochs",
+        tables.join(", ")
+    ))
     .execute(pool)
     .await?;
     // Projection snapshots and time-travel schemas describe the old log too.

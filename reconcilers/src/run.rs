@@ -1,6 +1,6 @@
 //! The reconcilers' process loop: one view of the log, one heartbeat
 //! watcher, and a pass every `tick` that runs the deployment controller,
-//! the node lifecycle controller and the scheduler.
+//! the job controller, the node lifecycle controller and the scheduler.
 
 use domain::command as cmd;
 use domain::event as ev;
@@ -31,6 +31,8 @@ pub struct ReconcilerConfig {
     pub max_per_pass: usize,
     /// A failed or evicted pod is deleted this long after it ended.
     pub failed_pod_ttl: Duration,
+    /// A job's first retry waits this long; each further one twice as long (at most 6 min).
+    pub job_backoff_base: Duration,
 }
 
 impl Default for ReconcilerConfig {
@@ -41,6 +43,7 @@ impl Default for ReconcilerConfig {
             resend_after: Duration::from_secs(3),
             max_per_pass: 5000,
             failed_pod_ttl: Duration::from_secs(60),
+            job_backoff_base: Duration::from_secs(10),
         }
     }
 }
@@ -201,6 +204,12 @@ pub async fn run(
                     .into_iter()
                     .take(cfg.max_per_pass),
             );
+            planned.extend(
+                reconcile::jobs(&state, now_ms, cfg.job_backoff_base.as_millis() as i64)
+                    .into_iter()
+                    .take(cfg.max_per_pass),
+            );
+            planned.extend(reconcile::job_pod_ttl(&state, now_ms, 1000));
             planned.extend(reconcile::rollout_deadlines(
                 &state,
                 now_ms,

@@ -365,7 +365,7 @@ const DEPLOYMENT_SELECT: &str = "SELECT w.id, w.namespace, w.name, w.kind, w.des
        (SELECT count(*) FROM pod_instance p WHERE p.workload_id = w.id AND p.phase IN ('PENDING','RUNNING')) AS live,
        (SELECT count(*) FROM pod_instance p WHERE p.workload_id = w.id AND p.phase = 'RUNNING') AS running,
        (SELECT count(*) FROM pod_instance p WHERE p.workload_id = w.id AND p.phase = 'RUNNING' AND p.ready) AS ready
-     FROM workload_def w";
+     FROM workload_def w WHERE w.kind = 'Deployment'";
 
 type DeploymentRow = (
     Uuid,
@@ -398,11 +398,10 @@ async fn read(
     ApiQuery(q): ApiQuery<AsOfQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let pool = read_pool(&s, q.as_of.as_deref()).await?;
-    let row: Option<DeploymentRow> =
-        sqlx::query_as(&format!("{DEPLOYMENT_SELECT} WHERE w.id = $1"))
-            .bind(id)
-            .fetch_optional(&pool)
-            .await?;
+    let row: Option<DeploymentRow> = sqlx::query_as(&format!("{DEPLOYMENT_SELECT} AND w.id = $1"))
+        .bind(id)
+        .fetch_optional(&pool)
+        .await?;
     row.map(|r| Json(deployment_json(r)))
         .ok_or_else(|| ApiError::not_found(format!("deployment {id} not found")))
 }
@@ -422,7 +421,7 @@ async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let pool = read_pool(&s, q.as_of.as_deref()).await?;
     let rows: Vec<DeploymentRow> = sqlx::query_as(&format!(
-        "{DEPLOYMENT_SELECT} WHERE ($1::text IS NULL OR w.namespace = $1) ORDER BY w.namespace, w.name"
+        "{DEPLOYMENT_SELECT} AND ($1::text IS NULL OR w.namespace = $1) ORDER BY w.namespace, w.name"
     ))
     .bind(q.namespace)
     .fetch_all(&pool)

@@ -31,7 +31,7 @@ struct Query {
     event_type: Option<String>,
     /// Events of objects created in this namespace.
     namespace: Option<String>,
-    /// Events of objects created with this name (a node's, a deployment's, a pod's, a service's).
+    /// Events of objects created with this name (a node's, a deployment's, a job's, a pod's, a service's).
     name: Option<String>,
     actor: Option<String>,
     /// The events one command produced (a `causationId` or `correlationId` seen in another event).
@@ -139,7 +139,7 @@ async fn list(
             AND ($3::text IS NULL OR event_type = $3)
             AND (($4::text IS NULL AND $11::text IS NULL) OR aggregate_id IN (
                   SELECT aggregate_id FROM event_log
-                   WHERE event_type IN ('PodCreated', 'DeploymentCreated', 'ServiceCreated', 'NodeRegistered')
+                   WHERE event_type IN ('PodCreated', 'DeploymentCreated', 'ServiceCreated', 'NodeRegistered', 'JobCreated')
                      AND ($4 IS NULL OR COALESCE(body->>'namespace', body->'spec'->>'namespace') = $4)
                      AND ($11 IS NULL OR COALESCE(body->>'name', body->'spec'->>'name') = $11)))
             AND ($5::text IS NULL OR actor = $5)

@@ -2,6 +2,7 @@
 
 mod deployments;
 mod events;
+mod jobs;
 mod nodes;
 mod openapi;
 mod pods;
@@ -23,6 +24,7 @@ use crate::state::S;
 pub fn router(state: S) -> Router {
     Router::new()
         .merge(deployments::routes())
+        .merge(jobs::routes())
         .merge(nodes::routes())
         .merge(pods::routes())
         .merge(services::routes())

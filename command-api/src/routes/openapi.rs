@@ -160,11 +160,40 @@ fn paths() -> Value {
             "/api/v1/workloads/deployments/{id}/rollouts": {
                 "get": {"summary": "Rollout history", "parameters": [id_param], "responses": {"200": {"description": "{items:[{rollout, fromRevision, toRevision, trigger, status, canaryPods, paused, reason, actor, startedAt, endedAt}]}"}}}
             },
+            "/api/v1/workloads/jobs": {
+                "post": {
+                    "summary": "Create a job: `completions` pods that exit 0, `parallelism` at a time, failed ones retried after an exponential back-off up to `backoffLimit`",
+                    "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["namespace", "name", "template"],
+                        "additionalProperties": false, "properties": {
+                            "namespace": {"type": "string"}, "name": {"type": "string", "maxLength": 52},
+                            "completions": {"type": "integer", "minimum": 1, "default": 1}, "parallelism": {"type": "integer", "minimum": 1, "default": 1},
+                            "backoffLimit": {"type": "integer", "minimum": 0, "default": 6},
+                            "completionMode": {"enum": ["NonIndexed", "Indexed"]},
+                            "activeDeadlineSeconds": {"type": "integer", "minimum": 1},
+                            "ttlSecondsAfterFinished": {"type": "integer", "minimum": 0},
+                            "podFailurePolicy": {"type": "array", "items": {"type": "object", "required": ["action", "onExitCodes"], "properties": {
+                                "action": {"enum": ["FailJob", "Ignore", "Count"]},
+                                "onExitCodes": {"type": "object", "required": ["operator", "values"], "properties": {
+                                    "operator": {"enum": ["In", "NotIn"]}, "values": {"type": "array", "items": {"type": "integer"}}}}}}},
+                            "template": {"type": "object", "description": "A pod template: the fields of a deployment's (image, resources, command, args, env, probes, scheduling); restartPolicy must be Never (the default here)"}}}}}},
+                    "responses": with("201", json!({"description": "{jobId, status: CREATED}"}))
+                },
+                "get": {"summary": "List jobs", "parameters": [{"name": "namespace", "in": "query", "schema": {"type": "string"}}, as_of.clone()],
+                        "responses": {"200": {"description": "{items:[{jobId, namespace, name, spec, completions, parallelism, completionMode, status{startedAt, endedAt, outcome, failureReason, message, attempts, succeeded, failed, active, succeededPods, failedPods}}]}"}}}
+            },
+            "/api/v1/workloads/jobs/{id}": {
+                "get": {"summary": "Read a job and its progress", "parameters": [id_param, as_of.clone()], "responses": {"200": {"description": "The job"}, "404": err("Not found")}},
+                "delete": {"summary": "Delete a job and its pods (its job_run row and events stay)", "parameters": [id_param], "responses": with("200", json!({"description": "Deleted"}))}
+            },
+            "/api/v1/workloads/jobs/{id}/pods": {
+                "get": {"summary": "The job's pods (every attempt still kept)", "parameters": [id_param, as_of.clone()], "responses": {"200": {"description": "{items:[…]}"}}}
+            },
             "/api/v1/events": {
                 "get": {"summary": "The audit trail: every event (never expiring), filtered, keyset-paged",
                         "parameters": [
                             {"name": "aggregate", "in": "query", "schema": {"type": "string", "format": "uuid"}},
-                            {"name": "kind", "in": "query", "schema": {"enum": ["node", "pod", "deployment", "service", "command"]}},
+                            {"name": "kind", "in": "query", "schema": {"enum": ["node", "pod", "deployment", "service", "job", "command"]}},
                             {"name": "type", "in": "query", "schema": {"type": "string"}},
                             {"name": "namespace", "in": "query", "schema": {"type": "string"}},
                             {"name": "name", "in": "query", "description": "objects created with this name", "schema": {"type": "string"}},
@@ -224,10 +253,10 @@ fn paths() -> Value {
                 "get": {"summary": "Live pods bound to the node", "parameters": [id_param], "responses": {"200": {"description": "Pods"}}}
             },
             "/api/v1/pods/{id}/status": {
-                "post": {"summary": "A node agent reports a pod Started, Ready or Failed", "parameters": [id_param],
+                "post": {"summary": "A node agent reports a pod Started, Ready, Failed (with its exitCode) or Succeeded", "parameters": [id_param],
                          "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false,
                             "required": ["nodeId", "state"], "properties": {"nodeId": {"type": "string", "format": "uuid"},
-                              "state": {"enum": ["Started", "Ready", "Failed"]}, "reason": {"type": "string"}}}}}},
+                              "state": {"enum": ["Started", "Ready", "Failed", "Succeeded"]}, "reason": {"type": "string"}, "exitCode": {"type": "integer"}}}}}},
                          "responses": with("200", json!({"description": "{podId, state, changed}"}))}
             },
             "/api/v1/pods/{id}/placement": {

@@ -6,6 +6,7 @@ mod crashes;
 mod deployments;
 mod healing;
 mod history;
+mod jobs;
 mod restarts;
 mod rollouts;
 mod scheduling;

@@ -150,6 +150,8 @@ pub struct Options {
     pub up_args: Vec<String>,
     /// `hollow` (3 zones of simulated nodes) or `process` (one node running real processes).
     pub runtime: &'static str,
+    /// More arguments for the agent.
+    pub agent_args: Vec<String>,
 }
 
 impl Default for Options {
@@ -162,6 +164,7 @@ impl Default for Options {
             processes: vec!["decider,projector,reconcilers,api"],
             up_args: vec![],
             runtime: "hollow",
+            agent_args: vec![],
         }
     }
 }
@@ -245,6 +248,8 @@ impl Cluster {
                 "50".into(),
             ]
         };
+        let mut args = args;
+        args.extend(opts.agent_args.iter().cloned());
         let agent = c.spawn("agent", &args, &c.database_url.clone()).await;
         c.agent = agent.value("AGENT");
         c.procs.push(agent);

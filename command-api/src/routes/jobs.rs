@@ -1,0 +1,228 @@
+//! `/api/v1/workloads/jobs`: create, read, list, delete, pods.
+
+use domain::command as cmd;
+use domain::command::Command;
+use domain::ids::JobId;
+use domain::job::spec::MAX_COMPLETIONS;
+use domain::job::{CompletionMode, JobSpec, PodFailurePolicyRule};
+use domain::model::RestartPolicy;
+use domain::names::{FieldError, Name};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::template::{TemplateDto, quantity};
+use crate::error::ApiError;
+use crate::extract::{Actor, Body, JobPath};
+use crate::json::ApiQuery;
+use crate::read::{AsOfQuery, read_pool};
+use crate::state::S;
+use crate::write::execute;
+
+pub fn routes() -> Router<S> {
+    Router::new()
+        .route("/api/v1/workloads/jobs", post(create).get(list))
+        .route("/api/v1/workloads/jobs/{id}", get(read).delete(delete))
+        .route("/api/v1/workloads/jobs/{id}/pods", get(pods))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CreateDto {
+    namespace: String,
+    name: String,
+    completions: Option<i64>,
+    parallelism: Option<i64>,
+    backoff_limit: Option<i64>,
+    completion_mode: Option<CompletionMode>,
+    active_deadline_seconds: Option<i64>,
+    #[serde(default)]
+    pod_failure_policy: Vec<PodFailurePolicyRule>,
+    ttl_seconds_after_finished: Option<i64>,
+    template: TemplateDto,
+}
+
+impl TryFrom<CreateDto> for JobSpec {
+    type Error = Vec<FieldError>;
+    fn try_from(d: CreateDto) -> Result<Self, Self::Error> {
+        let mut errors = Vec::new();
+        let namespace = Name::parse("namespace", &d.namespace)
+            .map_err(|e| errors.push(e))
+            .ok();
+        // A pod is named `<job>-<ordinal>`: leave room for the suffix.
+        let name = Name::parse("name", &d.name)
+            .map_err(|e| errors.push(e))
+            .ok();
+        if d.name.len() > 52 {
+            errors.push(FieldError::new(
+                "name",
+                "must be at most 52 characters (its pods are named <name>-<n>)",
+            ));
+        }
+        let max = MAX_COMPLETIONS as i64;
+        let completions = quantity(
+            &mut errors,
+            "completions",
+            d.completions.unwrap_or(1),
+            1,
+            max,
+        );
+        let parallelism = quantity(
+            &mut errors,
+            "parallelism",
+            d.parallelism.unwrap_or(1),
+            1,
+            max,
+        );
+        let backoff_limit = quantity(
+            &mut errors,
+            "backoffLimit",
+            d.backoff_limit.unwrap_or(6),
+            0,
+            10_000,
+        );
+        let deadline = d
+            .active_deadline_seconds
+            .map(|v| quantity(&mut errors, "activeDeadlineSeconds", v, 1, i32::MAX as i64) as u64);
+        let ttl = d.ttl_seconds_after_finished.map(|v| {
+            quantity(
+                &mut errors,
+                "ttlSecondsAfterFinished",
+                v,
+                0,
+                i32::MAX as i64,
+            ) as u64
+        });
+        let mut t = d.template;
+        t.restart_policy.get_or_insert(RestartPolicy::Never);
+        let template = t.parse("template.", &mut errors);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let spec = JobSpec {
+            namespace: namespace.expect("checked"),
+            name: name.expect("checked"),
+            completions,
+            parallelism,
+            backoff_limit,
+            completion_mode: d.completion_mode.unwrap_or_default(),
+            active_deadline_seconds: deadline,
+            pod_failure_policy: d.pod_failure_policy,
+            ttl_seconds_after_finished: ttl,
+            template: template.expect("checked"),
+        };
+        let errors = spec.validate();
+        if errors.is_empty() {
+            Ok(spec)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+async fn create(
+    State(s): State<S>,
+    Actor(actor): Actor,
+    headers: HeaderMap,
+    Body(dto): Body<CreateDto>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let spec = JobSpec::try_from(dto).map_err(ApiError::validation)?;
+    let job_id = JobId(Uuid::now_v7());
+    let events = execute(
+        &s,
+        &headers,
+        &actor,
+        None,
+        Command::CreateJob(cmd::CreateJob { job_id, spec }),
+    )
+    .await?;
+    let id = events.first().map(|e| e.aggregate.id).unwrap_or(job_id.0);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"jobId": id, "status": "CREATED"})),
+    ))
+}
+
+async fn delete(
+    State(s): State<S>,
+    Actor(actor): Actor,
+    JobPath(id): JobPath,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    execute(
+        &s,
+        &headers,
+        &actor,
+        None,
+        Command::DeleteJob(cmd::DeleteJob { job_id: JobId(id) }),
+    )
+    .await?;
+    Ok(Json(json!({"jobId": id, "status": "DELETED"})))
+}
+
+/// One job as JSON, built in SQL (its status from `job_run` and its pods).
+const JOB_SELECT: &str = "SELECT jsonb_build_object(
+       'jobId', j.job_id, 'namespace', j.namespace, 'name', j.name, 'spec', w.spec,
+       'completions', j.completions, 'parallelism', j.parallelism, 'completionMode', j.completion_mode,
+       'status', jsonb_build_object(
+         'startedAt', j.started_at, 'endedAt', j.ended_at, 'outcome', j.outcome,
+         'failureReason', j.failure_reason, 'message', j.message,
+         'attempts', j.attempts, 'succeeded', j.succeeded, 'failed', j.failed,
+         'active', (SELECT count(*) FROM pod_instance p WHERE p.workload_id = j.job_id AND p.phase IN ('PENDING','RUNNING')),
+         'succeededPods', (SELECT count(*) FROM pod_instance p WHERE p.workload_id = j.job_id AND p.phase = 'SUCCEEDED'),
+         'failedPods', (SELECT count(*) FROM pod_instance p WHERE p.workload_id = j.job_id AND p.phase = 'FAILED')))
+     FROM job_run j JOIN workload_def w ON w.id = j.job_id AND w.kind = 'Job'";
+
+async fn read(
+    State(s): State<S>,
+    _: Actor,
+    JobPath(id): JobPath,
+    ApiQuery(q): ApiQuery<AsOfQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let pool = read_pool(&s, q.as_of.as_deref()).await?;
+    let row: Option<Value> = sqlx::query_scalar(&format!("{JOB_SELECT} WHERE j.job_id = $1"))
+        .bind(id)
+        .fetch_optional(&pool)
+        .await?;
+    row.map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("job {id} not found")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    namespace: Option<String>,
+    #[serde(rename = "asOf")]
+    as_of: Option<String>,
+}
+
+async fn list(
+    State(s): State<S>,
+    _: Actor,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let pool = read_pool(&s, q.as_of.as_deref()).await?;
+    let rows: Vec<Value> = sqlx::query_scalar(&format!(
+        "{JOB_SELECT} WHERE ($1::text IS NULL OR j.namespace = $1) ORDER BY j.namespace, j.name"
+    ))
+    .bind(q.namespace)
+    .fetch_all(&pool)
+    .await?;
+    Ok(Json(json!({"items": rows})))
+}
+
+async fn pods(
+    State(s): State<S>,
+    _: Actor,
+    JobPath(id): JobPath,
+    ApiQuery(q): ApiQuery<AsOfQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let pool = read_pool(&s, q.as_of.as_deref()).await?;
+    let items = super::pods::list(&pool, "p.workload_id = $1", id).await?;
+    Ok(Json(json!({"items": items})))
+}
