@@ -670,10 +670,24 @@ pub fn jobs(state: &State, now_ms: i64, backoff_base_ms: i64) -> Vec<Planned> {
         {
             continue;
         }
+        // The id changes with the job's progress and every 5 s: a CreatePod
+        // the decider dropped on a stale view is asked again, never lost.
+        let view = [
+            j.completed().to_be_bytes(),
+            j.failed.to_be_bytes(),
+            j.live.to_be_bytes(),
+            ((now_ms / 5_000) as u32).to_be_bytes(),
+        ]
+        .concat();
         for k in 0..wanted as u64 {
             let ordinal = j.next_ordinal + k;
             out.push(Planned {
-                command_id: derive_id(&[b"job-pod", j.id.0.as_bytes(), &ordinal.to_be_bytes()]),
+                command_id: derive_id(&[
+                    b"job-pod",
+                    j.id.0.as_bytes(),
+                    &ordinal.to_be_bytes(),
+                    &view,
+                ]),
                 command: Command::CreatePod(cmd::CreatePod {
                     owner: j.id.into(),
                     ordinal,

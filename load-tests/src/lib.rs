@@ -157,6 +157,17 @@ impl Plane {
         db: &str,
         nodes: u32,
     ) -> anyhow::Result<Plane> {
+        Self::start_with(kafka, database_url, db, nodes, |_, _| {}).await
+    }
+
+    /// `start`, with the reconcilers' and the hollow nodes' settings changed by `tune`.
+    pub async fn start_with(
+        kafka: KafkaConfig,
+        database_url: &str,
+        db: &str,
+        nodes: u32,
+        tune: impl FnOnce(&mut reconcilers::ReconcilerConfig, &mut node_agent::HollowConfig),
+    ) -> anyhow::Result<Plane> {
         let (admin, url, pool) = fresh_database(database_url, db).await?;
         infra::db::migrate(&pool).await?;
         kafka.ensure_topics().await?;
@@ -179,18 +190,16 @@ impl Plane {
             projectors::ProjectorConfig::default(),
             stop.clone(),
         ));
-        tokio::spawn(reconcilers::run(
-            kafka.clone(),
-            reconcilers::ReconcilerConfig::default(),
-            stop.clone(),
-        ));
-        let hollow = node_agent::HollowConfig {
+        let mut rcfg = reconcilers::ReconcilerConfig::default();
+        let mut hollow = node_agent::HollowConfig {
             nodes_per_zone: nodes.div_ceil(3),
             zones: vec!["az-a".to_string(), "az-b".into(), "az-c".into()],
             start_delay: Duration::ZERO,
             ready_delay: Duration::ZERO,
             ..Default::default()
         };
+        tune(&mut rcfg, &mut hollow);
+        tokio::spawn(reconcilers::run(kafka.clone(), rcfg, stop.clone()));
         let nodes_total = hollow.nodes_per_zone as i64 * 3;
         tokio::spawn(node_agent::run_hollow(
             kafka.clone(),
