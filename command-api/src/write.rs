@@ -59,3 +59,22 @@ pub async fn execute(
     }
     Ok(events)
 }
+
+/// A create: `execute`, then `201 {<key>: id, status: CREATED}` with the id
+/// of the object created (with an Idempotency-Key, the one first created,
+/// not `id`).
+pub async fn create(
+    state: &S,
+    headers: &HeaderMap,
+    actor: &str,
+    key: &str,
+    id: uuid::Uuid,
+    body: Command,
+) -> Result<(axum::http::StatusCode, axum::Json<serde_json::Value>), ApiError> {
+    let events = execute(state, headers, actor, None, body).await?;
+    let id = events.first().map(|e| e.aggregate.id).unwrap_or(id);
+    Ok((
+        axum::http::StatusCode::CREATED,
+        axum::Json(serde_json::json!({key: id, "status": "CREATED"})),
+    ))
+}

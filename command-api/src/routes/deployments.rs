@@ -211,26 +211,18 @@ async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let spec = DeploymentSpec::try_from(dto).map_err(ApiError::validation)?;
     let deployment_id = DeploymentId(Uuid::now_v7());
-    let events = execute(
+    crate::write::create(
         &s,
         &headers,
         &actor,
-        None,
+        "deploymentId",
+        deployment_id.0,
         Command::CreateDeployment(cmd::CreateDeployment {
             deployment_id,
             spec,
         }),
     )
-    .await?;
-    // With an Idempotency-Key, the id is the one first created.
-    let id = events
-        .first()
-        .map(|e| e.aggregate.id)
-        .unwrap_or(deployment_id.0);
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"deploymentId": id, "status": "CREATED"})),
-    ))
+    .await
 }
 
 #[derive(Deserialize)]

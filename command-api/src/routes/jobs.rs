@@ -133,19 +133,15 @@ async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let spec = JobSpec::try_from(dto).map_err(ApiError::validation)?;
     let job_id = JobId(Uuid::now_v7());
-    let events = execute(
+    crate::write::create(
         &s,
         &headers,
         &actor,
-        None,
+        "jobId",
+        job_id.0,
         Command::CreateJob(cmd::CreateJob { job_id, spec }),
     )
-    .await?;
-    let id = events.first().map(|e| e.aggregate.id).unwrap_or(job_id.0);
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"jobId": id, "status": "CREATED"})),
-    ))
+    .await
 }
 
 async fn delete(

@@ -62,22 +62,15 @@ async fn create(
         path_prefix: dto.path_prefix.unwrap_or_else(|| "/".into()),
     };
     let service_id = ServiceId(Uuid::now_v7());
-    let events = execute(
+    crate::write::create(
         &s,
         &headers,
         &actor,
-        None,
+        "serviceId",
+        service_id.0,
         Command::CreateService(cmd::CreateService { service_id, spec }),
     )
-    .await?;
-    let id = events
-        .first()
-        .map(|e| e.aggregate.id)
-        .unwrap_or(service_id.0);
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"serviceId": id, "status": "CREATED"})),
-    ))
+    .await
 }
 
 async fn delete(
