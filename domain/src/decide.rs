@@ -32,7 +32,7 @@ pub fn decide(state: &State, command: &Command) -> Decision {
         Command::PromoteRollout(c) => rollout::decide::promote_rollout(state, c),
         Command::CompleteRollout(c) => rollout::decide::complete_rollout(state, c),
         Command::FailRollout(c) => rollout::decide::fail_rollout(state, c),
-        Command::CreatePod(c) => pod::decide::create_pod(state, c),
+        Command::CreatePod(c) => crate::owners::create_pod(state, c),
         Command::CreateService(c) => service::decide::create_service(state, c),
         Command::DeleteService(c) => service::decide::delete_service(state, c),
         Command::BindPod(c) => pod::decide::bind_pod(state, c),

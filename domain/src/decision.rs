@@ -2,11 +2,14 @@
 //! rejection by code or by field errors, a pod on the node that reports it,
 //! and node usage released pod by pod.
 
+use crate::event as ev;
 use crate::event::Event;
 use crate::ids::{DeploymentId, NodeId, PodId};
 use crate::model::NodeUsage;
 use crate::model::PodTemplate;
 use crate::names::FieldError;
+use crate::names::Name;
+use crate::pod::owner::Owner;
 use crate::rejection::{Rejection, RejectionCode};
 use crate::scheduler::statically_feasible;
 use crate::state::{Deployment, State};
@@ -133,4 +136,26 @@ pub(crate) fn check_capacity(
         RejectionCode::InsufficientClusterCapacity,
         message,
     ))
+}
+
+/// The `PodCreated` of the owner's pod `ordinal`, named `<name>-<ordinal>`.
+pub(crate) fn pod_created(
+    owner: Owner,
+    namespace: &Name,
+    name: &Name,
+    ordinal: u64,
+    template: &PodTemplate,
+    revision: u64,
+) -> Event {
+    Event::PodCreated(ev::PodCreated {
+        pod_id: owner.pod_id(ordinal),
+        owner,
+        namespace: namespace.clone(),
+        name: format!("{name}-{ordinal}"),
+        ordinal,
+        image: template.image.clone(),
+        resources: template.resources,
+        revision,
+        completion_index: None,
+    })
 }

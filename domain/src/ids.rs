@@ -119,13 +119,4 @@ impl PodId {
             &ordinal.to_be_bytes(),
         ]))
     }
-
-    /// The owner's n-th pod (a deployment's is `for_ordinal`'s, as it always was).
-    pub fn for_owner(owner: crate::pod::owner::Owner, ordinal: u64) -> Self {
-        PodId(derive_id(&[
-            b"pod",
-            owner.id().as_bytes(),
-            &ordinal.to_be_bytes(),
-        ]))
-    }
 }

@@ -13,6 +13,7 @@ pub mod job;
 pub mod model;
 pub mod names;
 mod node;
+mod owners;
 mod pod;
 pub mod reconcile;
 pub mod rejection;

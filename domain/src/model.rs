@@ -397,6 +397,23 @@ pub struct NodeAffinity {
 pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 
+/// A topology domain: one node, or one zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topology {
+    Node,
+    Zone,
+}
+
+impl Topology {
+    pub fn parse(key: &str) -> Option<Topology> {
+        match key {
+            HOSTNAME_LABEL => Some(Topology::Node),
+            ZONE_LABEL => Some(Topology::Zone),
+            _ => None,
+        }
+    }
+}
+
 /// Pods selected by `label_selector`, counted per domain of `topology_key`
 /// (`kubernetes.io/hostname` or `topology.kubernetes.io/zone`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

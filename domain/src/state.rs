@@ -15,8 +15,7 @@ use crate::job::Job;
 use crate::model::{
     DeploymentSpec, NodeCondition, NodeSpec, NodeUsage, PodPhase, PodTemplate, ServiceSpec,
 };
-use crate::names::Name;
-pub use crate::pod::owner::Owner;
+pub use crate::pod::owner::{Owner, Workload};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
@@ -154,36 +153,6 @@ pub struct Service {
     pub id: ServiceId,
     pub spec: ServiceSpec,
     pub version: u64,
-}
-
-/// What the pod machinery (scheduler, preemption, node agent, endpoints)
-/// reads of a pod's owner, whatever its kind.
-#[derive(Debug, Clone, Copy)]
-pub struct Workload<'a> {
-    pub owner: Owner,
-    pub namespace: &'a Name,
-    pub name: &'a Name,
-    /// The current template (a pod of an older revision: `State::template_of`).
-    pub template: &'a PodTemplate,
-    /// Every pod of the owner still in the state (live or failed).
-    pub pods: &'a BTreeSet<PodId>,
-    /// How many of `pods` are live.
-    pub live: u32,
-}
-
-impl Workload<'_> {
-    /// Whether the pods' labels (with the implied `app=<name>`) contain every pair of `selector`.
-    pub fn labels_match(&self, selector: &BTreeMap<String, String>) -> bool {
-        self.template.labels_match(self.name.as_str(), selector)
-    }
-
-    pub fn labels_match_pairs<'b>(
-        &self,
-        selector: impl IntoIterator<Item = (&'b String, &'b String)>,
-    ) -> bool {
-        self.template
-            .labels_match_pairs(self.name.as_str(), selector)
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -300,7 +300,7 @@ pub(crate) fn create_pod(state: &State, id: DeploymentId, c: &cmd::CreatePod) ->
     if c.ordinal != d.next_ordinal || state.live_pod_count(d) >= cap {
         return Ok(vec![]);
     }
-    Ok(vec![crate::pod::decide::pod_created(
+    Ok(vec![crate::decision::pod_created(
         id.into(),
         &d.spec.namespace,
         &d.spec.name,

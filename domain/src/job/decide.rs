@@ -95,7 +95,7 @@ pub(crate) fn create_pod(state: &State, id: JobId, c: &cmd::CreatePod) -> Decisi
             }
         }
     };
-    let mut e = crate::pod::decide::pod_created(
+    let mut e = crate::decision::pod_created(
         id.into(),
         &j.spec.namespace,
         &j.spec.name,

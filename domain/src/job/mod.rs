@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{JobId, PodId};
-use crate::state::Workload;
+use crate::pod::owner::Workload;
 
 pub use spec::{CompletionMode, JobSpec, PodFailureAction, PodFailurePolicyRule};
 

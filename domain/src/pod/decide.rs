@@ -6,44 +6,12 @@ use std::collections::HashMap;
 
 use crate::decision::{Decision, UsageTracker, pod_on_node, reject};
 use crate::event::{Event, EvictionCause, PodFailureCause};
-use crate::ids::PodId;
 use crate::model::{NodeUsage, PodPhase};
-use crate::names::Name;
 use crate::pod::owner::Owner;
-use crate::pod::template::PodTemplate;
 
 use crate::rejection::RejectionCode;
 use crate::scheduler::{self, inter_pod_affinity};
 use crate::state::State;
-
-pub(crate) fn create_pod(state: &State, c: &cmd::CreatePod) -> Decision {
-    match c.owner {
-        Owner::Deployment(id) => crate::deployment::decide::create_pod(state, id, c),
-        Owner::Job(id) => crate::job::decide::create_pod(state, id, c),
-    }
-}
-
-/// The `PodCreated` of the owner's pod `ordinal`, named `<name>-<ordinal>`.
-pub(crate) fn pod_created(
-    owner: Owner,
-    namespace: &Name,
-    name: &Name,
-    ordinal: u64,
-    template: &PodTemplate,
-    revision: u64,
-) -> Event {
-    Event::PodCreated(ev::PodCreated {
-        pod_id: PodId::for_owner(owner, ordinal),
-        owner,
-        namespace: namespace.clone(),
-        name: format!("{name}-{ordinal}"),
-        ordinal,
-        image: template.image.clone(),
-        resources: template.resources,
-        revision,
-        completion_index: None,
-    })
-}
 
 pub(crate) fn report_pod_not_ready(state: &State, c: &cmd::ReportPodNotReady) -> Decision {
     let cmd::ReportPodNotReady {
@@ -348,7 +316,13 @@ pub(crate) fn report_pod_failed(state: &State, c: &cmd::ReportPodFailed) -> Deci
         usage,
         exit_code: *exit_code,
     })];
-    events.extend(after_exit(state, pod, *exit_code, false, &mut tracker));
+    events.extend(crate::owners::after_pod_exit(
+        state,
+        pod,
+        *exit_code,
+        false,
+        &mut tracker,
+    ));
     Ok(events)
 }
 
@@ -365,24 +339,14 @@ pub(crate) fn report_pod_succeeded(state: &State, c: &cmd::ReportPodSucceeded) -
         node_id: *node_id,
         usage,
     })];
-    events.extend(after_exit(state, pod, Some(0), true, &mut tracker));
+    events.extend(crate::owners::after_pod_exit(
+        state,
+        pod,
+        Some(0),
+        true,
+        &mut tracker,
+    ));
     Ok(events)
-}
-
-/// What the pod's owner adds to its container's exit.
-fn after_exit(
-    state: &State,
-    pod: &crate::state::Pod,
-    exit_code: Option<i32>,
-    succeeded: bool,
-    usage: &mut UsageTracker,
-) -> Vec<Event> {
-    match pod.owner {
-        Owner::Deployment(_) => vec![],
-        Owner::Job(id) => {
-            crate::job::decide::after_pod_exit(state, id, pod, exit_code, succeeded, usage)
-        }
-    }
 }
 
 pub(crate) fn delete_pod(state: &State, c: &cmd::DeletePod) -> Decision {

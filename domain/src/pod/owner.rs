@@ -2,7 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DeploymentId, JobId};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ids::{DeploymentId, JobId, PodId, derive_id};
+use crate::names::Name;
+use crate::pod::template::PodTemplate;
 
 /// The owner reference every pod carries (kind and id). In events it is
 /// flattened into the pod's fields as `<kind>Id` (`"deploymentId": …`), the
@@ -42,6 +46,17 @@ impl Owner {
         }
     }
 
+    /// The owner's n-th pod. Stable, so a controller that acts on a stale
+    /// view asks for the same pod twice, never two pods (a deployment's is
+    /// `PodId::for_ordinal`'s, as it always was).
+    pub fn pod_id(&self, ordinal: u64) -> PodId {
+        PodId(derive_id(&[
+            b"pod",
+            self.id().as_bytes(),
+            &ordinal.to_be_bytes(),
+        ]))
+    }
+
     pub fn deployment(&self) -> Option<DeploymentId> {
         match self {
             Owner::Deployment(id) => Some(*id),
@@ -66,5 +81,35 @@ impl From<JobId> for Owner {
 impl From<DeploymentId> for Owner {
     fn from(id: DeploymentId) -> Self {
         Owner::Deployment(id)
+    }
+}
+
+/// What the pod machinery (scheduler, preemption, node agent, endpoints)
+/// reads of a pod's owner, whatever its kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Workload<'a> {
+    pub owner: Owner,
+    pub namespace: &'a Name,
+    pub name: &'a Name,
+    /// The current template (a pod of an older revision: `State::template_of`).
+    pub template: &'a PodTemplate,
+    /// Every pod of the owner still in the state (live or failed).
+    pub pods: &'a BTreeSet<PodId>,
+    /// How many of `pods` are live.
+    pub live: u32,
+}
+
+impl Workload<'_> {
+    /// Whether the pods' labels (with the implied `app=<name>`) contain every pair of `selector`.
+    pub fn labels_match(&self, selector: &BTreeMap<String, String>) -> bool {
+        self.template.labels_match(self.name.as_str(), selector)
+    }
+
+    pub fn labels_match_pairs<'b>(
+        &self,
+        selector: impl IntoIterator<Item = (&'b String, &'b String)>,
+    ) -> bool {
+        self.template
+            .labels_match_pairs(self.name.as_str(), selector)
     }
 }

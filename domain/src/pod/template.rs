@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     Affinity, LabelRequirement, NodeAffinity, PodAffinity, PodAffinityTerm, Probe, Resources,
-    SelectorOperator, TaintEffect, Toleration, TopologySpreadConstraint, priority_of_class,
+    SelectorOperator, TaintEffect, Toleration, Topology, TopologySpreadConstraint,
+    priority_of_class,
 };
 use crate::names::{FieldError, Image, check_labels};
-use crate::scheduler::Topology;
 
 /// Containers, probes, resources and scheduling constraints of a pod.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

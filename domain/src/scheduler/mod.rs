@@ -47,22 +47,7 @@ pub mod reason {
     pub const TOPOLOGY_SPREAD_SKEW: &str = "TopologySpreadSkew";
 }
 
-/// A topology domain: one node, or one zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Topology {
-    Node,
-    Zone,
-}
-
-impl Topology {
-    pub fn parse(key: &str) -> Option<Topology> {
-        match key {
-            HOSTNAME_LABEL => Some(Topology::Node),
-            ZONE_LABEL => Some(Topology::Zone),
-            _ => None,
-        }
-    }
-}
+pub use crate::model::Topology;
 
 /// Live, bound pods of some set, per node and per zone.
 #[derive(Debug, Clone, Default)]
