@@ -83,6 +83,11 @@ id_path!(
     JobPath,
     "job id"
 );
+id_path!(
+    /// A cron job's id in the path.
+    CronJobPath,
+    "cron job id"
+);
 
 /// A JSON body parsed into `T`: 415 for another content type, 400 for
 /// malformed JSON, 422 with the field path for a field that does not fit.

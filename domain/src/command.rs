@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::cronjob::commands::*;
 pub use crate::deployment::commands::*;
 pub use crate::job::commands::*;
 pub use crate::node::commands::*;
@@ -103,6 +104,10 @@ pub enum Command {
     CreateJob(CreateJob),
     DeleteJob(DeleteJob),
     FailJob(FailJob),
+    CreateCronJob(CreateCronJob),
+    DeleteCronJob(DeleteCronJob),
+    SuspendCronJob(SuspendCronJob),
+    RunCronJob(RunCronJob),
 }
 
 impl Command {

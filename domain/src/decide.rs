@@ -14,7 +14,7 @@ use crate::state::State;
 
 /// Every command is decided by its resource's slice: one line each.
 pub fn decide(state: &State, command: &Command) -> Decision {
-    use crate::{deployment, job, node, pod, rollout, service};
+    use crate::{cronjob, deployment, job, node, pod, rollout, service};
     match command {
         Command::RegisterNode(c) => node::decide::register_node(state, c),
         Command::MarkNodeReady(c) => node::decide::mark_node_ready(state, c),
@@ -52,5 +52,9 @@ pub fn decide(state: &State, command: &Command) -> Decision {
         Command::CreateJob(c) => job::decide::create_job(state, c),
         Command::DeleteJob(c) => job::decide::delete_job(state, c),
         Command::FailJob(c) => job::decide::fail_job(state, c),
+        Command::CreateCronJob(c) => cronjob::decide::create_cron_job(state, c),
+        Command::DeleteCronJob(c) => cronjob::decide::delete_cron_job(state, c),
+        Command::SuspendCronJob(c) => cronjob::decide::suspend_cron_job(state, c),
+        Command::RunCronJob(c) => cronjob::decide::run_cron_job(state, c),
     }
 }

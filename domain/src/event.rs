@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::ids::derive_id;
 
+pub use crate::cronjob::events::*;
 pub use crate::deployment::events::*;
 pub use crate::job::events::*;
 pub use crate::node::events::*;
@@ -51,6 +52,8 @@ pub enum AggregateKind {
     Deployment,
     Service,
     Job,
+    #[strum(serialize = "cronjob")]
+    CronJob,
     Command,
 }
 
@@ -112,6 +115,11 @@ pub enum Event {
     JobCompleted(JobCompleted),
     JobFailed(JobFailed),
     JobDeleted(JobDeleted),
+    CronJobCreated(CronJobCreated),
+    CronJobSuspended(CronJobSuspended),
+    CronJobDeleted(CronJobDeleted),
+    CronJobRunStarted(CronJobRunStarted),
+    CronJobRunSkipped(CronJobRunSkipped),
     CommandRejected(CommandRejected),
 }
 
@@ -186,6 +194,13 @@ impl Event {
             | Event::JobCompleted(ev::JobCompleted { job_id, .. })
             | Event::JobFailed(ev::JobFailed { job_id, .. })
             | Event::JobDeleted(ev::JobDeleted { job_id, .. }) => (Job, job_id.0),
+            Event::CronJobCreated(ev::CronJobCreated { cron_job_id, .. })
+            | Event::CronJobSuspended(ev::CronJobSuspended { cron_job_id, .. })
+            | Event::CronJobDeleted(ev::CronJobDeleted { cron_job_id, .. })
+            | Event::CronJobRunStarted(ev::CronJobRunStarted { cron_job_id, .. })
+            | Event::CronJobRunSkipped(ev::CronJobRunSkipped { cron_job_id, .. }) => {
+                (CronJob, cron_job_id.0)
+            }
             Event::CommandRejected(_) => (Command, command_id),
         };
         AggregateRef { kind, id }

@@ -4,6 +4,7 @@
 //! this crate so the rules exist once. Nothing here does I/O or is async.
 
 pub mod command;
+pub mod cronjob;
 pub mod decide;
 mod decision;
 mod deployment;

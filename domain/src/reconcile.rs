@@ -745,3 +745,44 @@ pub fn job_pod_ttl(state: &State, now_ms: i64, max: usize) -> Vec<Planned> {
     }
     out
 }
+
+/// Cron job controller: for each cron job not suspended, the latest run its
+/// schedule made due since the last one handled (at most one catch-up
+/// after downtime, as Kubernetes), skipped with the reason when it is later
+/// than `startingDeadlineSeconds`.
+pub fn cron_jobs(state: &State, now_ms: i64) -> Vec<Planned> {
+    let mut all: Vec<&crate::cronjob::CronJob> = state
+        .cron_jobs
+        .values()
+        .filter(|c| !c.spec.suspend && c.created_at_ms > 0)
+        .collect();
+    all.sort_by_key(|c| c.id);
+    let mut out = Vec::new();
+    for c in all {
+        let after = c.last_scheduled_ms.unwrap_or(c.created_at_ms);
+        let Some(due) = c.spec.latest_due(after, now_ms) else {
+            continue;
+        };
+        let late_ms = now_ms - due;
+        let skip = c
+            .spec
+            .starting_deadline_seconds
+            .filter(|d| late_ms > *d as i64 * 1000)
+            .map(|d| {
+                format!(
+                    "missed its starting deadline ({d} s) by {} ms",
+                    late_ms - d as i64 * 1000
+                )
+            });
+        out.push(Planned {
+            command_id: derive_id(&[b"cron-run", c.id.0.as_bytes(), &due.to_be_bytes()]),
+            command: Command::RunCronJob(cmd::RunCronJob {
+                cron_job_id: c.id,
+                scheduled_at_ms: due,
+                skip,
+            }),
+            reason: format!("cron job {} is due ({})", c.spec.name, c.spec.schedule),
+        });
+    }
+    out
+}

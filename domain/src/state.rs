@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
+use crate::cronjob::CronJob;
 use crate::event::{AggregateKind, AggregateRef, Event, RolloutTrigger};
-use crate::ids::{DeploymentId, IdMap, IdSet, JobId, NodeId, PodId, ServiceId};
+use crate::ids::{CronJobId, DeploymentId, IdMap, IdSet, JobId, NodeId, PodId, ServiceId};
 use crate::job::Job;
 use crate::model::{
     DeploymentSpec, NodeCondition, NodeSpec, NodeUsage, PodPhase, PodTemplate, ServiceSpec,
@@ -164,6 +165,8 @@ pub struct State {
     pub services: IdMap<ServiceId, Service>,
     #[serde(default)]
     pub jobs: IdMap<JobId, Job>,
+    #[serde(default)]
+    pub cron_jobs: IdMap<CronJobId, CronJob>,
     /// Where each pod that reported an address serves (process runtime).
     #[serde(default)]
     pub addresses: IdMap<PodId, String>,
@@ -177,6 +180,8 @@ pub struct State {
     pub(crate) deployment_names: HashMap<(String, String), DeploymentId>,
     #[serde(skip)]
     pub(crate) job_names: HashMap<(String, String), JobId>,
+    #[serde(skip)]
+    pub(crate) cron_job_names: HashMap<(String, String), CronJobId>,
     /// Pending pods without a node: the scheduler's queue, without a scan of every pod.
     #[serde(skip)]
     pub(crate) unbound: IdSet<PodId>,
@@ -243,6 +248,11 @@ impl State {
                     j.started_at_ms = at_ms;
                 }
             }
+            Event::CronJobCreated(e) => {
+                if let Some(c) = self.cron_jobs.get_mut(&e.cron_job_id) {
+                    c.created_at_ms = at_ms;
+                }
+            }
             Event::JobCompleted(ev::JobCompleted { job_id, .. })
             | Event::JobFailed(ev::JobFailed { job_id, .. }) => {
                 if let Some(j) = self.jobs.get_mut(job_id) {
@@ -270,6 +280,12 @@ impl State {
                 }
                 return;
             }
+            Event::CronJobCreated(ev::CronJobCreated { cron_job_id, .. }) => {
+                if let Some(c) = self.cron_jobs.get_mut(cron_job_id) {
+                    c.cause = Some(correlation);
+                }
+                return;
+            }
             _ => return,
         };
         if let Some(d) = self.deployments.get_mut(id) {
@@ -287,6 +303,9 @@ impl State {
                 ..
             })
             | C::FailJob(cmd::FailJob { job_id: job, .. }) => return self.jobs.get(job)?.cause,
+            C::RunCronJob(cmd::RunCronJob { cron_job_id, .. }) => {
+                return self.cron_jobs.get(cron_job_id)?.cause;
+            }
             C::CreatePod(cmd::CreatePod {
                 owner: Owner::Deployment(deployment_id),
                 ..
@@ -331,6 +350,16 @@ impl State {
                 (
                     (j.spec.namespace.to_string(), j.spec.name.to_string()),
                     j.id,
+                )
+            })
+            .collect();
+        self.cron_job_names = self
+            .cron_jobs
+            .values()
+            .map(|c| {
+                (
+                    (c.spec.namespace.to_string(), c.spec.name.to_string()),
+                    c.id,
                 )
             })
             .collect();
@@ -565,6 +594,12 @@ impl State {
         self.node_names.get(name).and_then(|id| self.nodes.get(id))
     }
 
+    pub fn cron_job_by_name(&self, namespace: &str, name: &str) -> Option<&CronJob> {
+        self.cron_job_names
+            .get(&(namespace.to_string(), name.to_string()))
+            .and_then(|id| self.cron_jobs.get(id))
+    }
+
     pub fn job_by_name(&self, namespace: &str, name: &str) -> Option<&Job> {
         self.job_names
             .get(&(namespace.to_string(), name.to_string()))
@@ -607,6 +642,10 @@ impl State {
                 .get(&ServiceId(agg.id))
                 .map_or(0, |s| s.version),
             AggregateKind::Job => self.jobs.get(&JobId(agg.id)).map_or(0, |j| j.version),
+            AggregateKind::CronJob => self
+                .cron_jobs
+                .get(&CronJobId(agg.id))
+                .map_or(0, |c| c.version),
             AggregateKind::Command => 0,
         }
     }
@@ -694,6 +733,11 @@ impl State {
             Event::JobCompleted(e) => self.on_job_completed(e),
             Event::JobFailed(e) => self.on_job_failed(e),
             Event::JobDeleted(e) => self.on_job_deleted(e),
+            Event::CronJobCreated(e) => self.on_cron_job_created(e),
+            Event::CronJobSuspended(e) => self.on_cron_job_suspended(e),
+            Event::CronJobDeleted(e) => self.on_cron_job_deleted(e),
+            Event::CronJobRunStarted(e) => self.on_cron_job_run_started(e),
+            Event::CronJobRunSkipped(e) => self.on_cron_job_run_skipped(e),
             Event::CommandRejected(_) => {}
         }
     }

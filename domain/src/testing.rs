@@ -5,7 +5,7 @@ use crate::command::Command;
 use crate::decide::{Rejection, decide};
 use crate::event as ev;
 use crate::event::Event;
-use crate::ids::{DeploymentId, JobId, NodeId};
+use crate::ids::{CronJobId, DeploymentId, JobId, NodeId};
 use crate::model::{DeploymentSpec, NodeSpec, PodTemplate, Resources, RollingUpdate, Taint};
 use crate::names::{Image, Name};
 use crate::state::State;
@@ -106,4 +106,38 @@ pub fn job_spec(
 
 pub fn job_id(n: u128) -> JobId {
     JobId(uuid::Uuid::from_u128(n))
+}
+
+/// A cron job running a one-pod job on `schedule` (UTC).
+pub fn cron_job_spec(
+    name: &str,
+    schedule: &str,
+    policy: crate::cronjob::ConcurrencyPolicy,
+) -> crate::cronjob::CronJobSpec {
+    let j = job_spec(name, 1, 1, 100, 64);
+    crate::cronjob::CronJobSpec {
+        namespace: j.namespace.clone(),
+        name: j.name.clone(),
+        schedule: schedule.into(),
+        time_zone: "UTC".into(),
+        concurrency_policy: policy,
+        starting_deadline_seconds: None,
+        suspend: false,
+        successful_jobs_history_limit: 3,
+        failed_jobs_history_limit: 1,
+        job_template: crate::cronjob::JobTemplate {
+            completions: 1,
+            parallelism: 1,
+            backoff_limit: j.backoff_limit,
+            completion_mode: j.completion_mode,
+            active_deadline_seconds: None,
+            pod_failure_policy: vec![],
+            ttl_seconds_after_finished: None,
+            template: j.template,
+        },
+    }
+}
+
+pub fn cron_job_id(n: u128) -> CronJobId {
+    CronJobId(uuid::Uuid::from_u128(n))
 }

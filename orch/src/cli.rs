@@ -46,7 +46,7 @@ pub struct HistoryArgs {
 pub struct ExplainArgs {
     #[command(flatten)]
     pub conn: ApiConn,
-    /// `pod`, `deployment` or `job`.
+    /// `pod`, `deployment`, `job` or `cronjob`.
     pub kind: String,
     /// An id, or `<namespace>/<name>`.
     pub target: String,
@@ -209,8 +209,8 @@ impl Api {
 fn target_query(target: &str) -> anyhow::Result<(String, Vec<(&'static str, String)>)> {
     let parts: Vec<&str> = target.split('/').collect();
     let kind = parts[0];
-    if !["deployment", "job", "pod", "service", "node"].contains(&kind) {
-        bail!("'{target}': the kind must be deployment, job, pod, service or node");
+    if !["deployment", "job", "cronjob", "pod", "service", "node"].contains(&kind) {
+        bail!("'{target}': the kind must be deployment, job, cronjob, pod, service or node");
     }
     let mut q = vec![("kind", kind.to_string())];
     match parts.as_slice() {
@@ -361,6 +361,32 @@ pub fn summarize(e: &Value) -> String {
             b["failed"]
         ),
         "JobDeleted" => format!("deleted {}/{}", s("namespace"), s("name")),
+        "CronJobCreated" => format!(
+            "created cron job {}/{}: '{}' ({}), concurrency {}",
+            b["spec"]["namespace"].as_str().unwrap_or(""),
+            b["spec"]["name"].as_str().unwrap_or(""),
+            b["spec"]["schedule"].as_str().unwrap_or(""),
+            b["spec"]["timeZone"].as_str().unwrap_or(""),
+            b["spec"]["concurrencyPolicy"].as_str().unwrap_or("Allow")
+        ),
+        "CronJobSuspended" => {
+            if b["suspend"] == true {
+                "suspended".into()
+            } else {
+                "resumed".into()
+            }
+        }
+        "CronJobRunStarted" => format!(
+            "run for {} started: job {}",
+            ms_time(&b["scheduledAtMs"]),
+            short(&b["jobId"])
+        ),
+        "CronJobRunSkipped" => format!(
+            "run for {} skipped: {}",
+            ms_time(&b["scheduledAtMs"]),
+            s("reason")
+        ),
+        "CronJobDeleted" => format!("deleted {}/{}", s("namespace"), s("name")),
         "PodEvicted" => format!(
             "evicted ({}): {}",
             b["cause"]["kind"].as_str().unwrap_or(""),
@@ -391,6 +417,13 @@ pub fn summarize(e: &Value) -> String {
             v.to_string()
         }
     }
+}
+
+/// A time in ms since the epoch, as `time` prints one.
+fn ms_time(v: &Value) -> String {
+    v.as_i64()
+        .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
+        .map_or(String::new(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
 fn time(e: &Value) -> String {
@@ -491,7 +524,8 @@ pub async fn explain(a: ExplainArgs) -> anyhow::Result<()> {
         "pod" => explain_pod(&api, &a.target).await,
         "deployment" => explain_deployment(&api, &a.target).await,
         "job" => explain_job(&api, &a.target).await,
-        k => bail!("explain {k}: expected pod, deployment or job"),
+        "cronjob" => explain_cron_job(&api, &a.target).await,
+        k => bail!("explain {k}: expected pod, deployment, job or cronjob"),
     }
 }
 
@@ -754,6 +788,24 @@ async fn explain_job(api: &Api, target: &str) -> anyhow::Result<()> {
     }
     println!();
     for e in events.iter().filter(|e| e["type"] != "JobCreated") {
+        println!(
+            "{}  {:<22} {}",
+            time(e),
+            e["actor"].as_str().unwrap_or(""),
+            summarize(e)
+        );
+        if let Some(r) = e["reason"].as_str() {
+            println!("{:>25} why: {r}", "");
+        }
+    }
+    Ok(())
+}
+
+/// A cron job's life: every run its schedule made due, started or skipped and why.
+async fn explain_cron_job(api: &Api, target: &str) -> anyhow::Result<()> {
+    let (id, events) = object_events(api, "cronjob", target).await?;
+    println!("cron job {target} ({id}): {} event(s)\n", events.len());
+    for e in &events {
         println!(
             "{}  {:<22} {}",
             time(e),

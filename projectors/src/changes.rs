@@ -664,10 +664,16 @@ impl Changes {
                     self.usage(u, at);
                 }
             }
+            // The job projection's (`jobs.rs`).
             Event::JobCreated(_)
             | Event::JobCompleted(_)
             | Event::JobFailed(_)
-            | Event::JobDeleted(_) => {}
+            | Event::JobDeleted(_)
+            | Event::CronJobCreated(_)
+            | Event::CronJobSuspended(_)
+            | Event::CronJobDeleted(_)
+            | Event::CronJobRunStarted(_)
+            | Event::CronJobRunSkipped(_) => {}
             Event::PodEvicted(ev::PodEvicted {
                 pod_id,
                 cause,

@@ -1,5 +1,5 @@
-//! The job projection: `job_run` (one row per job ever created) and the
-//! jobs' rows of `workload_def`. Its own accumulator, fed by `Changes` and
+//! The job and cron job projection: `job_run` (one row per job ever
+//! created) and the jobs' and cron jobs' rows of `workload_def`. Its own accumulator, fed by `Changes` and
 //! written in the same transaction.
 
 use std::collections::HashMap;
@@ -22,6 +22,22 @@ enum JobStmt {
         mode: &'static str,
         image: String,
         resources: domain::model::Resources,
+        cron_job: Option<Uuid>,
+        scheduled_at: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    },
+    CronCreated {
+        id: Uuid,
+        spec: Value,
+        namespace: String,
+        name: String,
+        image: String,
+        resources: domain::model::Resources,
+        at: DateTime<Utc>,
+    },
+    CronSuspended {
+        id: Uuid,
+        suspend: bool,
         at: DateTime<Utc>,
     },
     Ended {
@@ -44,28 +60,67 @@ pub(crate) struct JobChanges {
     stmts: Vec<JobStmt>,
     /// Pods created per job in this batch.
     attempts: HashMap<Uuid, i32>,
+    /// A cron run's time, from its `CronJobRunStarted` to the `JobCreated` after it.
+    scheduled: HashMap<Uuid, DateTime<Utc>>,
 }
 
 impl JobChanges {
     pub(crate) fn add(&mut self, env: &EventEnvelope) {
         let at = env.occurred_at;
         match &env.body {
-            Event::JobCreated(ev::JobCreated { job_id, spec }) => {
-                self.stmts.push(JobStmt::Created {
-                    id: job_id.0,
+            Event::JobCreated(ev::JobCreated {
+                job_id,
+                spec,
+                cron_job_id,
+            }) => self.stmts.push(JobStmt::Created {
+                id: job_id.0,
+                spec: serde_json::to_value(spec).unwrap_or(Value::Null),
+                namespace: spec.namespace.to_string(),
+                name: spec.name.to_string(),
+                completions: spec.completions as i32,
+                parallelism: spec.parallelism as i32,
+                mode: match spec.completion_mode {
+                    domain::job::CompletionMode::NonIndexed => "NonIndexed",
+                    domain::job::CompletionMode::Indexed => "Indexed",
+                },
+                image: spec.template.image.as_str().to_string(),
+                resources: spec.template.resources,
+                cron_job: cron_job_id.map(|c| c.0),
+                scheduled_at: self.scheduled.remove(&job_id.0),
+                at,
+            }),
+            Event::CronJobCreated(ev::CronJobCreated { cron_job_id, spec }) => {
+                self.stmts.push(JobStmt::CronCreated {
+                    id: cron_job_id.0,
                     spec: serde_json::to_value(spec).unwrap_or(Value::Null),
                     namespace: spec.namespace.to_string(),
                     name: spec.name.to_string(),
-                    completions: spec.completions as i32,
-                    parallelism: spec.parallelism as i32,
-                    mode: match spec.completion_mode {
-                        domain::job::CompletionMode::NonIndexed => "NonIndexed",
-                        domain::job::CompletionMode::Indexed => "Indexed",
-                    },
-                    image: spec.template.image.as_str().to_string(),
-                    resources: spec.template.resources,
+                    image: spec.job_template.template.image.as_str().to_string(),
+                    resources: spec.job_template.template.resources,
                     at,
                 })
+            }
+            Event::CronJobSuspended(ev::CronJobSuspended {
+                cron_job_id,
+                suspend,
+            }) => self.stmts.push(JobStmt::CronSuspended {
+                id: cron_job_id.0,
+                suspend: *suspend,
+                at,
+            }),
+            Event::CronJobDeleted(ev::CronJobDeleted { cron_job_id, .. }) => {
+                self.stmts.push(JobStmt::Deleted {
+                    id: cron_job_id.0,
+                    at,
+                })
+            }
+            Event::CronJobRunStarted(ev::CronJobRunStarted {
+                job_id,
+                scheduled_at_ms,
+                ..
+            }) => {
+                let t = DateTime::<Utc>::from_timestamp_millis(*scheduled_at_ms).unwrap_or(at);
+                self.scheduled.insert(job_id.0, t);
             }
             Event::JobCompleted(ev::JobCompleted {
                 job_id,
@@ -122,6 +177,8 @@ impl JobChanges {
                     mode,
                     image,
                     resources,
+                    cron_job,
+                    scheduled_at,
                     at,
                 } => {
                     sqlx::query(
@@ -145,8 +202,8 @@ impl JobChanges {
                     .await?;
                     sqlx::query(
                         "INSERT INTO job_run (job_id, namespace, name, completions, parallelism, completion_mode,
-                           started_at, outcome)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'Running') ON CONFLICT DO NOTHING",
+                           started_at, outcome, cron_job_id, scheduled_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'Running', $8, $9) ON CONFLICT DO NOTHING",
                     )
                     .bind(id)
                     .bind(namespace)
@@ -155,9 +212,51 @@ impl JobChanges {
                     .bind(parallelism)
                     .bind(mode)
                     .bind(at)
+                    .bind(cron_job)
+                    .bind(scheduled_at)
                     .execute(&mut **tx)
                     .await?;
                 }
+                JobStmt::CronCreated {
+                    id,
+                    spec,
+                    namespace,
+                    name,
+                    image,
+                    resources,
+                    at,
+                } => {
+                    sqlx::query(
+                        "INSERT INTO workload_def (id, namespace, name, kind, desired_replicas, image, cpu_request_milli,
+                           cpu_limit_milli, mem_request_mb, mem_limit_mb, strategy, spec, revision, created_at, updated_at)
+                         VALUES ($1, $2, $3, 'CronJob', 0, $4, $5, $6, $7, $8, '{}'::jsonb, $9, 1, $10, $10)
+                         ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(namespace)
+                    .bind(name)
+                    .bind(image)
+                    .bind(resources.cpu_request_milli as i32)
+                    .bind(resources.cpu_limit_milli as i32)
+                    .bind(resources.mem_request_mb as i32)
+                    .bind(resources.mem_limit_mb as i32)
+                    .bind(spec)
+                    .bind(at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                JobStmt::CronSuspended { id, suspend, at } => {
+                    sqlx::query(
+                        "UPDATE workload_def SET spec = jsonb_set(spec, '{suspend}', to_jsonb($2::bool)), updated_at = $3
+                          WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(suspend)
+                    .bind(at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+
                 JobStmt::Ended {
                     id,
                     outcome,

@@ -1,6 +1,6 @@
 //! The reconcilers' process loop: one view of the log, one heartbeat
 //! watcher, and a pass every `tick` that runs the deployment controller,
-//! the job controller, the node lifecycle controller and the scheduler.
+//! the job and cron job controllers, the node lifecycle controller and the scheduler.
 
 use domain::command as cmd;
 use domain::event as ev;
@@ -210,6 +210,7 @@ pub async fn run(
                     .take(cfg.max_per_pass),
             );
             planned.extend(reconcile::job_pod_ttl(&state, now_ms, 1000));
+            planned.extend(reconcile::cron_jobs(&state, now_ms));
             planned.extend(reconcile::rollout_deadlines(
                 &state,
                 now_ms,

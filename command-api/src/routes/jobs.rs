@@ -2,6 +2,7 @@
 
 use domain::command as cmd;
 use domain::command::Command;
+use domain::cronjob::JobTemplate;
 use domain::ids::JobId;
 use domain::job::spec::MAX_COMPLETIONS;
 use domain::job::{CompletionMode, JobSpec, PodFailurePolicyRule};
@@ -47,6 +48,77 @@ struct CreateDto {
     template: TemplateDto,
 }
 
+/// A job's fields but its name: a job's body, and a cron job's `jobTemplate`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct JobTemplateDto {
+    completions: Option<i64>,
+    parallelism: Option<i64>,
+    backoff_limit: Option<i64>,
+    completion_mode: Option<CompletionMode>,
+    active_deadline_seconds: Option<i64>,
+    #[serde(default)]
+    pod_failure_policy: Vec<PodFailurePolicyRule>,
+    ttl_seconds_after_finished: Option<i64>,
+    template: TemplateDto,
+}
+
+impl JobTemplateDto {
+    /// The template, or `None` with the problems on `errors` (paths under `prefix`).
+    pub(super) fn parse(self, prefix: &str, errors: &mut Vec<FieldError>) -> Option<JobTemplate> {
+        let before = errors.len();
+        let mut local = Vec::new();
+        let max = MAX_COMPLETIONS as i64;
+        let completions = quantity(
+            &mut local,
+            "completions",
+            self.completions.unwrap_or(1),
+            1,
+            max,
+        );
+        let parallelism = quantity(
+            &mut local,
+            "parallelism",
+            self.parallelism.unwrap_or(1),
+            1,
+            max,
+        );
+        let backoff_limit = quantity(
+            &mut local,
+            "backoffLimit",
+            self.backoff_limit.unwrap_or(6),
+            0,
+            10_000,
+        );
+        let deadline = self
+            .active_deadline_seconds
+            .map(|v| quantity(&mut local, "activeDeadlineSeconds", v, 1, i32::MAX as i64) as u64);
+        let ttl = self
+            .ttl_seconds_after_finished
+            .map(|v| quantity(&mut local, "ttlSecondsAfterFinished", v, 0, i32::MAX as i64) as u64);
+        let mut t = self.template;
+        t.restart_policy.get_or_insert(RestartPolicy::Never);
+        let template = t.parse("template.", &mut local);
+        errors.extend(local.into_iter().map(|mut e| {
+            e.field = format!("{prefix}{}", e.field);
+            e
+        }));
+        if errors.len() > before {
+            return None;
+        }
+        Some(JobTemplate {
+            completions,
+            parallelism,
+            backoff_limit,
+            completion_mode: self.completion_mode.unwrap_or_default(),
+            active_deadline_seconds: deadline,
+            pod_failure_policy: self.pod_failure_policy,
+            ttl_seconds_after_finished: ttl,
+            template: template?,
+        })
+    }
+}
+
 impl TryFrom<CreateDto> for JobSpec {
     type Error = Vec<FieldError>;
     fn try_from(d: CreateDto) -> Result<Self, Self::Error> {
@@ -54,68 +126,33 @@ impl TryFrom<CreateDto> for JobSpec {
         let namespace = Name::parse("namespace", &d.namespace)
             .map_err(|e| errors.push(e))
             .ok();
-        // A pod is named `<job>-<ordinal>`: leave room for the suffix.
         let name = Name::parse("name", &d.name)
             .map_err(|e| errors.push(e))
             .ok();
+        // A pod is named `<job>-<ordinal>`: leave room for the suffix.
         if d.name.len() > 52 {
             errors.push(FieldError::new(
                 "name",
                 "must be at most 52 characters (its pods are named <name>-<n>)",
             ));
         }
-        let max = MAX_COMPLETIONS as i64;
-        let completions = quantity(
-            &mut errors,
-            "completions",
-            d.completions.unwrap_or(1),
-            1,
-            max,
-        );
-        let parallelism = quantity(
-            &mut errors,
-            "parallelism",
-            d.parallelism.unwrap_or(1),
-            1,
-            max,
-        );
-        let backoff_limit = quantity(
-            &mut errors,
-            "backoffLimit",
-            d.backoff_limit.unwrap_or(6),
-            0,
-            10_000,
-        );
-        let deadline = d
-            .active_deadline_seconds
-            .map(|v| quantity(&mut errors, "activeDeadlineSeconds", v, 1, i32::MAX as i64) as u64);
-        let ttl = d.ttl_seconds_after_finished.map(|v| {
-            quantity(
-                &mut errors,
-                "ttlSecondsAfterFinished",
-                v,
-                0,
-                i32::MAX as i64,
-            ) as u64
-        });
-        let mut t = d.template;
-        t.restart_policy.get_or_insert(RestartPolicy::Never);
-        let template = t.parse("template.", &mut errors);
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        let spec = JobSpec {
-            namespace: namespace.expect("checked"),
-            name: name.expect("checked"),
-            completions,
-            parallelism,
-            backoff_limit,
-            completion_mode: d.completion_mode.unwrap_or_default(),
-            active_deadline_seconds: deadline,
+        let template = JobTemplateDto {
+            completions: d.completions,
+            parallelism: d.parallelism,
+            backoff_limit: d.backoff_limit,
+            completion_mode: d.completion_mode,
+            active_deadline_seconds: d.active_deadline_seconds,
             pod_failure_policy: d.pod_failure_policy,
-            ttl_seconds_after_finished: ttl,
-            template: template.expect("checked"),
+            ttl_seconds_after_finished: d.ttl_seconds_after_finished,
+            template: d.template,
+        }
+        .parse("", &mut errors);
+        let (Some(namespace), Some(name), Some(template), true) =
+            (namespace, name, template, errors.is_empty())
+        else {
+            return Err(errors);
         };
+        let spec = template.spec(namespace, name);
         let errors = spec.validate();
         if errors.is_empty() {
             Ok(spec)

@@ -1,5 +1,6 @@
 //! Route groups, one file each, plus the middleware every route shares.
 
+mod cronjobs;
 mod deployments;
 mod events;
 mod jobs;
@@ -25,6 +26,7 @@ pub fn router(state: S) -> Router {
     Router::new()
         .merge(deployments::routes())
         .merge(jobs::routes())
+        .merge(cronjobs::routes())
         .merge(nodes::routes())
         .merge(pods::routes())
         .merge(services::routes())

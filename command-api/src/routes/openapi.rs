@@ -189,11 +189,40 @@ fn paths() -> Value {
             "/api/v1/workloads/jobs/{id}/pods": {
                 "get": {"summary": "The job's pods (every attempt still kept)", "parameters": [id_param, as_of.clone()], "responses": {"200": {"description": "{items:[…]}"}}}
             },
+            "/api/v1/workloads/cronjobs": {
+                "post": {
+                    "summary": "Create a cron job: a job template run on a cron schedule (5 fields, or 6–7 with seconds first) in a time zone",
+                    "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["namespace", "name", "schedule", "jobTemplate"],
+                        "additionalProperties": false, "properties": {
+                            "namespace": {"type": "string"}, "name": {"type": "string", "maxLength": 40},
+                            "schedule": {"type": "string"}, "timeZone": {"type": "string", "default": "UTC"},
+                            "concurrencyPolicy": {"enum": ["Allow", "Forbid", "Replace"]},
+                            "startingDeadlineSeconds": {"type": "integer", "minimum": 1}, "suspend": {"type": "boolean"},
+                            "successfulJobsHistoryLimit": {"type": "integer", "minimum": 0, "default": 3},
+                            "failedJobsHistoryLimit": {"type": "integer", "minimum": 0, "default": 1},
+                            "jobTemplate": {"type": "object", "description": "A job's fields but namespace and name (completions, parallelism, backoffLimit, …, template)"}}}}}},
+                    "responses": with("201", json!({"description": "{cronJobId, status: CREATED}"}))
+                },
+                "get": {"summary": "List cron jobs", "parameters": [{"name": "namespace", "in": "query", "schema": {"type": "string"}}, as_of.clone()],
+                        "responses": {"200": {"description": "{items:[{cronJobId, namespace, name, spec, schedule, suspend, status{active, lastScheduleTime, lastSuccessfulTime, runs, skipped}}]}"}}}
+            },
+            "/api/v1/workloads/cronjobs/{id}": {
+                "get": {"summary": "Read a cron job", "parameters": [id_param, as_of.clone()], "responses": {"200": {"description": "The cron job"}, "404": err("Not found")}},
+                "patch": {"summary": "Suspend or resume", "parameters": [id_param],
+                          "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["suspend"], "additionalProperties": false,
+                              "properties": {"suspend": {"type": "boolean"}, "reason": {"type": "string"}}}}}},
+                          "responses": with("200", json!({"description": "{cronJobId, status: SUSPENDED | RESUMED | UNCHANGED}"}))},
+                "delete": {"summary": "Delete a cron job and the jobs it keeps", "parameters": [id_param], "responses": with("200", json!({"description": "Deleted"}))}
+            },
+            "/api/v1/workloads/cronjobs/{id}/jobs": {
+                "get": {"summary": "Every run ever made, newest first (deleted jobs included)", "parameters": [id_param, as_of.clone()], "responses": {"200": {"description": "{items:[{jobId, name, scheduledAt, startedAt, endedAt, outcome, …}]}"}}}
+            },
             "/api/v1/events": {
                 "get": {"summary": "The audit trail: every event (never expiring), filtered, keyset-paged",
                         "parameters": [
                             {"name": "aggregate", "in": "query", "schema": {"type": "string", "format": "uuid"}},
-                            {"name": "kind", "in": "query", "schema": {"enum": ["node", "pod", "deployment", "service", "job", "command"]}},
+                            {"name": "kind", "in": "query", "schema": {"enum": ["node", "pod", "deployment", "service", "job", "cronjob", "command"]}},
                             {"name": "type", "in": "query", "schema": {"type": "string"}},
                             {"name": "namespace", "in": "query", "schema": {"type": "string"}},
                             {"name": "name", "in": "query", "description": "objects created with this name", "schema": {"type": "string"}},

@@ -18,6 +18,7 @@ fn job<'s>(state: &'s State, id: &JobId) -> Result<&'s Job, Rejection> {
 
 pub(crate) fn create_job(state: &State, c: &cmd::CreateJob) -> Decision {
     let cmd::CreateJob { job_id, spec } = c;
+    // (A cron job's runs are created by its own decisions, not this command.)
     if state.jobs.contains_key(job_id) {
         return reject(
             RejectionCode::AlreadyExists,
@@ -44,19 +45,33 @@ pub(crate) fn create_job(state: &State, c: &cmd::CreateJob) -> Decision {
     Ok(vec![Event::JobCreated(ev::JobCreated {
         job_id: *job_id,
         spec: spec.clone(),
+        cron_job_id: None,
     })])
 }
 
 pub(crate) fn delete_job(state: &State, c: &cmd::DeleteJob) -> Decision {
-    let j = job(state, &c.job_id)?;
+    job(state, &c.job_id)?;
     let mut usage = UsageTracker::default();
-    let mut events = delete_pods(state, j, "job deleted", &mut usage, false, |_| true);
+    Ok(job_deleted(state, &c.job_id, "job deleted", &mut usage))
+}
+
+/// The job's pods deleted (for `reason`), then the job.
+pub(crate) fn job_deleted(
+    state: &State,
+    id: &JobId,
+    reason: &str,
+    usage: &mut UsageTracker,
+) -> Vec<Event> {
+    let Some(j) = state.jobs.get(id) else {
+        return vec![];
+    };
+    let mut events = delete_pods(state, j, reason, usage, false, |_| true);
     events.push(Event::JobDeleted(ev::JobDeleted {
         job_id: j.id,
         namespace: j.spec.namespace.clone(),
         name: j.spec.name.clone(),
     }));
-    Ok(events)
+    events
 }
 
 pub(crate) fn fail_job(state: &State, c: &cmd::FailJob) -> Decision {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::JobId;
+use crate::ids::{CronJobId, JobId};
 use crate::job::{JobFailureReason, JobSpec};
 use crate::names::Name;
 
@@ -11,6 +11,9 @@ use crate::names::Name;
 pub struct JobCreated {
     pub job_id: JobId,
     pub spec: JobSpec,
+    /// The cron job whose run created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron_job_id: Option<CronJobId>,
 }
 
 /// Every completion succeeded.

@@ -33,6 +33,7 @@ impl State {
                 finished_at_ms: None,
                 version: 1,
                 cause: None,
+                cron_job: e.cron_job_id,
             },
         );
     }
@@ -56,6 +57,9 @@ impl State {
         if let Some(j) = self.jobs.remove(&e.job_id) {
             self.job_names
                 .remove(&(j.spec.namespace.to_string(), j.spec.name.to_string()));
+            if let Some(c) = j.cron_job.and_then(|c| self.cron_jobs.get_mut(&c)) {
+                c.jobs.retain(|_, id| *id != e.job_id);
+            }
         }
     }
 }

@@ -64,6 +64,9 @@ pub struct Job {
     /// The correlation id of the job's creation: its pods link back to it.
     #[serde(default)]
     pub cause: Option<uuid::Uuid>,
+    /// The cron job that created it.
+    #[serde(default)]
+    pub cron_job: Option<crate::ids::CronJobId>,
 }
 
 impl Job {
