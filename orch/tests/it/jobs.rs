@@ -276,3 +276,112 @@ async fn an_indexed_job_on_hollow_nodes_runs_each_index_once_and_bad_jobs_are_re
     assert_eq!(c.delete(&format!("/api/v1/workloads/jobs/{id}")).await, 404);
     c.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cron_job_every_two_seconds_under_forbid_skips_runs_while_one_is_active() {
+    let c = Cluster::start(
+        "cron",
+        Options {
+            agent_args: vec!["--job-run-ms".into(), "3500".into()],
+            ..Default::default()
+        },
+    )
+    .await;
+    let (s, v) = c
+        .post(
+            "/api/v1/workloads/cronjobs",
+            json!({"namespace": "default", "name": "tick", "schedule": "not a schedule",
+                   "jobTemplate": {"template": shell("true")}}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["fields"][0]["field"].as_str()),
+        (422, Some("schedule")),
+        "{v}"
+    );
+    let (s, v) = c
+        .post(
+            "/api/v1/workloads/cronjobs",
+            json!({"namespace": "default", "name": "tick", "schedule": "*/2 * * * * *",
+                   "timeZone": "Europe/Paris", "concurrencyPolicy": "Forbid",
+                   "jobTemplate": {"template": shell("true")}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["cronJobId"].as_str().unwrap().to_string();
+    // Runs take 3.5 s and are due every 2 s: some are skipped, and say why.
+    c.wait_count(
+        "a run skipped under Forbid",
+        &format!(
+            "SELECT LEAST(count(*), 1) FROM event_log WHERE aggregate_id = '{id}' AND event_type = 'CronJobRunSkipped'
+               AND body->>'reason' LIKE 'concurrencyPolicy Forbid: job tick-% is still running'"
+        ),
+        1,
+    )
+    .await;
+    c.wait_count(
+        "two runs complete",
+        &format!("SELECT LEAST(count(*), 2) FROM job_run WHERE cron_job_id = '{id}' AND outcome = 'Complete'"),
+        2,
+    )
+    .await;
+    // Forbid: no two runs overlapped.
+    let overlaps = c
+        .count(&format!(
+            "SELECT count(*) FROM job_run a JOIN job_run b ON a.cron_job_id = b.cron_job_id AND a.job_id < b.job_id
+              WHERE a.cron_job_id = '{id}'
+                AND a.started_at < COALESCE(b.ended_at, 'infinity') AND b.started_at < COALESCE(a.ended_at, 'infinity')"
+        ))
+        .await;
+    assert_eq!(overlaps, 0);
+    let (s, v) = c.get(&format!("/api/v1/workloads/cronjobs/{id}")).await;
+    assert_eq!(s, 200);
+    assert!(v["status"]["skipped"].as_i64().unwrap() >= 1, "{v}");
+    assert!(v["status"]["lastScheduleTime"].is_string(), "{v}");
+    // Suspended: the runs stop (the log shows none after the suspension).
+    let (s, v) = c
+        .patch(
+            &format!("/api/v1/workloads/cronjobs/{id}"),
+            json!({"suspend": true}),
+        )
+        .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("SUSPENDED")), "{v}");
+    let after_suspend = format!(
+        "SELECT count(*) FROM event_log WHERE aggregate_id = '{id}' AND event_type IN ('CronJobRunStarted', 'CronJobRunSkipped')
+           AND log_offset > (SELECT max(log_offset) FROM event_log WHERE aggregate_id = '{id}' AND event_type = 'CronJobSuspended')"
+    );
+    // Two schedule periods, observed with a deadline rather than one sleep.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < until {
+        assert_eq!(
+            c.count(&after_suspend).await,
+            0,
+            "a run after the suspension"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let (_, runs) = c
+        .get(&format!("/api/v1/workloads/cronjobs/{id}/jobs"))
+        .await;
+    let runs = runs["items"].as_array().unwrap().len();
+    assert!(runs >= 2, "{runs} runs");
+    assert_eq!(
+        c.delete(&format!("/api/v1/workloads/cronjobs/{id}")).await,
+        200
+    );
+    c.wait_count(
+        "the cron job's jobs deleted",
+        "SELECT count(*) FROM workload_def WHERE kind IN ('Job', 'CronJob')",
+        0,
+    )
+    .await;
+    assert_eq!(
+        c.count(&format!(
+            "SELECT count(*) FROM job_run WHERE cron_job_id = '{id}'"
+        ))
+        .await,
+        runs as i64,
+        "the runs stay in job_run"
+    );
+    c.finish().await;
+}
