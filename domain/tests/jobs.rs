@@ -187,6 +187,20 @@ fn a_failed_pod_is_replaced_after_an_exponential_back_off() {
 }
 
 #[test]
+fn a_success_between_failures_starts_the_back_off_over() {
+    let mut g = given(&cluster());
+    create(&mut g, job_id(1), job_spec("batch", 3, 1, 100, 64));
+    for code in [1, 1, 0, 1] {
+        reconcile_at(&mut g, i64::MAX / 2, 1_000);
+        let p = run_pending(&mut g)[0];
+        exit(&mut g, p, code);
+    }
+    let j = &g.state.jobs[&job_id(1)];
+    assert_eq!((j.failed, j.consecutive_failures, j.succeeded), (3, 1, 1));
+    assert_eq!(j.backoff_ms(1_000), 1_000);
+}
+
+#[test]
 fn more_failures_than_the_back_off_limit_fail_the_job_and_stop_its_pods() {
     let mut g = given(&cluster());
     let mut spec = job_spec("batch", 4, 2, 100, 64);

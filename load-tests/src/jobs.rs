@@ -81,7 +81,8 @@ async fn main() -> anyhow::Result<()> {
             .json()
             .await?;
         let st = v["status"].clone();
-        if st["outcome"] != "Running" {
+        // (Until the projection shows the job, the read is a 404 without a status.)
+        if st["outcome"].is_string() && st["outcome"] != "Running" {
             break st;
         }
         if last.elapsed() >= Duration::from_secs(5) {

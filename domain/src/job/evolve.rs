@@ -25,6 +25,7 @@ impl State {
                 next_ordinal: 0,
                 succeeded: 0,
                 failed: 0,
+                consecutive_failures: 0,
                 index_of: BTreeMap::new(),
                 succeeded_indexes: BTreeSet::new(),
                 outcome: None,
@@ -85,6 +86,7 @@ impl Job {
 
     pub(crate) fn pod_succeeded(&mut self, pod: &Pod) {
         self.succeeded += 1;
+        self.consecutive_failures = 0;
         if let Some(i) = self.index_of.get(&pod.id) {
             self.succeeded_indexes.insert(*i);
         }
@@ -97,6 +99,7 @@ impl Job {
             return false;
         }
         self.failed += 1;
+        self.consecutive_failures += 1;
         true
     }
 }

@@ -48,6 +48,10 @@ pub struct Job {
     pub succeeded: u32,
     /// Failures counted against `backoffLimit`.
     pub failed: u32,
+    /// Counted failures since the last success: what the back-off grows
+    /// with (a success resets it, as Kubernetes' does).
+    #[serde(default)]
+    pub consecutive_failures: u32,
     /// Indexed jobs: the completion index of each pod in `pods`.
     #[serde(default)]
     pub index_of: BTreeMap<PodId, u32>,
@@ -125,12 +129,13 @@ impl Job {
     }
 
     /// How long to wait after the last counted failure before the next pod:
-    /// `base · 2^(failures − 1)`, at most six minutes (Kubernetes' back-off).
+    /// `base · 2^(consecutive failures − 1)`, at most six minutes
+    /// (Kubernetes' back-off; a success in between starts it over).
     pub fn backoff_ms(&self, base_ms: i64) -> i64 {
-        if self.failed == 0 {
+        if self.consecutive_failures == 0 {
             return 0;
         }
-        let exp = (self.failed - 1).min(20);
+        let exp = (self.consecutive_failures - 1).min(20);
         (base_ms.saturating_mul(1i64 << exp)).min(360_000)
     }
 }
