@@ -179,7 +179,7 @@ pub(crate) fn after_pod_exit(
             j,
             JobFailureReason::BackoffLimitExceeded,
             format!(
-                "{} pods failed, more than backoffLimit {}",
+                "{} pod failure(s), more than backoffLimit {}",
                 j.failed + 1,
                 j.spec.backoff_limit
             ),
