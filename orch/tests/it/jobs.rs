@@ -42,9 +42,11 @@ async fn a_job_on_real_processes_retries_a_failed_pod_after_a_back_off_and_compl
     )
     .await;
     let marker = std::env::temp_dir().join(format!("orch-job-{}", uuid::Uuid::new_v4()));
-    // Exactly one pod (the first to take the marker) fails with code 3.
+    // Exactly one pod (the first to take the marker) fails with code 3, at
+    // once; the others take 2 s, so no success resets the back-off (1.5 s)
+    // before the controller may create a pod again.
     let script = format!(
-        "mkdir {} 2>/dev/null && exit 3; sleep 0.3; exit 0",
+        "mkdir {} 2>/dev/null && exit 3; sleep 2; exit 0",
         marker.display()
     );
     let mut body = job("etl", 10, 3, shell(&script));
