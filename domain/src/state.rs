@@ -199,9 +199,7 @@ pub(crate) fn count_other_revision(pods: &IdMap<PodId, Pod>, d: &Deployment) -> 
 }
 
 pub(crate) fn has_required_anti_affinity(spec: &crate::model::DeploymentSpec) -> bool {
-    spec.template
-        .pod_anti_affinity()
-        .is_some_and(|a| !a.required.is_empty())
+    spec.template.has_required_anti_affinity()
 }
 
 impl State {
