@@ -12,6 +12,7 @@ pub use crate::node::commands::*;
 pub use crate::pod::commands::*;
 pub use crate::rollout::commands::*;
 pub use crate::service::commands::*;
+pub use crate::statefulset::commands::*;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -108,6 +109,12 @@ pub enum Command {
     DeleteCronJob(DeleteCronJob),
     SuspendCronJob(SuspendCronJob),
     RunCronJob(RunCronJob),
+    CreateStatefulSet(CreateStatefulSet),
+    ScaleStatefulSet(ScaleStatefulSet),
+    UpdateStatefulSet(UpdateStatefulSet),
+    RollbackStatefulSet(RollbackStatefulSet),
+    CompleteStatefulSetUpdate(CompleteStatefulSetUpdate),
+    DeleteStatefulSet(DeleteStatefulSet),
 }
 
 impl Command {

@@ -14,7 +14,7 @@ use crate::state::State;
 
 /// Every command is decided by its resource's slice: one line each.
 pub fn decide(state: &State, command: &Command) -> Decision {
-    use crate::{cronjob, deployment, job, node, pod, rollout, service};
+    use crate::{cronjob, deployment, job, node, pod, rollout, service, statefulset as sts};
     match command {
         Command::RegisterNode(c) => node::decide::register_node(state, c),
         Command::MarkNodeReady(c) => node::decide::mark_node_ready(state, c),
@@ -56,5 +56,13 @@ pub fn decide(state: &State, command: &Command) -> Decision {
         Command::DeleteCronJob(c) => cronjob::decide::delete_cron_job(state, c),
         Command::SuspendCronJob(c) => cronjob::decide::suspend_cron_job(state, c),
         Command::RunCronJob(c) => cronjob::decide::run_cron_job(state, c),
+        Command::CreateStatefulSet(c) => sts::decide::create_stateful_set(state, c),
+        Command::ScaleStatefulSet(c) => sts::decide::scale_stateful_set(state, c),
+        Command::UpdateStatefulSet(c) => sts::decide::update_stateful_set(state, c),
+        Command::RollbackStatefulSet(c) => sts::decide::rollback_stateful_set(state, c),
+        Command::CompleteStatefulSetUpdate(c) => {
+            sts::decide::complete_stateful_set_update(state, c)
+        }
+        Command::DeleteStatefulSet(c) => sts::decide::delete_stateful_set(state, c),
     }
 }

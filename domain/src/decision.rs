@@ -157,5 +157,6 @@ pub(crate) fn pod_created(
         resources: template.resources,
         revision,
         completion_index: None,
+        volume_claim: None,
     })
 }

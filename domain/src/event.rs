@@ -20,6 +20,7 @@ pub use crate::node::events::*;
 pub use crate::pod::events::*;
 pub use crate::rollout::events::*;
 pub use crate::service::events::*;
+pub use crate::statefulset::events::*;
 
 /// The version this release writes in every envelope's `schemaVersion`.
 /// Bump it only together with a new step in `UPCASTERS`.
@@ -54,6 +55,8 @@ pub enum AggregateKind {
     Job,
     #[strum(serialize = "cronjob")]
     CronJob,
+    #[strum(serialize = "statefulset")]
+    StatefulSet,
     Command,
 }
 
@@ -120,6 +123,13 @@ pub enum Event {
     CronJobDeleted(CronJobDeleted),
     CronJobRunStarted(CronJobRunStarted),
     CronJobRunSkipped(CronJobRunSkipped),
+    StatefulSetCreated(StatefulSetCreated),
+    StatefulSetScaled(StatefulSetScaled),
+    StatefulSetRevisionCreated(StatefulSetRevisionCreated),
+    StatefulSetPartitionChanged(StatefulSetPartitionChanged),
+    StatefulSetUpdateCompleted(StatefulSetUpdateCompleted),
+    StatefulSetRolledBack(StatefulSetRolledBack),
+    StatefulSetDeleted(StatefulSetDeleted),
     CommandRejected(CommandRejected),
 }
 
@@ -201,6 +211,30 @@ impl Event {
             | Event::CronJobRunSkipped(ev::CronJobRunSkipped { cron_job_id, .. }) => {
                 (CronJob, cron_job_id.0)
             }
+            Event::StatefulSetCreated(ev::StatefulSetCreated {
+                stateful_set_id, ..
+            })
+            | Event::StatefulSetScaled(ev::StatefulSetScaled {
+                stateful_set_id, ..
+            })
+            | Event::StatefulSetRevisionCreated(ev::StatefulSetRevisionCreated {
+                stateful_set_id,
+                ..
+            })
+            | Event::StatefulSetPartitionChanged(ev::StatefulSetPartitionChanged {
+                stateful_set_id,
+                ..
+            })
+            | Event::StatefulSetUpdateCompleted(ev::StatefulSetUpdateCompleted {
+                stateful_set_id,
+                ..
+            })
+            | Event::StatefulSetRolledBack(ev::StatefulSetRolledBack {
+                stateful_set_id, ..
+            })
+            | Event::StatefulSetDeleted(ev::StatefulSetDeleted {
+                stateful_set_id, ..
+            }) => (StatefulSet, stateful_set_id.0),
             Event::CommandRejected(_) => (Command, command_id),
         };
         AggregateRef { kind, id }

@@ -89,6 +89,7 @@ id_type!(DeploymentId);
 id_type!(ServiceId);
 id_type!(JobId);
 id_type!(CronJobId);
+id_type!(StatefulSetId);
 
 /// A v5 id derived from parts joined by `/`.
 pub fn derive_id(parts: &[&[u8]]) -> Uuid {

@@ -22,6 +22,7 @@ mod rollout;
 pub mod scheduler;
 mod service;
 pub mod state;
+pub mod statefulset;
 pub mod testing;
 
 pub use command::{Command, CommandEnvelope};

@@ -13,6 +13,7 @@ pub(crate) fn create_pod(state: &State, c: &cmd::CreatePod) -> Decision {
     match c.owner {
         Owner::Deployment(id) => crate::deployment::decide::create_pod(state, id, c),
         Owner::Job(id) => crate::job::decide::create_pod(state, id, c),
+        Owner::StatefulSet(id) => crate::statefulset::decide::create_pod(state, id, c),
     }
 }
 
@@ -25,8 +26,8 @@ pub(crate) fn after_pod_exit(
     usage: &mut UsageTracker,
 ) -> Vec<Event> {
     match pod.owner {
-        // A deployment's pods restart in place; their exits are not its business.
-        Owner::Deployment(_) => vec![],
+        // A deployment's and a set's pods restart in place; their exits are not its business.
+        Owner::Deployment(_) | Owner::StatefulSet(_) => vec![],
         Owner::Job(id) => {
             crate::job::decide::after_pod_exit(state, id, pod, exit_code, succeeded, usage)
         }

@@ -4,6 +4,7 @@
 //! drops as duplicates.
 
 use crate::command as cmd;
+pub use crate::statefulset::controller::stateful_sets;
 use std::cmp::Reverse;
 use std::collections::HashMap;
 

@@ -11,12 +11,15 @@ use std::collections::BTreeMap;
 
 use crate::cronjob::CronJob;
 use crate::event::{AggregateKind, AggregateRef, Event, RolloutTrigger};
-use crate::ids::{CronJobId, DeploymentId, IdMap, IdSet, JobId, NodeId, PodId, ServiceId};
+use crate::ids::{
+    CronJobId, DeploymentId, IdMap, IdSet, JobId, NodeId, PodId, ServiceId, StatefulSetId,
+};
 use crate::job::Job;
 use crate::model::{
     DeploymentSpec, NodeCondition, NodeSpec, NodeUsage, PodPhase, PodTemplate, ServiceSpec,
 };
 pub use crate::pod::owner::{Owner, Workload};
+use crate::statefulset::StatefulSet;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
@@ -167,6 +170,8 @@ pub struct State {
     pub jobs: IdMap<JobId, Job>,
     #[serde(default)]
     pub cron_jobs: IdMap<CronJobId, CronJob>,
+    #[serde(default)]
+    pub stateful_sets: IdMap<StatefulSetId, StatefulSet>,
     /// Where each pod that reported an address serves (process runtime).
     #[serde(default)]
     pub addresses: IdMap<PodId, String>,
@@ -182,12 +187,14 @@ pub struct State {
     pub(crate) job_names: HashMap<(String, String), JobId>,
     #[serde(skip)]
     pub(crate) cron_job_names: HashMap<(String, String), CronJobId>,
+    #[serde(skip)]
+    pub(crate) stateful_set_names: HashMap<(String, String), StatefulSetId>,
     /// Pending pods without a node: the scheduler's queue, without a scan of every pod.
     #[serde(skip)]
     pub(crate) unbound: IdSet<PodId>,
-    /// Deployments with a required anti-affinity term: when 0, binds skip that check.
+    /// Workloads (of every kind) with a required anti-affinity term: when 0, binds skip that check.
     #[serde(skip)]
-    pub(crate) anti_affinity_deployments: u32,
+    pub(crate) anti_affinity_workloads: u32,
 }
 
 pub(crate) fn count_other_revision(pods: &IdMap<PodId, Pod>, d: &Deployment) -> u32 {
@@ -284,6 +291,24 @@ impl State {
                 }
                 return;
             }
+            Event::StatefulSetCreated(ev::StatefulSetCreated {
+                stateful_set_id, ..
+            })
+            | Event::StatefulSetScaled(ev::StatefulSetScaled {
+                stateful_set_id, ..
+            })
+            | Event::StatefulSetRevisionCreated(ev::StatefulSetRevisionCreated {
+                stateful_set_id,
+                ..
+            })
+            | Event::StatefulSetRolledBack(ev::StatefulSetRolledBack {
+                stateful_set_id, ..
+            }) => {
+                if let Some(s) = self.stateful_sets.get_mut(stateful_set_id) {
+                    s.cause = Some(correlation);
+                }
+                return;
+            }
             _ => return,
         };
         if let Some(d) = self.deployments.get_mut(id) {
@@ -305,6 +330,18 @@ impl State {
                 return self.cron_jobs.get(cron_job_id)?.cause;
             }
             C::CreatePod(cmd::CreatePod {
+                owner: Owner::StatefulSet(id),
+                ..
+            })
+            | C::RollbackStatefulSet(cmd::RollbackStatefulSet {
+                stateful_set_id: id,
+                ..
+            })
+            | C::CompleteStatefulSetUpdate(cmd::CompleteStatefulSetUpdate {
+                stateful_set_id: id,
+                ..
+            }) => return self.stateful_sets.get(id)?.cause,
+            C::CreatePod(cmd::CreatePod {
                 owner: Owner::Deployment(deployment_id),
                 ..
             })
@@ -318,6 +355,7 @@ impl State {
             | C::DeletePod(cmd::DeletePod { pod_id, .. }) => match self.pods.get(pod_id)?.owner {
                 Owner::Deployment(d) => d,
                 Owner::Job(j) => return self.jobs.get(&j)?.cause,
+                Owner::StatefulSet(s) => return self.stateful_sets.get(&s)?.cause,
             },
             _ => return None,
         };
@@ -361,16 +399,25 @@ impl State {
                 )
             })
             .collect();
+        self.stateful_set_names = self
+            .stateful_sets
+            .values()
+            .map(|s| {
+                (
+                    (s.spec.namespace.to_string(), s.spec.name.to_string()),
+                    s.id,
+                )
+            })
+            .collect();
         self.unbound = self
             .pods
             .values()
             .filter(|p| p.node.is_none() && p.phase == PodPhase::Pending)
             .map(|p| p.id)
             .collect();
-        self.anti_affinity_deployments = self
-            .deployments
-            .values()
-            .filter(|d| has_required_anti_affinity(&d.spec))
+        self.anti_affinity_workloads = self
+            .workloads()
+            .filter(|w| w.template.has_required_anti_affinity())
             .count() as u32;
         let pods = &self.pods;
         for d in self.deployments.values_mut() {
@@ -419,6 +466,10 @@ impl State {
                 Some(&d.template(pod.revision).unwrap_or(&d.spec).template)
             }
             Owner::Job(id) => Some(&self.jobs.get(&id)?.spec.template),
+            Owner::StatefulSet(id) => {
+                let s = self.stateful_sets.get(&id)?;
+                Some(s.template(pod.revision).unwrap_or(&s.spec.template))
+            }
         }
     }
 
@@ -427,6 +478,7 @@ impl State {
         match owner {
             Owner::Deployment(id) => self.deployments.get(&id).map(Deployment::workload),
             Owner::Job(id) => self.jobs.get(&id).map(Job::workload),
+            Owner::StatefulSet(id) => self.stateful_sets.get(&id).map(StatefulSet::workload),
         }
     }
 
@@ -436,6 +488,7 @@ impl State {
             .values()
             .map(Deployment::workload)
             .chain(self.jobs.values().map(Job::workload))
+            .chain(self.stateful_sets.values().map(StatefulSet::workload))
     }
 
     /// A pod of `pod.owner` was created: the owner counts it.
@@ -449,6 +502,11 @@ impl State {
             Owner::Job(id) => {
                 if let Some(j) = self.jobs.get_mut(&id) {
                     j.pod_created(pod, completion_index);
+                }
+            }
+            Owner::StatefulSet(id) => {
+                if let Some(s) = self.stateful_sets.get_mut(&id) {
+                    s.pod_created(pod);
                 }
             }
         }
@@ -467,6 +525,11 @@ impl State {
                     j.pod_ended(pod);
                 }
             }
+            Owner::StatefulSet(id) => {
+                if let Some(s) = self.stateful_sets.get_mut(&id) {
+                    s.pod_ended(pod);
+                }
+            }
         }
     }
 
@@ -483,6 +546,11 @@ impl State {
                     j.pod_removed(pod);
                 }
             }
+            Owner::StatefulSet(id) => {
+                if let Some(s) = self.stateful_sets.get_mut(&id) {
+                    s.pod_removed(pod);
+                }
+            }
         }
     }
 
@@ -496,19 +564,19 @@ impl State {
     /// whose labels (those of their revision) match the selector, in pod-id order.
     pub fn endpoints(&self, service: &Service) -> Vec<(PodId, &str)> {
         let mut out = Vec::new();
-        for d in self.deployments.values() {
-            if d.spec.namespace != service.spec.namespace {
+        for w in self.workloads() {
+            if *w.namespace != service.spec.namespace {
                 continue;
             }
-            for pod in self.live_pods(d) {
-                if !pod.ready {
+            for pod in w.pods.iter().filter_map(|p| self.pods.get(p)) {
+                if !pod.is_live() || !pod.ready {
                     continue;
                 }
                 let Some(addr) = self.addresses.get(&pod.id) else {
                     continue;
                 };
-                let t = d.template(pod.revision).unwrap_or(&d.spec);
-                if t.labels_match(&service.spec.selector) {
+                let t = self.template_of(pod).unwrap_or(w.template);
+                if t.labels_match(w.name.as_str(), &service.spec.selector) {
                     out.push((pod.id, addr.as_str()));
                 }
             }
@@ -517,9 +585,9 @@ impl State {
         out
     }
 
-    /// Whether any deployment has a required anti-affinity term.
+    /// Whether any workload has a required anti-affinity term.
     pub fn any_required_anti_affinity(&self) -> bool {
-        self.anti_affinity_deployments > 0
+        self.anti_affinity_workloads > 0
     }
 
     /// Pending pods that have no node yet.
@@ -563,7 +631,7 @@ impl State {
                 .deployments
                 .get(id)
                 .map_or(u32::MAX, |d| self.disruptions_allowed(d)),
-            Owner::Job(_) => u32::MAX,
+            Owner::Job(_) | Owner::StatefulSet(_) => u32::MAX,
         }
     }
 
@@ -596,6 +664,12 @@ impl State {
         self.cron_job_names
             .get(&(namespace.to_string(), name.to_string()))
             .and_then(|id| self.cron_jobs.get(id))
+    }
+
+    pub fn stateful_set_by_name(&self, namespace: &str, name: &str) -> Option<&StatefulSet> {
+        self.stateful_set_names
+            .get(&(namespace.to_string(), name.to_string()))
+            .and_then(|id| self.stateful_sets.get(id))
     }
 
     pub fn job_by_name(&self, namespace: &str, name: &str) -> Option<&Job> {
@@ -644,11 +718,15 @@ impl State {
                 .cron_jobs
                 .get(&CronJobId(agg.id))
                 .map_or(0, |c| c.version),
+            AggregateKind::StatefulSet => self
+                .stateful_sets
+                .get(&StatefulSetId(agg.id))
+                .map_or(0, |s| s.version),
             AggregateKind::Command => 0,
         }
     }
 
-    pub(crate) fn anti_affinity_deployments_of(&self, id: &DeploymentId) -> u32 {
+    pub(crate) fn anti_affinity_of(&self, id: &DeploymentId) -> u32 {
         self.deployments
             .get(id)
             .is_some_and(|d| has_required_anti_affinity(&d.spec)) as u32
@@ -662,6 +740,13 @@ impl State {
         pod: PodId,
         reason: &str,
     ) {
+        if let Owner::StatefulSet(id) = owner {
+            let pod = self.pods.get(&pod).cloned();
+            if let (Some(s), Some(p)) = (self.stateful_sets.get_mut(&id), pod) {
+                s.pod_failed_during_update(&Pod { revision, ..p }, reason);
+            }
+            return;
+        }
         let Some(d) = owner.deployment() else { return };
         if let Some(r) = self
             .deployments
@@ -736,6 +821,13 @@ impl State {
             Event::CronJobDeleted(e) => self.on_cron_job_deleted(e),
             Event::CronJobRunStarted(e) => self.on_cron_job_run_started(e),
             Event::CronJobRunSkipped(e) => self.on_cron_job_run_skipped(e),
+            Event::StatefulSetCreated(e) => self.on_stateful_set_created(e),
+            Event::StatefulSetScaled(e) => self.on_stateful_set_scaled(e),
+            Event::StatefulSetRevisionCreated(e) => self.on_stateful_set_revision_created(e),
+            Event::StatefulSetPartitionChanged(e) => self.on_stateful_set_partition_changed(e),
+            Event::StatefulSetUpdateCompleted(e) => self.on_stateful_set_update_completed(e),
+            Event::StatefulSetRolledBack(e) => self.on_stateful_set_rolled_back(e),
+            Event::StatefulSetDeleted(e) => self.on_stateful_set_deleted(e),
             Event::CommandRejected(_) => {}
         }
     }

@@ -141,3 +141,29 @@ pub fn cron_job_spec(
 pub fn cron_job_id(n: u128) -> CronJobId {
     CronJobId(uuid::Uuid::from_u128(n))
 }
+
+/// A StatefulSet of `replicas` pods (OrderedReady, a `data` volume claim).
+pub fn stateful_set_spec(
+    name: &str,
+    replicas: u32,
+    cpu: u32,
+    mem: u32,
+) -> crate::statefulset::StatefulSetSpec {
+    crate::statefulset::StatefulSetSpec {
+        namespace: Name::parse("namespace", "default").unwrap(),
+        name: Name::parse("name", name).unwrap(),
+        replicas,
+        service_name: None,
+        pod_management_policy: Default::default(),
+        update_strategy: Default::default(),
+        volume_claim_template: Some(crate::statefulset::VolumeClaimTemplate {
+            name: Name::parse("name", "data").unwrap(),
+            mount_path: "/data".into(),
+        }),
+        template: deployment_spec(name, 1, cpu, mem).template,
+    }
+}
+
+pub fn stateful_set_id(n: u128) -> crate::ids::StatefulSetId {
+    crate::ids::StatefulSetId(uuid::Uuid::from_u128(n))
+}

@@ -18,7 +18,7 @@ impl State {
             *deployment_id,
         );
         if has_required_anti_affinity(spec) && !self.deployments.contains_key(deployment_id) {
-            self.anti_affinity_deployments += 1;
+            self.anti_affinity_workloads += 1;
         }
         self.deployments.insert(
             *deployment_id,
@@ -55,7 +55,7 @@ impl State {
         d.revision = *revision;
         d.version += 1;
         if has_required_anti_affinity(spec) {
-            self.anti_affinity_deployments += 1;
+            self.anti_affinity_workloads += 1;
         }
         self.deployment_names.insert(
             (spec.namespace.to_string(), spec.name.to_string()),
@@ -83,7 +83,7 @@ impl State {
         } = e;
         if let Some(mut d) = self.deployments.remove(deployment_id) {
             if has_required_anti_affinity(&d.spec) {
-                self.anti_affinity_deployments = self.anti_affinity_deployments.saturating_sub(1);
+                self.anti_affinity_workloads = self.anti_affinity_workloads.saturating_sub(1);
             }
             d.version += 1;
             d.pods.clear();

@@ -15,6 +15,9 @@ impl State {
             (e.spec.namespace.to_string(), e.spec.name.to_string()),
             e.job_id,
         );
+        if e.spec.template.has_required_anti_affinity() {
+            self.anti_affinity_workloads += 1;
+        }
         self.jobs.insert(
             e.job_id,
             Job {
@@ -58,6 +61,9 @@ impl State {
         if let Some(j) = self.jobs.remove(&e.job_id) {
             self.job_names
                 .remove(&(j.spec.namespace.to_string(), j.spec.name.to_string()));
+            if j.spec.template.has_required_anti_affinity() {
+                self.anti_affinity_workloads = self.anti_affinity_workloads.saturating_sub(1);
+            }
             if let Some(c) = j.cron_job.and_then(|c| self.cron_jobs.get_mut(&c)) {
                 c.jobs.retain(|_, id| *id != e.job_id);
             }

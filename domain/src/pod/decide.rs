@@ -361,6 +361,17 @@ pub(crate) fn delete_pod(state: &State, c: &cmd::DeletePod) -> Decision {
     let Some(pod) = state.pods.get(pod_id) else {
         return Ok(vec![]);
     };
+    // A set's ordinal below `replicas` is never surplus (a scale-down asked on a stale view).
+    if pod.is_live()
+        && *only_if_surplus
+        && let Some(s) = pod
+            .owner
+            .stateful_set()
+            .and_then(|s| state.stateful_sets.get(&s))
+        && pod.ordinal < s.spec.replicas as u64
+    {
+        return Ok(vec![]);
+    }
     if pod.is_live()
         && let Some(d) = pod
             .owner

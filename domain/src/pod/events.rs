@@ -24,6 +24,10 @@ pub struct PodCreated {
     /// An Indexed job's pod: the completion index it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_index: Option<u32>,
+    /// A StatefulSet's pod: the volume claim of its ordinal
+    /// (`<claim>-<set>-<ordinal>`), the same for every pod of that ordinal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_claim: Option<String>,
 }
 
 /// The pod's container exited 0 and is not restarted (a job's pod).

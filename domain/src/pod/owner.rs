@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::ids::{DeploymentId, JobId, PodId, derive_id};
+use crate::ids::{DeploymentId, JobId, PodId, StatefulSetId, derive_id};
 use crate::names::Name;
 use crate::pod::template::PodTemplate;
 
@@ -31,6 +31,9 @@ pub enum Owner {
     #[serde(rename = "jobId")]
     #[strum(serialize = "job")]
     Job(JobId),
+    #[serde(rename = "statefulSetId")]
+    #[strum(serialize = "statefulset")]
+    StatefulSet(StatefulSetId),
 }
 
 impl Owner {
@@ -43,6 +46,7 @@ impl Owner {
         match self {
             Owner::Deployment(id) => id.0,
             Owner::Job(id) => id.0,
+            Owner::StatefulSet(id) => id.0,
         }
     }
 
@@ -64,11 +68,24 @@ impl Owner {
         }
     }
 
+    pub fn stateful_set(&self) -> Option<StatefulSetId> {
+        match self {
+            Owner::StatefulSet(id) => Some(*id),
+            _ => None,
+        }
+    }
+
     pub fn job(&self) -> Option<JobId> {
         match self {
             Owner::Job(id) => Some(*id),
             _ => None,
         }
+    }
+}
+
+impl From<StatefulSetId> for Owner {
+    fn from(id: StatefulSetId) -> Self {
+        Owner::StatefulSet(id)
     }
 }
 

@@ -17,7 +17,7 @@ impl State {
             canary,
             ..
         } = e;
-        let before = self.anti_affinity_deployments_of(deployment_id);
+        let before = self.anti_affinity_of(deployment_id);
         if let Some(d) = self.deployments.get_mut(deployment_id) {
             if let Some(t) = d.revisions.get(to) {
                 let mut spec = t.clone();
@@ -46,9 +46,9 @@ impl State {
                 d.live_other_revision = other;
             }
         }
-        let after = self.anti_affinity_deployments_of(deployment_id);
-        self.anti_affinity_deployments =
-            (self.anti_affinity_deployments + after).saturating_sub(before);
+        let after = self.anti_affinity_of(deployment_id);
+        self.anti_affinity_workloads =
+            (self.anti_affinity_workloads + after).saturating_sub(before);
     }
 
     pub(crate) fn on_rollout_promoted(&mut self, e: &ev::RolloutPromoted) {

@@ -1,0 +1,148 @@
+//! Folding a StatefulSet's events into the cell's state.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::event as ev;
+use crate::state::{Pod, State};
+use crate::statefulset::{SetUpdate, StatefulSet};
+
+impl State {
+    pub(crate) fn on_stateful_set_created(&mut self, e: &ev::StatefulSetCreated) {
+        if self.stateful_sets.contains_key(&e.stateful_set_id) {
+            return;
+        }
+        self.stateful_set_names.insert(
+            (e.spec.namespace.to_string(), e.spec.name.to_string()),
+            e.stateful_set_id,
+        );
+        if e.spec.template.has_required_anti_affinity() {
+            self.anti_affinity_workloads += 1;
+        }
+        self.stateful_sets.insert(
+            e.stateful_set_id,
+            StatefulSet {
+                id: e.stateful_set_id,
+                spec: e.spec.clone(),
+                revision: 1,
+                current_revision: 1,
+                revisions: BTreeMap::from([(1, e.spec.template.clone())]),
+                pods: BTreeSet::new(),
+                ordinals: BTreeMap::new(),
+                incarnations: BTreeMap::new(),
+                live: 0,
+                update: None,
+                updates: 0,
+                version: 1,
+                cause: None,
+            },
+        );
+    }
+
+    pub(crate) fn on_stateful_set_scaled(&mut self, e: &ev::StatefulSetScaled) {
+        if let Some(s) = self.stateful_sets.get_mut(&e.stateful_set_id) {
+            s.spec.replicas = e.to;
+            s.version += 1;
+        }
+    }
+
+    pub(crate) fn on_stateful_set_revision_created(&mut self, e: &ev::StatefulSetRevisionCreated) {
+        let Some(s) = self.stateful_sets.get_mut(&e.stateful_set_id) else {
+            return;
+        };
+        let before = s.spec.template.has_required_anti_affinity();
+        let after = e.template.has_required_anti_affinity();
+        s.spec.template = e.template.clone();
+        s.revisions.insert(e.revision, e.template.clone());
+        s.revision = e.revision;
+        s.current_revision = e.from;
+        s.updates = s.updates.max(e.update);
+        s.update = Some(SetUpdate {
+            number: e.update,
+            from: e.from,
+            to: e.revision,
+            failed_pods: BTreeSet::new(),
+            failures: 0,
+            last_failure: None,
+        });
+        s.version += 1;
+        self.anti_affinity_workloads =
+            (self.anti_affinity_workloads + after as u32).saturating_sub(before as u32);
+    }
+
+    pub(crate) fn on_stateful_set_partition_changed(
+        &mut self,
+        e: &ev::StatefulSetPartitionChanged,
+    ) {
+        if let Some(s) = self.stateful_sets.get_mut(&e.stateful_set_id) {
+            s.spec.update_strategy.partition = e.to;
+            s.version += 1;
+        }
+    }
+
+    pub(crate) fn on_stateful_set_update_completed(&mut self, e: &ev::StatefulSetUpdateCompleted) {
+        if let Some(s) = self.stateful_sets.get_mut(&e.stateful_set_id) {
+            s.update = None;
+            if e.partition == 0 {
+                s.current_revision = e.revision;
+            }
+            s.version += 1;
+        }
+    }
+
+    pub(crate) fn on_stateful_set_rolled_back(&mut self, e: &ev::StatefulSetRolledBack) {
+        let Some(s) = self.stateful_sets.get_mut(&e.stateful_set_id) else {
+            return;
+        };
+        let Some(t) = s.revisions.get(&e.to).cloned() else {
+            return;
+        };
+        let before = s.spec.template.has_required_anti_affinity();
+        let after = t.has_required_anti_affinity();
+        s.spec.template = t;
+        s.revision = e.to;
+        s.current_revision = e.to;
+        s.update = None;
+        s.version += 1;
+        self.anti_affinity_workloads =
+            (self.anti_affinity_workloads + after as u32).saturating_sub(before as u32);
+    }
+
+    pub(crate) fn on_stateful_set_deleted(&mut self, e: &ev::StatefulSetDeleted) {
+        if let Some(s) = self.stateful_sets.remove(&e.stateful_set_id) {
+            self.stateful_set_names
+                .remove(&(s.spec.namespace.to_string(), s.spec.name.to_string()));
+            if s.spec.template.has_required_anti_affinity() {
+                self.anti_affinity_workloads = self.anti_affinity_workloads.saturating_sub(1);
+            }
+        }
+    }
+}
+
+impl StatefulSet {
+    pub(crate) fn pod_created(&mut self, pod: &Pod) {
+        self.pods.insert(pod.id);
+        self.ordinals.insert(pod.ordinal, pod.id);
+        *self.incarnations.entry(pod.ordinal).or_insert(0) += 1;
+        self.live += 1;
+    }
+
+    pub(crate) fn pod_ended(&mut self, _pod: &Pod) {
+        self.live = self.live.saturating_sub(1);
+    }
+
+    pub(crate) fn pod_removed(&mut self, pod: &Pod) {
+        self.pods.remove(&pod.id);
+        if self.ordinals.get(&pod.ordinal) == Some(&pod.id) {
+            self.ordinals.remove(&pod.ordinal);
+        }
+    }
+
+    /// A pod of the update revision failed: count it against the update.
+    pub(crate) fn pod_failed_during_update(&mut self, pod: &Pod, reason: &str) {
+        if let Some(u) = self.update.as_mut().filter(|u| u.to == pod.revision) {
+            u.failed_pods.insert(pod.id);
+            u.failures += 1;
+            u.last_failure = Some(reason.to_string());
+        }
+    }
+}
