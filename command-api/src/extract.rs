@@ -88,6 +88,11 @@ id_path!(
     CronJobPath,
     "cron job id"
 );
+id_path!(
+    /// A StatefulSet's id in the path.
+    StatefulSetPath,
+    "statefulset id"
+);
 
 /// A JSON body parsed into `T`: 415 for another content type, 400 for
 /// malformed JSON, 422 with the field path for a field that does not fit.

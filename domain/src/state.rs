@@ -473,6 +473,12 @@ impl State {
         }
     }
 
+    /// A StatefulSet pod's volume claim: (namespace, claim name).
+    pub fn volume_claim_of(&self, pod: &Pod) -> Option<(&str, String)> {
+        let s = self.stateful_sets.get(&pod.owner.stateful_set()?)?;
+        Some((s.spec.namespace.as_str(), s.spec.claim_name(pod.ordinal)?))
+    }
+
     /// The pod's owner as the pod machinery sees it.
     pub fn workload(&self, owner: Owner) -> Option<Workload<'_>> {
         match owner {

@@ -334,6 +334,7 @@ fn a_rolling_update_replaces_pods_from_the_highest_ordinal_down() {
         .apply(Command::UpdateStatefulSet(cmd::UpdateStatefulSet {
             stateful_set_id: id(),
             template: Some(t.clone()),
+            image: None,
             partition: None,
         }))
         .unwrap();
@@ -345,6 +346,7 @@ fn a_rolling_update_replaces_pods_from_the_highest_ordinal_down() {
         g.when(Command::UpdateStatefulSet(cmd::UpdateStatefulSet {
             stateful_set_id: id(),
             template: Some(t),
+            image: None,
             partition: None,
         }))
         .unwrap()
@@ -379,6 +381,7 @@ fn a_partition_keeps_the_ordinals_below_it_on_the_current_revision() {
     g.apply(Command::UpdateStatefulSet(cmd::UpdateStatefulSet {
         stateful_set_id: id(),
         template: Some(t),
+        image: None,
         partition: Some(2),
     }))
     .unwrap();
@@ -389,6 +392,7 @@ fn a_partition_keeps_the_ordinals_below_it_on_the_current_revision() {
     g.apply(Command::UpdateStatefulSet(cmd::UpdateStatefulSet {
         stateful_set_id: id(),
         template: None,
+        image: None,
         partition: Some(0),
     }))
     .unwrap();
@@ -399,6 +403,7 @@ fn a_partition_keeps_the_ordinals_below_it_on_the_current_revision() {
         .when(Command::UpdateStatefulSet(cmd::UpdateStatefulSet {
             stateful_set_id: id(),
             template: None,
+            image: None,
             partition: Some(4),
         }))
         .unwrap_err();
@@ -414,6 +419,7 @@ fn a_failing_revision_is_rolled_back_by_itself_and_says_why() {
     g.apply(Command::UpdateStatefulSet(cmd::UpdateStatefulSet {
         stateful_set_id: id(),
         template: Some(t),
+        image: None,
         partition: None,
     }))
     .unwrap();
@@ -561,7 +567,7 @@ proptest! {
                     version += 1;
                     let mut t = g.state.stateful_sets[&id()].spec.template.clone();
                     t.image = domain::names::Image::parse("image", &format!("demo:v{version}")).unwrap();
-                    vec![Command::UpdateStatefulSet(cmd::UpdateStatefulSet { stateful_set_id: id(), template: Some(t), partition: None })]
+                    vec![Command::UpdateStatefulSet(cmd::UpdateStatefulSet { stateful_set_id: id(), template: Some(t), image: None, partition: None })]
                 }
             };
             for c in commands {

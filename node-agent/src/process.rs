@@ -93,6 +93,11 @@ pub struct ProcessConfig {
     pub heartbeat_interval: Duration,
     /// `<log_dir>/<pod_id>.log` holds stdout+stderr of every run of the pod's container.
     pub log_dir: PathBuf,
+    /// A StatefulSet pod's volume claim is the directory
+    /// `<volume_dir>/<namespace>/<claim>`, passed as `VOLUME_DIR`: it outlives
+    /// the pod, so the ordinal's next pod finds its data (every agent of the
+    /// host shares the root, like a network volume).
+    pub volume_dir: PathBuf,
     /// The `orch` executable: image `demo-app:<tag>` runs `<demo_app_bin> demo-app`.
     pub demo_app_bin: PathBuf,
     /// Restart back-off: base, doubled per restart, capped at `backoff_max`.
@@ -113,6 +118,7 @@ impl Default for ProcessConfig {
             mem_mb: 8192,
             heartbeat_interval: Duration::from_secs(10),
             log_dir: std::env::temp_dir().join("orch-pod-logs"),
+            volume_dir: std::env::temp_dir().join("orch-volumes"),
             demo_app_bin: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("orch")),
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
@@ -1089,6 +1095,9 @@ pub async fn run_process(
                         .job()
                         .and_then(|j| state.jobs.get(&j))
                         .and_then(|j| j.index_of.get(pod_id).copied());
+                    let volume = state
+                        .volume_claim_of(pod)
+                        .map(|(ns, claim)| cfg.volume_dir.join(ns).join(claim));
                     match (state.template_of(pod), dep_name) {
                         (Some(spec), Some(dep_name)) => launches.push((
                             pod.clone(),
@@ -1096,6 +1105,7 @@ pub async fn run_process(
                             spec.clone(),
                             state.addresses.get(pod_id).cloned(),
                             index,
+                            volume,
                         )),
                         _ => {
                             if skipped.insert(*pod_id) {
@@ -1106,7 +1116,7 @@ pub async fn run_process(
                 }
             }
         }
-        for (pod, dep_name, spec, previous, index) in launches {
+        for (pod, dep_name, spec, previous, index, volume) in launches {
             let port = match pod_port(previous.as_deref()) {
                 Ok(p) => p,
                 Err(e) => {
@@ -1126,6 +1136,16 @@ pub async fn run_process(
                 launch
                     .env
                     .insert("JOB_COMPLETION_INDEX".into(), i.to_string());
+            }
+            if let Some(dir) = volume {
+                if let Err(e) = std::fs::create_dir_all(&dir) {
+                    tracing::warn!(pod = %pod.id, dir = %dir.display(), error = %e, "cannot create the pod's volume; not starting it");
+                    continue;
+                }
+                tracing::info!(pod = %pod.id, dir = %dir.display(), "volume claim attached");
+                launch
+                    .env
+                    .insert("VOLUME_DIR".into(), dir.display().to_string());
             }
             let s = Supervisor::spawn(launch, timings, report_tx.clone());
             registry.lock().unwrap().insert(pod.id, s.status.clone());

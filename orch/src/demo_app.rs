@@ -47,6 +47,10 @@ pub struct DemoAppArgs {
     /// `GET /ready` answers 503 until this many milliseconds after start.
     #[arg(long, env = "READY_AFTER_MS", default_value_t = 0)]
     pub ready_after_ms: u64,
+    /// A StatefulSet pod's volume: each start appends a line to
+    /// `<dir>/journal`, and `GET /volume` answers the journal.
+    #[arg(long, env = "VOLUME_DIR")]
+    pub volume_dir: Option<std::path::PathBuf>,
 }
 
 /// Boolean flag/env value: 1/0, true/false, yes/no, on/off (case-insensitive);
@@ -68,6 +72,7 @@ struct AppState {
     slow: Duration,
     ready_at: Instant,
     requests: AtomicU64,
+    journal: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: DemoAppArgs) -> anyhow::Result<()> {
@@ -80,6 +85,20 @@ pub fn run(args: DemoAppArgs) -> anyhow::Result<()> {
 async fn serve(args: DemoAppArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let version = args.app_version.clone();
+    let journal = args.volume_dir.as_ref().map(|d| d.join("journal"));
+    if let Some(path) = &journal {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        writeln!(
+            f,
+            "{} {} started {version}",
+            args.pod_name,
+            args.pod_id.as_deref().unwrap_or("-")
+        )?;
+    }
     let state = Arc::new(AppState {
         version: args.app_version,
         pod_name: args.pod_name,
@@ -89,12 +108,14 @@ async fn serve(args: DemoAppArgs) -> anyhow::Result<()> {
         slow: Duration::from_millis(args.slow_ms),
         ready_at: started + Duration::from_millis(args.ready_after_ms),
         requests: AtomicU64::new(0),
+        journal,
     });
     let router = Router::new()
         .route("/", get(root))
         .route("/ready", get(ready))
         .route("/healthz", get(healthz))
         .route("/version", get(version_text))
+        .route("/volume", get(volume))
         .with_state(state);
 
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
@@ -171,6 +192,17 @@ async fn healthz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
         (StatusCode::INTERNAL_SERVER_ERROR, "unhealthy")
     } else {
         (StatusCode::OK, "ok")
+    }
+}
+
+/// The volume's journal: one line per start of a pod of this ordinal.
+async fn volume(State(s): State<Arc<AppState>>) -> impl IntoResponse {
+    match &s.journal {
+        None => (StatusCode::NOT_FOUND, "no volume".to_string()),
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(text) => (StatusCode::OK, text),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        },
     }
 }
 

@@ -40,6 +40,31 @@ impl Table {
                     .collect(),
             })
             .collect();
+        // A StatefulSet's pods are each reachable by name under the service
+        // (`<pod>.<service>`, or with the namespace `<pod>.<service>.<namespace>`).
+        for s in state.services.values() {
+            for (pod_id, addr) in state.endpoints(s) {
+                let (Some(pod), Ok(addr)) = (state.pods.get(&pod_id), addr.parse()) else {
+                    continue;
+                };
+                let Some(set) = pod
+                    .owner
+                    .stateful_set()
+                    .and_then(|id| state.stateful_sets.get(&id))
+                else {
+                    continue;
+                };
+                let host = format!("{}.{}", set.spec.pod_name(pod.ordinal), s.spec.name);
+                for host in [format!("{host}.{}", s.spec.namespace), host] {
+                    entries.push(Entry {
+                        service: format!("{}/{}/{}", s.spec.namespace, s.spec.name, host),
+                        host: Some(host),
+                        prefix: "/".into(),
+                        endpoints: vec![addr],
+                    });
+                }
+            }
+        }
         // A named host before any host, then the longest prefix.
         entries.sort_by(|a, b| {
             (b.host.is_some(), b.prefix.len(), &a.service).cmp(&(

@@ -164,6 +164,9 @@ pub struct ProcessArgs {
     /// Where pods' stdout and stderr go (`<dir>/<pod id>.log`).
     #[arg(long, default_value = ".orch/pod-logs")]
     pub log_dir: PathBuf,
+    /// StatefulSet volume claims live here (`<dir>/<namespace>/<claim>`, the pod's `VOLUME_DIR`).
+    #[arg(long, default_value = ".orch/volumes")]
+    pub volume_dir: PathBuf,
     /// CrashLoopBackOff: the first restart waits this long, doubling up to --backoff-max-ms.
     #[arg(long, default_value_t = 1_000)]
     pub backoff_base_ms: u64,
@@ -188,6 +191,7 @@ impl ProcessArgs {
             mem_mb: self.process_mem_mb,
             heartbeat_interval: Duration::from_millis(self.process_heartbeat_ms),
             log_dir: self.log_dir.clone(),
+            volume_dir: self.volume_dir.clone(),
             demo_app_bin: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("orch")),
             backoff_base: Duration::from_millis(self.backoff_base_ms),
             backoff_max: Duration::from_millis(self.backoff_max_ms),

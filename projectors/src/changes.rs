@@ -18,6 +18,7 @@ struct PodRow {
     workload_id: Uuid,
     workload_kind: &'static str,
     completion_index: Option<i32>,
+    volume_claim: Option<String>,
     namespace: String,
     name: String,
     ordinal: i64,
@@ -103,6 +104,7 @@ pub struct Changes {
     deps_deleted: Vec<Uuid>,
     rollouts: Vec<(Uuid, Uuid, i64, DateTime<Utc>, String)>,
     jobs: crate::jobs::JobChanges,
+    sets: crate::statefulsets::SetChanges,
     /// Rare changes (rollouts, revisions, services), applied in log order.
     statements: Vec<Stmt>,
     log: Vec<(i64, i32, u64, EventEnvelope)>,
@@ -326,6 +328,7 @@ impl Changes {
     fn add_event(&mut self, env: &EventEnvelope) {
         let at = env.occurred_at;
         self.jobs.add(env);
+        self.sets.add(env);
         match &env.body {
             Event::NodeRegistered(ev::NodeRegistered { node_id, spec }) => {
                 let row = NodeRow {
@@ -563,6 +566,7 @@ impl Changes {
                 resources,
                 revision,
                 completion_index,
+                volume_claim,
             }) => {
                 self.pods_new.insert(
                     pod_id.0,
@@ -571,8 +575,10 @@ impl Changes {
                         workload_kind: match owner {
                             domain::state::Owner::Deployment(_) => "Deployment",
                             domain::state::Owner::Job(_) => "Job",
+                            domain::state::Owner::StatefulSet(_) => "StatefulSet",
                         },
                         completion_index: completion_index.map(|i| i as i32),
+                        volume_claim: volume_claim.clone(),
                         namespace: namespace.to_string(),
                         name: name.clone(),
                         ordinal: *ordinal as i64,
@@ -674,6 +680,14 @@ impl Changes {
             | Event::CronJobDeleted(_)
             | Event::CronJobRunStarted(_)
             | Event::CronJobRunSkipped(_) => {}
+            // The StatefulSet projection's (`statefulsets.rs`).
+            Event::StatefulSetCreated(_)
+            | Event::StatefulSetScaled(_)
+            | Event::StatefulSetRevisionCreated(_)
+            | Event::StatefulSetPartitionChanged(_)
+            | Event::StatefulSetUpdateCompleted(_)
+            | Event::StatefulSetRolledBack(_)
+            | Event::StatefulSetDeleted(_) => {}
             Event::PodEvicted(ev::PodEvicted {
                 pod_id,
                 cause,
@@ -754,6 +768,7 @@ impl Changes {
         self.write_nodes(tx).await?;
         self.write_deployments(tx).await?;
         self.jobs.write(tx).await?;
+        self.sets.write(tx).await?;
         self.write_statements(tx).await?;
         self.write_pods(tx).await?;
         Ok(())
@@ -1161,11 +1176,11 @@ impl Changes {
                 "INSERT INTO pod_instance (id, workload_id, namespace, name, ordinal, image, cpu_request_milli, mem_request_mb,
                    revision, created_at, node_id, phase, ready, placement, failure_reason, bound_at, started_at, ready_at,
                    finished_at, updated_at, unschedulable, address, restarts, status_reason, workload_kind,
-                   completion_index, exit_code)
+                   completion_index, exit_code, volume_claim)
                  SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::int4[],
                    $8::int4[], $9::int8[], $10::timestamptz[], $11::uuid[], $12::text[], $13::bool[], $14::jsonb[], $15::text[],
                    $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::jsonb[],
-                   $22::text[], $23::int4[], $24::text[], $25::text[], $26::int4[], $27::int4[])
+                   $22::text[], $23::int4[], $24::text[], $25::text[], $26::int4[], $27::int4[], $28::text[])
                  ON CONFLICT (id) DO NOTHING",
             )
             .bind(rows.iter().map(|r| *r.0).collect::<Vec<_>>())
@@ -1195,6 +1210,7 @@ impl Changes {
             .bind(rows.iter().map(|r| r.1.workload_kind).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1.completion_index).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1.p.exit_code).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.volume_claim.clone()).collect::<Vec<_>>())
             .execute(&mut **tx)
             .await?;
         }

@@ -209,6 +209,11 @@ pub async fn run(
                     .into_iter()
                     .take(cfg.max_per_pass),
             );
+            planned.extend(
+                reconcile::stateful_sets(&state, (now_ms / 5_000) as u64)
+                    .into_iter()
+                    .take(cfg.max_per_pass),
+            );
             planned.extend(reconcile::job_pod_ttl(&state, now_ms, 1000));
             planned.extend(reconcile::cron_jobs(&state, now_ms));
             planned.extend(reconcile::rollout_deadlines(

@@ -8,6 +8,7 @@ mod nodes;
 mod openapi;
 mod pods;
 mod services;
+mod statefulsets;
 mod template;
 
 use std::time::Instant;
@@ -27,6 +28,7 @@ pub fn router(state: S) -> Router {
         .merge(deployments::routes())
         .merge(jobs::routes())
         .merge(cronjobs::routes())
+        .merge(statefulsets::routes())
         .merge(nodes::routes())
         .merge(pods::routes())
         .merge(services::routes())

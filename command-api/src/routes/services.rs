@@ -156,16 +156,30 @@ async fn endpoints(
     if exists.is_none() {
         return Err(ApiError::not_found(format!("service {id} not found")));
     }
-    type EndpointRow = (Uuid, String, Option<String>, Option<Uuid>, i64);
+    type EndpointRow = (
+        Uuid,
+        String,
+        Option<String>,
+        Option<Uuid>,
+        i64,
+        Option<String>,
+    );
     let rows: Vec<EndpointRow> = sqlx::query_as(
-        "SELECT pod_id, pod_name, address, node_id, revision FROM service_endpoints WHERE service_id = $1 ORDER BY pod_name",
+        "SELECT pod_id, pod_name, address, node_id, revision, hostname FROM service_endpoints WHERE service_id = $1 ORDER BY pod_name",
     )
     .bind(id)
     .fetch_all(&s.pool)
     .await?;
     let items: Vec<Value> = rows
         .into_iter()
-        .map(|r| json!({"podId": r.0, "podName": r.1, "address": r.2, "nodeId": r.3, "revision": r.4}))
+        .map(|r| {
+            let mut e = json!({"podId": r.0, "podName": r.1, "address": r.2, "nodeId": r.3, "revision": r.4});
+            // A StatefulSet's pod: the gateway routes this host to it alone.
+            if let Some(h) = r.5 {
+                e["hostname"] = json!(h);
+            }
+            e
+        })
         .collect();
     Ok(Json(json!({"serviceId": id, "items": items})))
 }

@@ -28,6 +28,9 @@ pub struct UpdateStatefulSet {
     pub stateful_set_id: StatefulSetId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<PodTemplate>,
+    /// Only the image of the current template (without `template`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::names::Image>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<u32>,
 }

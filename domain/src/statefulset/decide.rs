@@ -86,7 +86,14 @@ pub(crate) fn update_stateful_set(state: &State, c: &cmd::UpdateStatefulSet) -> 
     let s = set(state, &c.stateful_set_id)?;
     let mut errors = Vec::new();
     let mut events = Vec::new();
-    if let Some(t) = c.template.as_ref().filter(|t| **t != s.spec.template) {
+    let template = c.template.clone().or_else(|| {
+        c.image.as_ref().map(|i| {
+            let mut t = s.spec.template.clone();
+            t.image = i.clone();
+            t
+        })
+    });
+    if let Some(t) = template.as_ref().filter(|t| **t != s.spec.template) {
         let mut spec = s.spec.clone();
         spec.template = t.clone();
         errors.extend(
@@ -120,7 +127,7 @@ pub(crate) fn update_stateful_set(state: &State, c: &cmd::UpdateStatefulSet) -> 
     if !errors.is_empty() {
         return Err(validation(&errors));
     }
-    if let Some(t) = &c.template {
+    if let Some(t) = &template {
         check_capacity(state, t, 1)?;
     }
     Ok(events)

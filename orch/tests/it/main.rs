@@ -10,4 +10,5 @@ mod jobs;
 mod restarts;
 mod rollouts;
 mod scheduling;
+mod statefulsets;
 mod support;

@@ -213,26 +213,7 @@ impl Cluster {
             c.procs.push(p);
         }
         let args: Vec<String> = if opts.runtime == "process" {
-            let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-                .join("it-pod-logs")
-                .join(&c.db_name);
-            vec![
-                "agent".into(),
-                "--runtime".into(),
-                "process".into(),
-                "--node-name".into(),
-                format!("local-{}", &id[..8]),
-                "--log-dir".into(),
-                logs.display().to_string(),
-                "--process-heartbeat-ms".into(),
-                "500".into(),
-                "--backoff-base-ms".into(),
-                "300".into(),
-                "--drain-delay-ms".into(),
-                "500".into(),
-                "--termination-grace-ms".into(),
-                "3000".into(),
-            ]
+            c.process_agent_args(&format!("local-{}", &id[..8]))
         } else {
             vec![
                 "agent".into(),
@@ -302,6 +283,42 @@ impl Cluster {
         args.extend(opts.up_args.iter().cloned());
         self.spawn(&components.replace(',', "+"), &args, database_url)
             .await
+    }
+
+    /// The arguments of a process-runtime agent for node `node` (every
+    /// agent of the cluster shares the log and volume directories).
+    pub fn process_agent_args(&self, node: &str) -> Vec<String> {
+        let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("it-pod-logs")
+            .join(&self.db_name);
+        [
+            "agent",
+            "--runtime",
+            "process",
+            "--node-name",
+            node,
+            "--log-dir",
+            &logs.display().to_string(),
+            "--volume-dir",
+            &self.volume_dir().display().to_string(),
+            "--process-heartbeat-ms",
+            "500",
+            "--backoff-base-ms",
+            "300",
+            "--drain-delay-ms",
+            "500",
+            "--termination-grace-ms",
+            "3000",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    /// Where the process agents keep StatefulSet volume claims.
+    pub fn volume_dir(&self) -> PathBuf {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("it-volumes")
+            .join(&self.db_name)
     }
 
     /// The cluster's `--data-dir` (the bootstrap token file).
