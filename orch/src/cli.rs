@@ -46,7 +46,7 @@ pub struct HistoryArgs {
 pub struct ExplainArgs {
     #[command(flatten)]
     pub conn: ApiConn,
-    /// `pod`, `deployment`, `job` or `cronjob`.
+    /// `pod`, `deployment`, `statefulset`, `job` or `cronjob`.
     pub kind: String,
     /// An id, or `<namespace>/<name>`.
     pub target: String,
@@ -209,8 +209,20 @@ impl Api {
 fn target_query(target: &str) -> anyhow::Result<(String, Vec<(&'static str, String)>)> {
     let parts: Vec<&str> = target.split('/').collect();
     let kind = parts[0];
-    if !["deployment", "job", "cronjob", "pod", "service", "node"].contains(&kind) {
-        bail!("'{target}': the kind must be deployment, job, cronjob, pod, service or node");
+    if ![
+        "deployment",
+        "statefulset",
+        "job",
+        "cronjob",
+        "pod",
+        "service",
+        "node",
+    ]
+    .contains(&kind)
+    {
+        bail!(
+            "'{target}': the kind must be deployment, statefulset, job, cronjob, pod, service or node"
+        );
     }
     let mut q = vec![("kind", kind.to_string())];
     match parts.as_slice() {
@@ -387,6 +399,43 @@ pub fn summarize(e: &Value) -> String {
             s("reason")
         ),
         "CronJobDeleted" => format!("deleted {}/{}", s("namespace"), s("name")),
+        "StatefulSetCreated" => format!(
+            "created statefulset {}/{}: {} × {} ({}{})",
+            b["spec"]["namespace"].as_str().unwrap_or(""),
+            b["spec"]["name"].as_str().unwrap_or(""),
+            b["spec"]["replicas"],
+            b["spec"]["template"]["image"].as_str().unwrap_or(""),
+            b["spec"]["podManagementPolicy"]
+                .as_str()
+                .unwrap_or("OrderedReady"),
+            b["spec"]["volumeClaimTemplate"]["name"]
+                .as_str()
+                .map_or(String::new(), |v| format!(", volume claim {v}"))
+        ),
+        "StatefulSetScaled" => format!("scaled {} → {}", b["from"], b["to"]),
+        "StatefulSetRevisionCreated" => format!(
+            "revision {} ({}): update {} from revision {}",
+            b["revision"],
+            b["template"]["image"].as_str().unwrap_or(""),
+            b["update"],
+            b["from"]
+        ),
+        "StatefulSetPartitionChanged" => format!("partition {} → {}", b["from"], b["to"]),
+        "StatefulSetUpdateCompleted" => format!(
+            "update {} complete: ordinals {}.. run revision {}",
+            b["update"], b["partition"], b["revision"]
+        ),
+        "StatefulSetRolledBack" => format!(
+            "{} rolled back from revision {} to {}",
+            if b["automatic"] == true {
+                "automatically"
+            } else {
+                "by request"
+            },
+            b["from"],
+            b["to"]
+        ),
+        "StatefulSetDeleted" => format!("deleted {}/{}", s("namespace"), s("name")),
         "PodEvicted" => format!(
             "evicted ({}): {}",
             b["cause"]["kind"].as_str().unwrap_or(""),
@@ -525,7 +574,8 @@ pub async fn explain(a: ExplainArgs) -> anyhow::Result<()> {
         "deployment" => explain_deployment(&api, &a.target).await,
         "job" => explain_job(&api, &a.target).await,
         "cronjob" => explain_cron_job(&api, &a.target).await,
-        k => bail!("explain {k}: expected pod, deployment, job or cronjob"),
+        "statefulset" => explain_stateful_set(&api, &a.target).await,
+        k => bail!("explain {k}: expected pod, deployment, statefulset, job or cronjob"),
     }
 }
 
@@ -793,6 +843,58 @@ async fn explain_job(api: &Api, target: &str) -> anyhow::Result<()> {
             time(e),
             e["actor"].as_str().unwrap_or(""),
             summarize(e)
+        );
+        if let Some(r) = e["reason"].as_str() {
+            println!("{:>25} why: {r}", "");
+        }
+    }
+    Ok(())
+}
+
+/// A StatefulSet's life, merged with its pods' creations and deletions in
+/// log order: which ordinal came (or went) when, and why (ordered start,
+/// replacement after a failure, scale-down, rolling update, rollback).
+async fn explain_stateful_set(api: &Api, target: &str) -> anyhow::Result<()> {
+    let (id, events) = object_events(api, "statefulset", target).await?;
+    let created = api.events(&[("type", "PodCreated".to_string())]).await?;
+    let names: std::collections::HashMap<String, String> = created
+        .iter()
+        .filter(|e| e["body"]["statefulSetId"].as_str() == Some(id.as_str()))
+        .filter_map(|e| {
+            Some((
+                e["aggregate"]["id"].as_str()?.to_string(),
+                e["body"]["name"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let deleted = api.events(&[("type", "PodDeleted".to_string())]).await?;
+    let mut all: Vec<&Value> = events
+        .iter()
+        .chain(created.iter().chain(deleted.iter()).filter(|e| {
+            e["aggregate"]["id"]
+                .as_str()
+                .is_some_and(|p| names.contains_key(p))
+        }))
+        .collect();
+    all.sort_by_key(|e| (e["offset"].as_i64(), e["index"].as_i64()));
+    println!("statefulset {target} ({id}): {} event(s)\n", all.len());
+    for e in all {
+        let pod = e["aggregate"]["id"].as_str().and_then(|p| names.get(p));
+        let what = match (e["type"].as_str().unwrap_or(""), pod) {
+            ("PodCreated", Some(n)) => format!(
+                "{n} created (revision {}{})",
+                e["body"]["revision"],
+                e["body"]["volumeClaim"]
+                    .as_str()
+                    .map_or(String::new(), |v| format!(", volume {v}"))
+            ),
+            ("PodDeleted", Some(n)) => format!("{n} {}", summarize(e)),
+            _ => summarize(e),
+        };
+        println!(
+            "{}  {:<22} {what}",
+            time(e),
+            e["actor"].as_str().unwrap_or("")
         );
         if let Some(r) = e["reason"].as_str() {
             println!("{:>25} why: {r}", "");

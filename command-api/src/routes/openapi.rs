@@ -218,11 +218,60 @@ fn paths() -> Value {
             "/api/v1/workloads/cronjobs/{id}/jobs": {
                 "get": {"summary": "Every run ever made, newest first (deleted jobs included)", "parameters": [id_param, as_of.clone()], "responses": {"200": {"description": "{items:[{jobId, name, scheduledAt, startedAt, endedAt, outcome, …}]}"}}}
             },
+            "/api/v1/workloads/statefulsets": {
+                "post": {
+                    "summary": "Create a StatefulSet: pods <name>-0 … <name>-(replicas-1) with a stable name, a volume claim each, ordered start (OrderedReady) or all at once (Parallel)",
+                    "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["namespace", "name", "template"],
+                        "additionalProperties": false, "properties": {
+                            "namespace": {"type": "string"}, "name": {"type": "string", "description": "<name>-<replicas-1> must be a DNS-1123 label (63 characters)"},
+                            "replicas": {"type": "integer", "minimum": 0, "default": 1},
+                            "serviceName": {"type": "string", "description": "the governing service: the gateway routes <pod>.<serviceName> to that pod (default: the set's name)"},
+                            "podManagementPolicy": {"enum": ["OrderedReady", "Parallel"]},
+                            "updateStrategy": {"type": "object", "additionalProperties": false, "properties": {
+                                "partition": {"type": "integer", "minimum": 0, "description": "at most replicas; ordinals below it keep the current revision"},
+                                "rollbackAfterFailures": {"type": "integer", "minimum": 1, "default": 3},
+                                "autoRollback": {"type": "boolean", "default": true}}},
+                            "volumeClaimTemplate": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+                                "name": {"type": "string"}, "mountPath": {"type": "string", "default": "/data"}}},
+                            "template": {"type": "object", "description": "A pod template (image, resources, command, args, env, probes, scheduling); restartPolicy must be Always (the default here)"}}}}}},
+                    "responses": with("201", json!({"description": "{statefulSetId, status: CREATED}"}))
+                },
+                "get": {"summary": "List StatefulSets", "parameters": [{"name": "namespace", "in": "query", "schema": {"type": "string"}}, as_of.clone()],
+                        "responses": {"200": {"description": "{items:[{statefulSetId, namespace, name, replicas, spec, status{updateRevision, currentRevision, replicas, readyReplicas, updatedReplicas, pods[{ordinal, name, podId, phase, ready, revision, nodeId, address, volumeClaim, restarts}]}}]}"}}}
+            },
+            "/api/v1/workloads/statefulsets/{id}": {
+                "get": {"summary": "Read a StatefulSet and its pods by ordinal", "parameters": [id_param, as_of.clone()], "responses": {"200": {"description": "The set"}, "404": err("Not found")}},
+                "patch": {"summary": "A new template (rolled out from the highest ordinal down to the partition) and/or a new partition", "parameters": [id_param],
+                          "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
+                              "template": {"type": "object"}, "image": {"type": "string", "description": "only the image of the current template"},
+                              "partition": {"type": "integer", "minimum": 0}, "reason": {"type": "string", "maxLength": 1000}}}}}},
+                          "responses": with("200", json!({"description": "{statefulSetId, changed, revision?, partition?}"}))},
+                "delete": {"summary": "Delete the set and its pods, highest ordinal first (the volumes stay)", "parameters": [id_param], "responses": with("200", json!({"description": "Deleted"}))}
+            },
+            "/api/v1/workloads/statefulsets/{id}/scale": {
+                "post": {"summary": "Scale (a scale-down removes the highest ordinals first)", "parameters": [id_param],
+                         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["replicas"], "additionalProperties": false,
+                             "properties": {"replicas": {"type": "integer", "minimum": 0}, "reason": {"type": "string"}}}}}},
+                         "responses": with("200", json!({"description": "{statefulSetId, replicas, from}"}))}
+            },
+            "/api/v1/workloads/statefulsets/{id}/rollback": {
+                "post": {"summary": "Every ordinal back to a recorded revision", "parameters": [id_param],
+                         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["revision"], "additionalProperties": false,
+                             "properties": {"revision": {"type": "integer", "minimum": 1}, "reason": {"type": "string"}}}}}},
+                         "responses": with("200", json!({"description": "{statefulSetId, revision, changed}"}))}
+            },
+            "/api/v1/workloads/statefulsets/{id}/revisions": {
+                "get": {"summary": "Every template ever recorded", "parameters": [id_param], "responses": {"200": {"description": "{items:[{revision, image, template, createdAt, actor}]}"}}}
+            },
+            "/api/v1/workloads/statefulsets/{id}/pods": {
+                "get": {"summary": "The set's pods", "parameters": [id_param, as_of.clone()], "responses": {"200": {"description": "{items:[…]}"}}}
+            },
             "/api/v1/events": {
                 "get": {"summary": "The audit trail: every event (never expiring), filtered, keyset-paged",
                         "parameters": [
                             {"name": "aggregate", "in": "query", "schema": {"type": "string", "format": "uuid"}},
-                            {"name": "kind", "in": "query", "schema": {"enum": ["node", "pod", "deployment", "service", "job", "cronjob", "command"]}},
+                            {"name": "kind", "in": "query", "schema": {"enum": ["node", "pod", "deployment", "service", "job", "cronjob", "statefulset", "command"]}},
                             {"name": "type", "in": "query", "schema": {"type": "string"}},
                             {"name": "namespace", "in": "query", "schema": {"type": "string"}},
                             {"name": "name", "in": "query", "description": "objects created with this name", "schema": {"type": "string"}},

@@ -11,24 +11,6 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 impl Cluster {
-    /// Runs `orch <args>` against this cluster and returns (success, stdout, stderr).
-    async fn orch(&self, args: &[&str]) -> (bool, String, String) {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_orch"))
-            .args(args)
-            .env("KAFKA_BROKERS", &self.brokers)
-            .env("DATABASE_URL", &self.database_url)
-            .env("ORCH_TOPIC_PREFIX", &self.prefix)
-            .env("ORCH_API", &self.api)
-            .env("ORCH_TOKEN", &self.token)
-            .env("RUST_LOG", "warn")
-            .output()
-            .await
-            .expect("orch runs");
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        (out.status.success(), stdout, stderr)
-    }
-
     /// The newest event's time and the projector's offset, once nothing moves for a moment.
     async fn quiet_point(&self) -> (String, i64) {
         let pool = self.pool.clone();

@@ -350,6 +350,17 @@ async fn a_stateful_set_keeps_names_and_data_across_a_node_loss_and_rolls_back_a
         .await;
     assert_eq!(revs["items"].as_array().map(Vec::len), Some(2), "{revs}");
 
+    // `orch explain` tells the set's story with the why of each pod.
+    let (ok, out, err) = c.orch(&["explain", "statefulset", "default/db"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.matches("db-1 created").count(), 2, "{out}");
+    assert!(out.contains("it comes back under its name"), "{out}");
+    assert!(
+        out.contains("automatically rolled back from revision 2 to 1"),
+        "{out}"
+    );
+    assert!(out.contains("highest ordinal first"), "{out}");
+
     // Deleted: its pods go, its volumes stay.
     assert_eq!(
         c.delete(&format!("/api/v1/workloads/statefulsets/{id}"))
