@@ -636,7 +636,7 @@ async fn preflight(kafka: &KafkaConfig, pool: &sqlx::PgPool) -> anyhow::Result<(
 }
 
 async fn reset_state(pool: &sqlx::PgPool) -> anyhow::Result<()> {
-    let tables: Vec<&str> = projectors::tables::TABLES.iter().map(|t| t.name).collect();
+    let tables: Vec<&str> = projectors::tables::tables().map(|t| t.name).collect();
     sqlx::query(&format!(
         "TRUNCATE {}, projection_offsets, decider_snapshots, decider_epochs",
         tables.join(", ")

@@ -6,9 +6,7 @@
 
 mod changes;
 mod heartbeats;
-mod jobs;
 mod run;
-mod statefulsets;
 pub mod tables;
 pub mod timetravel;
 

@@ -188,7 +188,7 @@ pub(crate) async fn store_offset(
 /// mean equal tables.
 pub async fn table_checksums(conn: &mut sqlx::PgConnection) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    for t in crate::tables::TABLES {
+    for t in crate::tables::tables() {
         let (sum,): (String,) = sqlx::query_as(t.checksum_sql).fetch_one(&mut *conn).await?;
         out.push((t.name.to_string(), sum));
     }

@@ -1,6 +1,5 @@
 //! The job and cron job projection: `job_run` (one row per job ever
-//! created) and the jobs' and cron jobs' rows of `workload_def`. Its own accumulator, fed by `Changes` and
-//! written in the same transaction.
+//! created) and the jobs' and cron jobs' rows of `workload_def`.
 
 use std::collections::HashMap;
 
@@ -9,6 +8,8 @@ use domain::event::{self as ev, Event, EventEnvelope};
 use serde_json::Value;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
+
+use super::{Projection, Table};
 
 /// A job change, in log order (jobs are few next to their pods).
 enum JobStmt {
@@ -56,7 +57,7 @@ enum JobStmt {
 }
 
 #[derive(Default)]
-pub(crate) struct JobChanges {
+pub(crate) struct Jobs {
     stmts: Vec<JobStmt>,
     /// Pods created per job in this batch.
     attempts: HashMap<Uuid, i32>,
@@ -64,8 +65,14 @@ pub(crate) struct JobChanges {
     scheduled: HashMap<Uuid, DateTime<Utc>>,
 }
 
-impl JobChanges {
-    pub(crate) fn add(&mut self, env: &EventEnvelope) {
+impl Projection for Jobs {
+    const TABLES: &'static [Table] = &[Table {
+        name: "job_run",
+        checksum_sql: "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY job_id), '')) FROM job_run t",
+        snapshot: true,
+    }];
+
+    fn add(&mut self, env: &EventEnvelope) {
         let at = env.occurred_at;
         match &env.body {
             Event::JobCreated(ev::JobCreated {
@@ -161,10 +168,7 @@ impl JobChanges {
         }
     }
 
-    pub(crate) async fn write(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-    ) -> Result<(), sqlx::Error> {
+    async fn write(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
         for st in &self.stmts {
             match st {
                 JobStmt::Created {

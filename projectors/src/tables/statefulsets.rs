@@ -1,14 +1,15 @@
 //! The StatefulSet projection: the sets' rows of `workload_def` (kind
 //! `StatefulSet`, its spec, replicas, update and current revision) and of
 //! `deployment_revision` (every template, so `service_endpoints` reads a
-//! set pod's labels as it reads a deployment pod's). Its own accumulator,
-//! fed by `Changes` and written in the same transaction, in log order.
+//! set pod's labels as it reads a deployment pod's), in log order.
 
 use chrono::{DateTime, Utc};
 use domain::event::{self as ev, Event, EventEnvelope};
 use serde_json::Value;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
+
+use super::{Projection, Table};
 
 enum SetStmt {
     Created {
@@ -51,12 +52,15 @@ enum SetStmt {
 }
 
 #[derive(Default)]
-pub(crate) struct SetChanges {
+pub(crate) struct StatefulSets {
     stmts: Vec<(SetStmt, DateTime<Utc>, String)>,
 }
 
-impl SetChanges {
-    pub(crate) fn add(&mut self, env: &EventEnvelope) {
+impl Projection for StatefulSets {
+    /// Its rows are in tables the deployments' projection owns.
+    const TABLES: &'static [Table] = &[];
+
+    fn add(&mut self, env: &EventEnvelope) {
         let st = match &env.body {
             Event::StatefulSetCreated(ev::StatefulSetCreated {
                 stateful_set_id,
@@ -103,10 +107,7 @@ impl SetChanges {
         self.stmts.push((st, env.occurred_at, env.actor.clone()));
     }
 
-    pub(crate) async fn write(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-    ) -> Result<(), sqlx::Error> {
+    async fn write(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
         for (st, at, actor) in &self.stmts {
             match st {
                 SetStmt::Created {
