@@ -5,7 +5,8 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -100,17 +101,46 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+// Serialised by `into_response` and described in the OpenAPI document from
+// the same type, so the two cannot drift apart.
+/// The body of every error answer.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable: `VALIDATION_FAILED`, `NOT_FOUND`, `ALREADY_EXISTS`, …
+    #[schema(value_type = String)]
+    code: &'static str,
+    message: String,
+    /// For `VALIDATION_FAILED` and `UNKNOWN_FIELD`: each field (a path such as
+    /// `template.resources.cpuRequestMilli`) and what is wrong with it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    fields: Vec<FieldProblem>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FieldProblem {
+    field: String,
+    message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let fields: Vec<_> = self
-            .fields
-            .iter()
-            .map(|(f, m)| json!({"field": f, "message": m}))
-            .collect();
-        let mut body = json!({"error": {"code": self.code, "message": self.message}});
-        if !fields.is_empty() {
-            body["error"]["fields"] = json!(fields);
-        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                fields: self
+                    .fields
+                    .into_iter()
+                    .map(|(field, message)| FieldProblem { field, message })
+                    .collect(),
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -3,8 +3,6 @@
 //! answers 201/200, 4xx with a machine-readable code, or 503 when the log
 //! or the decider does not answer in time. Reads come from the PostgreSQL
 //! projections.
-// The OpenAPI document is one large `json!`.
-#![recursion_limit = "256"]
 
 mod asof;
 mod auth;

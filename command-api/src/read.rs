@@ -4,9 +4,11 @@ use crate::error::ApiError;
 use crate::state::S;
 
 /// `?asOf=<offset|RFC 3339 instant>`: read the projections as they were then.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AsOfQuery {
+    /// Read the state as it was: an RFC 3339 instant or a log offset.
     #[serde(rename = "asOf")]
     pub as_of: Option<String>,
 }

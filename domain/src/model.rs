@@ -19,6 +19,7 @@ pub struct Resources {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TaintEffect {
     NoSchedule,
     PreferNoSchedule,
@@ -26,6 +27,7 @@ pub enum TaintEffect {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Taint {
     pub key: String,
@@ -39,6 +41,7 @@ pub struct Taint {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TolerationOperator {
     #[default]
     Equal,
@@ -46,6 +49,7 @@ pub enum TolerationOperator {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Toleration {
     /// `None` with `Exists` tolerates every taint.
@@ -212,6 +216,7 @@ impl Default for RollingUpdate {
 
 /// How a probe checks a container; exactly one action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Probe {
     /// `GET http://<pod address><path>`: 200–399 passes.
@@ -251,6 +256,7 @@ fn default_success_threshold() -> u32 {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpGetAction {
     #[serde(default = "default_path")]
@@ -262,10 +268,12 @@ fn default_path() -> String {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TcpSocketAction {}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExecAction {
     pub command: Vec<String>,
@@ -274,6 +282,7 @@ pub struct ExecAction {
 /// A canary: this many pods (or this percentage of the replicas, at least
 /// one) run the new revision until the rollout is promoted or aborted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Canary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -350,6 +359,7 @@ impl DeploymentSpec {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SelectorOperator {
     In,
     NotIn,
@@ -360,6 +370,7 @@ pub enum SelectorOperator {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LabelRequirement {
     pub key: String,
@@ -370,6 +381,7 @@ pub struct LabelRequirement {
 
 /// Every requirement must hold (AND).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeSelectorTerm {
     #[serde(default)]
@@ -377,6 +389,7 @@ pub struct NodeSelectorTerm {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PreferredSchedulingTerm {
     /// 1–100.
@@ -385,6 +398,7 @@ pub struct PreferredSchedulingTerm {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeAffinity {
     /// At least one term must match (OR); empty = no requirement.
@@ -417,6 +431,7 @@ impl Topology {
 /// Pods selected by `label_selector`, counted per domain of `topology_key`
 /// (`kubernetes.io/hostname` or `topology.kubernetes.io/zone`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PodAffinityTerm {
     pub label_selector: BTreeMap<String, String>,
@@ -424,6 +439,7 @@ pub struct PodAffinityTerm {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WeightedPodAffinityTerm {
     /// 1–100.
@@ -432,6 +448,7 @@ pub struct WeightedPodAffinityTerm {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PodAffinity {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -441,6 +458,7 @@ pub struct PodAffinity {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Affinity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -452,6 +470,7 @@ pub struct Affinity {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum WhenUnsatisfiable {
     #[default]
     DoNotSchedule,
@@ -459,6 +478,7 @@ pub enum WhenUnsatisfiable {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TopologySpreadConstraint {
     pub max_skew: u32,
@@ -472,6 +492,7 @@ pub struct TopologySpreadConstraint {
 
 /// A PodDisruptionBudget for the deployment's pods: exactly one of the two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DisruptionBudget {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -48,7 +48,7 @@ fn pass(g: &mut Given) -> Vec<Event> {
 }
 
 fn node_of(n: u64) -> NodeId {
-    NodeId::from_name(if n % 2 == 0 { "n-a" } else { "n-b" })
+    NodeId::from_name(if n.is_multiple_of(2) { "n-a" } else { "n-b" })
 }
 
 /// Bind (ordinal parity picks the node) and start every unbound pod; Ready unless `ready` says no.

@@ -6,35 +6,38 @@ use domain::cronjob::{ConcurrencyPolicy, CronJobSpec};
 use domain::ids::CronJobId;
 use domain::names::{FieldError, Name};
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::jobs::JobTemplateDto;
+use super::openapi::{
+    BadBody, BadRead, BadWrite, Degraded, Invalid, NotFound, NotJson, ReadDegraded, Rejected,
+    TooLarge, Unauthenticated, WriteHeaders,
+};
 use super::template::quantity;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Actor, Body, CronJobPath};
 use crate::json::ApiQuery;
 use crate::read::{AsOfQuery, read_pool};
 use crate::state::S;
 use crate::write::execute;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<S> {
-    Router::new()
-        .route("/api/v1/workloads/cronjobs", post(create).get(list))
-        .route(
-            "/api/v1/workloads/cronjobs/{id}",
-            get(read).delete(delete).patch(patch),
-        )
-        .route("/api/v1/workloads/cronjobs/{id}/jobs", get(jobs))
+pub fn routes() -> OpenApiRouter<S> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(read, delete, patch))
+        .routes(routes!(jobs))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = CronJobCreate)]
 struct CreateDto {
     namespace: String,
     name: String,
@@ -109,6 +112,14 @@ impl TryFrom<CreateDto> for CronJobSpec {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/workloads/cronjobs", tag = "cronjobs", summary = "Create a cron job: a job template run on a cron schedule (5 fields, or 6 to 7 with seconds first) in a time zone",
+    params(WriteHeaders), request_body = CreateDto,
+    responses(
+        (status = 201, description = "`{cronJobId, status: CREATED}`", body = Value),
+        BadBody, Unauthenticated,
+        (status = 409, description = "ALREADY_EXISTS: the namespace has a cron job of this name; REJECTED", body = ErrorBody),
+        TooLarge, NotJson, (status = 422, description = "VALIDATION_FAILED (with the fields), UNKNOWN_FIELD, INSUFFICIENT_CLUSTER_CAPACITY", body = ErrorBody), Degraded,
+    ))]
 async fn create(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -128,14 +139,21 @@ async fn create(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = CronJobPatch)]
 struct PatchDto {
     suspend: bool,
     reason: Option<String>,
 }
 
 /// `PATCH {suspend}`: stop or resume scheduling runs.
+#[utoipa::path(patch, path = "/api/v1/workloads/cronjobs/{id}", tag = "cronjobs", summary = "Suspend or resume scheduling runs",
+    params(CronJobPath, WriteHeaders), request_body = PatchDto,
+    responses(
+        (status = 200, description = "`{cronJobId, status: SUSPENDED | RESUMED | UNCHANGED}`", body = Value),
+        BadBody, Unauthenticated, NotFound, Rejected, TooLarge, NotJson, Invalid, Degraded,
+    ))]
 async fn patch(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -162,6 +180,12 @@ async fn patch(
     Ok(Json(json!({"cronJobId": id, "status": status})))
 }
 
+#[utoipa::path(delete, path = "/api/v1/workloads/cronjobs/{id}", tag = "cronjobs", summary = "Delete a cron job and the jobs it keeps",
+    params(CronJobPath, WriteHeaders),
+    responses(
+        (status = 200, description = "`{cronJobId, status: DELETED}`", body = Value),
+        BadWrite, Unauthenticated, NotFound, Rejected, Degraded,
+    ))]
 async fn delete(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -194,6 +218,12 @@ const CRON_SELECT: &str = "SELECT jsonb_build_object(
          'skipped', (SELECT count(*) FROM event_log e WHERE e.aggregate_id = w.id AND e.event_type = 'CronJobRunSkipped')))
      FROM workload_def w WHERE w.kind = 'CronJob'";
 
+#[utoipa::path(get, path = "/api/v1/workloads/cronjobs/{id}", tag = "cronjobs", summary = "Read a cron job",
+    params(CronJobPath, AsOfQuery),
+    responses(
+        (status = 200, description = "The cron job, as in the list", body = Value),
+        BadRead, Unauthenticated, NotFound, ReadDegraded,
+    ))]
 async fn read(
     State(s): State<S>,
     _: Actor,
@@ -209,14 +239,21 @@ async fn read(
         .ok_or_else(|| ApiError::not_found(format!("cron job {id} not found")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     namespace: Option<String>,
     #[serde(rename = "asOf")]
     as_of: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/workloads/cronjobs", tag = "cronjobs", summary = "List cron jobs",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "`{items: [{cronJobId, namespace, name, spec, schedule, suspend, createdAt, updatedAt, status: {active, lastScheduleTime, lastSuccessfulTime, runs, skipped}}]}`", body = Value),
+        BadRead, Unauthenticated, ReadDegraded,
+    ))]
 async fn list(
     State(s): State<S>,
     _: Actor,
@@ -233,6 +270,12 @@ async fn list(
 }
 
 /// Every run ever made (`job_run`, deleted jobs included), newest first.
+#[utoipa::path(get, path = "/api/v1/workloads/cronjobs/{id}/jobs", tag = "cronjobs", summary = "Every run ever made, newest first (deleted jobs included)",
+    params(CronJobPath, AsOfQuery),
+    responses(
+        (status = 200, description = "`{items: [{jobId, name, scheduledAt, startedAt, endedAt, outcome, failureReason, attempts, succeeded, failed, deletedAt}]}`", body = Value),
+        BadRead, Unauthenticated, ReadDegraded,
+    ))]
 async fn jobs(
     State(s): State<S>,
     _: Actor,

@@ -4,10 +4,9 @@ use domain::command as cmd;
 use domain::event as ev;
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use domain::command::Command;
 use domain::command::TemplatePatch;
 use domain::decide::MAX_REPLICAS;
@@ -21,42 +20,37 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::openapi::{
+    BadBody, BadRead, BadWrite, Degraded, Invalid, NotFound, NotJson, ReadDegraded, Rejected,
+    TooLarge, Unauthenticated, WriteHeaders,
+};
 use super::template::{ResourcesDto, TemplateDto, check_env, quantity};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Actor, Body, DeploymentPath};
 use crate::json::ApiQuery;
 use crate::read::AsOfQuery;
 use crate::read::read_pool;
 use crate::state::S;
 use crate::write::execute;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<S> {
-    Router::new()
-        .route("/api/v1/workloads/deployments", post(create).get(list))
-        .route("/api/v1/workloads/deployments/undelete", post(undelete))
-        .route(
-            "/api/v1/workloads/deployments/{id}",
-            get(read).delete(delete).patch(update),
-        )
-        .route(
-            "/api/v1/workloads/deployments/{id}/rollback",
-            post(rollback),
-        )
-        .route(
-            "/api/v1/workloads/deployments/{id}/rollout/{action}",
-            post(rollout_action),
-        )
-        .route(
-            "/api/v1/workloads/deployments/{id}/revisions",
-            get(revisions),
-        )
-        .route("/api/v1/workloads/deployments/{id}/rollouts", get(rollouts))
-        .route("/api/v1/workloads/deployments/{id}/scale", post(scale))
-        .route("/api/v1/workloads/deployments/{id}/pods", get(pods))
+pub fn routes() -> OpenApiRouter<S> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(undelete))
+        .routes(routes!(read, delete, update))
+        .routes(routes!(rollback))
+        .routes(routes!(rollout_action))
+        .routes(routes!(revisions))
+        .routes(routes!(rollouts))
+        .routes(routes!(scale))
+        .routes(routes!(pods))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = DeploymentStrategy)]
 struct StrategyDto {
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -103,8 +97,9 @@ impl StrategyDto {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = DeploymentCreate)]
 struct CreateDto {
     namespace: String,
     name: String,
@@ -203,6 +198,16 @@ impl TryFrom<CreateDto> for DeploymentSpec {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/workloads/deployments", tag = "deployments", summary = "Create a deployment",
+    params(WriteHeaders), request_body = CreateDto,
+    responses(
+        (status = 201, description = "`{deploymentId, status: CREATED}`", body = Value),
+        BadBody, Unauthenticated,
+        (status = 409, description = "ALREADY_EXISTS: the namespace has a deployment of this name; REJECTED", body = ErrorBody),
+        TooLarge, NotJson,
+        (status = 422, description = "VALIDATION_FAILED (with the fields), UNKNOWN_FIELD, INSUFFICIENT_CLUSTER_CAPACITY", body = ErrorBody),
+        Degraded,
+    ))]
 async fn create(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -225,13 +230,22 @@ async fn create(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = DeploymentScale)]
 struct ScaleDto {
     replicas: i64,
     reason: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/workloads/deployments/{id}/scale", tag = "deployments", summary = "Scale a deployment",
+    params(DeploymentPath, WriteHeaders), request_body = ScaleDto,
+    responses(
+        (status = 200, description = "`{deploymentId, replicas, previousReplicas, status: SCALED}`", body = Value),
+        BadBody, Unauthenticated, NotFound, Rejected, TooLarge, NotJson,
+        (status = 422, description = "VALIDATION_FAILED (with the fields), UNKNOWN_FIELD, INSUFFICIENT_CLUSTER_CAPACITY", body = ErrorBody),
+        Degraded,
+    ))]
 async fn scale(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -271,6 +285,12 @@ async fn scale(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/v1/workloads/deployments/{id}", tag = "deployments", summary = "Delete a deployment and its pods",
+    params(DeploymentPath, WriteHeaders),
+    responses(
+        (status = 200, description = "`{deploymentId, status: DELETED, podsDeleted}`", body = Value),
+        BadWrite, Unauthenticated, NotFound, Rejected, Degraded,
+    ))]
 async fn delete(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -296,8 +316,9 @@ async fn delete(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = DeploymentUndelete)]
 struct UndeleteDto {
     namespace: String,
     name: String,
@@ -307,6 +328,16 @@ struct UndeleteDto {
 /// `POST /api/v1/workloads/deployments/undelete {namespace, name}`: the last
 /// deleted deployment of that name comes back as it was (same id, spec and
 /// revisions); the controller then creates its pods.
+#[utoipa::path(post, path = "/api/v1/workloads/deployments/undelete", tag = "deployments",
+    summary = "Restore the last deleted deployment of this name (same id, spec and revisions)",
+    params(WriteHeaders), request_body = UndeleteDto,
+    responses(
+        (status = 201, description = "`{deploymentId, revision, replicas, status: UNDELETED}`", body = Value),
+        BadBody, Unauthenticated,
+        (status = 404, description = "NOT_FOUND: no deployment of this name was deleted", body = ErrorBody),
+        (status = 409, description = "ALREADY_EXISTS: the name is in use; NOT_RESTORED; REJECTED", body = ErrorBody),
+        TooLarge, NotJson, Invalid, Degraded,
+    ))]
 async fn undelete(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -383,6 +414,12 @@ fn deployment_json(r: DeploymentRow) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/workloads/deployments/{id}", tag = "deployments", summary = "Read a deployment",
+    params(DeploymentPath, AsOfQuery),
+    responses(
+        (status = 200, description = "`{deploymentId, namespace, name, kind, replicas, image, revision, spec, createdAt, updatedAt, status: {livePods, runningPods, readyPods}}`", body = Value),
+        BadRead, Unauthenticated, NotFound, ReadDegraded,
+    ))]
 async fn read(
     State(s): State<S>,
     _: Actor,
@@ -398,14 +435,21 @@ async fn read(
         .ok_or_else(|| ApiError::not_found(format!("deployment {id} not found")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     namespace: Option<String>,
     #[serde(rename = "asOf")]
     as_of: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/workloads/deployments", tag = "deployments", summary = "List deployments",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "`{items: [{deploymentId, namespace, name, kind, replicas, image, revision, spec, createdAt, updatedAt, status: {livePods, runningPods, readyPods}}]}`", body = Value),
+        BadRead, Unauthenticated, ReadDegraded,
+    ))]
 async fn list(
     State(s): State<S>,
     _: Actor,
@@ -423,6 +467,12 @@ async fn list(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/workloads/deployments/{id}/pods", tag = "deployments", summary = "The deployment's pods",
+    params(DeploymentPath, AsOfQuery),
+    responses(
+        (status = 200, description = "`{items: [pod]}` (as `GET /api/v1/pods/{id}`, without placement)", body = Value),
+        BadRead, Unauthenticated, ReadDegraded,
+    ))]
 async fn pods(
     State(s): State<S>,
     _: Actor,
@@ -440,8 +490,9 @@ fn check_reason(reason: &Option<String>, errors: &mut Vec<FieldError>) {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = DeploymentPatch)]
 struct PatchDto {
     image: Option<String>,
     command: Option<Vec<String>>,
@@ -475,6 +526,15 @@ where
 
 /// `PATCH`: a template change records a revision and starts a rollout
 /// (`409 ROLLOUT_IN_PROGRESS` while one runs); `strategy` alone applies at once.
+#[utoipa::path(patch, path = "/api/v1/workloads/deployments/{id}", tag = "deployments",
+    summary = "Change the template (a new revision and a rollout) and/or the strategy, the disruption budget",
+    params(DeploymentPath, WriteHeaders), request_body = PatchDto,
+    responses(
+        (status = 200, description = "`{deploymentId, status: ROLLOUT_STARTED | STRATEGY_CHANGED | BUDGET_CHANGED | UNCHANGED, rollout?, revision?, strategy?, disruptionBudget?}`", body = Value),
+        BadBody, Unauthenticated, NotFound,
+        (status = 409, description = "ROLLOUT_IN_PROGRESS: a template change while a rollout runs; REJECTED", body = ErrorBody),
+        TooLarge, NotJson, Invalid, Degraded,
+    ))]
 async fn update(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -614,14 +674,25 @@ fn rollout_answer(id: Uuid, events: &[domain::EventEnvelope], otherwise: &str) -
     out
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = DeploymentRollback)]
 struct RollbackDto {
     revision: i64,
     reason: Option<String>,
 }
 
 /// `POST .../rollback {revision}`: back to any revision ever recorded.
+#[utoipa::path(post, path = "/api/v1/workloads/deployments/{id}/rollback", tag = "deployments",
+    summary = "Roll back to any revision ever recorded",
+    params(DeploymentPath, WriteHeaders), request_body = RollbackDto,
+    responses(
+        (status = 200, description = "`{deploymentId, status: ROLLOUT_STARTED | ALREADY_AT_REVISION, rollout?, revision?}`", body = Value),
+        BadBody, Unauthenticated,
+        (status = 404, description = "NOT_FOUND, REVISION_NOT_FOUND", body = ErrorBody),
+        Rejected,
+        TooLarge, NotJson, Invalid, Degraded,
+    ))]
 async fn rollback(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -662,6 +733,20 @@ async fn rollback(
 }
 
 /// `POST .../rollout/{pause|resume|promote|abort}`.
+#[utoipa::path(post, path = "/api/v1/workloads/deployments/{id}/rollout/{action}", tag = "deployments",
+    summary = "pause | resume | promote (a canary) | abort (roll back to where the rollout started)",
+    params(
+        DeploymentPath,
+        ("action" = String, Path, description = "`pause`, `resume`, `promote` or `abort`"),
+        WriteHeaders,
+    ),
+    responses(
+        (status = 200, description = "`{deploymentId, status: PAUSED | RESUMED | PROMOTED | ROLLOUT_STARTED | UNCHANGED, rollout?}`", body = Value),
+        BadWrite, Unauthenticated,
+        (status = 404, description = "NOT_FOUND: no such deployment, or no such action", body = ErrorBody),
+        (status = 409, description = "NO_ROLLOUT_IN_PROGRESS, NOT_A_CANARY (promote); REJECTED", body = ErrorBody),
+        Degraded,
+    ))]
 async fn rollout_action(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -688,6 +773,12 @@ async fn rollout_action(
     Ok(Json(rollout_answer(id, &events, "UNCHANGED")))
 }
 
+#[utoipa::path(get, path = "/api/v1/workloads/deployments/{id}/revisions", tag = "deployments", summary = "Every revision ever recorded",
+    params(DeploymentPath),
+    responses(
+        (status = 200, description = "`{items: [{revision, image, spec, createdAt, actor}]}`", body = Value),
+        BadRead, Unauthenticated, ReadDegraded,
+    ))]
 async fn revisions(
     State(s): State<S>,
     _: Actor,
@@ -715,6 +806,12 @@ async fn revisions(
     Ok(Json(json!({"items": items})))
 }
 
+#[utoipa::path(get, path = "/api/v1/workloads/deployments/{id}/rollouts", tag = "deployments", summary = "Rollout history",
+    params(DeploymentPath),
+    responses(
+        (status = 200, description = "`{items: [{rollout, fromRevision, toRevision, trigger, status, canaryPods, paused, reason, actor, startedAt, endedAt}]}`", body = Value),
+        BadRead, Unauthenticated, ReadDegraded,
+    ))]
 async fn rollouts(
     State(s): State<S>,
     _: Actor,

@@ -1,26 +1,29 @@
 //! `GET /api/v1/events`: the audit trail (the `event_log` projection),
 //! filtered and paged; nothing expires.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use super::openapi::{ReadDegraded, Unauthenticated};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Actor;
 use crate::json::ApiQuery;
 use crate::state::S;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<S> {
-    Router::new().route("/api/v1/events", get(list))
+pub fn routes() -> OpenApiRouter<S> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct Query {
     /// An aggregate id (node, pod, deployment, service).
     aggregate: Option<String>,
@@ -67,6 +70,14 @@ fn bad(code: &'static str, message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, code, message)
 }
 
+#[utoipa::path(get, path = "/api/v1/events", tag = "events",
+    summary = "The audit trail: every event (never expiring), filtered, keyset-paged",
+    params(Query),
+    responses(
+        (status = 200, description = "`{items: [{offset, index, eventId, type, aggregate: {kind, id}, sequence, occurredAt, actor, reason, command, causationId, correlationId, body}], nextCursor}`", body = Value),
+        (status = 400, description = "INVALID_QUERY (an unknown parameter, kind, order, limit or cursor), INVALID_ID (aggregate, causation)", body = ErrorBody),
+        Unauthenticated, ReadDegraded,
+    ))]
 async fn list(
     State(s): State<S>,
     _: Actor,

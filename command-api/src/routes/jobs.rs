@@ -9,31 +9,37 @@ use domain::job::{CompletionMode, JobSpec, PodFailurePolicyRule};
 use domain::model::RestartPolicy;
 use domain::names::{FieldError, Name};
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::openapi::{
+    BadBody, BadRead, BadWrite, Degraded, NotFound, NotJson, ReadDegraded, Rejected, TooLarge,
+    Unauthenticated, WriteHeaders,
+};
 use super::template::{TemplateDto, quantity};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Actor, Body, JobPath};
 use crate::json::ApiQuery;
 use crate::read::{AsOfQuery, read_pool};
 use crate::state::S;
 use crate::write::execute;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<S> {
-    Router::new()
-        .route("/api/v1/workloads/jobs", post(create).get(list))
-        .route("/api/v1/workloads/jobs/{id}", get(read).delete(delete))
-        .route("/api/v1/workloads/jobs/{id}/pods", get(pods))
+pub fn routes() -> OpenApiRouter<S> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(read, delete))
+        .routes(routes!(pods))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = JobCreate)]
 struct CreateDto {
     namespace: String,
     name: String,
@@ -49,8 +55,9 @@ struct CreateDto {
 }
 
 /// A job's fields but its name: a job's body, and a cron job's `jobTemplate`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = JobTemplate)]
 pub(super) struct JobTemplateDto {
     completions: Option<i64>,
     parallelism: Option<i64>,
@@ -162,6 +169,14 @@ impl TryFrom<CreateDto> for JobSpec {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/workloads/jobs", tag = "jobs", summary = "Create a job: `completions` pods that exit 0, `parallelism` at a time, failed ones retried after an exponential back-off up to `backoffLimit`",
+    params(WriteHeaders), request_body = CreateDto,
+    responses(
+        (status = 201, description = "`{jobId, status: CREATED}`", body = Value),
+        BadBody, Unauthenticated,
+        (status = 409, description = "ALREADY_EXISTS: the namespace has a job of this name; REJECTED", body = ErrorBody),
+        TooLarge, NotJson, (status = 422, description = "VALIDATION_FAILED (with the fields), UNKNOWN_FIELD, INSUFFICIENT_CLUSTER_CAPACITY", body = ErrorBody), Degraded,
+    ))]
 async fn create(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -181,6 +196,12 @@ async fn create(
     .await
 }
 
+#[utoipa::path(delete, path = "/api/v1/workloads/jobs/{id}", tag = "jobs", summary = "Delete a job and its pods (its run record and events stay)",
+    params(JobPath, WriteHeaders),
+    responses(
+        (status = 200, description = "`{jobId, status: DELETED}`", body = Value),
+        BadWrite, Unauthenticated, NotFound, Rejected, Degraded,
+    ))]
 async fn delete(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -211,6 +232,12 @@ const JOB_SELECT: &str = "SELECT jsonb_build_object(
          'failedPods', (SELECT count(*) FROM pod_instance p WHERE p.workload_id = j.job_id AND p.phase = 'FAILED')))
      FROM job_run j JOIN workload_def w ON w.id = j.job_id AND w.kind = 'Job'";
 
+#[utoipa::path(get, path = "/api/v1/workloads/jobs/{id}", tag = "jobs", summary = "Read a job and its progress",
+    params(JobPath, AsOfQuery),
+    responses(
+        (status = 200, description = "The job, as in the list", body = Value),
+        BadRead, Unauthenticated, NotFound, ReadDegraded,
+    ))]
 async fn read(
     State(s): State<S>,
     _: Actor,
@@ -226,14 +253,21 @@ async fn read(
         .ok_or_else(|| ApiError::not_found(format!("job {id} not found")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     namespace: Option<String>,
     #[serde(rename = "asOf")]
     as_of: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/workloads/jobs", tag = "jobs", summary = "List jobs",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "`{items: [{jobId, namespace, name, spec, completions, parallelism, completionMode, status: {startedAt, endedAt, outcome, failureReason, message, attempts, succeeded, failed, active, succeededPods, failedPods}}]}`", body = Value),
+        BadRead, Unauthenticated, ReadDegraded,
+    ))]
 async fn list(
     State(s): State<S>,
     _: Actor,
@@ -249,6 +283,12 @@ async fn list(
     Ok(Json(json!({"items": rows})))
 }
 
+#[utoipa::path(get, path = "/api/v1/workloads/jobs/{id}/pods", tag = "jobs", summary = "The job's pods (every attempt still kept)",
+    params(JobPath, AsOfQuery),
+    responses(
+        (status = 200, description = "`{items: [pod]}`", body = Value),
+        BadRead, Unauthenticated, ReadDegraded,
+    ))]
 async fn pods(
     State(s): State<S>,
     _: Actor,

@@ -18,13 +18,17 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderMap;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::state::S;
+use openapi::{Degraded, Unauthenticated};
 
-pub fn router(state: S) -> Router {
-    Router::new()
+/// Every route, each registered with its documentation (a handler without
+/// `#[utoipa::path]` cannot be given to `routes!`).
+fn api() -> OpenApiRouter<S> {
+    OpenApiRouter::with_openapi(openapi::base())
         .merge(deployments::routes())
         .merge(jobs::routes())
         .merge(cronjobs::routes())
@@ -33,10 +37,17 @@ pub fn router(state: S) -> Router {
         .merge(pods::routes())
         .merge(services::routes())
         .merge(events::routes())
-        .route("/api/v1/openapi.json", get(openapi::document))
-        .route("/api/v1/auth/token", axum::routing::delete(revoke_token))
-        .route("/metrics", get(|| async { infra::metrics::render() }))
-        .route("/healthz", get(|| async { "ok" }))
+        .routes(routes!(openapi::document))
+        .routes(routes!(revoke_token))
+        .routes(routes!(metrics))
+        .routes(routes!(healthz))
+}
+
+pub fn router(state: S) -> Router {
+    // The document is built on its first request (`openapi::document`),
+    // from the same `api()`.
+    let (router, _) = api().split_for_parts();
+    router
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(middleware::from_fn_with_state(
             crate::consistency::Consistency {
@@ -47,6 +58,18 @@ pub fn router(state: S) -> Router {
         ))
         .layer(middleware::from_fn(observe))
         .with_state(state)
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "meta", summary = "Prometheus metrics",
+    responses((status = 200, description = "The metrics, in the Prometheus text format", body = String, content_type = "text/plain")))]
+async fn metrics() -> String {
+    infra::metrics::render()
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "meta", summary = "Liveness: the API process answers",
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")))]
+async fn healthz() -> &'static str {
+    "ok"
 }
 
 async fn observe(req: Request, next: Next) -> Response {
@@ -71,6 +94,12 @@ async fn observe(req: Request, next: Next) -> Response {
 }
 
 /// `DELETE /api/v1/auth/token`: revoke the token this request presents.
+#[utoipa::path(delete, path = "/api/v1/auth/token", tag = "auth",
+    summary = "Revoke the token this request presents (for the bootstrap admin token, the next `orch up` mints a new one)",
+    responses(
+        (status = 200, description = "`{actor, status: REVOKED}`", body = serde_json::Value),
+        Unauthenticated, Degraded,
+    ))]
 async fn revoke_token(
     axum::extract::State(s): axum::extract::State<S>,
     crate::extract::Actor(who): crate::extract::Actor,

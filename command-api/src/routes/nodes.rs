@@ -5,10 +5,9 @@ use domain::command as cmd;
 use domain::event as ev;
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use domain::command::Command;
 use domain::ids::NodeId;
 use domain::model::{NodeSpec, Taint};
@@ -17,23 +16,30 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use super::openapi::{
+    BadBody, BadRead, Degraded, Invalid, NotFound, NotJson, ReadDegraded, Rejected, TooLarge,
+    Unauthenticated, WriteHeaders,
+};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Actor, Body, NodePath};
 use crate::json::ApiQuery;
+use crate::read::AsOfQuery;
 use crate::state::S;
 use crate::write::execute;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<S> {
-    Router::new()
-        .route("/api/v1/nodes/health", get(health))
-        .route("/api/v1/nodes", get(health).post(register))
-        .route("/api/v1/nodes/{id}/heartbeat", post(heartbeat))
-        .route("/api/v1/nodes/{id}/pods", get(pods))
-        .route("/api/v1/nodes/{id}", get(read))
-        .route("/api/v1/nodes/{id}/cordon", post(cordon))
-        .route("/api/v1/nodes/{id}/uncordon", post(uncordon))
-        .route("/api/v1/nodes/{id}/drain", post(drain))
-        .route("/api/v1/nodes/{id}/taints", axum::routing::put(set_taints))
+pub fn routes() -> OpenApiRouter<S> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(list, register))
+        .routes(routes!(heartbeat))
+        .routes(routes!(pods))
+        .routes(routes!(read))
+        .routes(routes!(cordon))
+        .routes(routes!(uncordon))
+        .routes(routes!(drain))
+        .routes(routes!(set_taints))
 }
 
 /// A node by id (UUID) or by name.
@@ -92,6 +98,14 @@ async fn node_json_in(pool: &sqlx::PgPool, id: NodeId) -> Result<Value, ApiError
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/nodes/{id}", tag = "nodes",
+    summary = "A node (by UUID or name): condition, cordon and drain state, taints, usage",
+    params(("id" = String, Path, description = "The node's UUID or name"), AsOfQuery),
+    responses(
+        (status = 200, description = "`{nodeId, name, zone, condition, unschedulable, draining, labels, taints, cpuAllocatableMilli, cpuRequestedMilli, memAllocatableMb, memRequestedMb, pods, lastHeartbeat}`", body = Value),
+        (status = 400, description = "INVALID_ID: neither a UUID nor a node name; INVALID_QUERY", body = ErrorBody),
+        Unauthenticated, NotFound, ReadDegraded,
+    ))]
 async fn read(
     State(s): State<S>,
     _: Actor,
@@ -132,6 +146,13 @@ async fn node_command(
     Ok(Json(v))
 }
 
+#[utoipa::path(post, path = "/api/v1/nodes/{id}/cordon", tag = "nodes", summary = "Cordon: no new pods",
+    params(("id" = String, Path, description = "The node's UUID or name"), WriteHeaders),
+    responses(
+        (status = 200, description = "The node (as `GET /api/v1/nodes/{id}`), with `changed`", body = Value),
+        (status = 400, description = "INVALID_ID: neither a UUID nor a node name; INVALID_HEADER", body = ErrorBody),
+        Unauthenticated, NotFound, Rejected, Degraded,
+    ))]
 async fn cordon(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -144,6 +165,13 @@ async fn cordon(
     .await
 }
 
+#[utoipa::path(post, path = "/api/v1/nodes/{id}/uncordon", tag = "nodes", summary = "Uncordon (also stops a drain)",
+    params(("id" = String, Path, description = "The node's UUID or name"), WriteHeaders),
+    responses(
+        (status = 200, description = "The node (as `GET /api/v1/nodes/{id}`), with `changed`", body = Value),
+        (status = 400, description = "INVALID_ID: neither a UUID nor a node name; INVALID_HEADER", body = ErrorBody),
+        Unauthenticated, NotFound, Rejected, Degraded,
+    ))]
 async fn uncordon(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -159,6 +187,13 @@ async fn uncordon(
 /// Cordon, then evict every pod within its deployment's disruption budget
 /// (the reconciler keeps going until the node is empty). `GET
 /// /api/v1/nodes/{id}` shows the pods left.
+#[utoipa::path(post, path = "/api/v1/nodes/{id}/drain", tag = "nodes", summary = "Cordon and evict every pod within the disruption budgets (the controller keeps going until the node is empty)",
+    params(("id" = String, Path, description = "The node's UUID or name"), WriteHeaders),
+    responses(
+        (status = 200, description = "The node (as `GET /api/v1/nodes/{id}`), with `changed`", body = Value),
+        (status = 400, description = "INVALID_ID: neither a UUID nor a node name; INVALID_HEADER", body = ErrorBody),
+        Unauthenticated, NotFound, Rejected, Degraded,
+    ))]
 async fn drain(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -171,8 +206,9 @@ async fn drain(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NodeTaints)]
 struct TaintsDto {
     taints: Vec<Taint>,
 }
@@ -180,6 +216,14 @@ struct TaintsDto {
 /// Replace the node's taints. A `NoExecute` taint evicts the pods that do
 /// not tolerate it; `timeAddedMs` is set now for new taints (kept for ones
 /// already there), and toleration seconds count from it.
+#[utoipa::path(put, path = "/api/v1/nodes/{id}/taints", tag = "nodes",
+    summary = "Replace the node's taints; NoExecute evicts the pods that do not tolerate it (after their tolerationSeconds)",
+    params(("id" = String, Path, description = "The node's UUID or name"), WriteHeaders), request_body = TaintsDto,
+    responses(
+        (status = 200, description = "`{nodeId, taints (with timeAddedMs), changed}`", body = Value),
+        (status = 400, description = "INVALID_ID: neither a UUID nor a node name; MALFORMED_JSON, BODY_UNREADABLE, INVALID_HEADER", body = ErrorBody),
+        Unauthenticated, NotFound, Rejected, TooLarge, NotJson, Invalid, Degraded,
+    ))]
 async fn set_taints(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -232,8 +276,9 @@ async fn set_taints(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct HealthQuery {
     zone: Option<String>,
     #[serde(rename = "asOf")]
@@ -254,6 +299,28 @@ type Row = (
     i64,
 );
 
+/// `GET /api/v1/nodes`: the same as `/api/v1/nodes/health` (a handler of
+/// its own because each is documented under one path).
+#[utoipa::path(get, path = "/api/v1/nodes", tag = "nodes", summary = "The nodes (the same as /api/v1/nodes/health)",
+    params(HealthQuery),
+    responses(
+        (status = 200, description = "As `GET /api/v1/nodes/health`", body = Value),
+        BadRead, Unauthenticated, ReadDegraded,
+    ))]
+async fn list(
+    s: State<S>,
+    actor: Actor,
+    q: ApiQuery<HealthQuery>,
+) -> Result<Json<Value>, ApiError> {
+    health(s, actor, q).await
+}
+
+#[utoipa::path(get, path = "/api/v1/nodes/health", tag = "nodes", summary = "Node health, by zone",
+    params(HealthQuery),
+    responses(
+        (status = 200, description = "`{items: [{nodeId, name, zone, ready, condition, cpuFreeMilli, memFreeMb, pods, lastHeartbeat, cpuAllocatableMilli, memAllocatableMb}]}`", body = Value),
+        BadRead, Unauthenticated, ReadDegraded,
+    ))]
 async fn health(
     State(s): State<S>,
     _: Actor,
@@ -278,8 +345,9 @@ async fn health(
     Ok(Json(json!({"items": items})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = NodeRegistration)]
 struct RegisterDto {
     name: String,
     zone: String,
@@ -349,6 +417,15 @@ impl TryFrom<RegisterDto> for NodeSpec {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/nodes", tag = "nodes", summary = "Register a node (for agents that do not speak Kafka)",
+    params(WriteHeaders), request_body = RegisterDto,
+    responses(
+        (status = 201, description = "`{nodeId, status: REGISTERED}`", body = Value),
+        (status = 200, description = "`{nodeId, status: UNCHANGED}`: already registered as is", body = Value),
+        BadBody, Unauthenticated,
+        (status = 409, description = "ALREADY_EXISTS; REJECTED", body = ErrorBody),
+        TooLarge, NotJson, Invalid, Degraded,
+    ))]
 async fn register(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -373,6 +450,15 @@ async fn register(
     Ok((status, Json(json!({"nodeId": node_id, "status": word}))))
 }
 
+#[utoipa::path(post, path = "/api/v1/nodes/{id}/heartbeat", tag = "nodes",
+    summary = "Heartbeat (to the compacted heartbeat topic, not the event log)",
+    params(NodePath),
+    responses(
+        (status = 202, description = "Stored"),
+        (status = 400, description = "INVALID_ID: the id is not a UUID", body = ErrorBody),
+        Unauthenticated,
+        (status = 503, description = "CONTROL_PLANE_DEGRADED: the heartbeat topic is unavailable", body = ErrorBody),
+    ))]
 async fn heartbeat(
     State(s): State<S>,
     _: Actor,
@@ -392,6 +478,12 @@ async fn heartbeat(
     Ok(StatusCode::ACCEPTED)
 }
 
+#[utoipa::path(get, path = "/api/v1/nodes/{id}/pods", tag = "nodes", summary = "Live pods bound to the node",
+    params(NodePath),
+    responses(
+        (status = 200, description = "`{items: [pod]}`", body = Value),
+        BadRead, Unauthenticated, ReadDegraded,
+    ))]
 async fn pods(
     State(s): State<S>,
     _: Actor,

@@ -1,30 +1,37 @@
 //! `/api/v1/pods/{id}`: one pod, with where and why it was placed.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::get;
-use axum::{Json, Router};
 use domain::command as cmd;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use super::openapi::{
+    BadBody, BadRead, Degraded, Invalid, NotFound, NotJson, ReadDegraded, Rejected, TooLarge,
+    Unauthenticated, WriteHeaders,
+};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::parse_id;
 use crate::extract::{Actor, Body, PodPath};
+use crate::read::AsOfQuery;
 use crate::state::S;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<S> {
-    Router::new()
-        .route("/api/v1/pods/{id}", get(read))
-        .route("/api/v1/pods/{id}/status", axum::routing::post(report))
-        .route("/api/v1/pods/{id}/placement", get(placement))
-        .route("/api/v1/pods/{id}/eviction", axum::routing::post(evict))
-        .route("/api/v1/pods/{id}/logs", get(logs))
+pub fn routes() -> OpenApiRouter<S> {
+    OpenApiRouter::new()
+        .routes(routes!(read))
+        .routes(routes!(report))
+        .routes(routes!(placement))
+        .routes(routes!(evict))
+        .routes(routes!(logs))
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct LogsQuery {
     follow: Option<bool>,
     tail: Option<u32>,
@@ -32,6 +39,17 @@ struct LogsQuery {
 
 /// The pod's stdout and stderr, from the agent of its node (like the API
 /// server proxying to the kubelet); `follow=true` streams until the pod ends.
+#[utoipa::path(get, path = "/api/v1/pods/{id}/logs", tag = "pods",
+    summary = "The pod's stdout and stderr (proxied to its node's agent); follow=true streams until the pod ends",
+    params(PodPath, LogsQuery),
+    responses(
+        (status = 200, description = "The logs", body = String, content_type = "text/plain"),
+        BadRead, Unauthenticated,
+        (status = 404, description = "NOT_FOUND: no such pod, or no logs yet", body = ErrorBody),
+        (status = 409, description = "LOGS_UNAVAILABLE: no node yet, or a node without a log-serving agent (a hollow node)", body = ErrorBody),
+        (status = 502, description = "AGENT_UNREACHABLE, AGENT_ERROR: the node agent does not answer, or fails", body = ErrorBody),
+        ReadDegraded,
+    ))]
 async fn logs(
     State(s): State<S>,
     _: Actor,
@@ -95,6 +113,12 @@ async fn logs(
 /// Why the pod is where it is: per-filter counts of removed nodes, the
 /// top-scored nodes with per-plugin scores, the winner, and any pods
 /// preempted for it; for a pod without a node, why none fits yet.
+#[utoipa::path(get, path = "/api/v1/pods/{id}/placement", tag = "pods", summary = "Why the pod is where it is: nodes removed per filter, the top-scored nodes with per-plugin scores, the winner, the pods preempted; or why no node fits yet",
+    params(PodPath),
+    responses(
+        (status = 200, description = "`{podId, phase, boundAt, status: Bound | Unschedulable | Pending, nodesTotal, nodesExamined, nodesFeasible, filtered, top, winner, preempted, lastUnschedulable}`", body = Value),
+        BadRead, Unauthenticated, NotFound, ReadDegraded,
+    ))]
 async fn placement(
     State(s): State<S>,
     _: Actor,
@@ -151,14 +175,27 @@ async fn placement(
     Ok(Json(v))
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PodEviction)]
 struct EvictDto {
     reason: Option<String>,
 }
 
 /// Evict a pod (its controller replaces it), unless that would break its
 /// deployment's disruption budget: then 429 DISRUPTION_BUDGET_EXCEEDED.
+#[utoipa::path(post, path = "/api/v1/pods/{id}/eviction", tag = "pods",
+    summary = "Evict a pod (its controller replaces it) within its deployment's disruption budget",
+    params(PodPath, WriteHeaders),
+    request_body(content = Option<EvictDto>, description = "Optional: no body evicts with the default reason"),
+    responses(
+        (status = 200, description = "`{podId, evicted}`", body = Value),
+        BadBody, Unauthenticated, NotFound, Rejected,
+        (status = 413, description = "The body is over the 2 MB limit (axum's plain-text answer)"),
+        NotJson, Invalid,
+        (status = 429, description = "DISRUPTION_BUDGET_EXCEEDED: the budget allows no more disruptions now; retry once a replacement is Ready", body = ErrorBody),
+        Degraded,
+    ))]
 async fn evict(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -192,8 +229,9 @@ async fn evict(
     ))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = PodStatusReport)]
 struct StatusDto {
     node_id: String,
     state: String,
@@ -205,6 +243,17 @@ struct StatusDto {
 }
 
 /// A node agent reports a pod `Started`, `Ready`, `Failed` or `Succeeded`.
+#[utoipa::path(post, path = "/api/v1/pods/{id}/status", tag = "pods",
+    summary = "A node agent reports a pod Started, Ready, Failed (with its exitCode) or Succeeded",
+    params(PodPath, WriteHeaders), request_body = StatusDto,
+    responses(
+        (status = 200, description = "`{podId, state, changed}`", body = Value),
+        BadBody, Unauthenticated, NotFound,
+        (status = 409, description = "POD_NOT_PENDING, POD_NOT_ON_NODE, NODE_NOT_READY: the pod is not in a state the report fits; REJECTED", body = ErrorBody),
+        TooLarge, NotJson,
+        (status = 422, description = "VALIDATION_FAILED (e.g. an unknown state), UNKNOWN_FIELD", body = ErrorBody),
+        Degraded,
+    ))]
 async fn report(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -303,6 +352,12 @@ pub async fn list(pool: &PgPool, filter: &str, id: Uuid) -> Result<Vec<Value>, A
     Ok(rows.into_iter().map(|r| pod_json(r, false)).collect())
 }
 
+#[utoipa::path(get, path = "/api/v1/pods/{id}", tag = "pods", summary = "A pod, with its placement explanation",
+    params(PodPath, AsOfQuery),
+    responses(
+        (status = 200, description = "`{podId, workloadId, namespace, name, nodeId, nodeName, zone, phase, ready, revision, cpuRequestMilli, memRequestMb, failureReason, address, restarts, statusReason, startedAt, readyAt, createdAt, boundAt, placement}`", body = Value),
+        BadRead, Unauthenticated, NotFound, ReadDegraded,
+    ))]
 async fn read(
     State(s): State<S>,
     _: Actor,

@@ -4,10 +4,9 @@
 use domain::command as cmd;
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use domain::command::Command;
 use domain::ids::ServiceId;
 use domain::model::ServiceSpec;
@@ -16,20 +15,28 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use super::openapi::{
+    BadBody, BadRead, BadWrite, Degraded, Invalid, NotFound, NotJson, ReadDegraded, Rejected,
+    TooLarge, Unauthenticated, WriteHeaders,
+};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Actor, Body, ServicePath};
+use crate::read::AsOfQuery;
 use crate::state::S;
 use crate::write::execute;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<S> {
-    Router::new()
-        .route("/api/v1/services", post(create).get(list))
-        .route("/api/v1/services/{id}", get(read).delete(delete))
-        .route("/api/v1/services/{id}/endpoints", get(endpoints))
+pub fn routes() -> OpenApiRouter<S> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(read, delete))
+        .routes(routes!(endpoints))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = ServiceCreate)]
 struct CreateDto {
     namespace: String,
     name: String,
@@ -38,6 +45,14 @@ struct CreateDto {
     path_prefix: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/services", tag = "services", summary = "Create a service: pods by label selector; the gateway routes host + pathPrefix to its Ready endpoints",
+    params(WriteHeaders), request_body = CreateDto,
+    responses(
+        (status = 201, description = "`{serviceId, status: CREATED}`", body = Value),
+        BadBody, Unauthenticated,
+        (status = 409, description = "ALREADY_EXISTS: the namespace has a service of this name; REJECTED", body = ErrorBody),
+        TooLarge, NotJson, Invalid, Degraded,
+    ))]
 async fn create(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -73,6 +88,12 @@ async fn create(
     .await
 }
 
+#[utoipa::path(delete, path = "/api/v1/services/{id}", tag = "services", summary = "Delete a service",
+    params(ServicePath, WriteHeaders),
+    responses(
+        (status = 200, description = "`{serviceId, status: DELETED}`", body = Value),
+        BadWrite, Unauthenticated, NotFound, Rejected, Degraded,
+    ))]
 async fn delete(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -113,6 +134,12 @@ fn service_json(r: Row) -> Value {
            "createdAt": r.6, "readyEndpoints": r.7})
 }
 
+#[utoipa::path(get, path = "/api/v1/services/{id}", tag = "services", summary = "A service",
+    params(ServicePath, AsOfQuery),
+    responses(
+        (status = 200, description = "The service, as in the list", body = Value),
+        BadRead, Unauthenticated, NotFound, ReadDegraded,
+    ))]
 async fn read(
     State(s): State<S>,
     _: Actor,
@@ -128,6 +155,12 @@ async fn read(
         .ok_or_else(|| ApiError::not_found(format!("service {id} not found")))
 }
 
+#[utoipa::path(get, path = "/api/v1/services", tag = "services", summary = "List services",
+    params(AsOfQuery),
+    responses(
+        (status = 200, description = "`{items: [{serviceId, namespace, name, selector, host, pathPrefix, createdAt, readyEndpoints}]}`", body = Value),
+        BadRead, Unauthenticated, ReadDegraded,
+    ))]
 async fn list(
     State(s): State<S>,
     _: Actor,
@@ -144,6 +177,12 @@ async fn list(
 
 /// Only Ready pods: the projection drops a pod the moment its `PodNotReady`,
 /// `PodDeleted` or failure is projected.
+#[utoipa::path(get, path = "/api/v1/services/{id}/endpoints", tag = "services", summary = "The service's Ready endpoints",
+    params(ServicePath),
+    responses(
+        (status = 200, description = "`{serviceId, items: [{podId, podName, address, nodeId, revision, hostname?}]}`", body = Value),
+        BadRead, Unauthenticated, NotFound, ReadDegraded,
+    ))]
 async fn endpoints(
     State(s): State<S>,
     _: Actor,

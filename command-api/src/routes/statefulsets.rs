@@ -12,58 +12,57 @@ use domain::statefulset::{
     PodManagementPolicy, SetUpdateStrategy, StatefulSetSpec, VolumeClaimTemplate,
 };
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::openapi::{
+    BadBody, BadRead, BadWrite, Degraded, NotFound, NotJson, ReadDegraded, Rejected, TooLarge,
+    Unauthenticated, WriteHeaders,
+};
 use super::template::{TemplateDto, quantity};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Actor, Body, StatefulSetPath};
 use crate::json::ApiQuery;
 use crate::read::{AsOfQuery, read_pool};
 use crate::state::S;
 use crate::write::execute;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<S> {
-    Router::new()
-        .route("/api/v1/workloads/statefulsets", post(create).get(list))
-        .route(
-            "/api/v1/workloads/statefulsets/{id}",
-            get(read).delete(delete).patch(update),
-        )
-        .route("/api/v1/workloads/statefulsets/{id}/scale", post(scale))
-        .route(
-            "/api/v1/workloads/statefulsets/{id}/rollback",
-            post(rollback),
-        )
-        .route(
-            "/api/v1/workloads/statefulsets/{id}/revisions",
-            get(revisions),
-        )
-        .route("/api/v1/workloads/statefulsets/{id}/pods", get(pods))
+pub fn routes() -> OpenApiRouter<S> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(read, delete, update))
+        .routes(routes!(scale))
+        .routes(routes!(rollback))
+        .routes(routes!(revisions))
+        .routes(routes!(pods))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = StatefulSetUpdateStrategy)]
 struct UpdateStrategyDto {
     partition: Option<i64>,
     rollback_after_failures: Option<i64>,
     auto_rollback: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = VolumeClaimTemplate)]
 struct VolumeClaimDto {
     name: String,
     mount_path: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = StatefulSetCreate)]
 struct CreateDto {
     namespace: String,
     name: String,
@@ -161,6 +160,14 @@ impl TryFrom<CreateDto> for StatefulSetSpec {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/workloads/statefulsets", tag = "statefulsets", summary = "Create a StatefulSet: pods <name>-0 to <name>-(replicas-1) with a stable name and a volume claim each, started in order (OrderedReady) or all at once (Parallel)",
+    params(WriteHeaders), request_body = CreateDto,
+    responses(
+        (status = 201, description = "`{statefulSetId, status: CREATED}`", body = Value),
+        BadBody, Unauthenticated,
+        (status = 409, description = "ALREADY_EXISTS: the namespace has a StatefulSet of this name; REJECTED", body = ErrorBody),
+        TooLarge, NotJson, (status = 422, description = "VALIDATION_FAILED (with the fields), UNKNOWN_FIELD, INSUFFICIENT_CLUSTER_CAPACITY", body = ErrorBody), Degraded,
+    ))]
 async fn create(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -190,8 +197,9 @@ fn check_reason(reason: &Option<String>, errors: &mut Vec<FieldError>) {
 }
 
 /// A new template (whole, or just its image) and/or a new partition.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = StatefulSetPatch)]
 struct PatchDto {
     template: Option<TemplateDto>,
     image: Option<String>,
@@ -199,6 +207,12 @@ struct PatchDto {
     reason: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/api/v1/workloads/statefulsets/{id}", tag = "statefulsets", summary = "A new template (rolled out from the highest ordinal down to the partition), a new image, and/or a new partition",
+    params(StatefulSetPath, WriteHeaders), request_body = PatchDto,
+    responses(
+        (status = 200, description = "`{statefulSetId, changed, revision?, partition?}`", body = Value),
+        BadBody, Unauthenticated, NotFound, Rejected, TooLarge, NotJson, (status = 422, description = "VALIDATION_FAILED (with the fields), UNKNOWN_FIELD, INSUFFICIENT_CLUSTER_CAPACITY", body = ErrorBody), Degraded,
+    ))]
 async fn update(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -258,13 +272,20 @@ async fn update(
     Ok(Json(out))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = StatefulSetScale)]
 struct ScaleDto {
     replicas: i64,
     reason: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/workloads/statefulsets/{id}/scale", tag = "statefulsets", summary = "Scale (a scale-down removes the highest ordinals first)",
+    params(StatefulSetPath, WriteHeaders), request_body = ScaleDto,
+    responses(
+        (status = 200, description = "`{statefulSetId, replicas, from}`", body = Value),
+        BadBody, Unauthenticated, NotFound, Rejected, TooLarge, NotJson, (status = 422, description = "VALIDATION_FAILED (with the fields), UNKNOWN_FIELD, INSUFFICIENT_CLUSTER_CAPACITY", body = ErrorBody), Degraded,
+    ))]
 async fn scale(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -304,13 +325,20 @@ async fn scale(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = StatefulSetRollback)]
 struct RollbackDto {
     revision: i64,
     reason: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/workloads/statefulsets/{id}/rollback", tag = "statefulsets", summary = "Every ordinal back to a recorded revision",
+    params(StatefulSetPath, WriteHeaders), request_body = RollbackDto,
+    responses(
+        (status = 200, description = "`{statefulSetId, revision, changed}`", body = Value),
+        BadBody, Unauthenticated, NotFound, Rejected, TooLarge, NotJson, (status = 422, description = "VALIDATION_FAILED (`revision`: no such revision; with the fields), UNKNOWN_FIELD", body = ErrorBody), Degraded,
+    ))]
 async fn rollback(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -347,6 +375,12 @@ async fn rollback(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/v1/workloads/statefulsets/{id}", tag = "statefulsets", summary = "Delete the set and its pods, highest ordinal first (the volumes stay)",
+    params(StatefulSetPath, WriteHeaders),
+    responses(
+        (status = 200, description = "`{statefulSetId, status: DELETED}`", body = Value),
+        BadWrite, Unauthenticated, NotFound, Rejected, Degraded,
+    ))]
 async fn delete(
     State(s): State<S>,
     Actor(actor): Actor,
@@ -382,6 +416,12 @@ const SET_SELECT: &str = "SELECT jsonb_build_object(
      LEFT JOIN pod_instance p ON p.workload_id = w.id AND p.phase IN ('PENDING', 'RUNNING')
     WHERE w.kind = 'StatefulSet'";
 
+#[utoipa::path(get, path = "/api/v1/workloads/statefulsets/{id}", tag = "statefulsets", summary = "Read a StatefulSet and its pods by ordinal",
+    params(StatefulSetPath, AsOfQuery),
+    responses(
+        (status = 200, description = "The set, as in the list", body = Value),
+        BadRead, Unauthenticated, NotFound, ReadDegraded,
+    ))]
 async fn read(
     State(s): State<S>,
     _: Actor,
@@ -398,14 +438,21 @@ async fn read(
         .ok_or_else(|| ApiError::not_found(format!("statefulset {id} not found")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     namespace: Option<String>,
     #[serde(rename = "asOf")]
     as_of: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/workloads/statefulsets", tag = "statefulsets", summary = "List StatefulSets",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "`{items: [{statefulSetId, namespace, name, replicas, spec, createdAt, updatedAt, status: {updateRevision, currentRevision, replicas, readyReplicas, updatedReplicas, pods: [{ordinal, name, podId, phase, ready, revision, nodeId, address, volumeClaim, restarts}]}}]}`", body = Value),
+        BadRead, Unauthenticated, ReadDegraded,
+    ))]
 async fn list(
     State(s): State<S>,
     _: Actor,
@@ -421,6 +468,12 @@ async fn list(
     Ok(Json(json!({"items": rows})))
 }
 
+#[utoipa::path(get, path = "/api/v1/workloads/statefulsets/{id}/revisions", tag = "statefulsets", summary = "Every template ever recorded",
+    params(StatefulSetPath),
+    responses(
+        (status = 200, description = "`{items: [{revision, image, template, createdAt, actor}]}`", body = Value),
+        BadRead, Unauthenticated, ReadDegraded,
+    ))]
 async fn revisions(
     State(s): State<S>,
     _: Actor,
@@ -437,6 +490,12 @@ async fn revisions(
     Ok(Json(json!({"items": rows})))
 }
 
+#[utoipa::path(get, path = "/api/v1/workloads/statefulsets/{id}/pods", tag = "statefulsets", summary = "The set's pods",
+    params(StatefulSetPath, AsOfQuery),
+    responses(
+        (status = 200, description = "`{items: [pod]}`", body = Value),
+        BadRead, Unauthenticated, ReadDegraded,
+    ))]
 async fn pods(
     State(s): State<S>,
     _: Actor,

@@ -10,8 +10,9 @@ use domain::model::{
 use domain::names::{FieldError, Image, check_labels};
 use serde::Deserialize;
 
-#[derive(Deserialize, Clone)]
+#[derive(Deserialize, Clone, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = Resources)]
 pub struct ResourcesDto {
     pub cpu_request_milli: i64,
     pub cpu_limit_milli: Option<i64>,
@@ -19,8 +20,11 @@ pub struct ResourcesDto {
     pub mem_limit_mb: Option<i64>,
 }
 
-#[derive(Deserialize, Clone)]
+/// A pod template: the image, its resources, command, environment, probes
+/// and scheduling constraints.
+#[derive(Deserialize, Clone, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = PodTemplate)]
 pub struct TemplateDto {
     pub image: String,
     pub resources: ResourcesDto,

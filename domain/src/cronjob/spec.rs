@@ -11,6 +11,7 @@ use crate::pod::template::PodTemplate;
 
 /// What to do when a run is due while an earlier one is still active.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ConcurrencyPolicy {
     /// Run it anyway.
     #[default]

@@ -8,6 +8,7 @@ use crate::pod::template::{PodTemplate, RestartPolicy};
 /// `NonIndexed`: any `completions` successes; `Indexed`: each index
 /// `0..completions` succeeds once (its pods see `JOB_COMPLETION_INDEX`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CompletionMode {
     #[default]
     NonIndexed,
@@ -15,6 +16,7 @@ pub enum CompletionMode {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PodFailureAction {
     /// Fail the whole job now.
     FailJob,
@@ -25,12 +27,14 @@ pub enum PodFailureAction {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ExitCodeOperator {
     In,
     NotIn,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExitCodeRequirement {
     pub operator: ExitCodeOperator,
@@ -39,6 +43,7 @@ pub struct ExitCodeRequirement {
 
 /// The first rule whose exit codes match a failed pod's decides.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PodFailurePolicyRule {
     pub action: PodFailureAction,

@@ -61,6 +61,7 @@ pub struct PodTemplate {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RestartPolicy {
     #[default]
     Always,

@@ -12,6 +12,7 @@ use crate::pod::template::{PodTemplate, RestartPolicy};
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PodManagementPolicy {
     #[default]
     OrderedReady,
