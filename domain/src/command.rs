@@ -115,6 +115,7 @@ pub enum Command {
     RollbackStatefulSet(RollbackStatefulSet),
     CompleteStatefulSetUpdate(CompleteStatefulSetUpdate),
     DeleteStatefulSet(DeleteStatefulSet),
+    UndeleteStatefulSet(UndeleteStatefulSet),
 }
 
 impl Command {

@@ -64,5 +64,6 @@ pub fn decide(state: &State, command: &Command) -> Decision {
             sts::decide::complete_stateful_set_update(state, c)
         }
         Command::DeleteStatefulSet(c) => sts::decide::delete_stateful_set(state, c),
+        Command::UndeleteStatefulSet(c) => sts::decide::undelete_stateful_set(state, c),
     }
 }

@@ -130,6 +130,7 @@ pub enum Event {
     StatefulSetUpdateCompleted(StatefulSetUpdateCompleted),
     StatefulSetRolledBack(StatefulSetRolledBack),
     StatefulSetDeleted(StatefulSetDeleted),
+    StatefulSetUndeleted(StatefulSetUndeleted),
     CommandRejected(CommandRejected),
 }
 
@@ -233,6 +234,9 @@ impl Event {
                 stateful_set_id, ..
             })
             | Event::StatefulSetDeleted(ev::StatefulSetDeleted {
+                stateful_set_id, ..
+            })
+            | Event::StatefulSetUndeleted(ev::StatefulSetUndeleted {
                 stateful_set_id, ..
             }) => (StatefulSet, stateful_set_id.0),
             Event::CommandRejected(_) => (Command, command_id),

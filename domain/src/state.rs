@@ -179,6 +179,9 @@ pub struct State {
     /// pods): what `UndeleteDeployment` restores.
     #[serde(default)]
     pub deleted: BTreeMap<String, Deployment>,
+    /// The last deleted StatefulSet of each `namespace/name`, without pods.
+    #[serde(default)]
+    pub deleted_stateful_sets: BTreeMap<String, StatefulSet>,
     #[serde(skip)]
     pub(crate) node_names: HashMap<String, NodeId>,
     #[serde(skip)]
@@ -302,6 +305,9 @@ impl State {
                 ..
             })
             | Event::StatefulSetRolledBack(ev::StatefulSetRolledBack {
+                stateful_set_id, ..
+            })
+            | Event::StatefulSetUndeleted(ev::StatefulSetUndeleted {
                 stateful_set_id, ..
             }) => {
                 if let Some(s) = self.stateful_sets.get_mut(stateful_set_id) {
@@ -724,10 +730,14 @@ impl State {
                 .cron_jobs
                 .get(&CronJobId(agg.id))
                 .map_or(0, |c| c.version),
-            AggregateKind::StatefulSet => self
-                .stateful_sets
-                .get(&StatefulSetId(agg.id))
-                .map_or(0, |s| s.version),
+            AggregateKind::StatefulSet => match self.stateful_sets.get(&StatefulSetId(agg.id)) {
+                Some(s) => s.version,
+                None => self
+                    .deleted_stateful_sets
+                    .values()
+                    .find(|s| s.id.0 == agg.id)
+                    .map_or(0, |s| s.version),
+            },
             AggregateKind::Command => 0,
         }
     }
@@ -834,6 +844,7 @@ impl State {
             Event::StatefulSetUpdateCompleted(e) => self.on_stateful_set_update_completed(e),
             Event::StatefulSetRolledBack(e) => self.on_stateful_set_rolled_back(e),
             Event::StatefulSetDeleted(e) => self.on_stateful_set_deleted(e),
+            Event::StatefulSetUndeleted(e) => self.on_stateful_set_undeleted(e),
             Event::CommandRejected(_) => {}
         }
     }

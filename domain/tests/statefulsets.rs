@@ -626,3 +626,61 @@ fn required_anti_affinity_of_a_set_is_enforced_at_bind_without_any_deployment() 
     let r = g.when(bind(p1)).unwrap_err();
     assert_eq!(r.code, RejectionCode::BindInfeasible, "{r:?}");
 }
+
+#[test]
+fn an_undeleted_set_comes_back_with_its_id_revisions_and_claims_and_new_pod_ids() {
+    let mut g = created(stateful_set_spec("db", 2, 100, 64));
+    converge(&mut g);
+    let mut t = g.state.stateful_sets[&id()].spec.template.clone();
+    t.image = domain::names::Image::parse("image", "demo:v2").unwrap();
+    g.apply(Command::UpdateStatefulSet(cmd::UpdateStatefulSet {
+        stateful_set_id: id(),
+        template: Some(t),
+        image: None,
+        partition: None,
+    }))
+    .unwrap();
+    converge(&mut g);
+    let old: Vec<PodId> = g.state.stateful_sets[&id()].pods.iter().copied().collect();
+    g.apply(Command::DeleteStatefulSet(cmd::DeleteStatefulSet {
+        stateful_set_id: id(),
+    }))
+    .unwrap();
+    let undelete = || {
+        Command::UndeleteStatefulSet(cmd::UndeleteStatefulSet {
+            namespace: domain::names::Name::parse("namespace", "default").unwrap(),
+            name: domain::names::Name::parse("name", "db").unwrap(),
+        })
+    };
+    let e = g.apply(undelete()).unwrap();
+    let [Event::StatefulSetUndeleted(u)] = &e[..] else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        (u.stateful_set_id, u.revision, u.current_revision),
+        (id(), 2, 2)
+    );
+    // A second undelete finds the name in use.
+    assert_eq!(
+        g.when(undelete()).unwrap_err().code,
+        RejectionCode::AlreadyExists
+    );
+    let events = converge(&mut g);
+    let claims: Vec<(String, Option<String>, u64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PodCreated(p) => Some((p.name.clone(), p.volume_claim.clone(), p.revision)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        claims,
+        [
+            ("db-0".into(), Some("data-db-0".into()), 2),
+            ("db-1".into(), Some("data-db-1".into()), 2)
+        ]
+    );
+    let new: Vec<PodId> = g.state.stateful_sets[&id()].pods.iter().copied().collect();
+    assert!(new.iter().all(|p| !old.contains(p)), "a pod id was reused");
+    assert_eq!(g.state.stateful_sets[&id()].revisions.len(), 2);
+}

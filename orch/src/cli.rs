@@ -436,6 +436,14 @@ pub fn summarize(e: &Value) -> String {
             b["to"]
         ),
         "StatefulSetDeleted" => format!("deleted {}/{}", s("namespace"), s("name")),
+        "StatefulSetUndeleted" => format!(
+            "restored {}/{}: {} × {} (revision {})",
+            b["spec"]["namespace"].as_str().unwrap_or(""),
+            b["spec"]["name"].as_str().unwrap_or(""),
+            b["spec"]["replicas"],
+            b["spec"]["template"]["image"].as_str().unwrap_or(""),
+            b["revision"]
+        ),
         "PodEvicted" => format!(
             "evicted ({}): {}",
             b["cause"]["kind"].as_str().unwrap_or(""),
@@ -925,10 +933,13 @@ pub async fn undelete(a: UndeleteArgs) -> anyhow::Result<()> {
     let api = Api::new(&a.conn);
     let parts: Vec<&str> = a.target.split('/').collect();
     let [kind, ns, name] = parts.as_slice() else {
-        bail!("'{}': expected deployment/<namespace>/<name>", a.target);
+        bail!(
+            "'{}': expected deployment/<namespace>/<name> or statefulset/<namespace>/<name>",
+            a.target
+        );
     };
-    if *kind != "deployment" {
-        bail!("only deployments can be undeleted, not {kind}");
+    if !["deployment", "statefulset"].contains(kind) {
+        bail!("only deployments and statefulsets can be undeleted, not {kind}");
     }
     let mut body = json!({"namespace": ns, "name": name});
     if let Some(r) = &a.reason {
@@ -937,16 +948,16 @@ pub async fn undelete(a: UndeleteArgs) -> anyhow::Result<()> {
     let out = api
         .send(
             api.http
-                .post(format!(
-                    "{}/api/v1/workloads/deployments/undelete",
-                    api.base
-                ))
+                .post(format!("{}/api/v1/workloads/{kind}s/undelete", api.base))
                 .json(&body),
         )
         .await?;
     println!(
-        "restored deployment {ns}/{name} ({}) at revision {} with {} replica(s)",
-        out["deploymentId"].as_str().unwrap_or(""),
+        "restored {kind} {ns}/{name} ({}) at revision {} with {} replica(s)",
+        out["deploymentId"]
+            .as_str()
+            .or(out["statefulSetId"].as_str())
+            .unwrap_or(""),
         out["revision"],
         out["replicas"]
     );

@@ -1,5 +1,5 @@
 //! `/api/v1/workloads/statefulsets`: create, read, list, update (template,
-//! partition), scale, rollback, revisions, delete, pods.
+//! partition), scale, rollback, revisions, delete, undelete, pods.
 
 use domain::command as cmd;
 use domain::command::Command;
@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::openapi::{
-    BadBody, BadRead, BadWrite, Degraded, NotFound, NotJson, ReadDegraded, Rejected, TooLarge,
-    Unauthenticated, WriteHeaders,
+    BadBody, BadRead, BadWrite, Degraded, Invalid, NotFound, NotJson, ReadDegraded, Rejected,
+    TooLarge, Unauthenticated, WriteHeaders,
 };
 use super::template::{TemplateDto, quantity};
 use crate::error::{ApiError, ErrorBody};
@@ -36,6 +36,7 @@ use utoipa_axum::routes;
 pub fn routes() -> OpenApiRouter<S> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
+        .routes(routes!(undelete))
         .routes(routes!(read, delete, update))
         .routes(routes!(scale))
         .routes(routes!(rollback))
@@ -373,6 +374,71 @@ async fn rollback(
     Ok(Json(
         json!({"statefulSetId": id, "revision": revision, "changed": !events.is_empty()}),
     ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = StatefulSetUndelete)]
+struct UndeleteDto {
+    namespace: String,
+    name: String,
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/workloads/statefulsets/undelete {namespace, name}`: the last
+/// deleted set of that name comes back as it was (same id, spec, revisions
+/// and volume claims); the controller then creates its pods, which find
+/// their volumes' data.
+#[utoipa::path(post, path = "/api/v1/workloads/statefulsets/undelete", tag = "statefulsets",
+    summary = "Restore the last deleted StatefulSet of this name (same id, spec, revisions and volume claims)",
+    params(WriteHeaders), request_body = UndeleteDto,
+    responses(
+        (status = 201, description = "`{statefulSetId, revision, replicas, status: UNDELETED}`", body = Value),
+        BadBody, Unauthenticated,
+        (status = 404, description = "NOT_FOUND: no StatefulSet of this name was deleted", body = ErrorBody),
+        (status = 409, description = "ALREADY_EXISTS: the name is in use; NOT_RESTORED; REJECTED", body = ErrorBody),
+        TooLarge, NotJson, Invalid, Degraded,
+    ))]
+async fn undelete(
+    State(s): State<S>,
+    Actor(actor): Actor,
+    headers: HeaderMap,
+    Body(dto): Body<UndeleteDto>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let mut errors = Vec::new();
+    let namespace = Name::parse("namespace", &dto.namespace)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let name = Name::parse("name", &dto.name)
+        .map_err(|e| errors.push(e))
+        .ok();
+    check_reason(&dto.reason, &mut errors);
+    let (Some(namespace), Some(name), true) = (namespace, name, errors.is_empty()) else {
+        return Err(ApiError::validation(errors));
+    };
+    let events = execute(
+        &s,
+        &headers,
+        &actor,
+        dto.reason,
+        Command::UndeleteStatefulSet(cmd::UndeleteStatefulSet { namespace, name }),
+    )
+    .await?;
+    events
+        .iter()
+        .find_map(|e| match &e.body {
+            Event::StatefulSetUndeleted(u) => Some(json!({"statefulSetId": u.stateful_set_id,
+                "revision": u.revision, "replicas": u.spec.replicas, "status": "UNDELETED"})),
+            _ => None,
+        })
+        .map(|v| (StatusCode::CREATED, Json(v)))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "NOT_RESTORED",
+                "the statefulset was not restored".to_string(),
+            )
+        })
 }
 
 #[utoipa::path(delete, path = "/api/v1/workloads/statefulsets/{id}", tag = "statefulsets", summary = "Delete the set and its pods, highest ordinal first (the volumes stay)",

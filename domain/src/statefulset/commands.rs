@@ -57,6 +57,15 @@ pub struct CompleteStatefulSetUpdate {
     pub update: u64,
 }
 
+/// Restore the last deleted set of this name: the same id, spec, revisions
+/// and volume claims (its pods come back, and find their data).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UndeleteStatefulSet {
+    pub namespace: crate::names::Name,
+    pub name: crate::names::Name,
+}
+
 /// Delete the set and its pods, highest ordinal first (their volumes stay).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

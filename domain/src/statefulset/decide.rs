@@ -223,6 +223,37 @@ pub(crate) fn delete_stateful_set(state: &State, c: &cmd::DeleteStatefulSet) -> 
     Ok(events)
 }
 
+pub(crate) fn undelete_stateful_set(state: &State, c: &cmd::UndeleteStatefulSet) -> Decision {
+    let cmd::UndeleteStatefulSet { namespace, name } = c;
+    if state
+        .stateful_set_by_name(namespace.as_str(), name.as_str())
+        .is_some()
+    {
+        return reject(
+            RejectionCode::AlreadyExists,
+            format!("statefulset '{name}' exists in namespace '{namespace}': delete it first"),
+        );
+    }
+    let Some(s) = state
+        .deleted_stateful_sets
+        .get(&format!("{namespace}/{name}"))
+    else {
+        return reject(
+            RejectionCode::NotFound,
+            format!("no deleted statefulset '{name}' in namespace '{namespace}'"),
+        );
+    };
+    check_capacity(state, &s.spec.template, s.spec.replicas)?;
+    Ok(vec![Event::StatefulSetUndeleted(
+        ev::StatefulSetUndeleted {
+            stateful_set_id: s.id,
+            spec: s.spec.clone(),
+            revision: s.revision,
+            current_revision: s.current_revision,
+        },
+    )])
+}
+
 /// Whether every ordinal below `ordinal` has a live, Ready pod.
 pub(crate) fn predecessors_ready(state: &State, s: &StatefulSet, ordinal: u64) -> bool {
     (0..ordinal).all(|o| {

@@ -67,6 +67,17 @@ pub struct StatefulSetRolledBack {
     pub reason: String,
 }
 
+/// Restored as it was deleted (its spec and revisions); the controller
+/// creates its pods again, under their names and with their claims.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatefulSetUndeleted {
+    pub stateful_set_id: StatefulSetId,
+    pub spec: StatefulSetSpec,
+    pub revision: u64,
+    pub current_revision: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatefulSetDeleted {

@@ -108,13 +108,41 @@ impl State {
     }
 
     pub(crate) fn on_stateful_set_deleted(&mut self, e: &ev::StatefulSetDeleted) {
-        if let Some(s) = self.stateful_sets.remove(&e.stateful_set_id) {
+        if let Some(mut s) = self.stateful_sets.remove(&e.stateful_set_id) {
             self.stateful_set_names
                 .remove(&(s.spec.namespace.to_string(), s.spec.name.to_string()));
             if s.spec.template.has_required_anti_affinity() {
                 self.anti_affinity_workloads = self.anti_affinity_workloads.saturating_sub(1);
             }
+            // Kept as it was, without pods, for `UndeleteStatefulSet`; the
+            // incarnations stay, so its next pods get ids never used.
+            s.pods.clear();
+            s.ordinals.clear();
+            s.live = 0;
+            s.update = None;
+            s.version += 1;
+            self.deleted_stateful_sets
+                .insert(format!("{}/{}", e.namespace, e.name), s);
         }
+    }
+
+    pub(crate) fn on_stateful_set_undeleted(&mut self, e: &ev::StatefulSetUndeleted) {
+        let key = format!("{}/{}", e.spec.namespace, e.spec.name);
+        let Some(mut s) = self.deleted_stateful_sets.remove(&key) else {
+            return;
+        };
+        s.spec = e.spec.clone();
+        s.revision = e.revision;
+        s.current_revision = e.current_revision;
+        s.version += 1;
+        if s.spec.template.has_required_anti_affinity() {
+            self.anti_affinity_workloads += 1;
+        }
+        self.stateful_set_names.insert(
+            (e.spec.namespace.to_string(), e.spec.name.to_string()),
+            s.id,
+        );
+        self.stateful_sets.insert(s.id, s);
     }
 }
 

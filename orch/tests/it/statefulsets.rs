@@ -374,6 +374,37 @@ async fn a_stateful_set_keeps_names_and_data_across_a_node_loss_and_rolls_back_a
     )
     .await;
     assert!(journal.exists());
+    // Deleted by mistake: undeleted with its id, and its pod finds its data.
+    let db0 = c
+        .volume_dir()
+        .join("default")
+        .join("data-db-0")
+        .join("journal");
+    let starts = std::fs::read_to_string(&db0).unwrap().lines().count();
+    let (ok, out, err) = c
+        .orch(&[
+            "undelete",
+            "statefulset/default/db",
+            "--reason",
+            "deleted by mistake",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert!(out.contains(&id), "{out}");
+    all_ready(&c, &id, 1, 1).await;
+    let text = std::fs::read_to_string(&db0).unwrap();
+    assert_eq!(text.lines().count(), starts + 1, "{text}");
+    let (s, v) = c
+        .post(
+            "/api/v1/workloads/statefulsets/undelete",
+            json!({"namespace": "default", "name": "db"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("ALREADY_EXISTS")),
+        "{v}"
+    );
     let _ = std::fs::remove_dir_all(c.volume_dir());
     c.finish().await;
 }

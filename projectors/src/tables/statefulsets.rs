@@ -21,6 +21,8 @@ enum SetStmt {
         replicas: i32,
         image: String,
         resources: domain::model::Resources,
+        revision: i64,
+        current: i64,
     },
     Scaled {
         id: Uuid,
@@ -51,6 +53,27 @@ enum SetStmt {
     },
 }
 
+/// The `Created` statement of a set's spec, at `revision` (`current` below the partition).
+fn created(
+    id: Uuid,
+    spec: &domain::statefulset::StatefulSetSpec,
+    revision: i64,
+    current: i64,
+) -> SetStmt {
+    SetStmt::Created {
+        id,
+        spec: serde_json::to_value(spec).unwrap_or(Value::Null),
+        template: serde_json::to_value(&spec.template).unwrap_or(Value::Null),
+        namespace: spec.namespace.to_string(),
+        name: spec.name.to_string(),
+        replicas: spec.replicas as i32,
+        image: spec.template.image.as_str().to_string(),
+        resources: spec.template.resources,
+        revision,
+        current,
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct StatefulSets {
     stmts: Vec<(SetStmt, DateTime<Utc>, String)>,
@@ -65,16 +88,13 @@ impl Projection for StatefulSets {
             Event::StatefulSetCreated(ev::StatefulSetCreated {
                 stateful_set_id,
                 spec,
-            }) => SetStmt::Created {
-                id: stateful_set_id.0,
-                spec: serde_json::to_value(spec).unwrap_or(Value::Null),
-                template: serde_json::to_value(&spec.template).unwrap_or(Value::Null),
-                namespace: spec.namespace.to_string(),
-                name: spec.name.to_string(),
-                replicas: spec.replicas as i32,
-                image: spec.template.image.as_str().to_string(),
-                resources: spec.template.resources,
-            },
+            }) => created(stateful_set_id.0, spec, 1, 1),
+            Event::StatefulSetUndeleted(e) => created(
+                e.stateful_set_id.0,
+                &e.spec,
+                e.revision as i64,
+                e.current_revision as i64,
+            ),
             Event::StatefulSetScaled(e) => SetStmt::Scaled {
                 id: e.stateful_set_id.0,
                 replicas: e.to as i32,
@@ -119,12 +139,14 @@ impl Projection for StatefulSets {
                     replicas,
                     image,
                     resources,
+                    revision,
+                    current,
                 } => {
                     sqlx::query(
                         "INSERT INTO workload_def (id, namespace, name, kind, desired_replicas, image, cpu_request_milli,
                            cpu_limit_milli, mem_request_mb, mem_limit_mb, strategy, spec, revision, current_revision,
                            created_at, updated_at)
-                         VALUES ($1, $2, $3, 'StatefulSet', $4, $5, $6, $7, $8, $9, $10->'updateStrategy', $10, 1, 1, $11, $11)
+                         VALUES ($1, $2, $3, 'StatefulSet', $4, $5, $6, $7, $8, $9, $10->'updateStrategy', $10, $12, $13, $11, $11)
                          ON CONFLICT (id) DO NOTHING",
                     )
                     .bind(id)
@@ -138,9 +160,12 @@ impl Projection for StatefulSets {
                     .bind(resources.mem_limit_mb as i32)
                     .bind(spec)
                     .bind(at)
+                    .bind(revision)
+                    .bind(current)
                     .execute(&mut **tx)
                     .await?;
-                    insert_revision(tx, *id, 1, template, image, *at, actor).await?;
+                    // (An undeleted set's revisions are still there: no conflict.)
+                    insert_revision(tx, *id, *revision, template, image, *at, actor).await?;
                 }
                 SetStmt::Scaled { id, replicas } => {
                     sqlx::query(
