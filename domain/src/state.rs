@@ -18,6 +18,7 @@ use crate::job::Job;
 use crate::model::{
     DeploymentSpec, NodeCondition, NodeSpec, NodeUsage, PodPhase, PodTemplate, ServiceSpec,
 };
+use crate::pod::owner::PodOwner;
 pub use crate::pod::owner::{Owner, Workload};
 use crate::statefulset::StatefulSet;
 
@@ -464,19 +465,32 @@ impl State {
         total
     }
 
+    /// The pod's owner, whatever its kind.
+    pub(crate) fn owner(&self, owner: Owner) -> Option<&dyn PodOwner> {
+        match owner {
+            Owner::Deployment(id) => self.deployments.get(&id).map(|d| d as &dyn PodOwner),
+            Owner::Job(id) => self.jobs.get(&id).map(|j| j as &dyn PodOwner),
+            Owner::StatefulSet(id) => self.stateful_sets.get(&id).map(|s| s as &dyn PodOwner),
+        }
+    }
+
+    fn owner_mut(&mut self, owner: Owner) -> Option<&mut dyn PodOwner> {
+        match owner {
+            Owner::Deployment(id) => self
+                .deployments
+                .get_mut(&id)
+                .map(|d| d as &mut dyn PodOwner),
+            Owner::Job(id) => self.jobs.get_mut(&id).map(|j| j as &mut dyn PodOwner),
+            Owner::StatefulSet(id) => self
+                .stateful_sets
+                .get_mut(&id)
+                .map(|s| s as &mut dyn PodOwner),
+        }
+    }
+
     /// The pod template of the pod's revision.
     pub fn template_of(&self, pod: &Pod) -> Option<&PodTemplate> {
-        match pod.owner {
-            Owner::Deployment(id) => {
-                let d = self.deployments.get(&id)?;
-                Some(&d.template(pod.revision).unwrap_or(&d.spec).template)
-            }
-            Owner::Job(id) => Some(&self.jobs.get(&id)?.spec.template),
-            Owner::StatefulSet(id) => {
-                let s = self.stateful_sets.get(&id)?;
-                Some(s.template(pod.revision).unwrap_or(&s.spec.template))
-            }
-        }
+        self.owner(pod.owner)?.template_of(pod.revision)
     }
 
     /// A StatefulSet pod's volume claim: (namespace, claim name).
@@ -487,11 +501,7 @@ impl State {
 
     /// The pod's owner as the pod machinery sees it.
     pub fn workload(&self, owner: Owner) -> Option<Workload<'_>> {
-        match owner {
-            Owner::Deployment(id) => self.deployments.get(&id).map(Deployment::workload),
-            Owner::Job(id) => self.jobs.get(&id).map(Job::workload),
-            Owner::StatefulSet(id) => self.stateful_sets.get(&id).map(StatefulSet::workload),
-        }
+        self.owner(owner).map(PodOwner::workload)
     }
 
     /// Every workload of every kind.
@@ -505,64 +515,22 @@ impl State {
 
     /// A pod of `pod.owner` was created: the owner counts it.
     pub(crate) fn owner_pod_created(&mut self, pod: &Pod, completion_index: Option<u32>) {
-        match pod.owner {
-            Owner::Deployment(id) => {
-                if let Some(d) = self.deployments.get_mut(&id) {
-                    d.pod_created(pod);
-                }
-            }
-            Owner::Job(id) => {
-                if let Some(j) = self.jobs.get_mut(&id) {
-                    j.pod_created(pod, completion_index);
-                }
-            }
-            Owner::StatefulSet(id) => {
-                if let Some(s) = self.stateful_sets.get_mut(&id) {
-                    s.pod_created(pod);
-                }
-            }
+        if let Some(o) = self.owner_mut(pod.owner) {
+            o.pod_created(pod, completion_index);
         }
     }
 
     /// A live pod of `pod.owner` failed, was evicted or is deleted.
     pub(crate) fn owner_pod_ended(&mut self, pod: &Pod) {
-        match pod.owner {
-            Owner::Deployment(id) => {
-                if let Some(d) = self.deployments.get_mut(&id) {
-                    d.pod_ended(pod);
-                }
-            }
-            Owner::Job(id) => {
-                if let Some(j) = self.jobs.get_mut(&id) {
-                    j.pod_ended(pod);
-                }
-            }
-            Owner::StatefulSet(id) => {
-                if let Some(s) = self.stateful_sets.get_mut(&id) {
-                    s.pod_ended(pod);
-                }
-            }
+        if let Some(o) = self.owner_mut(pod.owner) {
+            o.pod_ended(pod);
         }
     }
 
     /// A pod of `pod.owner` left the state (deleted).
     pub(crate) fn owner_pod_removed(&mut self, pod: &Pod) {
-        match pod.owner {
-            Owner::Deployment(id) => {
-                if let Some(d) = self.deployments.get_mut(&id) {
-                    d.pods.remove(&pod.id);
-                }
-            }
-            Owner::Job(id) => {
-                if let Some(j) = self.jobs.get_mut(&id) {
-                    j.pod_removed(pod);
-                }
-            }
-            Owner::StatefulSet(id) => {
-                if let Some(s) = self.stateful_sets.get_mut(&id) {
-                    s.pod_removed(pod);
-                }
-            }
+        if let Some(o) = self.owner_mut(pod.owner) {
+            o.pod_removed(pod);
         }
     }
 

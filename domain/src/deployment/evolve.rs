@@ -146,8 +146,18 @@ impl Deployment {
             live: self.live,
         }
     }
+}
 
-    pub(crate) fn pod_created(&mut self, pod: &Pod) {
+impl crate::pod::owner::PodOwner for Deployment {
+    fn workload(&self) -> Workload<'_> {
+        Deployment::workload(self)
+    }
+
+    fn template_of(&self, revision: u64) -> Option<&crate::model::PodTemplate> {
+        Some(&self.template(revision).unwrap_or(&self.spec).template)
+    }
+
+    fn pod_created(&mut self, pod: &Pod, _completion_index: Option<u32>) {
         self.next_ordinal = self.next_ordinal.max(pod.ordinal + 1);
         self.pods.insert(pod.id);
         self.live += 1;
@@ -156,10 +166,14 @@ impl Deployment {
         }
     }
 
-    pub(crate) fn pod_ended(&mut self, pod: &Pod) {
+    fn pod_ended(&mut self, pod: &Pod) {
         self.live = self.live.saturating_sub(1);
         if pod.revision != self.revision {
             self.live_other_revision = self.live_other_revision.saturating_sub(1);
         }
+    }
+
+    fn pod_removed(&mut self, pod: &Pod) {
+        self.pods.remove(&pod.id);
     }
 }

@@ -71,8 +71,16 @@ impl State {
     }
 }
 
-impl Job {
-    pub(crate) fn pod_created(&mut self, pod: &Pod, index: Option<u32>) {
+impl crate::pod::owner::PodOwner for Job {
+    fn workload(&self) -> crate::pod::owner::Workload<'_> {
+        Job::workload(self)
+    }
+
+    fn template_of(&self, _revision: u64) -> Option<&crate::model::PodTemplate> {
+        Some(&self.spec.template)
+    }
+
+    fn pod_created(&mut self, pod: &Pod, index: Option<u32>) {
         self.next_ordinal = self.next_ordinal.max(pod.ordinal + 1);
         self.pods.insert(pod.id);
         self.live += 1;
@@ -81,15 +89,17 @@ impl Job {
         }
     }
 
-    pub(crate) fn pod_ended(&mut self, _pod: &Pod) {
+    fn pod_ended(&mut self, _pod: &Pod) {
         self.live = self.live.saturating_sub(1);
     }
 
-    pub(crate) fn pod_removed(&mut self, pod: &Pod) {
+    fn pod_removed(&mut self, pod: &Pod) {
         self.pods.remove(&pod.id);
         self.index_of.remove(&pod.id);
     }
+}
 
+impl Job {
     pub(crate) fn pod_succeeded(&mut self, pod: &Pod) {
         self.succeeded += 1;
         self.consecutive_failures = 0;

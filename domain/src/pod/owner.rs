@@ -101,6 +101,22 @@ impl From<DeploymentId> for Owner {
     }
 }
 
+/// What every workload kind is to its pods: the pod slice's folds tell it of
+/// its pods' lives, and the pod machinery reads it through `workload`.
+/// `State::owner` finds it by `Owner`: a new kind is one arm there.
+pub(crate) trait PodOwner {
+    /// The owner as the pod machinery sees it.
+    fn workload(&self) -> Workload<'_>;
+    /// The template of `revision` (the current one if it is not recorded).
+    fn template_of(&self, revision: u64) -> Option<&PodTemplate>;
+    /// One of its pods was created (an Indexed job's with its index).
+    fn pod_created(&mut self, pod: &crate::state::Pod, completion_index: Option<u32>);
+    /// One of its live pods failed, was evicted or is deleted.
+    fn pod_ended(&mut self, pod: &crate::state::Pod);
+    /// One of its pods left the state.
+    fn pod_removed(&mut self, pod: &crate::state::Pod);
+}
+
 /// What the pod machinery (scheduler, preemption, node agent, endpoints)
 /// reads of a pod's owner, whatever its kind.
 #[derive(Debug, Clone, Copy)]

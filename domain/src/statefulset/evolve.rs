@@ -146,25 +146,35 @@ impl State {
     }
 }
 
-impl StatefulSet {
-    pub(crate) fn pod_created(&mut self, pod: &Pod) {
+impl crate::pod::owner::PodOwner for StatefulSet {
+    fn workload(&self) -> crate::pod::owner::Workload<'_> {
+        StatefulSet::workload(self)
+    }
+
+    fn template_of(&self, revision: u64) -> Option<&crate::model::PodTemplate> {
+        Some(self.template(revision).unwrap_or(&self.spec.template))
+    }
+
+    fn pod_created(&mut self, pod: &Pod, _completion_index: Option<u32>) {
         self.pods.insert(pod.id);
         self.ordinals.insert(pod.ordinal, pod.id);
         *self.incarnations.entry(pod.ordinal).or_insert(0) += 1;
         self.live += 1;
     }
 
-    pub(crate) fn pod_ended(&mut self, _pod: &Pod) {
+    fn pod_ended(&mut self, _pod: &Pod) {
         self.live = self.live.saturating_sub(1);
     }
 
-    pub(crate) fn pod_removed(&mut self, pod: &Pod) {
+    fn pod_removed(&mut self, pod: &Pod) {
         self.pods.remove(&pod.id);
         if self.ordinals.get(&pod.ordinal) == Some(&pod.id) {
             self.ordinals.remove(&pod.ordinal);
         }
     }
+}
 
+impl StatefulSet {
     /// A pod of the update revision failed: count it against the update.
     pub(crate) fn pod_failed_during_update(&mut self, pod: &Pod, reason: &str) {
         if let Some(u) = self.update.as_mut().filter(|u| u.to == pod.revision) {
