@@ -95,7 +95,9 @@ pub struct UpArgs {
     /// time travel and replays to later points need not start at offset 0.
     #[arg(long, default_value_t = 100_000)]
     pub projection_snapshot_every: i64,
-    /// Once the demo nodes are Ready, create the demo deployment `default/hello` (6 replicas).
+    /// Once the demo nodes are Ready, create the demo deployment `default/hello`
+    /// (6 replicas; with the process runtime 3, behind service `hello`, and
+    /// the StatefulSet `default/db` of 2, behind service `db`).
     #[arg(long)]
     pub demo_deployment: bool,
     #[command(flatten)]
@@ -601,6 +603,35 @@ async fn create_demo_deployment(
             );
             if let Some(g) = gateway {
                 println!("demo: service default/hello behind the gateway: curl http://{g}/");
+            }
+            // A StatefulSet: db-0 and db-1, each with its volume, each by name.
+            let service = serde_json::json!({"namespace": "default", "name": "db",
+                                             "selector": {"app": "db"}, "host": "db.demo"});
+            let (status, body) =
+                call(http.post(format!("{api}/api/v1/services")).json(&service)).await?;
+            anyhow::ensure!(
+                status == 201 || body["error"]["code"] == "ALREADY_EXISTS",
+                "creating the demo service db: {status} {body}"
+            );
+            let set = serde_json::json!({
+                "namespace": "default", "name": "db", "replicas": 2,
+                "volumeClaimTemplate": {"name": "data"},
+                "template": {"image": "demo-app:v1",
+                    "resources": {"cpuRequestMilli": 100, "memRequestMb": 64},
+                    "readinessProbe": {"httpGet": {"path": "/ready"}, "periodMs": 500}}});
+            let (status, body) = call(
+                http.post(format!("{api}/api/v1/workloads/statefulsets"))
+                    .json(&set),
+            )
+            .await?;
+            anyhow::ensure!(
+                status == 201 || body["error"]["code"] == "ALREADY_EXISTS",
+                "creating the demo statefulset: {status} {body}"
+            );
+            if let Some(g) = gateway {
+                println!(
+                    "demo: statefulset default/db (db-0, db-1, a volume each): curl -H 'Host: db-0.db' http://{g}/volume"
+                );
             }
         }
         Ok(())
