@@ -797,11 +797,8 @@ async fn explain_deployment(api: &Api, target: &str) -> anyhow::Result<()> {
 async fn explain_job(api: &Api, target: &str) -> anyhow::Result<()> {
     let (id, events) = object_events(api, "job", target).await?;
     let pods = api
-        .events(&[("type", "PodCreated".to_string())])
-        .await?
-        .into_iter()
-        .filter(|e| e["body"]["jobId"].as_str() == Some(id.as_str()))
-        .collect::<Vec<_>>();
+        .events(&[("type", "PodCreated".to_string()), ("owner", id.clone())])
+        .await?;
     println!("job {target} ({id})\n");
     for e in events.iter().filter(|e| e["type"] == "JobCreated") {
         println!(
@@ -864,10 +861,11 @@ async fn explain_job(api: &Api, target: &str) -> anyhow::Result<()> {
 /// replacement after a failure, scale-down, rolling update, rollback).
 async fn explain_stateful_set(api: &Api, target: &str) -> anyhow::Result<()> {
     let (id, events) = object_events(api, "statefulset", target).await?;
-    let created = api.events(&[("type", "PodCreated".to_string())]).await?;
+    let created = api
+        .events(&[("type", "PodCreated".to_string()), ("owner", id.clone())])
+        .await?;
     let names: std::collections::HashMap<String, String> = created
         .iter()
-        .filter(|e| e["body"]["statefulSetId"].as_str() == Some(id.as_str()))
         .filter_map(|e| {
             Some((
                 e["aggregate"]["id"].as_str()?.to_string(),
@@ -875,7 +873,9 @@ async fn explain_stateful_set(api: &Api, target: &str) -> anyhow::Result<()> {
             ))
         })
         .collect();
-    let deleted = api.events(&[("type", "PodDeleted".to_string())]).await?;
+    let deleted = api
+        .events(&[("type", "PodDeleted".to_string()), ("owner", id.clone())])
+        .await?;
     let mut all: Vec<&Value> = events
         .iter()
         .chain(created.iter().chain(deleted.iter()).filter(|e| {

@@ -25,9 +25,11 @@ pub fn routes() -> OpenApiRouter<S> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct Query {
-    /// An aggregate id (node, pod, deployment, service).
+    /// An aggregate id (node, pod, deployment, service, job, cron job, StatefulSet).
     aggregate: Option<String>,
-    /// `node`, `pod`, `deployment`, `service`, `command`.
+    /// The events of the pods a workload (deployment, job, StatefulSet) created, by its id.
+    owner: Option<String>,
+    /// `node`, `pod`, `deployment`, `service`, `job`, `cronjob`, `statefulset`, `command`.
     kind: Option<String>,
     /// An event type, e.g. `PodBound`.
     #[serde(rename = "type")]
@@ -75,7 +77,7 @@ fn bad(code: &'static str, message: String) -> ApiError {
     params(Query),
     responses(
         (status = 200, description = "`{items: [{offset, index, eventId, type, aggregate: {kind, id}, sequence, occurredAt, actor, reason, command, causationId, correlationId, body}], nextCursor}`", body = Value),
-        (status = 400, description = "INVALID_QUERY (an unknown parameter, kind, order, limit or cursor), INVALID_ID (aggregate, causation)", body = ErrorBody),
+        (status = 400, description = "INVALID_QUERY (an unknown parameter, kind, order, limit or cursor), INVALID_ID (aggregate, causation, owner)", body = ErrorBody),
         Unauthenticated, ReadDegraded,
     ))]
 async fn list(
@@ -87,6 +89,14 @@ async fn list(
         Some(c) => Some(
             Uuid::parse_str(c)
                 .map_err(|_| bad("INVALID_ID", format!("causation '{c}' is not a UUID")))?,
+        ),
+        None => None,
+    };
+    let owner = match q.owner.as_deref() {
+        Some(o) => Some(
+            Uuid::parse_str(o)
+                .map_err(|_| bad("INVALID_ID", format!("owner '{o}' is not a UUID")))?
+                .to_string(),
         ),
         None => None,
     };
@@ -155,6 +165,10 @@ async fn list(
                      AND ($11 IS NULL OR COALESCE(body->>'name', body->'spec'->>'name') = $11)))
             AND ($5::text IS NULL OR actor = $5)
             AND ($12::uuid IS NULL OR causation_id = $12)
+            AND ($13::text IS NULL OR aggregate_id IN (
+                  SELECT aggregate_id FROM event_log
+                   WHERE event_type = 'PodCreated'
+                     AND COALESCE(body->>'deploymentId', body->>'jobId', body->>'statefulSetId') = $13))
             AND ($6::timestamptz IS NULL OR occurred_at >= $6)
             AND ($7::timestamptz IS NULL OR occurred_at < $7)
             AND ($8::int8 IS NULL OR (log_offset, batch_index) {} ($8, $9))
@@ -176,6 +190,7 @@ async fn list(
         .bind(limit)
         .bind(q.name)
         .bind(causation)
+        .bind(owner)
         .fetch_all(&s.pool)
         .await?;
     let next = (rows.len() as i64 == limit)
