@@ -23,7 +23,7 @@ use super::openapi::{
     BadBody, BadRead, BadWrite, Degraded, Invalid, NotFound, NotJson, ReadDegraded, Rejected,
     TooLarge, Unauthenticated, WriteHeaders,
 };
-use super::template::{TemplateDto, quantity};
+use super::template::{TemplateDto, check_reason, quantity, undelete_target};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Actor, Body, StatefulSetPath};
 use crate::json::ApiQuery;
@@ -189,12 +189,6 @@ async fn create(
         }),
     )
     .await
-}
-
-fn check_reason(reason: &Option<String>, errors: &mut Vec<FieldError>) {
-    if reason.as_ref().is_some_and(|r| r.len() > 1000) {
-        errors.push(FieldError::new("reason", "must be at most 1000 characters"));
-    }
 }
 
 /// A new template (whole, or just its image) and/or a new partition.
@@ -405,17 +399,7 @@ async fn undelete(
     headers: HeaderMap,
     Body(dto): Body<UndeleteDto>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let mut errors = Vec::new();
-    let namespace = Name::parse("namespace", &dto.namespace)
-        .map_err(|e| errors.push(e))
-        .ok();
-    let name = Name::parse("name", &dto.name)
-        .map_err(|e| errors.push(e))
-        .ok();
-    check_reason(&dto.reason, &mut errors);
-    let (Some(namespace), Some(name), true) = (namespace, name, errors.is_empty()) else {
-        return Err(ApiError::validation(errors));
-    };
+    let (namespace, name) = undelete_target(&dto.namespace, &dto.name, &dto.reason)?;
     let events = execute(
         &s,
         &headers,

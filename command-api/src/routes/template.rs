@@ -164,3 +164,30 @@ pub fn check_env(env: &BTreeMap<String, String>, errors: &mut Vec<FieldError>) {
         }
     }
 }
+
+/// A change's `reason`: at most 1000 characters.
+pub(super) fn check_reason(reason: &Option<String>, errors: &mut Vec<FieldError>) {
+    if reason.as_ref().is_some_and(|r| r.len() > 1000) {
+        errors.push(FieldError::new("reason", "must be at most 1000 characters"));
+    }
+}
+
+/// An undelete's `{namespace, name, reason}`: both names parsed, the reason checked.
+pub(super) fn undelete_target(
+    namespace: &str,
+    name: &str,
+    reason: &Option<String>,
+) -> Result<(domain::names::Name, domain::names::Name), crate::error::ApiError> {
+    let mut errors = Vec::new();
+    let namespace = domain::names::Name::parse("namespace", namespace)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let name = domain::names::Name::parse("name", name)
+        .map_err(|e| errors.push(e))
+        .ok();
+    check_reason(reason, &mut errors);
+    match (namespace, name, errors.is_empty()) {
+        (Some(namespace), Some(name), true) => Ok((namespace, name)),
+        _ => Err(crate::error::ApiError::validation(errors)),
+    }
+}

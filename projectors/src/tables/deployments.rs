@@ -392,20 +392,7 @@ impl Deployments {
                     spec,
                     at,
                     actor,
-                } => {
-                    sqlx::query(
-                        "INSERT INTO deployment_revision (workload_id, revision, image, spec, created_at, actor)
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(deployment)
-                    .bind(revision)
-                    .bind(image)
-                    .bind(spec)
-                    .bind(at)
-                    .bind(actor)
-                    .execute(&mut **tx)
-                    .await?;
-                }
+                } => insert_revision(tx, *deployment, *revision, spec, image, *at, actor).await?,
                 Stmt::Strategy {
                     deployment,
                     strategy,
@@ -526,4 +513,30 @@ impl Deployments {
         }
         Ok(())
     }
+}
+
+/// A pod template recorded as `revision` of a workload (a deployment's whole
+/// spec, a StatefulSet's template): kept for ever, so any can be rolled back to.
+pub(super) async fn insert_revision(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    revision: i64,
+    template: &Value,
+    image: &str,
+    at: DateTime<Utc>,
+    actor: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO deployment_revision (workload_id, revision, image, spec, created_at, actor)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(revision)
+    .bind(image)
+    .bind(template)
+    .bind(at)
+    .bind(actor)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use super::deployments::insert_revision;
 use super::{Projection, Table};
 
 enum SetStmt {
@@ -251,28 +252,4 @@ impl Projection for StatefulSets {
         }
         Ok(())
     }
-}
-
-async fn insert_revision(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-    revision: i64,
-    template: &Value,
-    image: &str,
-    at: DateTime<Utc>,
-    actor: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO deployment_revision (workload_id, revision, image, spec, created_at, actor)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .bind(revision)
-    .bind(image)
-    .bind(template)
-    .bind(at)
-    .bind(actor)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
