@@ -118,9 +118,11 @@ pub enum Event {
     JobCompleted(JobCompleted),
     JobFailed(JobFailed),
     JobDeleted(JobDeleted),
+    JobUndeleted(JobUndeleted),
     CronJobCreated(CronJobCreated),
     CronJobSuspended(CronJobSuspended),
     CronJobDeleted(CronJobDeleted),
+    CronJobUndeleted(CronJobUndeleted),
     CronJobRunStarted(CronJobRunStarted),
     CronJobRunSkipped(CronJobRunSkipped),
     StatefulSetCreated(StatefulSetCreated),
@@ -204,10 +206,12 @@ impl Event {
             Event::JobCreated(ev::JobCreated { job_id, .. })
             | Event::JobCompleted(ev::JobCompleted { job_id, .. })
             | Event::JobFailed(ev::JobFailed { job_id, .. })
-            | Event::JobDeleted(ev::JobDeleted { job_id, .. }) => (Job, job_id.0),
+            | Event::JobDeleted(ev::JobDeleted { job_id, .. })
+            | Event::JobUndeleted(ev::JobUndeleted { job_id, .. }) => (Job, job_id.0),
             Event::CronJobCreated(ev::CronJobCreated { cron_job_id, .. })
             | Event::CronJobSuspended(ev::CronJobSuspended { cron_job_id, .. })
             | Event::CronJobDeleted(ev::CronJobDeleted { cron_job_id, .. })
+            | Event::CronJobUndeleted(ev::CronJobUndeleted { cron_job_id, .. })
             | Event::CronJobRunStarted(ev::CronJobRunStarted { cron_job_id, .. })
             | Event::CronJobRunSkipped(ev::CronJobRunSkipped { cron_job_id, .. }) => {
                 (CronJob, cron_job_id.0)

@@ -183,6 +183,12 @@ pub struct State {
     /// The last deleted StatefulSet of each `namespace/name`, without pods.
     #[serde(default)]
     pub deleted_stateful_sets: BTreeMap<String, StatefulSet>,
+    /// The last deleted job of each `namespace/name`, without pods.
+    #[serde(default)]
+    pub deleted_jobs: BTreeMap<String, Job>,
+    /// The last deleted cron job of each `namespace/name`, without jobs.
+    #[serde(default)]
+    pub deleted_cron_jobs: BTreeMap<String, CronJob>,
     #[serde(skip)]
     pub(crate) node_names: HashMap<String, NodeId>,
     #[serde(skip)]
@@ -693,11 +699,22 @@ impl State {
                 .services
                 .get(&ServiceId(agg.id))
                 .map_or(0, |s| s.version),
-            AggregateKind::Job => self.jobs.get(&JobId(agg.id)).map_or(0, |j| j.version),
-            AggregateKind::CronJob => self
-                .cron_jobs
-                .get(&CronJobId(agg.id))
-                .map_or(0, |c| c.version),
+            AggregateKind::Job => match self.jobs.get(&JobId(agg.id)) {
+                Some(j) => j.version,
+                None => self
+                    .deleted_jobs
+                    .values()
+                    .find(|j| j.id.0 == agg.id)
+                    .map_or(0, |j| j.version),
+            },
+            AggregateKind::CronJob => match self.cron_jobs.get(&CronJobId(agg.id)) {
+                Some(c) => c.version,
+                None => self
+                    .deleted_cron_jobs
+                    .values()
+                    .find(|c| c.id.0 == agg.id)
+                    .map_or(0, |c| c.version),
+            },
             AggregateKind::StatefulSet => match self.stateful_sets.get(&StatefulSetId(agg.id)) {
                 Some(s) => s.version,
                 None => self
@@ -800,9 +817,11 @@ impl State {
             Event::JobCompleted(e) => self.on_job_completed(e),
             Event::JobFailed(e) => self.on_job_failed(e),
             Event::JobDeleted(e) => self.on_job_deleted(e),
+            Event::JobUndeleted(e) => self.on_job_undeleted(e),
             Event::CronJobCreated(e) => self.on_cron_job_created(e),
             Event::CronJobSuspended(e) => self.on_cron_job_suspended(e),
             Event::CronJobDeleted(e) => self.on_cron_job_deleted(e),
+            Event::CronJobUndeleted(e) => self.on_cron_job_undeleted(e),
             Event::CronJobRunStarted(e) => self.on_cron_job_run_started(e),
             Event::CronJobRunSkipped(e) => self.on_cron_job_run_skipped(e),
             Event::StatefulSetCreated(e) => self.on_stateful_set_created(e),

@@ -234,3 +234,42 @@ fn the_schedule_is_read_in_its_time_zone() {
     let due = spec.latest_due(T0 - 86_400_000, T0).unwrap();
     assert_eq!(due, T0 - 7 * 3_600_000);
 }
+
+#[test]
+fn an_undeleted_cron_job_keeps_its_id_and_spec_and_its_runs_are_not_kept_for_undelete() {
+    let mut g = given(&cluster());
+    let id = cron_job_id(1);
+    create(
+        &mut g,
+        id,
+        cron_job_spec(
+            "nightly",
+            "0 * * * *",
+            domain::cronjob::ConcurrencyPolicy::Forbid,
+        ),
+    );
+    // One run, then the cron job (and its job) deleted.
+    tick(&mut g, T0 + 3_600_500);
+    assert_eq!(g.state.jobs.len(), 1);
+    g.apply(Command::DeleteCronJob(cmd::DeleteCronJob {
+        cron_job_id: id,
+    }))
+    .unwrap();
+    let undelete = || {
+        Command::UndeleteCronJob(cmd::UndeleteCronJob {
+            namespace: domain::names::Name::parse("namespace", "default").unwrap(),
+            name: domain::names::Name::parse("name", "nightly").unwrap(),
+        })
+    };
+    let e = g.apply(undelete()).unwrap();
+    assert!(
+        matches!(&e[..], [Event::CronJobUndeleted(u)] if u.cron_job_id == id && u.spec.schedule == "0 * * * *")
+    );
+    assert!(g.state.cron_job_by_name("default", "nightly").is_some());
+    assert_eq!(
+        g.when(undelete()).unwrap_err().code,
+        domain::RejectionCode::AlreadyExists
+    );
+    // Its run is not kept for undelete (a cron job makes thousands).
+    assert!(g.state.jobs.is_empty() && g.state.deleted_jobs.is_empty());
+}

@@ -432,3 +432,40 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_job_deleted_while_running_is_undeleted_with_its_counts_and_goes_on() {
+    let mut g = given(&cluster());
+    let id = job_id(1);
+    create(&mut g, id, job_spec("etl", 3, 1, 100, 64));
+    reconcile_at(&mut g, 0, 0);
+    let first = run_pending(&mut g)[0];
+    exit(&mut g, first, 0);
+    g.apply(Command::DeleteJob(cmd::DeleteJob { job_id: id }))
+        .unwrap();
+    assert!(g.state.jobs.is_empty());
+    let undelete = || {
+        Command::UndeleteJob(cmd::UndeleteJob {
+            namespace: domain::names::Name::parse("namespace", "default").unwrap(),
+            name: domain::names::Name::parse("name", "etl").unwrap(),
+        })
+    };
+    let e = g.apply(undelete()).unwrap();
+    assert!(matches!(&e[..], [Event::JobUndeleted(u)] if u.job_id == id));
+    assert_eq!(
+        g.when(undelete()).unwrap_err().code,
+        RejectionCode::AlreadyExists
+    );
+    let j = &g.state.jobs[&id];
+    assert_eq!((j.succeeded, j.live, j.pods.len()), (1, 0, 0));
+    // It goes on: the controller starts a pod for the completions left.
+    assert_eq!(reconcile_at(&mut g, 0, 0), 1);
+    // Nothing of that name was deleted in another namespace.
+    let r = g
+        .when(Command::UndeleteJob(cmd::UndeleteJob {
+            namespace: domain::names::Name::parse("namespace", "other").unwrap(),
+            name: domain::names::Name::parse("name", "etl").unwrap(),
+        }))
+        .unwrap_err();
+    assert_eq!(r.code, RejectionCode::NotFound);
+}

@@ -56,7 +56,7 @@ pub struct ExplainArgs {
 pub struct UndeleteArgs {
     #[command(flatten)]
     pub conn: ApiConn,
-    /// `deployment/<namespace>/<name>`.
+    /// `<kind>/<namespace>/<name>`: a deployment, statefulset, job or cronjob.
     pub target: String,
     /// Why (recorded with the command).
     #[arg(long)]
@@ -373,6 +373,11 @@ pub fn summarize(e: &Value) -> String {
             b["failed"]
         ),
         "JobDeleted" => format!("deleted {}/{}", s("namespace"), s("name")),
+        "JobUndeleted" | "CronJobUndeleted" => format!(
+            "restored {}/{}",
+            b["spec"]["namespace"].as_str().unwrap_or(""),
+            b["spec"]["name"].as_str().unwrap_or("")
+        ),
         "CronJobCreated" => format!(
             "created cron job {}/{}: '{}' ({}), concurrency {}",
             b["spec"]["namespace"].as_str().unwrap_or(""),
@@ -932,14 +937,19 @@ async fn explain_cron_job(api: &Api, target: &str) -> anyhow::Result<()> {
 pub async fn undelete(a: UndeleteArgs) -> anyhow::Result<()> {
     let api = Api::new(&a.conn);
     let parts: Vec<&str> = a.target.split('/').collect();
+    const KINDS: [&str; 4] = ["deployment", "statefulset", "job", "cronjob"];
     let [kind, ns, name] = parts.as_slice() else {
         bail!(
-            "'{}': expected deployment/<namespace>/<name> or statefulset/<namespace>/<name>",
-            a.target
+            "'{}': expected <kind>/<namespace>/<name>, the kind one of {}",
+            a.target,
+            KINDS.join(", ")
         );
     };
-    if !["deployment", "statefulset"].contains(kind) {
-        bail!("only deployments and statefulsets can be undeleted, not {kind}");
+    if !KINDS.contains(kind) {
+        bail!(
+            "{kind}: only these kinds can be undeleted: {}",
+            KINDS.join(", ")
+        );
     }
     let mut body = json!({"namespace": ns, "name": name});
     if let Some(r) = &a.reason {
@@ -952,15 +962,17 @@ pub async fn undelete(a: UndeleteArgs) -> anyhow::Result<()> {
                 .json(&body),
         )
         .await?;
-    println!(
-        "restored {kind} {ns}/{name} ({}) at revision {} with {} replica(s)",
-        out["deploymentId"]
-            .as_str()
-            .or(out["statefulSetId"].as_str())
-            .unwrap_or(""),
-        out["revision"],
-        out["replicas"]
-    );
+    let id = ["deploymentId", "statefulSetId", "jobId", "cronJobId"]
+        .iter()
+        .find_map(|k| out[k].as_str())
+        .unwrap_or("");
+    match out["revision"].as_u64() {
+        Some(r) => println!(
+            "restored {kind} {ns}/{name} ({id}) at revision {r} with {} replica(s)",
+            out["replicas"]
+        ),
+        None => println!("restored {kind} {ns}/{name} ({id})"),
+    }
     Ok(())
 }
 

@@ -18,7 +18,7 @@ use super::openapi::{
     BadBody, BadRead, BadWrite, Degraded, Invalid, NotFound, NotJson, ReadDegraded, Rejected,
     TooLarge, Unauthenticated, WriteHeaders,
 };
-use super::template::quantity;
+use super::template::{UndeleteDto, quantity};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Actor, Body, CronJobPath};
 use crate::json::ApiQuery;
@@ -31,6 +31,7 @@ use utoipa_axum::routes;
 pub fn routes() -> OpenApiRouter<S> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
+        .routes(routes!(undelete))
         .routes(routes!(read, delete, patch))
         .routes(routes!(jobs))
 }
@@ -293,4 +294,40 @@ async fn jobs(
     .fetch_all(&pool)
     .await?;
     Ok(Json(json!({ "items": rows })))
+}
+
+/// `POST /api/v1/workloads/cronjobs/undelete {namespace, name}`: the last
+/// deleted cron job of that name comes back with its id and spec, and runs
+/// from its last handled run on (at most one missed run is made up).
+#[utoipa::path(post, path = "/api/v1/workloads/cronjobs/undelete", tag = "cronjobs",
+    summary = "Restore the last deleted cron job of this name (same id and spec; its jobs stay deleted)",
+    params(WriteHeaders), request_body = UndeleteDto,
+    responses(
+        (status = 201, description = "`{cronJobId, status: UNDELETED}`", body = Value),
+        BadBody, Unauthenticated,
+        (status = 404, description = "NOT_FOUND: no cron job of this name was deleted", body = ErrorBody),
+        (status = 409, description = "ALREADY_EXISTS: the name is in use; NOT_RESTORED; REJECTED", body = ErrorBody),
+        TooLarge, NotJson, Invalid, Degraded,
+    ))]
+async fn undelete(
+    State(s): State<S>,
+    Actor(actor): Actor,
+    headers: HeaderMap,
+    Body(dto): Body<UndeleteDto>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    super::template::undelete(
+        &s,
+        &headers,
+        &actor,
+        dto,
+        |namespace, name| Command::UndeleteCronJob(cmd::UndeleteCronJob { namespace, name }),
+        |e| match e {
+            domain::Event::CronJobUndeleted(u) => {
+                Some(json!({"cronJobId": u.cron_job_id, "status": "UNDELETED"}))
+            }
+            _ => None,
+        },
+        "cron job",
+    )
+    .await
 }

@@ -17,10 +17,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::openapi::{
-    BadBody, BadRead, BadWrite, Degraded, NotFound, NotJson, ReadDegraded, Rejected, TooLarge,
-    Unauthenticated, WriteHeaders,
+    BadBody, BadRead, BadWrite, Degraded, Invalid, NotFound, NotJson, ReadDegraded, Rejected,
+    TooLarge, Unauthenticated, WriteHeaders,
 };
-use super::template::{TemplateDto, quantity};
+use super::template::{TemplateDto, UndeleteDto, quantity};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Actor, Body, JobPath};
 use crate::json::ApiQuery;
@@ -33,6 +33,7 @@ use utoipa_axum::routes;
 pub fn routes() -> OpenApiRouter<S> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
+        .routes(routes!(undelete))
         .routes(routes!(read, delete))
         .routes(routes!(pods))
 }
@@ -298,4 +299,40 @@ async fn pods(
     let pool = read_pool(&s, q.as_of.as_deref()).await?;
     let items = super::pods::list(&pool, "p.workload_id = $1", id).await?;
     Ok(Json(json!({"items": items})))
+}
+
+/// `POST /api/v1/workloads/jobs/undelete {namespace, name}`: the last deleted
+/// job of that name comes back with its id, spec and counts; one deleted
+/// while running goes on (a cron job's runs are not kept for this).
+#[utoipa::path(post, path = "/api/v1/workloads/jobs/undelete", tag = "jobs",
+    summary = "Restore the last deleted job of this name (same id, spec and counts)",
+    params(WriteHeaders), request_body = UndeleteDto,
+    responses(
+        (status = 201, description = "`{jobId, status: UNDELETED}`", body = Value),
+        BadBody, Unauthenticated,
+        (status = 404, description = "NOT_FOUND: no job of this name was deleted", body = ErrorBody),
+        (status = 409, description = "ALREADY_EXISTS: the name is in use; NOT_RESTORED; REJECTED", body = ErrorBody),
+        TooLarge, NotJson, Invalid, Degraded,
+    ))]
+async fn undelete(
+    State(s): State<S>,
+    Actor(actor): Actor,
+    headers: HeaderMap,
+    Body(dto): Body<UndeleteDto>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    super::template::undelete(
+        &s,
+        &headers,
+        &actor,
+        dto,
+        |namespace, name| Command::UndeleteJob(cmd::UndeleteJob { namespace, name }),
+        |e| match e {
+            domain::Event::JobUndeleted(u) => {
+                Some(json!({"jobId": u.job_id, "status": "UNDELETED"}))
+            }
+            _ => None,
+        },
+        "job",
+    )
+    .await
 }

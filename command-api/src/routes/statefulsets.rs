@@ -23,7 +23,7 @@ use super::openapi::{
     BadBody, BadRead, BadWrite, Degraded, Invalid, NotFound, NotJson, ReadDegraded, Rejected,
     TooLarge, Unauthenticated, WriteHeaders,
 };
-use super::template::{TemplateDto, check_reason, quantity, undelete_target};
+use super::template::{TemplateDto, UndeleteDto, check_reason, quantity};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Actor, Body, StatefulSetPath};
 use crate::json::ApiQuery;
@@ -370,15 +370,6 @@ async fn rollback(
     ))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schema(as = StatefulSetUndelete)]
-struct UndeleteDto {
-    namespace: String,
-    name: String,
-    reason: Option<String>,
-}
-
 /// `POST /api/v1/workloads/statefulsets/undelete {namespace, name}`: the last
 /// deleted set of that name comes back as it was (same id, spec, revisions
 /// and volume claims); the controller then creates its pods, which find
@@ -399,30 +390,22 @@ async fn undelete(
     headers: HeaderMap,
     Body(dto): Body<UndeleteDto>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (namespace, name) = undelete_target(&dto.namespace, &dto.name, &dto.reason)?;
-    let events = execute(
+    super::template::undelete(
         &s,
         &headers,
         &actor,
-        dto.reason,
-        Command::UndeleteStatefulSet(cmd::UndeleteStatefulSet { namespace, name }),
-    )
-    .await?;
-    events
-        .iter()
-        .find_map(|e| match &e.body {
+        dto,
+        |namespace, name| {
+            Command::UndeleteStatefulSet(cmd::UndeleteStatefulSet { namespace, name })
+        },
+        |e| match e {
             Event::StatefulSetUndeleted(u) => Some(json!({"statefulSetId": u.stateful_set_id,
                 "revision": u.revision, "replicas": u.spec.replicas, "status": "UNDELETED"})),
             _ => None,
-        })
-        .map(|v| (StatusCode::CREATED, Json(v)))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "NOT_RESTORED",
-                "the statefulset was not restored".to_string(),
-            )
-        })
+        },
+        "statefulset",
+    )
+    .await
 }
 
 #[utoipa::path(delete, path = "/api/v1/workloads/statefulsets/{id}", tag = "statefulsets", summary = "Delete the set and its pods, highest ordinal first (the volumes stay)",

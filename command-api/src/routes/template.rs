@@ -191,3 +191,41 @@ pub(super) fn undelete_target(
         _ => Err(crate::error::ApiError::validation(errors)),
     }
 }
+
+/// An undelete's body, every kind's.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = Undelete)]
+pub(super) struct UndeleteDto {
+    pub namespace: String,
+    pub name: String,
+    pub reason: Option<String>,
+}
+
+/// An undelete route's work: the command `make` builds for the names, and
+/// `201` with what `restored` reads of the event it caused (`409
+/// NOT_RESTORED` if none).
+pub(super) async fn undelete(
+    s: &crate::state::S,
+    headers: &axum::http::HeaderMap,
+    actor: &str,
+    dto: UndeleteDto,
+    make: impl FnOnce(domain::names::Name, domain::names::Name) -> domain::command::Command,
+    restored: impl Fn(&domain::Event) -> Option<serde_json::Value>,
+    what: &str,
+) -> Result<(axum::http::StatusCode, axum::Json<serde_json::Value>), crate::error::ApiError> {
+    let (namespace, name) = undelete_target(&dto.namespace, &dto.name, &dto.reason)?;
+    let events =
+        crate::write::execute(s, headers, actor, dto.reason, make(namespace, name)).await?;
+    events
+        .iter()
+        .find_map(|e| restored(&e.body))
+        .map(|v| (axum::http::StatusCode::CREATED, axum::Json(v)))
+        .ok_or_else(|| {
+            crate::error::ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "NOT_RESTORED",
+                format!("the {what} was not restored"),
+            )
+        })
+}

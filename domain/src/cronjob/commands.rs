@@ -19,6 +19,15 @@ pub struct DeleteCronJob {
     pub cron_job_id: CronJobId,
 }
 
+/// Restore the last deleted cron job of this name (its id, spec and the
+/// last run it handled; its jobs stay deleted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UndeleteCronJob {
+    pub namespace: crate::names::Name,
+    pub name: crate::names::Name,
+}
+
 /// Stop (or resume) scheduling runs; running jobs go on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

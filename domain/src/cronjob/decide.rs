@@ -80,6 +80,29 @@ pub(crate) fn delete_cron_job(state: &State, c: &cmd::DeleteCronJob) -> Decision
     Ok(events)
 }
 
+pub(crate) fn undelete_cron_job(state: &State, c: &cmd::UndeleteCronJob) -> Decision {
+    let cmd::UndeleteCronJob { namespace, name } = c;
+    if state
+        .cron_job_by_name(namespace.as_str(), name.as_str())
+        .is_some()
+    {
+        return reject(
+            RejectionCode::AlreadyExists,
+            format!("cron job '{name}' exists in namespace '{namespace}': delete it first"),
+        );
+    }
+    let Some(cj) = state.deleted_cron_jobs.get(&format!("{namespace}/{name}")) else {
+        return reject(
+            RejectionCode::NotFound,
+            format!("no deleted cron job '{name}' in namespace '{namespace}'"),
+        );
+    };
+    Ok(vec![Event::CronJobUndeleted(ev::CronJobUndeleted {
+        cron_job_id: cj.id,
+        spec: cj.spec.clone(),
+    })])
+}
+
 /// A due run: skipped (a missed deadline, or Forbid while a job is active),
 /// or a new job (after deleting the active ones under Replace); then the
 /// finished jobs beyond the history limits are deleted, oldest first.

@@ -28,6 +28,15 @@ pub struct CronJobDeleted {
     pub name: Name,
 }
 
+/// Restored as it was deleted; runs go on from the last one it handled (at
+/// most one missed run is made up).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CronJobUndeleted {
+    pub cron_job_id: CronJobId,
+    pub spec: crate::cronjob::CronJobSpec,
+}
+
 /// A run started: the job it created follows (`JobCreated`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

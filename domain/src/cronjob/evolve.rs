@@ -37,10 +37,29 @@ impl State {
     }
 
     pub(crate) fn on_cron_job_deleted(&mut self, e: &ev::CronJobDeleted) {
-        if let Some(c) = self.cron_jobs.remove(&e.cron_job_id) {
+        if let Some(mut c) = self.cron_jobs.remove(&e.cron_job_id) {
             self.cron_job_names
                 .remove(&(c.spec.namespace.to_string(), c.spec.name.to_string()));
+            // Kept as it was, without its jobs, for `UndeleteCronJob`.
+            c.jobs.clear();
+            c.version += 1;
+            self.deleted_cron_jobs
+                .insert(format!("{}/{}", e.namespace, e.name), c);
         }
+    }
+
+    pub(crate) fn on_cron_job_undeleted(&mut self, e: &ev::CronJobUndeleted) {
+        let key = format!("{}/{}", e.spec.namespace, e.spec.name);
+        let Some(mut c) = self.deleted_cron_jobs.remove(&key) else {
+            return;
+        };
+        c.spec = e.spec.clone();
+        c.version += 1;
+        self.cron_job_names.insert(
+            (e.spec.namespace.to_string(), e.spec.name.to_string()),
+            c.id,
+        );
+        self.cron_jobs.insert(c.id, c);
     }
 
     pub(crate) fn on_cron_job_run_started(&mut self, e: &ev::CronJobRunStarted) {

@@ -74,6 +74,29 @@ pub(crate) fn job_deleted(
     events
 }
 
+pub(crate) fn undelete_job(state: &State, c: &cmd::UndeleteJob) -> Decision {
+    let cmd::UndeleteJob { namespace, name } = c;
+    if state
+        .job_by_name(namespace.as_str(), name.as_str())
+        .is_some()
+    {
+        return reject(
+            RejectionCode::AlreadyExists,
+            format!("job '{name}' exists in namespace '{namespace}': delete it first"),
+        );
+    }
+    let Some(j) = state.deleted_jobs.get(&format!("{namespace}/{name}")) else {
+        return reject(
+            RejectionCode::NotFound,
+            format!("no deleted job '{name}' in namespace '{namespace}'"),
+        );
+    };
+    Ok(vec![Event::JobUndeleted(ev::JobUndeleted {
+        job_id: j.id,
+        spec: j.spec.clone(),
+    })])
+}
+
 pub(crate) fn fail_job(state: &State, c: &cmd::FailJob) -> Decision {
     let j = job(state, &c.job_id)?;
     if !j.is_active() {

@@ -35,6 +35,14 @@ pub struct JobFailed {
     pub failed: u32,
 }
 
+/// Restored as it was deleted (its spec and counts; its pods are gone).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobUndeleted {
+    pub job_id: JobId,
+    pub spec: JobSpec,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobDeleted {

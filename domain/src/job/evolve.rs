@@ -57,8 +57,25 @@ impl State {
         }
     }
 
+    pub(crate) fn on_job_undeleted(&mut self, e: &ev::JobUndeleted) {
+        let key = format!("{}/{}", e.spec.namespace, e.spec.name);
+        let Some(mut j) = self.deleted_jobs.remove(&key) else {
+            return;
+        };
+        j.spec = e.spec.clone();
+        j.version += 1;
+        if j.spec.template.has_required_anti_affinity() {
+            self.anti_affinity_workloads += 1;
+        }
+        self.job_names.insert(
+            (e.spec.namespace.to_string(), e.spec.name.to_string()),
+            j.id,
+        );
+        self.jobs.insert(j.id, j);
+    }
+
     pub(crate) fn on_job_deleted(&mut self, e: &ev::JobDeleted) {
-        if let Some(j) = self.jobs.remove(&e.job_id) {
+        if let Some(mut j) = self.jobs.remove(&e.job_id) {
             self.job_names
                 .remove(&(j.spec.namespace.to_string(), j.spec.name.to_string()));
             if j.spec.template.has_required_anti_affinity() {
@@ -66,6 +83,16 @@ impl State {
             }
             if let Some(c) = j.cron_job.and_then(|c| self.cron_jobs.get_mut(&c)) {
                 c.jobs.retain(|_, id| *id != e.job_id);
+            }
+            // Kept as it was, without pods, for `UndeleteJob`; not a cron
+            // job's runs (thousands, deleted by its history limits).
+            if j.cron_job.is_none() {
+                j.pods.clear();
+                j.index_of.clear();
+                j.live = 0;
+                j.version += 1;
+                self.deleted_jobs
+                    .insert(format!("{}/{}", e.namespace, e.name), j);
             }
         }
     }

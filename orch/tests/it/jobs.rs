@@ -276,6 +276,34 @@ async fn an_indexed_job_on_hollow_nodes_runs_each_index_once_and_bad_jobs_are_re
         1
     );
     assert_eq!(c.delete(&format!("/api/v1/workloads/jobs/{id}")).await, 404);
+    // Undeleted: the same job, its run no longer marked deleted.
+    let (s, v) = c
+        .post(
+            "/api/v1/workloads/jobs/undelete",
+            json!({"namespace": "default", "name": "shards", "reason": "deleted by mistake"}),
+        )
+        .await;
+    assert_eq!((s, v["jobId"].as_str()), (201, Some(id.as_str())), "{v}");
+    let v = finished(&c, &id).await;
+    assert_eq!(v["status"]["outcome"], "Complete", "{v}");
+    assert_eq!(
+        c.count(&format!(
+            "SELECT count(*) FROM job_run WHERE job_id = '{id}' AND deleted_at IS NULL"
+        ))
+        .await,
+        1
+    );
+    let (s, v) = c
+        .post(
+            "/api/v1/workloads/jobs/undelete",
+            json!({"namespace": "default", "name": "nothing-here"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (404, Some("NOT_FOUND")),
+        "{v}"
+    );
     c.finish().await;
 }
 
@@ -385,5 +413,30 @@ async fn a_cron_job_every_two_seconds_under_forbid_skips_runs_while_one_is_activ
         runs as i64,
         "the runs stay in job_run"
     );
+    // Undeleted: the same cron job, as it was (suspended); resumed, it runs again.
+    let (s, v) = c
+        .post(
+            "/api/v1/workloads/cronjobs/undelete",
+            json!({"namespace": "default", "name": "tick"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["cronJobId"].as_str()),
+        (201, Some(id.as_str())),
+        "{v}"
+    );
+    let (s, v) = c
+        .patch(
+            &format!("/api/v1/workloads/cronjobs/{id}"),
+            json!({"suspend": false}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    c.wait_count(
+        "the undeleted cron job runs again",
+        &format!("SELECT least(count(*), 1) FROM job_run WHERE cron_job_id = '{id}' AND deleted_at IS NULL"),
+        1,
+    )
+    .await;
     c.finish().await;
 }

@@ -26,6 +26,8 @@ enum JobStmt {
         cron_job: Option<Uuid>,
         scheduled_at: Option<DateTime<Utc>>,
         at: DateTime<Utc>,
+        /// An undelete: the job's `job_run` row is there already.
+        undeleted: bool,
     },
     CronCreated {
         id: Uuid,
@@ -75,6 +77,23 @@ impl Projection for Jobs {
     fn add(&mut self, env: &EventEnvelope) {
         let at = env.occurred_at;
         match &env.body {
+            Event::JobUndeleted(ev::JobUndeleted { job_id, spec }) => {
+                self.stmts.push(JobStmt::Created {
+                    id: job_id.0,
+                    spec: serde_json::to_value(spec).unwrap_or(Value::Null),
+                    namespace: spec.namespace.to_string(),
+                    name: spec.name.to_string(),
+                    completions: spec.completions as i32,
+                    parallelism: spec.parallelism as i32,
+                    mode: "",
+                    image: spec.template.image.as_str().to_string(),
+                    resources: spec.template.resources,
+                    cron_job: None,
+                    scheduled_at: None,
+                    at,
+                    undeleted: true,
+                })
+            }
             Event::JobCreated(ev::JobCreated {
                 job_id,
                 spec,
@@ -95,8 +114,10 @@ impl Projection for Jobs {
                 cron_job: cron_job_id.map(|c| c.0),
                 scheduled_at: self.scheduled.remove(&job_id.0),
                 at,
+                undeleted: false,
             }),
-            Event::CronJobCreated(ev::CronJobCreated { cron_job_id, spec }) => {
+            Event::CronJobCreated(ev::CronJobCreated { cron_job_id, spec })
+            | Event::CronJobUndeleted(ev::CronJobUndeleted { cron_job_id, spec }) => {
                 self.stmts.push(JobStmt::CronCreated {
                     id: cron_job_id.0,
                     spec: serde_json::to_value(spec).unwrap_or(Value::Null),
@@ -184,6 +205,7 @@ impl Projection for Jobs {
                     cron_job,
                     scheduled_at,
                     at,
+                    undeleted,
                 } => {
                     sqlx::query(
                         "INSERT INTO workload_def (id, namespace, name, kind, desired_replicas, image, cpu_request_milli,
@@ -204,6 +226,13 @@ impl Projection for Jobs {
                     .bind(at)
                     .execute(&mut **tx)
                     .await?;
+                    if *undeleted {
+                        sqlx::query("UPDATE job_run SET deleted_at = NULL WHERE job_id = $1")
+                            .bind(id)
+                            .execute(&mut **tx)
+                            .await?;
+                        continue;
+                    }
                     sqlx::query(
                         "INSERT INTO job_run (job_id, namespace, name, completions, parallelism, completion_mode,
                            started_at, outcome, cron_job_id, scheduled_at)
