@@ -18,6 +18,7 @@ use crate::job::Job;
 use crate::model::{
     DeploymentSpec, NodeCondition, NodeSpec, NodeUsage, PodPhase, PodTemplate, ServiceSpec,
 };
+pub use crate::pod::Pod;
 use crate::pod::owner::PodOwner;
 pub use crate::pod::owner::{Owner, Workload};
 use crate::statefulset::StatefulSet;
@@ -58,31 +59,6 @@ impl Node {
             mem_requested_mb: self.mem_requested_mb,
             pods: self.pods.len() as u32,
         }
-    }
-}
-
-/// Kept lean (no strings): the template lives on the deployment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Pod {
-    pub id: PodId,
-    pub owner: Owner,
-    pub ordinal: u64,
-    pub cpu_milli: u32,
-    pub mem_mb: u32,
-    pub revision: u64,
-    pub phase: PodPhase,
-    pub node: Option<NodeId>,
-    pub ready: bool,
-    pub version: u64,
-    /// Container restarts (liveness failures, crashes).
-    #[serde(default)]
-    pub restarts: u32,
-}
-
-impl Pod {
-    /// Counts towards the deployment's replicas.
-    pub fn is_live(&self) -> bool {
-        matches!(self.phase, PodPhase::Pending | PodPhase::Running)
     }
 }
 

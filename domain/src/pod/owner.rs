@@ -110,11 +110,11 @@ pub(crate) trait PodOwner {
     /// The template of `revision` (the current one if it is not recorded).
     fn template_of(&self, revision: u64) -> Option<&PodTemplate>;
     /// One of its pods was created (an Indexed job's with its index).
-    fn pod_created(&mut self, pod: &crate::state::Pod, completion_index: Option<u32>);
+    fn pod_created(&mut self, pod: &crate::pod::Pod, completion_index: Option<u32>);
     /// One of its live pods failed, was evicted or is deleted.
-    fn pod_ended(&mut self, pod: &crate::state::Pod);
+    fn pod_ended(&mut self, pod: &crate::pod::Pod);
     /// One of its pods left the state.
-    fn pod_removed(&mut self, pod: &crate::state::Pod);
+    fn pod_removed(&mut self, pod: &crate::pod::Pod);
 }
 
 /// What the pod machinery (scheduler, preemption, node agent, endpoints)
