@@ -4,7 +4,7 @@
 //! drops as duplicates.
 
 use crate::command as cmd;
-pub use crate::statefulset::controller::stateful_sets;
+pub use crate::statefulset::controller::{ReadyClock, stateful_sets};
 use std::cmp::Reverse;
 use std::collections::HashMap;
 

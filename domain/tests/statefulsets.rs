@@ -36,10 +36,21 @@ fn created(spec: StatefulSetSpec) -> Given {
     g
 }
 
+/// One controller pass at `now_ms` with the controller's clock, every command applied.
+fn pass_at(g: &mut Given, now_ms: i64, clock: &mut reconcile::ReadyClock) -> Vec<Event> {
+    let mut out = Vec::new();
+    for p in reconcile::stateful_sets(&g.state, now_ms, clock) {
+        if let Ok(events) = g.apply(p.command) {
+            out.extend(events);
+        }
+    }
+    out
+}
+
 /// One controller pass, every command applied; the events it caused.
 fn pass(g: &mut Given) -> Vec<Event> {
     let mut out = Vec::new();
-    for p in reconcile::stateful_sets(&g.state, 0) {
+    for p in reconcile::stateful_sets(&g.state, 0, &mut Default::default()) {
         if let Ok(events) = g.apply(p.command) {
             out.extend(events);
         }
@@ -541,7 +552,7 @@ proptest! {
         let mut version = 1;
         for s in steps {
             let commands: Vec<Command> = match s {
-                Step::Pass => reconcile::stateful_sets(&g.state, 0).into_iter().map(|p| p.command).collect(),
+                Step::Pass => reconcile::stateful_sets(&g.state, 0, &mut Default::default()).into_iter().map(|p| p.command).collect(),
                 Step::Run { ready } => { run_pending(&mut g, |_| ready); vec![] }
                 Step::Ready(o) | Step::Restart(o) => {
                     let set = &g.state.stateful_sets[&id()];
@@ -683,4 +694,55 @@ fn an_undeleted_set_comes_back_with_its_id_revisions_and_claims_and_new_pod_ids(
     let new: Vec<PodId> = g.state.stateful_sets[&id()].pods.iter().copied().collect();
     assert!(new.iter().all(|p| !old.contains(p)), "a pod id was reused");
     assert_eq!(g.state.stateful_sets[&id()].revisions.len(), 2);
+}
+
+/// With `minReadySeconds` the update completes only once its pods have
+/// stayed Ready that long; a pod that crashes after turning Ready in that
+/// time counts against the update, which is rolled back.
+#[test]
+fn min_ready_seconds_holds_the_update_open_and_a_late_crash_rolls_it_back() {
+    let mut spec = stateful_set_spec("db", 1, 100, 64);
+    spec.update_strategy.min_ready_seconds = 10;
+    spec.update_strategy.rollback_after_failures = 2;
+    let mut g = created(spec);
+    converge(&mut g);
+    let mut clock = reconcile::ReadyClock::default();
+    let update = |g: &mut Given, image: &str| {
+        let mut t = g.state.stateful_sets[&id()].spec.template.clone();
+        t.image = domain::names::Image::parse("image", image).unwrap();
+        g.apply(Command::UpdateStatefulSet(cmd::UpdateStatefulSet {
+            stateful_set_id: id(),
+            template: Some(t),
+            image: None,
+            partition: None,
+        }))
+        .unwrap();
+    };
+    let completed = |e: &[Event]| {
+        e.iter()
+            .any(|e| matches!(e, Event::StatefulSetUpdateCompleted(_)))
+    };
+    // A good revision: first seen Ready at 1 s, so not complete before 11 s.
+    update(&mut g, "demo:v2");
+    pass_at(&mut g, 0, &mut clock); // deletes db-0
+    pass_at(&mut g, 0, &mut clock); // creates it on revision 2
+    run_pending(&mut g, |_| true);
+    assert!(!completed(&pass_at(&mut g, 1_000, &mut clock)));
+    assert!(!completed(&pass_at(&mut g, 10_999, &mut clock)));
+    assert!(completed(&pass_at(&mut g, 11_000, &mut clock)));
+    // A revision whose pod turns Ready, then crashes twice within the window.
+    update(&mut g, "demo:v3");
+    pass_at(&mut g, 20_000, &mut clock);
+    pass_at(&mut g, 20_000, &mut clock);
+    run_pending(&mut g, |_| true);
+    let bad = pod_of(&g, 0);
+    assert!(!completed(&pass_at(&mut g, 21_000, &mut clock)));
+    restart(&mut g, bad, 1);
+    assert!(!completed(&pass_at(&mut g, 22_000, &mut clock)));
+    restart(&mut g, bad, 2);
+    let events = pass_at(&mut g, 23_000, &mut clock);
+    assert!(
+        matches!(events.first(), Some(Event::StatefulSetRolledBack(r)) if r.automatic && r.from == 3 && r.to == 2),
+        "{events:?}"
+    );
 }

@@ -168,6 +168,7 @@ pub async fn run(
     let mut queue = SchedulerQueue::new(cfg.max_per_pass);
     let mut limiter = ZoneLimiter::default();
     let mut rollout_clock = RolloutClock::default();
+    let mut set_clock = reconcile::ReadyClock::default();
     let m_held = infra::metrics::gauge(
         "node_evictions_held_back",
         "Lost nodes waiting for their zone's eviction rate limit",
@@ -210,7 +211,7 @@ pub async fn run(
                     .take(cfg.max_per_pass),
             );
             planned.extend(
-                reconcile::stateful_sets(&state, (now_ms / 5_000) as u64)
+                reconcile::stateful_sets(&state, now_ms, &mut set_clock)
                     .into_iter()
                     .take(cfg.max_per_pass),
             );

@@ -51,6 +51,7 @@ struct UpdateStrategyDto {
     partition: Option<i64>,
     rollback_after_failures: Option<i64>,
     auto_rollback: Option<bool>,
+    min_ready_seconds: Option<i64>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -123,6 +124,15 @@ impl TryFrom<CreateDto> for StatefulSetSpec {
                     },
                 ),
                 auto_rollback: u.auto_rollback.unwrap_or(true),
+                min_ready_seconds: u.min_ready_seconds.map_or(0, |n| {
+                    quantity(
+                        &mut errors,
+                        "updateStrategy.minReadySeconds",
+                        n,
+                        0,
+                        86_400,
+                    )
+                }),
             },
         };
         let volume_claim_template = d.volume_claim_template.and_then(|v| {

@@ -1,8 +1,10 @@
 //! The StatefulSet controller: level-triggered, state in, commands out.
 
+use std::collections::HashMap;
+
 use crate::command as cmd;
 use crate::command::Command;
-use crate::ids::derive_id;
+use crate::ids::{PodId, derive_id};
 use crate::reconcile::Planned;
 use crate::state::{Pod, State};
 use crate::statefulset::decide::update_converged;
@@ -20,19 +22,51 @@ use crate::statefulset::{PodManagementPolicy, StatefulSet};
 /// - an update whose pods failed `rollbackAfterFailures` times is rolled
 ///   back (`autoRollback`), one that converged is completed.
 ///
-/// `window` (e.g. seconds / 5) goes into the ids of commands the decider may
-/// refuse as premature, so a later pass can ask again.
-pub fn stateful_sets(state: &State, window: u64) -> Vec<Planned> {
+/// An update completes once every pod of its revision has stayed Ready for
+/// `minReadySeconds` (as `clock` saw them: the controller's memory, so a
+/// restarted controller waits the whole time again).
+///
+/// The ids of commands the decider may refuse as premature carry `now_ms /
+/// 5000`, so a later pass can ask again.
+pub fn stateful_sets(state: &State, now_ms: i64, clock: &mut ReadyClock) -> Vec<Planned> {
     let mut sets: Vec<&StatefulSet> = state.stateful_sets.values().collect();
     sets.sort_by_key(|s| s.id);
     let mut out = Vec::new();
     for s in sets {
-        plan(state, s, window, &mut out);
+        plan(state, s, now_ms, clock, &mut out);
     }
+    clock
+        .since
+        .retain(|p, _| state.pods.get(p).is_some_and(|p| p.is_live() && p.ready));
     out
 }
 
-fn plan(state: &State, s: &StatefulSet, window: u64, out: &mut Vec<Planned>) {
+/// Since when the controller has seen each StatefulSet pod Ready.
+#[derive(Debug, Default)]
+pub struct ReadyClock {
+    since: HashMap<PodId, i64>,
+}
+
+impl ReadyClock {
+    /// How long `pod` has been Ready without a break (0 if it is not).
+    fn ready_for(&mut self, pod: &Pod, now_ms: i64) -> i64 {
+        if pod.is_live() && pod.ready {
+            now_ms - *self.since.entry(pod.id).or_insert(now_ms)
+        } else {
+            self.since.remove(&pod.id);
+            0
+        }
+    }
+}
+
+fn plan(
+    state: &State,
+    s: &StatefulSet,
+    now_ms: i64,
+    clock: &mut ReadyClock,
+    out: &mut Vec<Planned>,
+) {
+    let window = (now_ms / 5_000) as u64;
     let name = &s.spec.name;
     let strategy = s.spec.update_strategy;
     if let Some(u) = &s.update
@@ -179,8 +213,16 @@ fn plan(state: &State, s: &StatefulSet, window: u64, out: &mut Vec<Planned>) {
         None if strategy.partition == 0 && s.current_revision != s.revision => Some(s.updates),
         None => None,
     };
+    let min_ready_ms = strategy.min_ready_seconds as i64 * 1000;
+    let partition = strategy.partition.min(s.spec.replicas) as u64;
+    let mut settled = true;
+    for o in partition..replicas {
+        let held = pod_at(o).map_or(0, |p| clock.ready_for(p, now_ms));
+        settled &= held >= min_ready_ms;
+    }
     if let Some(update) = pending
         && update_converged(state, s)
+        && settled
     {
         out.push(Planned {
             command_id: derive_id(&[
@@ -194,10 +236,15 @@ fn plan(state: &State, s: &StatefulSet, window: u64, out: &mut Vec<Planned>) {
                 update,
             }),
             reason: format!(
-                "statefulset {name}: ordinals {}..{} run revision {} and are Ready",
+                "statefulset {name}: ordinals {}..{} run revision {} and are Ready{}",
                 strategy.partition.min(s.spec.replicas),
                 replicas.saturating_sub(1),
-                s.revision
+                s.revision,
+                if min_ready_ms > 0 {
+                    format!(" (for at least {} s)", strategy.min_ready_seconds)
+                } else {
+                    String::new()
+                }
             ),
         });
     }

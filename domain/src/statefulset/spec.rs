@@ -33,6 +33,14 @@ pub struct SetUpdateStrategy {
     pub rollback_after_failures: u32,
     #[serde(default = "default_true")]
     pub auto_rollback: bool,
+    /// An update completes only once its pods have stayed Ready this long
+    /// (their failures until then count towards the rollback).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_ready_seconds: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 fn default_rollback_after() -> u32 {
@@ -49,6 +57,7 @@ impl Default for SetUpdateStrategy {
             partition: 0,
             rollback_after_failures: default_rollback_after(),
             auto_rollback: true,
+            min_ready_seconds: 0,
         }
     }
 }
