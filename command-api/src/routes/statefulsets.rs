@@ -125,13 +125,7 @@ impl TryFrom<CreateDto> for StatefulSetSpec {
                 ),
                 auto_rollback: u.auto_rollback.unwrap_or(true),
                 min_ready_seconds: u.min_ready_seconds.map_or(0, |n| {
-                    quantity(
-                        &mut errors,
-                        "updateStrategy.minReadySeconds",
-                        n,
-                        0,
-                        86_400,
-                    )
+                    quantity(&mut errors, "updateStrategy.minReadySeconds", n, 0, 86_400)
                 }),
             },
         };

@@ -361,6 +361,32 @@ async fn a_stateful_set_keeps_names_and_data_across_a_node_loss_and_rolls_back_a
     );
     assert!(out.contains("highest ordinal first"), "{out}");
 
+    // `orch history` lists the set's own events by kind and name.
+    let (ok, out, err) = c.orch(&["history", "statefulset/default/db"]).await;
+    assert!(ok, "{err}");
+    for t in [
+        "StatefulSetCreated",
+        "StatefulSetScaled",
+        "StatefulSetRevisionCreated",
+        "StatefulSetRolledBack",
+    ] {
+        assert!(out.contains(t), "{t} missing from:\n{out}");
+    }
+    // The served OpenAPI document has every route of the kind.
+    let (_, doc) = c.get("/api/v1/openapi.json").await;
+    for path in [
+        "",
+        "/{id}",
+        "/{id}/scale",
+        "/{id}/rollback",
+        "/{id}/revisions",
+        "/{id}/pods",
+        "/undelete",
+    ] {
+        let p = format!("/api/v1/workloads/statefulsets{path}");
+        assert!(doc["paths"][&p].is_object(), "{p} not documented");
+    }
+
     // Deleted: its pods go, its volumes stay.
     assert_eq!(
         c.delete(&format!("/api/v1/workloads/statefulsets/{id}"))
