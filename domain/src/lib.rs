@@ -23,6 +23,7 @@ pub mod scheduler;
 mod service;
 pub mod state;
 pub mod statefulset;
+pub mod store;
 pub mod testing;
 
 pub use command::{Command, CommandEnvelope};

@@ -22,6 +22,7 @@ pub use crate::pod::Pod;
 use crate::pod::owner::PodOwner;
 pub use crate::pod::owner::{Owner, Workload};
 use crate::statefulset::StatefulSet;
+use crate::store::{Named, Store};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
@@ -139,16 +140,16 @@ pub struct Service {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub nodes: IdMap<NodeId, Node>,
-    pub deployments: IdMap<DeploymentId, Deployment>,
+    pub deployments: Store<DeploymentId, Deployment>,
     pub pods: IdMap<PodId, Pod>,
     #[serde(default)]
     pub services: IdMap<ServiceId, Service>,
     #[serde(default)]
-    pub jobs: IdMap<JobId, Job>,
+    pub jobs: Store<JobId, Job>,
     #[serde(default)]
-    pub cron_jobs: IdMap<CronJobId, CronJob>,
+    pub cron_jobs: Store<CronJobId, CronJob>,
     #[serde(default)]
-    pub stateful_sets: IdMap<StatefulSetId, StatefulSet>,
+    pub stateful_sets: Store<StatefulSetId, StatefulSet>,
     /// Where each pod that reported an address serves (process runtime).
     #[serde(default)]
     pub addresses: IdMap<PodId, String>,
@@ -167,14 +168,6 @@ pub struct State {
     pub deleted_cron_jobs: BTreeMap<String, CronJob>,
     #[serde(skip)]
     pub(crate) node_names: HashMap<String, NodeId>,
-    #[serde(skip)]
-    pub(crate) deployment_names: HashMap<(String, String), DeploymentId>,
-    #[serde(skip)]
-    pub(crate) job_names: HashMap<(String, String), JobId>,
-    #[serde(skip)]
-    pub(crate) cron_job_names: HashMap<(String, String), CronJobId>,
-    #[serde(skip)]
-    pub(crate) stateful_set_names: HashMap<(String, String), StatefulSetId>,
     /// Pending pods without a node: the scheduler's queue, without a scan of every pod.
     #[serde(skip)]
     pub(crate) unbound: IdSet<PodId>,
@@ -358,46 +351,10 @@ impl State {
             .values()
             .map(|n| (n.spec.name.to_string(), n.id))
             .collect();
-        self.deployment_names = self
-            .deployments
-            .values()
-            .map(|d| {
-                (
-                    (d.spec.namespace.to_string(), d.spec.name.to_string()),
-                    d.id,
-                )
-            })
-            .collect();
-        self.job_names = self
-            .jobs
-            .values()
-            .map(|j| {
-                (
-                    (j.spec.namespace.to_string(), j.spec.name.to_string()),
-                    j.id,
-                )
-            })
-            .collect();
-        self.cron_job_names = self
-            .cron_jobs
-            .values()
-            .map(|c| {
-                (
-                    (c.spec.namespace.to_string(), c.spec.name.to_string()),
-                    c.id,
-                )
-            })
-            .collect();
-        self.stateful_set_names = self
-            .stateful_sets
-            .values()
-            .map(|s| {
-                (
-                    (s.spec.namespace.to_string(), s.spec.name.to_string()),
-                    s.id,
-                )
-            })
-            .collect();
+        self.deployments.rebuild_names();
+        self.jobs.rebuild_names();
+        self.cron_jobs.rebuild_names();
+        self.stateful_sets.rebuild_names();
         self.unbound = self
             .pods
             .values()
@@ -623,27 +580,19 @@ impl State {
     }
 
     pub fn cron_job_by_name(&self, namespace: &str, name: &str) -> Option<&CronJob> {
-        self.cron_job_names
-            .get(&(namespace.to_string(), name.to_string()))
-            .and_then(|id| self.cron_jobs.get(id))
+        self.cron_jobs.by_name(namespace, name)
     }
 
     pub fn stateful_set_by_name(&self, namespace: &str, name: &str) -> Option<&StatefulSet> {
-        self.stateful_set_names
-            .get(&(namespace.to_string(), name.to_string()))
-            .and_then(|id| self.stateful_sets.get(id))
+        self.stateful_sets.by_name(namespace, name)
     }
 
     pub fn job_by_name(&self, namespace: &str, name: &str) -> Option<&Job> {
-        self.job_names
-            .get(&(namespace.to_string(), name.to_string()))
-            .and_then(|id| self.jobs.get(id))
+        self.jobs.by_name(namespace, name)
     }
 
     pub fn deployment_by_name(&self, namespace: &str, name: &str) -> Option<&Deployment> {
-        self.deployment_names
-            .get(&(namespace.to_string(), name.to_string()))
-            .and_then(|id| self.deployments.get(id))
+        self.deployments.by_name(namespace, name)
     }
 
     pub fn live_pods(&self, d: &Deployment) -> impl Iterator<Item = &Pod> {
@@ -810,5 +759,41 @@ impl State {
             Event::StatefulSetUndeleted(e) => self.on_stateful_set_undeleted(e),
             Event::CommandRejected(_) => {}
         }
+    }
+}
+
+impl Named for Deployment {
+    fn namespace(&self) -> &crate::names::Name {
+        &self.spec.namespace
+    }
+    fn name(&self) -> &crate::names::Name {
+        &self.spec.name
+    }
+}
+
+impl Named for Job {
+    fn namespace(&self) -> &crate::names::Name {
+        &self.spec.namespace
+    }
+    fn name(&self) -> &crate::names::Name {
+        &self.spec.name
+    }
+}
+
+impl Named for CronJob {
+    fn namespace(&self) -> &crate::names::Name {
+        &self.spec.namespace
+    }
+    fn name(&self) -> &crate::names::Name {
+        &self.spec.name
+    }
+}
+
+impl Named for StatefulSet {
+    fn namespace(&self) -> &crate::names::Name {
+        &self.spec.namespace
+    }
+    fn name(&self) -> &crate::names::Name {
+        &self.spec.name
     }
 }

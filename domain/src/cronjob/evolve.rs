@@ -11,10 +11,6 @@ impl State {
         if self.cron_jobs.contains_key(&e.cron_job_id) {
             return;
         }
-        self.cron_job_names.insert(
-            (e.spec.namespace.to_string(), e.spec.name.to_string()),
-            e.cron_job_id,
-        );
         self.cron_jobs.insert(
             e.cron_job_id,
             CronJob {
@@ -38,8 +34,6 @@ impl State {
 
     pub(crate) fn on_cron_job_deleted(&mut self, e: &ev::CronJobDeleted) {
         if let Some(mut c) = self.cron_jobs.remove(&e.cron_job_id) {
-            self.cron_job_names
-                .remove(&(c.spec.namespace.to_string(), c.spec.name.to_string()));
             // Kept as it was, without its jobs, for `UndeleteCronJob`.
             c.jobs.clear();
             c.version += 1;
@@ -55,10 +49,6 @@ impl State {
         };
         c.spec = e.spec.clone();
         c.version += 1;
-        self.cron_job_names.insert(
-            (e.spec.namespace.to_string(), e.spec.name.to_string()),
-            c.id,
-        );
         self.cron_jobs.insert(c.id, c);
     }
 

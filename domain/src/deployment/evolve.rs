@@ -13,10 +13,6 @@ impl State {
             revision,
             ..
         } = e;
-        self.deployment_names.insert(
-            (spec.namespace.to_string(), spec.name.to_string()),
-            *deployment_id,
-        );
         if has_required_anti_affinity(spec) && !self.deployments.contains_key(deployment_id) {
             self.anti_affinity_workloads += 1;
         }
@@ -57,10 +53,6 @@ impl State {
         if has_required_anti_affinity(spec) {
             self.anti_affinity_workloads += 1;
         }
-        self.deployment_names.insert(
-            (spec.namespace.to_string(), spec.name.to_string()),
-            *deployment_id,
-        );
         self.deployments.insert(*deployment_id, d);
     }
 
@@ -92,8 +84,6 @@ impl State {
             d.rollout = None;
             self.deleted.insert(format!("{namespace}/{name}"), d);
         }
-        self.deployment_names
-            .remove(&(namespace.to_string(), name.to_string()));
     }
 
     pub(crate) fn on_deployment_revision_created(&mut self, e: &ev::DeploymentRevisionCreated) {

@@ -11,10 +11,6 @@ impl State {
         if self.jobs.contains_key(&e.job_id) {
             return;
         }
-        self.job_names.insert(
-            (e.spec.namespace.to_string(), e.spec.name.to_string()),
-            e.job_id,
-        );
         if e.spec.template.has_required_anti_affinity() {
             self.anti_affinity_workloads += 1;
         }
@@ -67,17 +63,11 @@ impl State {
         if j.spec.template.has_required_anti_affinity() {
             self.anti_affinity_workloads += 1;
         }
-        self.job_names.insert(
-            (e.spec.namespace.to_string(), e.spec.name.to_string()),
-            j.id,
-        );
         self.jobs.insert(j.id, j);
     }
 
     pub(crate) fn on_job_deleted(&mut self, e: &ev::JobDeleted) {
         if let Some(mut j) = self.jobs.remove(&e.job_id) {
-            self.job_names
-                .remove(&(j.spec.namespace.to_string(), j.spec.name.to_string()));
             if j.spec.template.has_required_anti_affinity() {
                 self.anti_affinity_workloads = self.anti_affinity_workloads.saturating_sub(1);
             }

@@ -11,10 +11,6 @@ impl State {
         if self.stateful_sets.contains_key(&e.stateful_set_id) {
             return;
         }
-        self.stateful_set_names.insert(
-            (e.spec.namespace.to_string(), e.spec.name.to_string()),
-            e.stateful_set_id,
-        );
         if e.spec.template.has_required_anti_affinity() {
             self.anti_affinity_workloads += 1;
         }
@@ -109,8 +105,6 @@ impl State {
 
     pub(crate) fn on_stateful_set_deleted(&mut self, e: &ev::StatefulSetDeleted) {
         if let Some(mut s) = self.stateful_sets.remove(&e.stateful_set_id) {
-            self.stateful_set_names
-                .remove(&(s.spec.namespace.to_string(), s.spec.name.to_string()));
             if s.spec.template.has_required_anti_affinity() {
                 self.anti_affinity_workloads = self.anti_affinity_workloads.saturating_sub(1);
             }
@@ -138,10 +132,6 @@ impl State {
         if s.spec.template.has_required_anti_affinity() {
             self.anti_affinity_workloads += 1;
         }
-        self.stateful_set_names.insert(
-            (e.spec.namespace.to_string(), e.spec.name.to_string()),
-            s.id,
-        );
         self.stateful_sets.insert(s.id, s);
     }
 }
