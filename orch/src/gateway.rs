@@ -26,25 +26,17 @@ pub struct Table {
 
 impl Table {
     fn rebuild(&self, state: &domain::State) {
-        let mut entries: Vec<Entry> = state
-            .services
-            .values()
-            .map(|s| Entry {
-                service: format!("{}/{}", s.spec.namespace, s.spec.name),
-                host: s.spec.host.clone(),
-                prefix: s.spec.path_prefix.clone(),
-                endpoints: state
-                    .endpoints(s)
-                    .into_iter()
-                    .filter_map(|(_, a)| a.parse().ok())
-                    .collect(),
-            })
-            .collect();
-        // A StatefulSet's pods are each reachable by name under the service
-        // (`<pod>.<service>`, or with the namespace `<pod>.<service>.<namespace>`).
+        let mut entries: Vec<Entry> = Vec::new();
         for s in state.services.values() {
-            for (pod_id, addr) in state.endpoints(s) {
-                let (Some(pod), Ok(addr)) = (state.pods.get(&pod_id), addr.parse()) else {
+            let endpoints: Vec<(domain::PodId, SocketAddr)> = state
+                .endpoints(s)
+                .into_iter()
+                .filter_map(|(p, a)| Some((p, a.parse().ok()?)))
+                .collect();
+            // A StatefulSet's pods are each reachable by name under the service
+            // (`<pod>.<service>`, or with the namespace `<pod>.<service>.<namespace>`).
+            for (pod_id, addr) in &endpoints {
+                let Some(pod) = state.pods.get(pod_id) else {
                     continue;
                 };
                 let Some(set) = pod
@@ -60,10 +52,16 @@ impl Table {
                         service: format!("{}/{}/{}", s.spec.namespace, s.spec.name, host),
                         host: Some(host),
                         prefix: "/".into(),
-                        endpoints: vec![addr],
+                        endpoints: vec![*addr],
                     });
                 }
             }
+            entries.push(Entry {
+                service: format!("{}/{}", s.spec.namespace, s.spec.name),
+                host: s.spec.host.clone(),
+                prefix: s.spec.path_prefix.clone(),
+                endpoints: endpoints.into_iter().map(|(_, a)| a).collect(),
+            });
         }
         // A named host before any host, then the longest prefix.
         entries.sort_by(|a, b| {
