@@ -487,6 +487,7 @@ impl State {
             if *w.namespace != service.spec.namespace {
                 continue;
             }
+            let owner = self.owner(w.owner);
             for pod in w.pods.iter().filter_map(|p| self.pods.get(p)) {
                 if !pod.is_live() || !pod.ready {
                     continue;
@@ -494,7 +495,9 @@ impl State {
                 let Some(addr) = self.addresses.get(&pod.id) else {
                     continue;
                 };
-                let t = self.template_of(pod).unwrap_or(w.template);
+                let t = owner
+                    .and_then(|o| o.template_of(pod.revision))
+                    .unwrap_or(w.template);
                 if t.labels_match(w.name.as_str(), &service.spec.selector) {
                     out.push((pod.id, addr.as_str()));
                 }
@@ -502,6 +505,19 @@ impl State {
         }
         out.sort();
         out
+    }
+
+    /// A workload's template gained (`after`) or lost (`before`) a required
+    /// anti-affinity term, or the workload came (`false, has`) or went
+    /// (`has, false`): the count binds consult.
+    pub(crate) fn anti_affinity_changed(&mut self, before: bool, after: bool) {
+        match (before, after) {
+            (false, true) => self.anti_affinity_workloads += 1,
+            (true, false) => {
+                self.anti_affinity_workloads = self.anti_affinity_workloads.saturating_sub(1)
+            }
+            _ => {}
+        }
     }
 
     /// Whether any workload has a required anti-affinity term.
@@ -667,9 +683,8 @@ impl State {
         reason: &str,
     ) {
         if let Owner::StatefulSet(id) = owner {
-            let pod = self.pods.get(&pod).cloned();
-            if let (Some(s), Some(p)) = (self.stateful_sets.get_mut(&id), pod) {
-                s.pod_failed_during_update(&Pod { revision, ..p }, reason);
+            if let Some(s) = self.stateful_sets.get_mut(&id) {
+                s.pod_failed_during_update(pod, revision, reason);
             }
             return;
         }

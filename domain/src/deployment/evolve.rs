@@ -13,9 +13,10 @@ impl State {
             revision,
             ..
         } = e;
-        if has_required_anti_affinity(spec) && !self.deployments.contains_key(deployment_id) {
-            self.anti_affinity_workloads += 1;
-        }
+        self.anti_affinity_changed(
+            false,
+            has_required_anti_affinity(spec) && !self.deployments.contains_key(deployment_id),
+        );
         self.deployments.insert(
             *deployment_id,
             Deployment {
@@ -50,9 +51,7 @@ impl State {
         d.spec = spec.clone();
         d.revision = *revision;
         d.version += 1;
-        if has_required_anti_affinity(spec) {
-            self.anti_affinity_workloads += 1;
-        }
+        self.anti_affinity_changed(false, has_required_anti_affinity(spec));
         self.deployments.insert(*deployment_id, d);
     }
 
@@ -74,9 +73,7 @@ impl State {
             ..
         } = e;
         if let Some(mut d) = self.deployments.remove(deployment_id) {
-            if has_required_anti_affinity(&d.spec) {
-                self.anti_affinity_workloads = self.anti_affinity_workloads.saturating_sub(1);
-            }
+            self.anti_affinity_changed(has_required_anti_affinity(&d.spec), false);
             d.version += 1;
             d.pods.clear();
             d.live = 0;

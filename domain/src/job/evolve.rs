@@ -11,9 +11,7 @@ impl State {
         if self.jobs.contains_key(&e.job_id) {
             return;
         }
-        if e.spec.template.has_required_anti_affinity() {
-            self.anti_affinity_workloads += 1;
-        }
+        self.anti_affinity_changed(false, e.spec.template.has_required_anti_affinity());
         self.jobs.insert(
             e.job_id,
             Job {
@@ -60,17 +58,13 @@ impl State {
         };
         j.spec = e.spec.clone();
         j.version += 1;
-        if j.spec.template.has_required_anti_affinity() {
-            self.anti_affinity_workloads += 1;
-        }
+        self.anti_affinity_changed(false, j.spec.template.has_required_anti_affinity());
         self.jobs.insert(j.id, j);
     }
 
     pub(crate) fn on_job_deleted(&mut self, e: &ev::JobDeleted) {
         if let Some(mut j) = self.jobs.remove(&e.job_id) {
-            if j.spec.template.has_required_anti_affinity() {
-                self.anti_affinity_workloads = self.anti_affinity_workloads.saturating_sub(1);
-            }
+            self.anti_affinity_changed(j.spec.template.has_required_anti_affinity(), false);
             if let Some(c) = j.cron_job.and_then(|c| self.cron_jobs.get_mut(&c)) {
                 c.jobs.retain(|_, id| *id != e.job_id);
             }

@@ -47,8 +47,7 @@ impl State {
             }
         }
         let after = self.anti_affinity_of(deployment_id);
-        self.anti_affinity_workloads =
-            (self.anti_affinity_workloads + after).saturating_sub(before);
+        self.anti_affinity_changed(before == 1, after == 1);
     }
 
     pub(crate) fn on_rollout_promoted(&mut self, e: &ev::RolloutPromoted) {

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::event as ev;
+use crate::ids::PodId;
 use crate::state::{Pod, State};
 use crate::statefulset::{SetUpdate, StatefulSet};
 
@@ -11,9 +12,7 @@ impl State {
         if self.stateful_sets.contains_key(&e.stateful_set_id) {
             return;
         }
-        if e.spec.template.has_required_anti_affinity() {
-            self.anti_affinity_workloads += 1;
-        }
+        self.anti_affinity_changed(false, e.spec.template.has_required_anti_affinity());
         self.stateful_sets.insert(
             e.stateful_set_id,
             StatefulSet {
@@ -61,8 +60,7 @@ impl State {
             last_failure: None,
         });
         s.version += 1;
-        self.anti_affinity_workloads =
-            (self.anti_affinity_workloads + after as u32).saturating_sub(before as u32);
+        self.anti_affinity_changed(before, after);
     }
 
     pub(crate) fn on_stateful_set_partition_changed(
@@ -99,15 +97,12 @@ impl State {
         s.current_revision = e.to;
         s.update = None;
         s.version += 1;
-        self.anti_affinity_workloads =
-            (self.anti_affinity_workloads + after as u32).saturating_sub(before as u32);
+        self.anti_affinity_changed(before, after);
     }
 
     pub(crate) fn on_stateful_set_deleted(&mut self, e: &ev::StatefulSetDeleted) {
         if let Some(mut s) = self.stateful_sets.remove(&e.stateful_set_id) {
-            if s.spec.template.has_required_anti_affinity() {
-                self.anti_affinity_workloads = self.anti_affinity_workloads.saturating_sub(1);
-            }
+            self.anti_affinity_changed(s.spec.template.has_required_anti_affinity(), false);
             // Kept as it was, without pods, for `UndeleteStatefulSet`; the
             // incarnations stay, so its next pods get ids never used.
             s.pods.clear();
@@ -129,9 +124,7 @@ impl State {
         s.revision = e.revision;
         s.current_revision = e.current_revision;
         s.version += 1;
-        if s.spec.template.has_required_anti_affinity() {
-            self.anti_affinity_workloads += 1;
-        }
+        self.anti_affinity_changed(false, s.spec.template.has_required_anti_affinity());
         self.stateful_sets.insert(s.id, s);
     }
 }
@@ -166,9 +159,9 @@ impl crate::pod::owner::PodOwner for StatefulSet {
 
 impl StatefulSet {
     /// A pod of the update revision failed: count it against the update.
-    pub(crate) fn pod_failed_during_update(&mut self, pod: &Pod, reason: &str) {
-        if let Some(u) = self.update.as_mut().filter(|u| u.to == pod.revision) {
-            u.failed_pods.insert(pod.id);
+    pub(crate) fn pod_failed_during_update(&mut self, pod: PodId, revision: u64, reason: &str) {
+        if let Some(u) = self.update.as_mut().filter(|u| u.to == revision) {
+            u.failed_pods.insert(pod);
             u.failures += 1;
             u.last_failure = Some(reason.to_string());
         }
