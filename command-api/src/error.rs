@@ -14,6 +14,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub fields: Vec<(String, String)>,
+    /// Machine-readable figures of the refusal (`QUOTA_EXCEEDED`'s quota).
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -23,6 +25,7 @@ impl ApiError {
             code,
             message: message.into(),
             fields: vec![],
+            details: None,
         }
     }
 
@@ -37,6 +40,7 @@ impl ApiError {
             code: "VALIDATION_FAILED",
             message,
             fields: fields.into_iter().map(|f| (f.field, f.message)).collect(),
+            details: None,
         }
     }
 
@@ -78,7 +82,10 @@ impl ApiError {
             | C::NodeNotReady
             | C::BindInfeasible
             | C::PreemptionInvalid => StatusCode::CONFLICT,
-            C::NotFound | C::RevisionNotFound => StatusCode::NOT_FOUND,
+            C::NotFound | C::RevisionNotFound | C::NamespaceNotFound => StatusCode::NOT_FOUND,
+            C::NamespaceTerminating => StatusCode::CONFLICT,
+            // Like Kubernetes: a quota, or a namespace that may not be deleted, forbids the request.
+            C::QuotaExceeded | C::NamespaceProtected => StatusCode::FORBIDDEN,
             C::InsufficientClusterCapacity | C::ValidationFailed => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -120,6 +127,9 @@ pub struct ErrorDetail {
     /// `template.resources.cpuRequestMilli`) and what is wrong with it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     fields: Vec<FieldProblem>,
+    /// For `QUOTA_EXCEEDED`: `{namespace, resource, used, requested, hard}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<serde_json::Value>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -139,6 +149,7 @@ impl IntoResponse for ApiError {
                     .into_iter()
                     .map(|(field, message)| FieldProblem { field, message })
                     .collect(),
+                details: self.details,
             },
         };
         (self.status, Json(body)).into_response()

@@ -47,10 +47,12 @@ pub async fn execute(
         code,
         message,
         fields,
+        quota,
         ..
     })) = events.first().map(|e| &e.body)
     {
         let mut e = ApiError::rejected(*code, message.clone());
+        e.details = quota.as_ref().and_then(|q| serde_json::to_value(q).ok());
         e.fields = fields
             .iter()
             .map(|f| (f.field.clone(), f.message.clone()))

@@ -89,6 +89,7 @@ impl WriteModel {
                 code: r.code,
                 message: r.message,
                 fields: r.fields,
+                quota: r.quota.map(|q| *q),
             })],
         };
         let mut envelopes = Vec::with_capacity(events.len());

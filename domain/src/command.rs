@@ -8,8 +8,10 @@ use uuid::Uuid;
 pub use crate::cronjob::commands::*;
 pub use crate::deployment::commands::*;
 pub use crate::job::commands::*;
+pub use crate::namespace::commands::*;
 pub use crate::node::commands::*;
 pub use crate::pod::commands::*;
+pub use crate::quota::commands::*;
 pub use crate::rollout::commands::*;
 pub use crate::service::commands::*;
 pub use crate::statefulset::commands::*;
@@ -118,6 +120,14 @@ pub enum Command {
     CompleteStatefulSetUpdate(CompleteStatefulSetUpdate),
     DeleteStatefulSet(DeleteStatefulSet),
     UndeleteStatefulSet(UndeleteStatefulSet),
+    UndeleteService(UndeleteService),
+    CreateNamespace(CreateNamespace),
+    DeleteNamespace(DeleteNamespace),
+    UndeleteNamespace(UndeleteNamespace),
+    PurgeNamespaceObject(PurgeNamespaceObject),
+    SetResourceQuota(SetResourceQuota),
+    RemoveResourceQuota(RemoveResourceQuota),
+    RecordQuotaUsage(RecordQuotaUsage),
 }
 
 impl Command {

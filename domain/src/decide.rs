@@ -14,7 +14,13 @@ use crate::state::State;
 
 /// Every command is decided by its resource's slice: one line each.
 pub fn decide(state: &State, command: &Command) -> Decision {
-    use crate::{cronjob, deployment, job, node, pod, rollout, service, statefulset as sts};
+    use crate::{
+        cronjob, deployment, job, namespace as ns, node, pod, quota, rollout, service,
+        statefulset as sts,
+    };
+    // An undelete puts an object back in its namespace: it must be open
+    // (creates check it with the rest of their spec).
+    let open = |namespace| crate::namespace::check_open(state, namespace);
     match command {
         Command::RegisterNode(c) => node::decide::register_node(state, c),
         Command::MarkNodeReady(c) => node::decide::mark_node_ready(state, c),
@@ -23,7 +29,9 @@ pub fn decide(state: &State, command: &Command) -> Decision {
         Command::CreateDeployment(c) => deployment::decide::create_deployment(state, c),
         Command::ScaleDeployment(c) => deployment::decide::scale_deployment(state, c),
         Command::DeleteDeployment(c) => deployment::decide::delete_deployment(state, c),
-        Command::UndeleteDeployment(c) => deployment::decide::undelete_deployment(state, c),
+        Command::UndeleteDeployment(c) => {
+            open(&c.namespace).and_then(|_| deployment::decide::undelete_deployment(state, c))
+        }
         Command::UpdateDeployment(c) => deployment::decide::update_deployment(state, c),
         Command::RollbackDeployment(c) => rollout::decide::rollback_deployment(state, c),
         Command::AbortRollout(c) => rollout::decide::abort_rollout(state, c),
@@ -51,11 +59,15 @@ pub fn decide(state: &State, command: &Command) -> Decision {
         Command::ReportPodSucceeded(c) => pod::decide::report_pod_succeeded(state, c),
         Command::CreateJob(c) => job::decide::create_job(state, c),
         Command::DeleteJob(c) => job::decide::delete_job(state, c),
-        Command::UndeleteJob(c) => job::decide::undelete_job(state, c),
+        Command::UndeleteJob(c) => {
+            open(&c.namespace).and_then(|_| job::decide::undelete_job(state, c))
+        }
         Command::FailJob(c) => job::decide::fail_job(state, c),
         Command::CreateCronJob(c) => cronjob::decide::create_cron_job(state, c),
         Command::DeleteCronJob(c) => cronjob::decide::delete_cron_job(state, c),
-        Command::UndeleteCronJob(c) => cronjob::decide::undelete_cron_job(state, c),
+        Command::UndeleteCronJob(c) => {
+            open(&c.namespace).and_then(|_| cronjob::decide::undelete_cron_job(state, c))
+        }
         Command::SuspendCronJob(c) => cronjob::decide::suspend_cron_job(state, c),
         Command::RunCronJob(c) => cronjob::decide::run_cron_job(state, c),
         Command::CreateStatefulSet(c) => sts::decide::create_stateful_set(state, c),
@@ -66,6 +78,18 @@ pub fn decide(state: &State, command: &Command) -> Decision {
             sts::decide::complete_stateful_set_update(state, c)
         }
         Command::DeleteStatefulSet(c) => sts::decide::delete_stateful_set(state, c),
-        Command::UndeleteStatefulSet(c) => sts::decide::undelete_stateful_set(state, c),
+        Command::UndeleteService(c) => {
+            open(&c.namespace).and_then(|_| service::decide::undelete_service(state, c))
+        }
+        Command::CreateNamespace(c) => ns::decide::create_namespace(state, c),
+        Command::DeleteNamespace(c) => ns::decide::delete_namespace(state, c),
+        Command::UndeleteNamespace(c) => ns::decide::undelete_namespace(state, c),
+        Command::PurgeNamespaceObject(c) => ns::decide::purge_namespace_object(state, c),
+        Command::SetResourceQuota(c) => quota::decide::set_resource_quota(state, c),
+        Command::RemoveResourceQuota(c) => quota::decide::remove_resource_quota(state, c),
+        Command::RecordQuotaUsage(c) => quota::decide::record_quota_usage(state, c),
+        Command::UndeleteStatefulSet(c) => {
+            open(&c.namespace).and_then(|_| sts::decide::undelete_stateful_set(state, c))
+        }
     }
 }

@@ -16,8 +16,10 @@ use crate::ids::derive_id;
 pub use crate::cronjob::events::*;
 pub use crate::deployment::events::*;
 pub use crate::job::events::*;
+pub use crate::namespace::events::*;
 pub use crate::node::events::*;
 pub use crate::pod::events::*;
+pub use crate::quota::events::*;
 pub use crate::rollout::events::*;
 pub use crate::service::events::*;
 pub use crate::statefulset::events::*;
@@ -57,6 +59,9 @@ pub enum AggregateKind {
     CronJob,
     #[strum(serialize = "statefulset")]
     StatefulSet,
+    Namespace,
+    #[strum(serialize = "resourcequota")]
+    ResourceQuota,
     Command,
 }
 
@@ -133,6 +138,13 @@ pub enum Event {
     StatefulSetRolledBack(StatefulSetRolledBack),
     StatefulSetDeleted(StatefulSetDeleted),
     StatefulSetUndeleted(StatefulSetUndeleted),
+    ServiceUndeleted(ServiceUndeleted),
+    NamespaceCreated(NamespaceCreated),
+    NamespaceDeleted(NamespaceDeleted),
+    NamespaceUndeleted(NamespaceUndeleted),
+    ResourceQuotaSet(ResourceQuotaSet),
+    ResourceQuotaRemoved(ResourceQuotaRemoved),
+    ResourceQuotaUsageRecorded(ResourceQuotaUsageRecorded),
     CommandRejected(CommandRejected),
 }
 
@@ -145,6 +157,9 @@ pub struct CommandRejected {
     /// The fields a `VALIDATION_FAILED` refers to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<crate::names::FieldError>,
+    /// For `QUOTA_EXCEEDED`: the resource, and its used, requested and hard figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<crate::rejection::QuotaExceeded>,
 }
 
 impl Event {
@@ -189,7 +204,8 @@ impl Event {
                 (Deployment, deployment_id.0)
             }
             Event::ServiceCreated(ev::ServiceCreated { service_id, .. })
-            | Event::ServiceDeleted(ev::ServiceDeleted { service_id, .. }) => {
+            | Event::ServiceDeleted(ev::ServiceDeleted { service_id, .. })
+            | Event::ServiceUndeleted(ev::ServiceUndeleted { service_id, .. }) => {
                 (Service, service_id.0)
             }
             Event::PodCreated(ev::PodCreated { pod_id, .. })
@@ -243,6 +259,16 @@ impl Event {
             | Event::StatefulSetUndeleted(ev::StatefulSetUndeleted {
                 stateful_set_id, ..
             }) => (StatefulSet, stateful_set_id.0),
+            Event::NamespaceCreated(ev::NamespaceCreated { namespace_id, .. })
+            | Event::NamespaceDeleted(ev::NamespaceDeleted { namespace_id, .. })
+            | Event::NamespaceUndeleted(ev::NamespaceUndeleted { namespace_id, .. }) => {
+                (Namespace, *namespace_id)
+            }
+            Event::ResourceQuotaSet(ev::ResourceQuotaSet { quota_id, .. })
+            | Event::ResourceQuotaRemoved(ev::ResourceQuotaRemoved { quota_id, .. })
+            | Event::ResourceQuotaUsageRecorded(ev::ResourceQuotaUsageRecorded {
+                quota_id, ..
+            }) => (ResourceQuota, *quota_id),
             Event::CommandRejected(_) => (Command, command_id),
         };
         AggregateRef { kind, id }

@@ -787,3 +787,64 @@ pub fn cron_jobs(state: &State, now_ms: i64) -> Vec<Planned> {
     }
     out
 }
+
+/// Namespace controller: every object a deleted namespace held and still
+/// has is deleted through `PurgeNamespaceObject` (its kind's own delete,
+/// so each object's history says it went with its namespace); every quota
+/// whose namespace commits something else than last recorded has the new
+/// figures recorded.
+pub fn namespaces(state: &State) -> Vec<Planned> {
+    use crate::ids::{CronJobId, JobId, ServiceId, StatefulSetId};
+    use crate::namespace::ObjectKind;
+    let mut out = Vec::new();
+    for ns in state.namespaces.values().filter(|n| n.deleted) {
+        for o in &ns.objects {
+            let live = match o.kind {
+                ObjectKind::Deployment => state.deployments.contains_key(&DeploymentId(o.id)),
+                ObjectKind::StatefulSet => state.stateful_sets.contains_key(&StatefulSetId(o.id)),
+                ObjectKind::Job => state.jobs.contains_key(&JobId(o.id)),
+                ObjectKind::CronJob => state.cron_jobs.contains_key(&CronJobId(o.id)),
+                ObjectKind::Service => state.services.contains_key(&ServiceId(o.id)),
+            };
+            if !live {
+                continue;
+            }
+            let kind: &'static str = o.kind.into();
+            out.push(Planned {
+                command_id: derive_id(&[
+                    b"purge",
+                    ns.name.as_str().as_bytes(),
+                    o.id.as_bytes(),
+                    &ns.version.to_be_bytes(),
+                ]),
+                command: Command::PurgeNamespaceObject(cmd::PurgeNamespaceObject {
+                    namespace: ns.name.clone(),
+                    object: o.clone(),
+                }),
+                reason: format!(
+                    "namespace {} was deleted: its {} {} goes with it",
+                    ns.name,
+                    kind.to_ascii_lowercase(),
+                    o.name
+                ),
+            });
+        }
+    }
+    for (namespace, used, version) in crate::quota::stale_usage(state) {
+        let digest = serde_json::to_vec(&used).unwrap_or_default();
+        out.push(Planned {
+            command_id: derive_id(&[
+                b"quota-usage",
+                namespace.as_str().as_bytes(),
+                &version.to_be_bytes(),
+                &digest,
+            ]),
+            reason: format!(
+                "namespace {namespace} now commits {} pods, {}m CPU and {} MB memory requested",
+                used.pods, used.requests_cpu_milli, used.requests_memory_mb
+            ),
+            command: Command::RecordQuotaUsage(cmd::RecordQuotaUsage { namespace }),
+        });
+    }
+    out
+}

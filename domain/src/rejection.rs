@@ -37,6 +37,10 @@ pub enum RejectionCode {
     NoRolloutInProgress,
     RevisionNotFound,
     NotACanary,
+    NamespaceNotFound,
+    NamespaceTerminating,
+    NamespaceProtected,
+    QuotaExceeded,
     /// A code this release does not know (a record from a newer one).
     #[serde(other)]
     Other,
@@ -55,6 +59,21 @@ pub struct Rejection {
     pub message: String,
     /// For `ValidationFailed`: which fields, and why (the API returns them).
     pub fields: Vec<crate::names::FieldError>,
+    /// For `QuotaExceeded`: which resource, and its figures.
+    pub quota: Option<Box<QuotaExceeded>>,
+}
+
+/// Which quota a request would have overshot, and by how much.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaExceeded {
+    pub namespace: String,
+    pub resource: String,
+    /// What the namespace committed before the request.
+    pub used: u64,
+    /// What the request would have added.
+    pub requested: u64,
+    pub hard: u64,
 }
 
 impl Rejection {
@@ -63,6 +82,7 @@ impl Rejection {
             code,
             message: message.into(),
             fields: Vec::new(),
+            quota: None,
         }
     }
 }

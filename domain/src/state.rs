@@ -166,6 +166,18 @@ pub struct State {
     /// The last deleted cron job of each `namespace/name`, without jobs.
     #[serde(default)]
     pub deleted_cron_jobs: BTreeMap<String, CronJob>,
+    /// The last deleted service of each `namespace/name`.
+    #[serde(default)]
+    pub deleted_services: BTreeMap<String, Service>,
+    /// Namespaces by name, once created (the built-ins once changed).
+    #[serde(default)]
+    pub namespaces: BTreeMap<String, crate::namespace::Namespace>,
+    /// Each namespace's quota, by namespace name.
+    #[serde(default)]
+    pub quotas: BTreeMap<String, crate::quota::ResourceQuota>,
+    /// Each quota aggregate's version, kept across its removal.
+    #[serde(default)]
+    pub quota_versions: BTreeMap<String, u64>,
     #[serde(skip)]
     pub(crate) node_names: HashMap<String, NodeId>,
     /// Pending pods without a node: the scheduler's queue, without a scan of every pod.
@@ -258,6 +270,12 @@ impl State {
                 ..
             })
             | Event::RolloutStarted(ev::RolloutStarted { deployment_id, .. }) => deployment_id,
+            Event::NamespaceDeleted(ev::NamespaceDeleted { name, .. }) => {
+                if let Some(ns) = self.namespaces.get_mut(name.as_str()) {
+                    ns.cause = Some(correlation);
+                }
+                return;
+            }
             Event::JobCreated(ev::JobCreated { job_id, .. }) => {
                 if let Some(j) = self.jobs.get_mut(job_id) {
                     j.cause = Some(correlation);
@@ -310,6 +328,9 @@ impl State {
             | C::FailJob(cmd::FailJob { job_id: job, .. }) => return self.jobs.get(job)?.cause,
             C::RunCronJob(cmd::RunCronJob { cron_job_id, .. }) => {
                 return self.cron_jobs.get(cron_job_id)?.cause;
+            }
+            C::PurgeNamespaceObject(cmd::PurgeNamespaceObject { namespace, .. }) => {
+                return self.namespaces.get(namespace.as_str())?.cause;
             }
             C::CreatePod(cmd::CreatePod {
                 owner: Owner::StatefulSet(id),
@@ -636,10 +657,24 @@ impl State {
                     .find(|d| d.id.0 == agg.id)
                     .map_or(0, |d| d.version),
             },
-            AggregateKind::Service => self
-                .services
-                .get(&ServiceId(agg.id))
-                .map_or(0, |s| s.version),
+            AggregateKind::Service => match self.services.get(&ServiceId(agg.id)) {
+                Some(s) => s.version,
+                None => self
+                    .deleted_services
+                    .values()
+                    .find(|s| s.id.0 == agg.id)
+                    .map_or(0, |s| s.version),
+            },
+            AggregateKind::Namespace => self
+                .namespaces
+                .values()
+                .find(|n| crate::namespace::namespace_id(n.name.as_str()) == agg.id)
+                .map_or(0, |n| n.version),
+            AggregateKind::ResourceQuota => self
+                .quota_versions
+                .iter()
+                .find(|(ns, _)| crate::quota::quota_id(ns) == agg.id)
+                .map_or(0, |(_, v)| *v),
             AggregateKind::Job => match self.jobs.get(&JobId(agg.id)) {
                 Some(j) => j.version,
                 None => self
@@ -772,6 +807,13 @@ impl State {
             Event::StatefulSetRolledBack(e) => self.on_stateful_set_rolled_back(e),
             Event::StatefulSetDeleted(e) => self.on_stateful_set_deleted(e),
             Event::StatefulSetUndeleted(e) => self.on_stateful_set_undeleted(e),
+            Event::ServiceUndeleted(e) => self.on_service_undeleted(e),
+            Event::NamespaceCreated(e) => self.on_namespace_created(e),
+            Event::NamespaceDeleted(e) => self.on_namespace_deleted(e),
+            Event::NamespaceUndeleted(e) => self.on_namespace_undeleted(e),
+            Event::ResourceQuotaSet(e) => self.on_resource_quota_set(e),
+            Event::ResourceQuotaRemoved(e) => self.on_resource_quota_removed(e),
+            Event::ResourceQuotaUsageRecorded(e) => self.on_resource_quota_usage_recorded(e),
             Event::CommandRejected(_) => {}
         }
     }

@@ -461,6 +461,11 @@ fn a_job_deleted_while_running_is_undeleted_with_its_counts_and_goes_on() {
     // It goes on: the controller starts a pod for the completions left.
     assert_eq!(reconcile_at(&mut g, 0, 0), 1);
     // Nothing of that name was deleted in another namespace.
+    g.apply(Command::CreateNamespace(cmd::CreateNamespace {
+        name: domain::names::Name::parse("name", "other").unwrap(),
+        labels: Default::default(),
+    }))
+    .unwrap();
     let r = g
         .when(Command::UndeleteJob(cmd::UndeleteJob {
             namespace: domain::names::Name::parse("namespace", "other").unwrap(),

@@ -180,6 +180,7 @@ async fn main() -> anyhow::Result<()> {
         a.nodes,
     )
     .await?;
+    plane.namespace("lag").await?;
     let c = Arc::new(Client {
         http: reqwest::Client::new(),
         api: plane.api.clone(),

@@ -49,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
         },
     )
     .await?;
+    plane.namespace("bench").await?;
     let http = reqwest::Client::new();
     let body = json!({
         "namespace": "bench", "name": "batch", "completions": a.completions,

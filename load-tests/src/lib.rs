@@ -111,6 +111,21 @@ pub async fn fresh_database(
 }
 
 /// Serve the REST API on a free local port: (base URL, a bootstrap token).
+/// `POST /api/v1/namespaces`; one that exists already is fine.
+pub async fn create_namespace(api: &str, token: &str, name: &str) -> anyhow::Result<()> {
+    let r = reqwest::Client::new()
+        .post(format!("{api}/api/v1/namespaces"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": name}))
+        .send()
+        .await?;
+    let status = r.status();
+    if !status.is_success() && status != reqwest::StatusCode::CONFLICT {
+        anyhow::bail!("creating namespace {name}: {status} {}", r.text().await?);
+    }
+    Ok(())
+}
+
 pub async fn serve_api(
     kafka: &KafkaConfig,
     pool: &sqlx::PgPool,
@@ -232,6 +247,11 @@ impl Plane {
             token,
             stop,
         })
+    }
+
+    /// Create namespace `name` (objects go only into namespaces that exist).
+    pub async fn namespace(&self, name: &str) -> anyhow::Result<()> {
+        create_namespace(&self.api, &self.token, name).await
     }
 
     /// Stop everything and drop the database.

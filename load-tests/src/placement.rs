@@ -42,6 +42,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let (pool, api, token) = (plane.pool.clone(), plane.api.clone(), plane.token.clone());
+    plane.namespace("load").await?;
 
     println!("== {} pods in {} deployments", a.pods, a.deployments);
     let http = reqwest::Client::new();

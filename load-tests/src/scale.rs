@@ -295,6 +295,7 @@ async fn main() -> anyhow::Result<()> {
         stop.clone(),
     )
     .await?;
+    load_tests::create_namespace(&api, &token, "scale").await?;
     let t = Instant::now();
     wait_for(
         &pool,

@@ -133,6 +133,7 @@ impl ProcessConfig {
         Timings {
             backoff_base: self.backoff_base,
             backoff_max: self.backoff_max,
+            backoff_reset_after: self.backoff_base.saturating_mul(10),
             drain_delay: self.drain_delay,
             termination_grace: self.termination_grace,
         }
@@ -289,6 +290,8 @@ impl PodLaunch {
 pub struct Timings {
     pub backoff_base: Duration,
     pub backoff_max: Duration,
+    /// A run that lasted this long starts the back-off again from its base.
+    pub backoff_reset_after: Duration,
     pub drain_delay: Duration,
     pub termination_grace: Duration,
 }
@@ -707,7 +710,7 @@ async fn supervise(
             });
             ready = false;
         }
-        if run_start.elapsed() >= t.backoff_base.saturating_mul(10) {
+        if run_start.elapsed() >= t.backoff_reset_after {
             exponent = 0;
         }
         let wait = backoff(t.backoff_base, t.backoff_max, exponent);
@@ -1440,6 +1443,9 @@ mod tests {
         Timings {
             backoff_base: Duration::from_millis(base_ms),
             backoff_max: Duration::from_secs(60),
+            // No run of a test container may reset the back-off by being slow
+            // to start on a loaded machine; the test that wants a reset sets it.
+            backoff_reset_after: Duration::from_secs(60),
             drain_delay: Duration::ZERO,
             termination_grace: Duration::from_secs(2),
         }
@@ -1519,9 +1525,11 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), sup.join())
             .await
             .expect("supervisor stops");
+        // Four runs had exited before the fourth restart was reported (the
+        // fifth may have been stopped before its shell printed).
         let log = std::fs::read_to_string(&log_path).unwrap();
         assert!(
-            log.matches(&format!("run test-0 on {}", l.port)).count() >= 5,
+            log.matches(&format!("run test-0 on {}", l.port)).count() >= 4,
             "{log}"
         );
         let _ = std::fs::remove_dir_all(dir);

@@ -26,7 +26,7 @@ pub struct HistoryArgs {
     #[command(flatten)]
     pub conn: ApiConn,
     /// `deployment/<namespace>/<name>`, `job/<namespace>/<name>`, `pod/<namespace>/<name>`, `service/<namespace>/<name>`,
-    /// `node/<name>`, or `<kind>/<id>`.
+    /// `node/<name>`, `namespace/<name>`, `resourcequota/<namespace>`, or `<kind>/<id>`.
     pub target: String,
     /// Only events by this actor.
     #[arg(long)]
@@ -217,25 +217,29 @@ fn target_query(target: &str) -> anyhow::Result<(String, Vec<(&'static str, Stri
         "pod",
         "service",
         "node",
+        "namespace",
+        "resourcequota",
     ]
     .contains(&kind)
     {
         bail!(
-            "'{target}': the kind must be deployment, statefulset, job, cronjob, pod, service or node"
+            "'{target}': the kind must be deployment, statefulset, job, cronjob, pod, service, node, namespace or resourcequota"
         );
     }
     let mut q = vec![("kind", kind.to_string())];
     match parts.as_slice() {
         [_, id] if uuid::Uuid::parse_str(id).is_ok() => q.push(("aggregate", id.to_string())),
-        [_, name] if kind == "node" => q.push(("name", name.to_string())),
+        [_, name] if kind == "node" || kind == "namespace" => q.push(("name", name.to_string())),
+        // A namespace's quota: `resourcequota/<namespace>`.
+        [_, ns] if kind == "resourcequota" => q.push(("namespace", ns.to_string())),
         [_, ns, name] if kind != "node" => {
             q.push(("namespace", ns.to_string()));
             q.push(("name", name.to_string()));
         }
         _ => bail!(
             "'{target}': expected {kind}/{}",
-            if kind == "node" {
-                "<name> or node/<id>"
+            if kind == "node" || kind == "namespace" || kind == "resourcequota" {
+                "<name> or <kind>/<id>"
             } else {
                 "<namespace>/<name> or <kind>/<id>"
             }
@@ -471,6 +475,48 @@ pub fn summarize(e: &Value) -> String {
             b["spec"]["name"].as_str().unwrap_or(""),
             b["spec"]["selector"]
         ),
+        "NamespaceCreated" => format!("namespace {} created", s("name")),
+        "NamespaceDeleted" => format!(
+            "namespace {} deleted with {} object(s): {}",
+            s("name"),
+            b["objects"].as_array().map_or(0, Vec::len),
+            objects(&b["objects"])
+        ),
+        "NamespaceUndeleted" => format!(
+            "namespace {} restored with {}{}",
+            s("name"),
+            objects(&b["restored"]),
+            match b["skipped"].as_array() {
+                Some(skipped) if !skipped.is_empty() => format!(
+                    "; not restored: {}",
+                    skipped
+                        .iter()
+                        .map(|k| format!(
+                            "{} ({})",
+                            k["object"]["name"].as_str().unwrap_or(""),
+                            k["reason"].as_str().unwrap_or("")
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                _ => String::new(),
+            }
+        ),
+        "ResourceQuotaSet" => format!(
+            "quota of {} set to {} (committed then: {})",
+            s("namespace"),
+            b["hard"],
+            b["used"]
+        ),
+        "ResourceQuotaUsageRecorded" => format!(
+            "{} commits {} pods, {}m CPU, {} MB requested (hard: {})",
+            s("namespace"),
+            b["used"]["pods"],
+            b["used"]["requestsCpuMilli"],
+            b["used"]["requestsMemoryMb"],
+            b["hard"]
+        ),
+        "ResourceQuotaRemoved" => format!("quota of {} removed", s("namespace")),
         _ => {
             let mut v = b.clone();
             if let Some(o) = v.as_object_mut() {
@@ -478,6 +524,27 @@ pub fn summarize(e: &Value) -> String {
             }
             v.to_string()
         }
+    }
+}
+
+/// `[{kind, name}]` as `deployment web, service web`.
+fn objects(v: &Value) -> String {
+    let names: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| {
+            format!(
+                "{} {}",
+                o["kind"].as_str().unwrap_or("").to_ascii_lowercase(),
+                o["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    if names.is_empty() {
+        "nothing".into()
+    } else {
+        names.join(", ")
     }
 }
 

@@ -217,6 +217,7 @@ pub async fn run(
             );
             planned.extend(reconcile::job_pod_ttl(&state, now_ms, 1000));
             planned.extend(reconcile::cron_jobs(&state, now_ms));
+            planned.extend(reconcile::namespaces(&state));
             planned.extend(reconcile::rollout_deadlines(
                 &state,
                 now_ms,

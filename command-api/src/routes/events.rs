@@ -160,7 +160,7 @@ async fn list(
             AND ($3::text IS NULL OR event_type = $3)
             AND (($4::text IS NULL AND $11::text IS NULL) OR aggregate_id IN (
                   SELECT aggregate_id FROM event_log
-                   WHERE event_type IN ('PodCreated', 'DeploymentCreated', 'ServiceCreated', 'NodeRegistered', 'JobCreated', 'CronJobCreated', 'StatefulSetCreated')
+                   WHERE event_type IN ('PodCreated', 'DeploymentCreated', 'ServiceCreated', 'NodeRegistered', 'JobCreated', 'CronJobCreated', 'StatefulSetCreated', 'NamespaceCreated', 'ResourceQuotaSet')
                      AND ($4 IS NULL OR COALESCE(body->>'namespace', body->'spec'->>'namespace') = $4)
                      AND ($11 IS NULL OR COALESCE(body->>'name', body->'spec'->>'name') = $11)))
             AND ($5::text IS NULL OR actor = $5)

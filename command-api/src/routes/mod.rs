@@ -4,6 +4,7 @@ mod cronjobs;
 mod deployments;
 mod events;
 mod jobs;
+mod namespaces;
 mod nodes;
 mod openapi;
 mod pods;
@@ -36,6 +37,7 @@ fn api() -> OpenApiRouter<S> {
         .merge(nodes::routes())
         .merge(pods::routes())
         .merge(services::routes())
+        .merge(namespaces::routes())
         .merge(events::routes())
         .routes(routes!(openapi::document))
         .routes(routes!(revoke_token))

@@ -30,6 +30,7 @@ use utoipa_axum::routes;
 pub fn routes() -> OpenApiRouter<S> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
+        .routes(routes!(undelete))
         .routes(routes!(read, delete))
         .routes(routes!(endpoints))
 }
@@ -84,6 +85,39 @@ async fn create(
         "serviceId",
         service_id.0,
         Command::CreateService(cmd::CreateService { service_id, spec }),
+    )
+    .await
+}
+
+#[utoipa::path(post, path = "/api/v1/services/undelete", tag = "services",
+    summary = "Restore the last deleted service of this name (same id, selector and routing)",
+    params(WriteHeaders), request_body = super::template::UndeleteDto,
+    responses(
+        (status = 201, description = "`{serviceId, status: UNDELETED}`", body = Value),
+        BadBody, Unauthenticated,
+        (status = 404, description = "NOT_FOUND: no service of this name was deleted; NAMESPACE_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "ALREADY_EXISTS: the name is in use; NAMESPACE_TERMINATING; NOT_RESTORED; REJECTED", body = ErrorBody),
+        TooLarge, NotJson, Invalid, Degraded,
+    ))]
+async fn undelete(
+    State(s): State<S>,
+    Actor(actor): Actor,
+    headers: HeaderMap,
+    Body(dto): Body<super::template::UndeleteDto>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    super::template::undelete(
+        &s,
+        &headers,
+        &actor,
+        dto,
+        |namespace, name| Command::UndeleteService(cmd::UndeleteService { namespace, name }),
+        |e| match e {
+            domain::Event::ServiceUndeleted(u) => {
+                Some(json!({"serviceId": u.service_id, "status": "UNDELETED"}))
+            }
+            _ => None,
+        },
+        "service",
     )
     .await
 }

@@ -42,7 +42,14 @@ pub(crate) fn create_cron_job(state: &State, c: &cmd::CreateCronJob) -> Decision
     if !errors.is_empty() {
         return Err(validation(&errors));
     }
+    crate::namespace::check_open(state, &spec.namespace)?;
     check_capacity(state, &spec.job_template.template, 1)?;
+    crate::quota::admit(
+        state,
+        &spec.namespace,
+        Default::default(),
+        crate::quota::Usage::count(crate::namespace::ObjectKind::CronJob),
+    )?;
     Ok(vec![Event::CronJobCreated(ev::CronJobCreated {
         cron_job_id: *cron_job_id,
         spec: spec.clone(),
@@ -97,6 +104,12 @@ pub(crate) fn undelete_cron_job(state: &State, c: &cmd::UndeleteCronJob) -> Deci
             format!("no deleted cron job '{name}' in namespace '{namespace}'"),
         );
     };
+    crate::quota::admit(
+        state,
+        namespace,
+        Default::default(),
+        crate::quota::Usage::count(crate::namespace::ObjectKind::CronJob),
+    )?;
     Ok(vec![Event::CronJobUndeleted(ev::CronJobUndeleted {
         cron_job_id: cj.id,
         spec: cj.spec.clone(),
@@ -164,6 +177,29 @@ pub(crate) fn run_cron_job(state: &State, c: &cmd::RunCronJob) -> Decision {
     let Ok(name) = Name::parse("name", &name) else {
         return skipped(format!("the job name '{name}' is not a valid name"));
     };
+    // The run's job must fit in the namespace's quota (the jobs it
+    // replaces give theirs back); if not, the run is skipped, saying why.
+    let spec = cj.spec.job_spec(name);
+    if crate::quota::applies(state, &spec.namespace) {
+        let replaced = if cj.spec.concurrency_policy == ConcurrencyPolicy::Replace {
+            active
+                .iter()
+                .filter_map(|j| state.jobs.get(j))
+                .fold(crate::quota::Usage::default(), |u, j| {
+                    u.plus(crate::quota::job_usage(j))
+                })
+        } else {
+            crate::quota::Usage::default()
+        };
+        if let Err(r) = crate::quota::admit(
+            state,
+            &spec.namespace,
+            replaced,
+            crate::quota::job_spec_usage(&spec),
+        ) {
+            return skipped(r.message);
+        }
+    }
     events.push(Event::CronJobRunStarted(ev::CronJobRunStarted {
         cron_job_id: cj.id,
         job_id,
@@ -171,7 +207,7 @@ pub(crate) fn run_cron_job(state: &State, c: &cmd::RunCronJob) -> Decision {
     }));
     events.push(Event::JobCreated(ev::JobCreated {
         job_id,
-        spec: cj.spec.job_spec(name),
+        spec,
         cron_job_id: Some(cj.id),
     }));
     // History limits, over the jobs that finished (the replaced ones are gone).

@@ -10,6 +10,7 @@ use crate::ids::DeploymentId;
 use crate::model::DeploymentSpec;
 
 use crate::names::FieldError;
+use crate::quota::{self, Usage};
 use crate::rejection::{Rejection, RejectionCode};
 use crate::state::State;
 
@@ -38,7 +39,14 @@ pub(crate) fn create_deployment(state: &State, c: &cmd::CreateDeployment) -> Dec
         );
     }
     validate_spec(spec)?;
+    crate::namespace::check_open(state, &spec.namespace)?;
     check_capacity(state, &spec.template, spec.replicas)?;
+    quota::admit(
+        state,
+        &spec.namespace,
+        Usage::default(),
+        quota::deployment_spec_usage(spec, false, None),
+    )?;
     Ok(vec![Event::DeploymentCreated(ev::DeploymentCreated {
         deployment_id: *deployment_id,
         spec: spec.clone(),
@@ -61,6 +69,16 @@ pub(crate) fn scale_deployment(state: &State, c: &cmd::ScaleDeployment) -> Decis
     }
     if *replicas > d.spec.replicas {
         check_capacity(state, &d.spec.template, *replicas)?;
+        if quota::applies(state, &d.spec.namespace) {
+            let mut after = d.spec.clone();
+            after.replicas = *replicas;
+            quota::admit(
+                state,
+                &d.spec.namespace,
+                quota::deployment_usage(d),
+                quota::deployment_usage_with(d, &after),
+            )?;
+        }
     }
     Ok(vec![Event::DeploymentScaled(ev::DeploymentScaled {
         deployment_id: *deployment_id,
@@ -119,6 +137,12 @@ pub(crate) fn undelete_deployment(state: &State, c: &cmd::UndeleteDeployment) ->
         );
     };
     check_capacity(state, &d.spec.template, d.spec.replicas)?;
+    quota::admit(
+        state,
+        namespace,
+        Usage::default(),
+        quota::deployment_usage(d),
+    )?;
     Ok(vec![Event::DeploymentUndeleted(ev::DeploymentUndeleted {
         deployment_id: d.id,
         spec: d.spec.clone(),
@@ -206,6 +230,20 @@ pub(crate) fn update_deployment(state: &State, c: &cmd::UpdateDeployment) -> Dec
     validate_spec(&probe)?;
     if patch.resources.is_some() {
         check_capacity(state, &spec.template, spec.replicas)?;
+    }
+    // A template change rolls out: the surge's pods, each as large as the
+    // larger revision, must fit in the quota too.
+    if (template_changed || strategy != d.spec.strategy) && quota::applies(state, &d.spec.namespace)
+    {
+        let mut after = probe.clone();
+        after.replicas = d.spec.replicas;
+        let mixed = template_changed || d.rollout.is_some() || d.live_other_revision > 0;
+        quota::admit(
+            state,
+            &d.spec.namespace,
+            quota::deployment_usage(d),
+            quota::deployment_spec_usage(&after, mixed, Some(&d.spec.template.resources)),
+        )?;
     }
     let mut events = Vec::new();
     if strategy != d.spec.strategy {

@@ -41,7 +41,14 @@ pub(crate) fn create_job(state: &State, c: &cmd::CreateJob) -> Decision {
     if !errors.is_empty() {
         return Err(validation(&errors));
     }
+    crate::namespace::check_open(state, &spec.namespace)?;
     check_capacity(state, &spec.template, 1)?;
+    crate::quota::admit(
+        state,
+        &spec.namespace,
+        Default::default(),
+        crate::quota::job_spec_usage(spec),
+    )?;
     Ok(vec![Event::JobCreated(ev::JobCreated {
         job_id: *job_id,
         spec: spec.clone(),
@@ -91,6 +98,12 @@ pub(crate) fn undelete_job(state: &State, c: &cmd::UndeleteJob) -> Decision {
             format!("no deleted job '{name}' in namespace '{namespace}'"),
         );
     };
+    crate::quota::admit(
+        state,
+        namespace,
+        Default::default(),
+        crate::quota::job_usage(j),
+    )?;
     Ok(vec![Event::JobUndeleted(ev::JobUndeleted {
         job_id: j.id,
         spec: j.spec.clone(),

@@ -178,6 +178,17 @@ pub(crate) fn rollback(
     if revision == d.revision && d.rollout.is_none() {
         return Ok(vec![]);
     }
+    // A rollback asked for by a person must fit in the quota with its
+    // surge; an automatic one (a failed rollout undone) is never held back.
+    if !automatic && crate::quota::applies(state, &d.spec.namespace) {
+        let target = &d.template(revision).expect("checked").template.resources;
+        crate::quota::admit(
+            state,
+            &d.spec.namespace,
+            crate::quota::deployment_usage(d),
+            crate::quota::deployment_spec_usage(&d.spec, true, Some(target)),
+        )?;
+    }
     let mut events = Vec::with_capacity(2);
     if let Some(r) = &d.rollout {
         events.push(Event::RolloutRolledBack(ev::RolloutRolledBack {

@@ -17,3 +17,11 @@ pub struct CreateService {
 pub struct DeleteService {
     pub service_id: ServiceId,
 }
+
+/// Restore the last deleted service of this name (same id and spec).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UndeleteService {
+    pub namespace: crate::names::Name,
+    pub name: crate::names::Name,
+}

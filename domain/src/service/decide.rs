@@ -49,6 +49,13 @@ pub(crate) fn create_service(state: &State, c: &cmd::CreateService) -> Decision 
     if !errors.is_empty() {
         return Err(validation(&errors));
     }
+    crate::namespace::check_open(state, &spec.namespace)?;
+    crate::quota::admit(
+        state,
+        &spec.namespace,
+        Default::default(),
+        crate::quota::Usage::count(crate::namespace::ObjectKind::Service),
+    )?;
     Ok(vec![Event::ServiceCreated(ev::ServiceCreated {
         service_id: *service_id,
         spec: spec.clone(),
@@ -68,4 +75,33 @@ pub(crate) fn delete_service(state: &State, c: &cmd::DeleteService) -> Decision 
             name: s.spec.name.clone(),
         })]),
     }
+}
+
+pub(crate) fn undelete_service(state: &State, c: &cmd::UndeleteService) -> Decision {
+    let cmd::UndeleteService { namespace, name } = c;
+    if state
+        .service_by_name(namespace.as_str(), name.as_str())
+        .is_some()
+    {
+        return reject(
+            RejectionCode::AlreadyExists,
+            format!("service '{name}' exists in namespace '{namespace}': delete it first"),
+        );
+    }
+    let Some(s) = state.deleted_services.get(&format!("{namespace}/{name}")) else {
+        return reject(
+            RejectionCode::NotFound,
+            format!("no deleted service '{name}' in namespace '{namespace}'"),
+        );
+    };
+    crate::quota::admit(
+        state,
+        namespace,
+        Default::default(),
+        crate::quota::Usage::count(crate::namespace::ObjectKind::Service),
+    )?;
+    Ok(vec![Event::ServiceUndeleted(ev::ServiceUndeleted {
+        service_id: s.id,
+        spec: s.spec.clone(),
+    })])
 }

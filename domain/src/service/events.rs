@@ -20,3 +20,10 @@ pub struct ServiceDeleted {
     pub namespace: Name,
     pub name: Name,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceUndeleted {
+    pub service_id: ServiceId,
+    pub spec: ServiceSpec,
+}

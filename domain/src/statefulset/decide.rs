@@ -6,6 +6,7 @@ use crate::event as ev;
 use crate::event::Event;
 use crate::ids::StatefulSetId;
 use crate::names::FieldError;
+use crate::quota::{self, Usage};
 use crate::rejection::{Rejection, RejectionCode};
 use crate::state::{Pod, State};
 use crate::statefulset::{PodManagementPolicy, StatefulSet};
@@ -46,7 +47,15 @@ pub(crate) fn create_stateful_set(state: &State, c: &cmd::CreateStatefulSet) -> 
     if !errors.is_empty() {
         return Err(validation(&errors));
     }
+    crate::namespace::check_open(state, &spec.namespace)?;
     check_capacity(state, &spec.template, spec.replicas)?;
+    quota::admit(
+        state,
+        &spec.namespace,
+        Usage::default(),
+        Usage::pods(spec.replicas as u64, &spec.template.resources)
+            .plus(Usage::count(crate::namespace::ObjectKind::StatefulSet)),
+    )?;
     Ok(vec![Event::StatefulSetCreated(ev::StatefulSetCreated {
         stateful_set_id: *stateful_set_id,
         spec: spec.clone(),
@@ -75,6 +84,12 @@ pub(crate) fn scale_stateful_set(state: &State, c: &cmd::ScaleStatefulSet) -> De
         return Err(validation(&errors));
     }
     check_capacity(state, &s.spec.template, c.replicas)?;
+    quota::admit(
+        state,
+        &s.spec.namespace,
+        quota::stateful_set_usage(s),
+        quota::stateful_set_usage_with(s, c.replicas, &s.spec.template.resources),
+    )?;
     Ok(vec![Event::StatefulSetScaled(ev::StatefulSetScaled {
         stateful_set_id: s.id,
         from: s.spec.replicas,
@@ -129,6 +144,12 @@ pub(crate) fn update_stateful_set(state: &State, c: &cmd::UpdateStatefulSet) -> 
     }
     if let Some(t) = &template {
         check_capacity(state, t, 1)?;
+        quota::admit(
+            state,
+            &s.spec.namespace,
+            quota::stateful_set_usage(s),
+            quota::stateful_set_usage_with(s, s.spec.replicas, &t.resources),
+        )?;
     }
     Ok(events)
 }
@@ -244,6 +265,12 @@ pub(crate) fn undelete_stateful_set(state: &State, c: &cmd::UndeleteStatefulSet)
         );
     };
     check_capacity(state, &s.spec.template, s.spec.replicas)?;
+    quota::admit(
+        state,
+        namespace,
+        Usage::default(),
+        quota::stateful_set_usage(s),
+    )?;
     Ok(vec![Event::StatefulSetUndeleted(
         ev::StatefulSetUndeleted {
             stateful_set_id: s.id,

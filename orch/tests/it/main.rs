@@ -7,6 +7,7 @@ mod deployments;
 mod healing;
 mod history;
 mod jobs;
+mod namespaces;
 mod restarts;
 mod rollouts;
 mod scheduling;

@@ -8,6 +8,7 @@
 mod deployments;
 pub mod event_log;
 mod jobs;
+mod namespaces;
 mod node_status;
 mod pod_instance;
 mod services;
@@ -79,6 +80,7 @@ macro_rules! registry {
 }
 
 registry!(
+    namespaces: namespaces::Namespaces,
     nodes: node_status::Nodes,
     deployments: deployments::Deployments,
     jobs: jobs::Jobs,

@@ -41,6 +41,13 @@ impl Projection for Services {
                     at,
                 })
             }
+            Event::ServiceUndeleted(ev::ServiceUndeleted { service_id, spec }) => {
+                self.statements.push(Stmt::Created {
+                    id: service_id.0,
+                    spec: spec.clone(),
+                    at,
+                })
+            }
             Event::ServiceDeleted(ev::ServiceDeleted { service_id, .. }) => {
                 self.statements.push(Stmt::Deleted { id: service_id.0 })
             }

@@ -1,0 +1,44 @@
+//! Folding a namespace's events into the cell's state.
+
+use crate::event as ev;
+use crate::state::State;
+
+use super::Namespace;
+
+impl State {
+    pub(crate) fn on_namespace_created(&mut self, e: &ev::NamespaceCreated) {
+        let version = self
+            .namespaces
+            .get(e.name.as_str())
+            .map_or(0, |n| n.version);
+        // A namespace created again starts without the old one's quota.
+        self.quotas.remove(e.name.as_str());
+        self.namespaces.insert(
+            e.name.to_string(),
+            Namespace {
+                name: e.name.clone(),
+                labels: e.labels.clone(),
+                deleted: false,
+                objects: Vec::new(),
+                version: version + 1,
+                cause: None,
+            },
+        );
+    }
+
+    pub(crate) fn on_namespace_deleted(&mut self, e: &ev::NamespaceDeleted) {
+        if let Some(ns) = self.namespaces.get_mut(e.name.as_str()) {
+            ns.deleted = true;
+            ns.objects = e.objects.clone();
+            ns.version += 1;
+        }
+    }
+
+    pub(crate) fn on_namespace_undeleted(&mut self, e: &ev::NamespaceUndeleted) {
+        if let Some(ns) = self.namespaces.get_mut(e.name.as_str()) {
+            ns.deleted = false;
+            ns.objects.clear();
+            ns.version += 1;
+        }
+    }
+}
