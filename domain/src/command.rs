@@ -8,6 +8,7 @@ use uuid::Uuid;
 pub use crate::cronjob::commands::*;
 pub use crate::deployment::commands::*;
 pub use crate::job::commands::*;
+pub use crate::limitrange::commands::*;
 pub use crate::namespace::commands::*;
 pub use crate::node::commands::*;
 pub use crate::pod::commands::*;
@@ -128,6 +129,8 @@ pub enum Command {
     SetResourceQuota(SetResourceQuota),
     RemoveResourceQuota(RemoveResourceQuota),
     RecordQuotaUsage(RecordQuotaUsage),
+    SetLimitRange(SetLimitRange),
+    RemoveLimitRange(RemoveLimitRange),
 }
 
 impl Command {

@@ -88,6 +88,8 @@ pub fn decide(state: &State, command: &Command) -> Decision {
         Command::SetResourceQuota(c) => quota::decide::set_resource_quota(state, c),
         Command::RemoveResourceQuota(c) => quota::decide::remove_resource_quota(state, c),
         Command::RecordQuotaUsage(c) => quota::decide::record_quota_usage(state, c),
+        Command::SetLimitRange(c) => crate::limitrange::decide::set_limit_range(state, c),
+        Command::RemoveLimitRange(c) => crate::limitrange::decide::remove_limit_range(state, c),
         Command::UndeleteStatefulSet(c) => {
             open(&c.namespace).and_then(|_| sts::decide::undelete_stateful_set(state, c))
         }

@@ -103,9 +103,10 @@ pub(crate) fn check_capacity(
     if replicas == 0 {
         return Ok(());
     }
+    // (At least 1: a figure not resolved yet is refused by its own check.)
     let (cpu, mem) = (
-        template.resources.cpu_request_milli as u64,
-        template.resources.mem_request_mb as u64,
+        (template.resources.cpu_request_milli as u64).max(1),
+        (template.resources.mem_request_mb as u64).max(1),
     );
     let mut slots: u64 = 0;
     let mut candidates = 0;

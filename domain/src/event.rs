@@ -16,6 +16,7 @@ use crate::ids::derive_id;
 pub use crate::cronjob::events::*;
 pub use crate::deployment::events::*;
 pub use crate::job::events::*;
+pub use crate::limitrange::events::*;
 pub use crate::namespace::events::*;
 pub use crate::node::events::*;
 pub use crate::pod::events::*;
@@ -62,6 +63,8 @@ pub enum AggregateKind {
     Namespace,
     #[strum(serialize = "resourcequota")]
     ResourceQuota,
+    #[strum(serialize = "limitrange")]
+    LimitRange,
     Command,
 }
 
@@ -145,6 +148,8 @@ pub enum Event {
     ResourceQuotaSet(ResourceQuotaSet),
     ResourceQuotaRemoved(ResourceQuotaRemoved),
     ResourceQuotaUsageRecorded(ResourceQuotaUsageRecorded),
+    LimitRangeSet(LimitRangeSet),
+    LimitRangeRemoved(LimitRangeRemoved),
     CommandRejected(CommandRejected),
 }
 
@@ -269,6 +274,10 @@ impl Event {
             | Event::ResourceQuotaUsageRecorded(ev::ResourceQuotaUsageRecorded {
                 quota_id, ..
             }) => (ResourceQuota, *quota_id),
+            Event::LimitRangeSet(ev::LimitRangeSet { limit_range_id, .. })
+            | Event::LimitRangeRemoved(ev::LimitRangeRemoved { limit_range_id, .. }) => {
+                (LimitRange, *limit_range_id)
+            }
             Event::CommandRejected(_) => (Command, command_id),
         };
         AggregateRef { kind, id }

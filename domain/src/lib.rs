@@ -11,6 +11,7 @@ mod deployment;
 pub mod event;
 pub mod ids;
 pub mod job;
+pub mod limitrange;
 pub mod model;
 pub mod names;
 pub mod namespace;

@@ -175,9 +175,13 @@ pub struct State {
     /// Each namespace's quota, by namespace name.
     #[serde(default)]
     pub quotas: BTreeMap<String, crate::quota::ResourceQuota>,
-    /// Each quota aggregate's version, kept across its removal.
+    /// Each namespace's limit range, by namespace name.
     #[serde(default)]
-    pub quota_versions: BTreeMap<String, u64>,
+    pub limit_ranges: BTreeMap<String, crate::limitrange::LimitRange>,
+    /// The versions of the namespace policies' aggregates (`<kind>/<namespace>`),
+    /// kept across their removal.
+    #[serde(default)]
+    pub policy_versions: BTreeMap<String, u64>,
     #[serde(skip)]
     pub(crate) node_names: HashMap<String, NodeId>,
     /// Pending pods without a node: the scheduler's queue, without a scan of every pod.
@@ -670,11 +674,19 @@ impl State {
                 .values()
                 .find(|n| crate::namespace::namespace_id(n.name.as_str()) == agg.id)
                 .map_or(0, |n| n.version),
-            AggregateKind::ResourceQuota => self
-                .quota_versions
-                .iter()
-                .find(|(ns, _)| crate::quota::quota_id(ns) == agg.id)
-                .map_or(0, |(_, v)| *v),
+            AggregateKind::ResourceQuota | AggregateKind::LimitRange => {
+                let (prefix, id): (&str, fn(&str) -> uuid::Uuid) =
+                    if agg.kind == AggregateKind::ResourceQuota {
+                        ("resourcequota/", crate::quota::quota_id)
+                    } else {
+                        ("limitrange/", crate::limitrange::limit_range_id)
+                    };
+                self.policy_versions
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?, v)))
+                    .find(|(ns, _)| id(ns) == agg.id)
+                    .map_or(0, |(_, v)| *v)
+            }
             AggregateKind::Job => match self.jobs.get(&JobId(agg.id)) {
                 Some(j) => j.version,
                 None => self
@@ -814,6 +826,8 @@ impl State {
             Event::ResourceQuotaSet(e) => self.on_resource_quota_set(e),
             Event::ResourceQuotaRemoved(e) => self.on_resource_quota_removed(e),
             Event::ResourceQuotaUsageRecorded(e) => self.on_resource_quota_usage_recorded(e),
+            Event::LimitRangeSet(e) => self.on_limit_range_set(e),
+            Event::LimitRangeRemoved(e) => self.on_limit_range_removed(e),
             Event::CommandRejected(_) => {}
         }
     }

@@ -472,3 +472,153 @@ proptest! {
         }
     }
 }
+
+fn limit_range(g: &mut Given, ns: &str, spec: domain::limitrange::LimitRangeSpec) {
+    g.apply(Command::SetLimitRange(cmd::SetLimitRange {
+        namespace: name(ns),
+        spec,
+    }))
+    .unwrap();
+}
+
+fn amounts(cpu: Option<u32>, mem: Option<u32>) -> domain::limitrange::Amounts {
+    domain::limitrange::Amounts {
+        cpu_milli: cpu,
+        memory_mb: mem,
+    }
+}
+
+#[test]
+fn a_limit_range_fills_in_what_a_pod_leaves_out_and_bounds_the_rest() {
+    use domain::model::Resources;
+    let mut g = given(&cluster());
+    create_ns(&mut g, "test");
+    limit_range(
+        &mut g,
+        "test",
+        domain::limitrange::LimitRangeSpec {
+            default_request: amounts(Some(100), Some(64)),
+            default_limit: amounts(Some(500), Some(256)),
+            min: amounts(Some(50), None),
+            max: amounts(Some(1000), Some(1024)),
+        },
+    );
+    let with = |n: &str, r: Resources| {
+        let mut c = deployment_in("test", n, 1, 100);
+        c.spec.template.resources = r;
+        Command::CreateDeployment(c)
+    };
+    // Nothing given: the defaults, recorded in the event.
+    let events = g
+        .apply(with(
+            "a",
+            Resources {
+                cpu_request_milli: 0,
+                cpu_limit_milli: 0,
+                mem_request_mb: 0,
+                mem_limit_mb: 0,
+            },
+        ))
+        .unwrap();
+    let Event::DeploymentCreated(d) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        d.spec.template.resources,
+        Resources {
+            cpu_request_milli: 100,
+            cpu_limit_milli: 500,
+            mem_request_mb: 64,
+            mem_limit_mb: 256
+        }
+    );
+    // Only a limit: the request is the limit.
+    let events = g
+        .apply(with(
+            "b",
+            Resources {
+                cpu_request_milli: 0,
+                cpu_limit_milli: 800,
+                mem_request_mb: 32,
+                mem_limit_mb: 0,
+            },
+        ))
+        .unwrap();
+    let Event::DeploymentCreated(d) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        d.spec.template.resources,
+        Resources {
+            cpu_request_milli: 100,
+            cpu_limit_milli: 800,
+            mem_request_mb: 32,
+            mem_limit_mb: 256
+        }
+    );
+    // Out of bounds: refused per field.
+    let r = rejection(g.when(with(
+        "c",
+        Resources {
+            cpu_request_milli: 20,
+            cpu_limit_milli: 2000,
+            mem_request_mb: 64,
+            mem_limit_mb: 64,
+        },
+    )));
+    assert_eq!(r.code, RejectionCode::ValidationFailed);
+    let fields: Vec<&str> = r.fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["resources.cpuRequestMilli", "resources.cpuLimitMilli"],
+        "{r:?}"
+    );
+    assert!(
+        r.fields[0].message.contains("below the minimum 50"),
+        "{r:?}"
+    );
+    // Without a limit range, a pod must say what it requests; the limit defaults to it.
+    let r = rejection(g.when(Command::CreateDeployment({
+        let mut c = deployment_in("default", "d", 1, 100);
+        c.spec.template.resources = Resources {
+            cpu_request_milli: 0,
+            cpu_limit_milli: 0,
+            mem_request_mb: 0,
+            mem_limit_mb: 0,
+        };
+        c
+    })));
+    assert_eq!(r.fields[0].field, "resources");
+    let events = g
+        .apply(Command::CreateDeployment({
+            let mut c = deployment_in("default", "e", 1, 100);
+            c.spec.template.resources = Resources {
+                cpu_request_milli: 200,
+                cpu_limit_milli: 0,
+                mem_request_mb: 64,
+                mem_limit_mb: 0,
+            };
+            c
+        }))
+        .unwrap();
+    let Event::DeploymentCreated(d) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        (
+            d.spec.template.resources.cpu_limit_milli,
+            d.spec.template.resources.mem_limit_mb
+        ),
+        (200, 64)
+    );
+    // A limit range that contradicts itself is refused.
+    let r = rejection(g.when(Command::SetLimitRange(cmd::SetLimitRange {
+        namespace: name("test"),
+        spec: domain::limitrange::LimitRangeSpec {
+            min: amounts(Some(500), None),
+            max: amounts(Some(100), None),
+            ..Default::default()
+        },
+    })));
+    assert_eq!(r.fields[0].field, "min.cpuMilli");
+}

@@ -186,7 +186,9 @@ fn bad_specs_are_refused_with_field_paths_and_nothing_is_written() {
         (
             {
                 let mut s = stateful_set_spec("db", 1, 100, 64);
+                // Neither request nor limit, and no limit range to default them.
                 s.template.resources.cpu_request_milli = 0;
+                s.template.resources.cpu_limit_milli = 0;
                 s
             },
             "template.resources",

@@ -51,3 +51,10 @@ SELECT date_trunc('hour', occurred_at) AS hour,
   FROM event_log
  WHERE event_type = 'CommandRejected' AND body->>'code' = 'QUOTA_EXCEEDED'
  GROUP BY 1, 2, 3;
+
+-- Each namespace's limit range: defaults and bounds for pods' resources.
+CREATE TABLE limit_range (
+    namespace   text PRIMARY KEY,
+    spec        jsonb NOT NULL,
+    updated_at  timestamptz NOT NULL
+);

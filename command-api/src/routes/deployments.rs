@@ -12,8 +12,8 @@ use domain::command::TemplatePatch;
 use domain::decide::MAX_REPLICAS;
 use domain::ids::DeploymentId;
 use domain::model::{
-    Affinity, Canary, DeploymentSpec, DisruptionBudget, Probe, Resources, RollingUpdate,
-    StrategyPatch, Toleration, TopologySpreadConstraint,
+    Affinity, Canary, DeploymentSpec, DisruptionBudget, Probe, RollingUpdate, StrategyPatch,
+    Toleration, TopologySpreadConstraint,
 };
 use domain::names::{FieldError, Image, Name, check_labels};
 use serde::Deserialize;
@@ -111,6 +111,7 @@ struct CreateDto {
     // The template's fields, flat beside the deployment's (serde cannot
     // flatten a struct into one that denies unknown fields).
     image: String,
+    #[serde(default)]
     resources: ResourcesDto,
     #[serde(default)]
     node_selector: BTreeMap<String, String>,
@@ -533,40 +534,7 @@ async fn update(
         .image
         .as_deref()
         .and_then(|i| Image::parse("image", i).map_err(|e| errors.push(e)).ok());
-    let resources = dto.resources.as_ref().map(|r| {
-        let cpu = quantity(
-            &mut errors,
-            "resources.cpuRequestMilli",
-            r.cpu_request_milli,
-            1,
-            1_000_000,
-        );
-        let mem = quantity(
-            &mut errors,
-            "resources.memRequestMb",
-            r.mem_request_mb,
-            1,
-            10_000_000,
-        );
-        Resources {
-            cpu_request_milli: cpu,
-            cpu_limit_milli: quantity(
-                &mut errors,
-                "resources.cpuLimitMilli",
-                r.cpu_limit_milli.unwrap_or(r.cpu_request_milli),
-                1,
-                1_000_000,
-            ),
-            mem_request_mb: mem,
-            mem_limit_mb: quantity(
-                &mut errors,
-                "resources.memLimitMb",
-                r.mem_limit_mb.unwrap_or(r.mem_request_mb),
-                1,
-                10_000_000,
-            ),
-        }
-    });
+    let resources = dto.resources.as_ref().map(|r| r.parse(&mut errors));
     if let Some(env) = &dto.env {
         check_env(env, &mut errors);
     }

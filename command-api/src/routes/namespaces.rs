@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use domain::command as cmd;
 use domain::command::Command;
 use domain::event::Event;
+use domain::limitrange::LimitRangeSpec;
 use domain::names::{FieldError, Name};
 use domain::namespace::BUILT_IN;
 use domain::quota::QuotaSpec;
@@ -34,6 +35,11 @@ pub fn routes() -> OpenApiRouter<S> {
         .routes(routes!(read, delete))
         .routes(routes!(undelete))
         .routes(routes!(set_quota, read_quota, remove_quota))
+        .routes(routes!(
+            set_limit_range,
+            read_limit_range,
+            remove_limit_range
+        ))
 }
 
 /// The `{name}` path parameter: a DNS-1123 label (422 otherwise).
@@ -444,6 +450,109 @@ async fn remove_quota(
         &actor,
         None,
         Command::RemoveResourceQuota(cmd::RemoveResourceQuota {
+            namespace: namespace.clone(),
+        }),
+    )
+    .await?;
+    Ok(Json(
+        json!({"namespace": namespace.as_str(), "status": "REMOVED"}),
+    ))
+}
+
+#[utoipa::path(put, path = "/api/v1/namespaces/{name}/limitrange", tag = "namespaces",
+    summary = "Set the namespace's limit range: default requests and limits for pods that leave them out, and bounds for all (applied by the decider to what it admits from now on)",
+    params(("name" = String, Path, description = "The namespace's name"), WriteHeaders),
+    request_body = LimitRangeSpec,
+    responses(
+        (status = 200, description = "`{namespace, spec}` (`status: UNCHANGED` when it was this already)", body = Value),
+        BadBody, Unauthenticated,
+        (status = 404, description = "NAMESPACE_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "NAMESPACE_TERMINATING; REJECTED", body = ErrorBody),
+        TooLarge, NotJson, Invalid, Degraded,
+    ))]
+async fn set_limit_range(
+    State(s): State<S>,
+    Actor(actor): Actor,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    Body(spec): Body<LimitRangeSpec>,
+) -> Result<Json<Value>, ApiError> {
+    let namespace = name_of(&raw)?;
+    let errors = spec.validate();
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let events = execute(
+        &s,
+        &headers,
+        &actor,
+        None,
+        Command::SetLimitRange(cmd::SetLimitRange {
+            namespace: namespace.clone(),
+            spec,
+        }),
+    )
+    .await?;
+    let mut v = json!({"namespace": namespace.as_str(), "spec": spec});
+    if events.is_empty() {
+        v["status"] = json!("UNCHANGED");
+    }
+    Ok(Json(v))
+}
+
+#[utoipa::path(get, path = "/api/v1/namespaces/{name}/limitrange", tag = "namespaces",
+    summary = "The namespace's limit range",
+    params(("name" = String, Path, description = "The namespace's name"), AsOfQuery),
+    responses(
+        (status = 200, description = "`{namespace, spec: {defaultRequest, defaultLimit, min, max}, updatedAt}`", body = Value),
+        BadRead, Unauthenticated,
+        (status = 404, description = "NOT_FOUND: the namespace has no limit range", body = ErrorBody),
+        Invalid, ReadDegraded,
+    ))]
+async fn read_limit_range(
+    State(s): State<S>,
+    _: Actor,
+    Path(raw): Path<String>,
+    ApiQuery(q): ApiQuery<AsOfQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let namespace = name_of(&raw)?;
+    let pool = read_pool(&s, q.as_of.as_deref()).await?;
+    let row: Option<(Value, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("SELECT spec, updated_at FROM limit_range WHERE namespace = $1")
+            .bind(namespace.as_str())
+            .fetch_optional(&pool)
+            .await?;
+    let Some((spec, at)) = row else {
+        return Err(ApiError::not_found(format!(
+            "namespace '{namespace}' has no limit range"
+        )));
+    };
+    Ok(Json(
+        json!({"namespace": namespace.as_str(), "spec": spec, "updatedAt": at}),
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/namespaces/{name}/limitrange", tag = "namespaces", summary = "Remove the namespace's limit range",
+    params(("name" = String, Path, description = "The namespace's name"), WriteHeaders),
+    responses(
+        (status = 200, description = "`{namespace, status: REMOVED}`", body = Value),
+        BadWrite, Unauthenticated,
+        (status = 404, description = "NOT_FOUND: the namespace has no limit range", body = ErrorBody),
+        Invalid, Rejected, Degraded,
+    ))]
+async fn remove_limit_range(
+    State(s): State<S>,
+    Actor(actor): Actor,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let namespace = name_of(&raw)?;
+    execute(
+        &s,
+        &headers,
+        &actor,
+        None,
+        Command::RemoveLimitRange(cmd::RemoveLimitRange {
             namespace: namespace.clone(),
         }),
     )

@@ -10,14 +10,48 @@ use domain::model::{
 use domain::names::{FieldError, Image, check_labels};
 use serde::Deserialize;
 
-#[derive(Deserialize, Clone, utoipa::ToSchema)]
+/// A pod's resources. A request left out comes from the namespace's limit
+/// range (its default request, else the limit given, else its default
+/// limit); a limit left out from its default limit, else the request.
+#[derive(Deserialize, Clone, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(as = Resources)]
 pub struct ResourcesDto {
-    pub cpu_request_milli: i64,
+    pub cpu_request_milli: Option<i64>,
     pub cpu_limit_milli: Option<i64>,
-    pub mem_request_mb: i64,
+    pub mem_request_mb: Option<i64>,
     pub mem_limit_mb: Option<i64>,
+}
+
+impl ResourcesDto {
+    /// The figures given, 0 for each left out (the decider resolves those
+    /// with the namespace's limit range), errors under `resources.`.
+    pub fn parse(&self, errors: &mut Vec<FieldError>) -> Resources {
+        let mut q = |field: &str, v: Option<i64>, max: i64| {
+            v.map_or(0, |v| {
+                quantity(errors, &format!("resources.{field}"), v, 1, max)
+            })
+        };
+        let r = Resources {
+            cpu_request_milli: q("cpuRequestMilli", self.cpu_request_milli, 1_000_000),
+            cpu_limit_milli: q("cpuLimitMilli", self.cpu_limit_milli, 1_000_000),
+            mem_request_mb: q("memRequestMb", self.mem_request_mb, 10_000_000),
+            mem_limit_mb: q("memLimitMb", self.mem_limit_mb, 10_000_000),
+        };
+        if r.cpu_limit_milli > 0 && r.cpu_limit_milli < r.cpu_request_milli {
+            errors.push(FieldError::new(
+                "resources.cpuLimitMilli",
+                "must be at least cpuRequestMilli",
+            ));
+        }
+        if r.mem_limit_mb > 0 && r.mem_limit_mb < r.mem_request_mb {
+            errors.push(FieldError::new(
+                "resources.memLimitMb",
+                "must be at least memRequestMb",
+            ));
+        }
+        r
+    }
 }
 
 /// A pod template: the image, its resources, command, environment, probes
@@ -27,6 +61,7 @@ pub struct ResourcesDto {
 #[schema(as = PodTemplate)]
 pub struct TemplateDto {
     pub image: String,
+    #[serde(default)]
     pub resources: ResourcesDto,
     #[serde(default)]
     pub node_selector: BTreeMap<String, String>,
@@ -62,57 +97,12 @@ impl TemplateDto {
         let image = Image::parse("image", &self.image)
             .map_err(|e| local.push(e))
             .ok();
-        let r = &self.resources;
-        let cpu_req = quantity(
-            &mut local,
-            "resources.cpuRequestMilli",
-            r.cpu_request_milli,
-            1,
-            1_000_000,
-        );
-        let mem_req = quantity(
-            &mut local,
-            "resources.memRequestMb",
-            r.mem_request_mb,
-            1,
-            10_000_000,
-        );
-        let cpu_lim = quantity(
-            &mut local,
-            "resources.cpuLimitMilli",
-            r.cpu_limit_milli.unwrap_or(r.cpu_request_milli),
-            1,
-            1_000_000,
-        );
-        let mem_lim = quantity(
-            &mut local,
-            "resources.memLimitMb",
-            r.mem_limit_mb.unwrap_or(r.mem_request_mb),
-            1,
-            10_000_000,
-        );
-        if cpu_lim < cpu_req {
-            local.push(FieldError::new(
-                "resources.cpuLimitMilli",
-                "must be at least cpuRequestMilli",
-            ));
-        }
-        if mem_lim < mem_req {
-            local.push(FieldError::new(
-                "resources.memLimitMb",
-                "must be at least memRequestMb",
-            ));
-        }
+        let resources = self.resources.parse(&mut local);
         check_env(&self.env, &mut local);
         check_labels("nodeSelector", &self.node_selector, &mut local);
         let template = image.map(|image| PodTemplate {
             image,
-            resources: Resources {
-                cpu_request_milli: cpu_req,
-                cpu_limit_milli: cpu_lim,
-                mem_request_mb: mem_req,
-                mem_limit_mb: mem_lim,
-            },
+            resources,
             node_selector: self.node_selector,
             tolerations: self.tolerations,
             labels: self.labels,

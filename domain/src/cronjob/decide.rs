@@ -38,11 +38,19 @@ pub(crate) fn create_cron_job(state: &State, c: &cmd::CreateCronJob) -> Decision
             ),
         );
     }
+    crate::namespace::check_open(state, &spec.namespace)?;
+    let mut spec = spec.clone();
+    spec.job_template.template = crate::limitrange::resolve(
+        state,
+        &spec.namespace,
+        &spec.job_template.template,
+        "jobTemplate.template.",
+    )?;
+    let spec = &spec;
     let errors = spec.validate();
     if !errors.is_empty() {
         return Err(validation(&errors));
     }
-    crate::namespace::check_open(state, &spec.namespace)?;
     check_capacity(state, &spec.job_template.template, 1)?;
     crate::quota::admit(
         state,

@@ -38,8 +38,12 @@ pub(crate) fn create_deployment(state: &State, c: &cmd::CreateDeployment) -> Dec
             ),
         );
     }
-    validate_spec(spec)?;
     crate::namespace::check_open(state, &spec.namespace)?;
+    let spec = &DeploymentSpec {
+        template: crate::limitrange::resolve(state, &spec.namespace, &spec.template, "")?,
+        ..spec.clone()
+    };
+    validate_spec(spec)?;
     check_capacity(state, &spec.template, spec.replicas)?;
     quota::admit(
         state,
@@ -174,6 +178,7 @@ pub(crate) fn update_deployment(state: &State, c: &cmd::UpdateDeployment) -> Dec
     }
     if let Some(v) = patch.resources {
         spec.template.resources = v;
+        spec.template = crate::limitrange::resolve(state, &spec.namespace, &spec.template, "")?;
     }
     if let Some(v) = &patch.labels {
         spec.template.labels = v.clone();

@@ -37,11 +37,15 @@ pub(crate) fn create_job(state: &State, c: &cmd::CreateJob) -> Decision {
             ),
         );
     }
+    crate::namespace::check_open(state, &spec.namespace)?;
+    let spec = &crate::job::JobSpec {
+        template: crate::limitrange::resolve(state, &spec.namespace, &spec.template, "template.")?,
+        ..spec.clone()
+    };
     let errors = spec.validate();
     if !errors.is_empty() {
         return Err(validation(&errors));
     }
-    crate::namespace::check_open(state, &spec.namespace)?;
     check_capacity(state, &spec.template, 1)?;
     crate::quota::admit(
         state,

@@ -13,6 +13,7 @@ impl State {
             .map_or(0, |n| n.version);
         // A namespace created again starts without the old one's quota.
         self.quotas.remove(e.name.as_str());
+        self.limit_ranges.remove(e.name.as_str());
         self.namespaces.insert(
             e.name.to_string(),
             Namespace {

@@ -152,20 +152,16 @@ impl PodTemplate {
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = scheduling_errors(self);
         errors.extend(probe_errors(self));
+        // 0 is a figure left out: the decider resolves it with the
+        // namespace's limit range before it validates (`limitrange::resolve`).
         let r = &self.resources;
-        if r.cpu_request_milli == 0 || r.mem_request_mb == 0 {
-            errors.push(FieldError::new(
-                "resources",
-                "cpuRequestMilli and memRequestMb must be greater than 0",
-            ));
-        }
-        if r.cpu_limit_milli < r.cpu_request_milli {
+        if r.cpu_limit_milli > 0 && r.cpu_limit_milli < r.cpu_request_milli {
             errors.push(FieldError::new(
                 "resources.cpuLimitMilli",
                 "must be at least cpuRequestMilli",
             ));
         }
-        if r.mem_limit_mb < r.mem_request_mb {
+        if r.mem_limit_mb > 0 && r.mem_limit_mb < r.mem_request_mb {
             errors.push(FieldError::new(
                 "resources.memLimitMb",
                 "must be at least memRequestMb",

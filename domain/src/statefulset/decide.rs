@@ -43,11 +43,15 @@ pub(crate) fn create_stateful_set(state: &State, c: &cmd::CreateStatefulSet) -> 
             ),
         );
     }
+    crate::namespace::check_open(state, &spec.namespace)?;
+    let spec = &crate::statefulset::StatefulSetSpec {
+        template: crate::limitrange::resolve(state, &spec.namespace, &spec.template, "template.")?,
+        ..spec.clone()
+    };
     let errors = spec.validate();
     if !errors.is_empty() {
         return Err(validation(&errors));
     }
-    crate::namespace::check_open(state, &spec.namespace)?;
     check_capacity(state, &spec.template, spec.replicas)?;
     quota::admit(
         state,
@@ -108,6 +112,15 @@ pub(crate) fn update_stateful_set(state: &State, c: &cmd::UpdateStatefulSet) -> 
             t
         })
     });
+    let template = match template {
+        Some(t) => Some(crate::limitrange::resolve(
+            state,
+            &s.spec.namespace,
+            &t,
+            "template.",
+        )?),
+        None => None,
+    };
     if let Some(t) = template.as_ref().filter(|t| **t != s.spec.template) {
         let mut spec = s.spec.clone();
         spec.template = t.clone();

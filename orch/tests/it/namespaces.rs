@@ -145,15 +145,18 @@ async fn a_full_quota_refuses_the_test_team_exactly_at_its_limit_while_prod_depl
         );
     }
     // Scale-ups race too: none of them may take the namespace past 10.
-    let (_, list) = c.get("/api/v1/workloads/deployments").await;
-    let ids: Vec<String> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["namespace"] == "test")
-        .map(|d| d["deploymentId"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(ids.len(), 10);
+    // (The ten created were answered by the decider; the list is a projection.)
+    let ids: Vec<String> = eventually("the ten are listed", DEADLINE, || async {
+        let (_, list) = c.get("/api/v1/workloads/deployments").await;
+        let ids: Vec<String> = list["items"]
+            .as_array()?
+            .iter()
+            .filter(|d| d["namespace"] == "test")
+            .map(|d| d["deploymentId"].as_str().unwrap().to_string())
+            .collect();
+        (ids.len() == 10).then_some(ids)
+    })
+    .await;
     for id in &ids[..3] {
         assert_eq!(
             c.delete(&format!("/api/v1/workloads/deployments/{id}"))
@@ -232,6 +235,40 @@ async fn a_full_quota_refuses_the_test_team_exactly_at_its_limit_while_prod_depl
         )
         .await;
     assert_eq!(s, 201, "{v}");
+    // prod's limit range: a pod that leaves its resources out gets the
+    // defaults (in the event and the projection), one beyond max is refused.
+    let (s, v) = c
+        .put(
+            "/api/v1/namespaces/prod/limitrange",
+            json!({"defaultRequest": {"cpuMilli": 150, "memoryMb": 96}, "defaultLimit": {"cpuMilli": 300},
+                   "max": {"cpuMilli": 1000}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let mut bare = deployment_in("prod", "bare", 1);
+    bare.as_object_mut().unwrap().remove("resources");
+    let (s, v) = c.post("/api/v1/workloads/deployments", bare).await;
+    assert_eq!(s, 201, "{v}");
+    c.wait_count(
+        "bare's resources are the defaults",
+        "SELECT count(*) FROM workload_def WHERE name = 'bare' AND cpu_request_milli = 150 AND cpu_limit_milli = 300 AND mem_request_mb = 96 AND mem_limit_mb = 96",
+        1,
+    )
+    .await;
+    let mut big = deployment_in("prod", "big", 1);
+    big["resources"] = json!({"cpuRequestMilli": 2000, "memRequestMb": 64});
+    let (s, v) = c.post("/api/v1/workloads/deployments", big).await;
+    assert_eq!(
+        (s, v["error"]["fields"][0]["field"].as_str()),
+        (422, Some("resources.cpuRequestMilli")),
+        "{v}"
+    );
+    let (s, v) = c.get("/api/v1/namespaces/prod/limitrange").await;
+    assert_eq!(
+        (s, &v["spec"]["defaultRequest"]["cpuMilli"]),
+        (200, &json!(150)),
+        "{v}"
+    );
     // Refusals are facts: who was refused, for which resource.
     let refusals: i64 = sqlx::query_scalar(
         "SELECT COALESCE(sum(refusals), 0)::int8 FROM quota_refusals_hourly WHERE namespace = 'test' AND resource = 'pods'",

@@ -36,6 +36,14 @@ enum Stmt {
     QuotaRemoved {
         namespace: String,
     },
+    LimitsSet {
+        namespace: String,
+        spec: Value,
+        at: DateTime<Utc>,
+    },
+    LimitsRemoved {
+        namespace: String,
+    },
 }
 
 #[derive(Default)]
@@ -57,6 +65,11 @@ impl Projection for Namespaces {
         Table {
             name: "resource_quota",
             checksum_sql: "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY namespace), '')) FROM resource_quota t",
+            snapshot: true,
+        },
+        Table {
+            name: "limit_range",
+            checksum_sql: "SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY namespace), '')) FROM limit_range t",
             snapshot: true,
         },
     ];
@@ -91,6 +104,14 @@ impl Projection for Namespaces {
             Event::ResourceQuotaRemoved(e) => Stmt::QuotaRemoved {
                 namespace: e.namespace.to_string(),
             },
+            Event::LimitRangeSet(e) => Stmt::LimitsSet {
+                namespace: e.namespace.to_string(),
+                spec: json(&e.spec),
+                at,
+            },
+            Event::LimitRangeRemoved(e) => Stmt::LimitsRemoved {
+                namespace: e.namespace.to_string(),
+            },
             _ => return,
         };
         self.statements.push(st);
@@ -112,10 +133,12 @@ impl Projection for Namespaces {
                     .bind(at)
                     .execute(&mut **tx)
                     .await?;
-                    sqlx::query("DELETE FROM resource_quota WHERE namespace = $1")
-                        .bind(name)
-                        .execute(&mut **tx)
-                        .await?;
+                    for table in ["resource_quota", "limit_range"] {
+                        sqlx::query(&format!("DELETE FROM {table} WHERE namespace = $1"))
+                            .bind(name)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
                 }
                 Stmt::Deleted { name, objects, at } => {
                     sqlx::query(
@@ -167,6 +190,27 @@ impl Projection for Namespaces {
                     .bind(at)
                     .execute(&mut **tx)
                     .await?;
+                }
+                Stmt::LimitsSet {
+                    namespace,
+                    spec,
+                    at,
+                } => {
+                    sqlx::query(
+                        "INSERT INTO limit_range (namespace, spec, updated_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (namespace) DO UPDATE SET spec = $2, updated_at = $3",
+                    )
+                    .bind(namespace)
+                    .bind(spec)
+                    .bind(at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Stmt::LimitsRemoved { namespace } => {
+                    sqlx::query("DELETE FROM limit_range WHERE namespace = $1")
+                        .bind(namespace)
+                        .execute(&mut **tx)
+                        .await?;
                 }
                 Stmt::QuotaRemoved { namespace } => {
                     sqlx::query("DELETE FROM resource_quota WHERE namespace = $1")
