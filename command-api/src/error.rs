@@ -16,6 +16,8 @@ pub struct ApiError {
     pub fields: Vec<(String, String)>,
     /// Machine-readable figures of the refusal (`QUOTA_EXCEEDED`'s quota).
     pub details: Option<serde_json::Value>,
+    /// Seconds, for the `Retry-After` header of a 429.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -26,6 +28,7 @@ impl ApiError {
             message: message.into(),
             fields: vec![],
             details: None,
+            retry_after: None,
         }
     }
 
@@ -41,6 +44,7 @@ impl ApiError {
             message,
             fields: fields.into_iter().map(|f| (f.field, f.message)).collect(),
             details: None,
+            retry_after: None,
         }
     }
 
@@ -152,6 +156,11 @@ impl IntoResponse for ApiError {
                 details: self.details,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }

@@ -21,10 +21,31 @@ impl FromRequestParts<S> for Actor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, ApiError> {
-        s.auth
-            .authenticate(&parts.headers, &s.pool)
-            .await
-            .map(Actor)
+        let actor = s.auth.authenticate(&parts.headers, &s.pool).await?;
+        // Fairness: each subject has its own bucket, so one tenant flooding
+        // the API is answered 429 while the others go on.
+        if let Some(limiter) = &s.limiter
+            && let Err(not_until) = limiter.check_key(&actor)
+        {
+            use governor::clock::Clock;
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            infra::metrics::counter(
+                "apiserver_rate_limited_total",
+                "API requests refused with 429: their subject was over its rate limit",
+            )
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                format!(
+                    "{actor} is over its rate limit: retry in {} ms",
+                    wait.as_millis().max(1)
+                ),
+            );
+            e.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+            return Err(e);
+        }
+        Ok(Actor(actor))
     }
 }
 

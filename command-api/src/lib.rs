@@ -35,6 +35,15 @@ pub struct ApiConfig {
     pub database_url: String,
     /// How long a `?minOffset=` read waits for the projections before `503 PROJECTION_BEHIND`.
     pub read_wait: Duration,
+    /// Requests per second each subject (token actor) may make, with this
+    /// burst; `None`: no limit.
+    pub rate_limit: Option<RateLimit>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
 }
 
 /// Build the router and start following the event log for outcomes.
@@ -46,8 +55,27 @@ pub async fn build(
 ) -> infra::Result<Router> {
     let outcomes = Outcomes::start(kafka, shutdown.clone()).await?;
     let projected =
-        consistency::Projected::start(kafka, pool.clone(), cfg.read_wait, shutdown).await?;
+        consistency::Projected::start(kafka, pool.clone(), cfg.read_wait, shutdown.clone()).await?;
+    let limiter = cfg.rate_limit.and_then(|r| {
+        let quota = governor::Quota::per_second(std::num::NonZeroU32::new(r.per_second)?)
+            .allow_burst(std::num::NonZeroU32::new(r.burst.max(1))?);
+        Some(Arc::new(governor::RateLimiter::keyed(quota)))
+    });
+    if let Some(l) = limiter.clone() {
+        // Forget subjects whose bucket is full again, so the map stays small.
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => l.retain_recent(),
+                }
+            }
+        });
+    }
     let state = AppState {
+        limiter,
         bus: CommandBus::new(kafka)?,
         heartbeats: infra::kafka::HeartbeatSender::new(kafka)?,
         pool,

@@ -23,6 +23,8 @@ pub struct AppState {
     pub as_of: asof::AsOfReads,
     /// How far the projections are, for `?minOffset=` reads.
     pub projected: consistency::Projected,
+    /// Each subject's token bucket (`None`: requests are not limited).
+    pub limiter: Option<Arc<governor::DefaultKeyedRateLimiter<String>>>,
 }
 
 pub type S = Arc<AppState>;

@@ -88,6 +88,13 @@ pub struct UpArgs {
     /// How long a write waits for the decider before answering 503.
     #[arg(long, env = "ORCH_COMMAND_TIMEOUT_MS", default_value_t = 10_000)]
     pub command_timeout_ms: u64,
+    /// API requests per second each subject (token actor) may make; beyond
+    /// it (and the burst) the answer is 429 with Retry-After. 0: no limit.
+    #[arg(long, env = "ORCH_API_RATE_LIMIT", default_value_t = 100)]
+    pub api_rate_limit: u32,
+    /// How many requests a subject may make at once above its rate.
+    #[arg(long, env = "ORCH_API_BURST", default_value_t = 200)]
+    pub api_burst: u32,
     /// Snapshot the write model every this many events.
     #[arg(long, default_value_t = 20_000)]
     pub snapshot_every: u64,
@@ -408,6 +415,10 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
                 command_timeout: Duration::from_millis(a.command_timeout_ms),
                 database_url: a.conn.database_url.clone(),
                 read_wait: Duration::from_millis(a.read_wait_ms),
+                rate_limit: (a.api_rate_limit > 0).then_some(command_api::RateLimit {
+                    per_second: a.api_rate_limit,
+                    burst: a.api_burst,
+                }),
             },
             shutdown.clone(),
         )

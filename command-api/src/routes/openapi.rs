@@ -102,7 +102,6 @@ error_responses! {
     BadWrite => "400", "INVALID_ID (the id in the path is not a UUID), INVALID_HEADER (Idempotency-Key not 1 to 200 characters)";
     /// A read.
     BadRead => "400", "INVALID_ID (the id in the path is not a UUID), INVALID_QUERY (an unknown or malformed query parameter, or an asOf that is neither an instant nor an offset)";
-    Unauthenticated => "401", "UNAUTHENTICATED: a missing, unknown or revoked bearer token";
     NotFound => "404", "NOT_FOUND: no such object";
     /// What any command can be refused with besides its own codes.
     Rejected => "409", "REJECTED: refused with a rejection code this release does not know";
@@ -459,5 +458,28 @@ mod tests {
         assert_eq!(doc["paths"]["/metrics"]["get"]["security"], json!([]));
         assert_eq!(doc["security"], json!([{"bearer": []}]));
         assert_eq!(doc["info"]["title"], "orch command API");
+    }
+}
+
+/// Every authenticated route: 401 without a valid token, 429 once its
+/// subject is over its rate limit.
+pub struct Unauthenticated;
+
+impl utoipa::IntoResponses for Unauthenticated {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([
+            (
+                "401".to_string(),
+                RefOr::T(error(
+                    "UNAUTHENTICATED: a missing, unknown or revoked bearer token",
+                )),
+            ),
+            (
+                "429".to_string(),
+                RefOr::T(error(
+                    "RATE_LIMITED: the token's subject is over its rate limit (`orch up --api-rate-limit`); the Retry-After header says when to try again",
+                )),
+            ),
+        ])
     }
 }

@@ -4,6 +4,7 @@
 mod agents;
 mod crashes;
 mod deployments;
+mod fairness;
 mod healing;
 mod history;
 mod jobs;
