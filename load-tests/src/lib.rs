@@ -133,6 +133,18 @@ pub async fn serve_api(
     command_timeout: Duration,
     stop: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<(String, String)> {
+    serve_api_limited(kafka, pool, who, command_timeout, stop, None).await
+}
+
+/// `serve_api` with a per-subject rate limit.
+pub async fn serve_api_limited(
+    kafka: &KafkaConfig,
+    pool: &sqlx::PgPool,
+    who: &str,
+    command_timeout: Duration,
+    stop: tokio_util::sync::CancellationToken,
+    rate_limit: Option<command_api::RateLimit>,
+) -> anyhow::Result<(String, String)> {
     let token = command_api::issue_token(pool, who).await?;
     let router = command_api::build(
         kafka,
@@ -142,8 +154,9 @@ pub async fn serve_api(
             database_url: std::env::var("DATABASE_URL")
                 .unwrap_or_else(|_| infra::db::DEFAULT_DATABASE_URL.into()),
             read_wait: Duration::from_secs(10),
-            // The load tests drive everything as one subject, as fast as it goes.
-            rate_limit: None,
+            // The load tests drive everything as one subject, as fast as it
+            // goes, unless they measure the limit.
+            rate_limit,
         },
         stop,
     )
