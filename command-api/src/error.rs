@@ -90,7 +90,7 @@ impl ApiError {
             C::NamespaceTerminating => StatusCode::CONFLICT,
             // Like Kubernetes: a quota, or a namespace that may not be deleted, forbids the request.
             C::QuotaExceeded | C::NamespaceProtected => StatusCode::FORBIDDEN,
-            C::InsufficientClusterCapacity | C::ValidationFailed => {
+            C::InsufficientClusterCapacity | C::ValidationFailed | C::PodSecurityViolation => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             // Like Kubernetes' eviction API: try again once a replacement is Ready.

@@ -123,6 +123,7 @@ pub enum Command {
     UndeleteStatefulSet(UndeleteStatefulSet),
     UndeleteService(UndeleteService),
     CreateNamespace(CreateNamespace),
+    UpdateNamespace(UpdateNamespace),
     DeleteNamespace(DeleteNamespace),
     UndeleteNamespace(UndeleteNamespace),
     PurgeNamespaceObject(PurgeNamespaceObject),

@@ -82,6 +82,7 @@ pub fn decide(state: &State, command: &Command) -> Decision {
             open(&c.namespace).and_then(|_| service::decide::undelete_service(state, c))
         }
         Command::CreateNamespace(c) => ns::decide::create_namespace(state, c),
+        Command::UpdateNamespace(c) => ns::decide::update_namespace(state, c),
         Command::DeleteNamespace(c) => ns::decide::delete_namespace(state, c),
         Command::UndeleteNamespace(c) => ns::decide::undelete_namespace(state, c),
         Command::PurgeNamespaceObject(c) => ns::decide::purge_namespace_object(state, c),

@@ -143,6 +143,7 @@ pub enum Event {
     StatefulSetUndeleted(StatefulSetUndeleted),
     ServiceUndeleted(ServiceUndeleted),
     NamespaceCreated(NamespaceCreated),
+    NamespaceLabelsChanged(NamespaceLabelsChanged),
     NamespaceDeleted(NamespaceDeleted),
     NamespaceUndeleted(NamespaceUndeleted),
     ResourceQuotaSet(ResourceQuotaSet),
@@ -265,6 +266,7 @@ impl Event {
                 stateful_set_id, ..
             }) => (StatefulSet, stateful_set_id.0),
             Event::NamespaceCreated(ev::NamespaceCreated { namespace_id, .. })
+            | Event::NamespaceLabelsChanged(ev::NamespaceLabelsChanged { namespace_id, .. })
             | Event::NamespaceDeleted(ev::NamespaceDeleted { namespace_id, .. })
             | Event::NamespaceUndeleted(ev::NamespaceUndeleted { namespace_id, .. }) => {
                 (Namespace, *namespace_id)

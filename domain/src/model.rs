@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::NodeId;
 use crate::names::Name;
-pub use crate::pod::template::{PodTemplate, RestartPolicy};
+pub use crate::pod::template::{HostPath, PodTemplate, RestartPolicy, SecurityContext};
 
 /// What one pod asks for. Requests drive scheduling; limits are enforced by the runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

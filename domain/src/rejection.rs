@@ -41,6 +41,7 @@ pub enum RejectionCode {
     NamespaceTerminating,
     NamespaceProtected,
     QuotaExceeded,
+    PodSecurityViolation,
     /// A code this release does not know (a record from a newer one).
     #[serde(other)]
     Other,

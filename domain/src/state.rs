@@ -821,6 +821,7 @@ impl State {
             Event::StatefulSetUndeleted(e) => self.on_stateful_set_undeleted(e),
             Event::ServiceUndeleted(e) => self.on_service_undeleted(e),
             Event::NamespaceCreated(e) => self.on_namespace_created(e),
+            Event::NamespaceLabelsChanged(e) => self.on_namespace_labels_changed(e),
             Event::NamespaceDeleted(e) => self.on_namespace_deleted(e),
             Event::NamespaceUndeleted(e) => self.on_namespace_undeleted(e),
             Event::ResourceQuotaSet(e) => self.on_resource_quota_set(e),

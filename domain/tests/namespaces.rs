@@ -622,3 +622,96 @@ fn a_limit_range_fills_in_what_a_pod_leaves_out_and_bounds_the_rest() {
     })));
     assert_eq!(r.fields[0].field, "min.cpuMilli");
 }
+
+#[test]
+fn a_namespace_pod_security_level_bounds_what_its_pods_may_ask_for() {
+    use domain::model::{HostPath, SecurityContext};
+    use domain::namespace::security::{PodSecurityLevel, UNPRIVILEGED_UID, effective_uid};
+    let mut g = given(&cluster());
+    let label = |level: &str| -> std::collections::BTreeMap<String, String> {
+        [("pod-security.orch/enforce".to_string(), level.to_string())].into()
+    };
+    g.apply(Command::CreateNamespace(cmd::CreateNamespace {
+        name: name("secure"),
+        labels: label("restricted"),
+    }))
+    .unwrap();
+    let bad = rejection(g.when(Command::CreateNamespace(cmd::CreateNamespace {
+        name: name("other"),
+        labels: label("lax"),
+    })));
+    assert_eq!(bad.fields[0].field, "labels.pod-security.orch/enforce");
+    assert_eq!(g.state.pod_security("secure"), PodSecurityLevel::Restricted);
+    assert_eq!(
+        g.state.pod_security("default"),
+        PodSecurityLevel::Privileged
+    );
+    let with = |ns: &str, n: &str, sc: Option<SecurityContext>, host: bool| {
+        let mut c = deployment_in(ns, n, 1, 100);
+        c.spec.template.security_context = sc;
+        if host {
+            c.spec.template.host_paths = vec![HostPath {
+                name: "LOGS".into(),
+                path: "/var/log".into(),
+            }];
+        }
+        Command::CreateDeployment(c)
+    };
+    let root = Some(SecurityContext {
+        run_as_user: Some(0),
+        ..Default::default()
+    });
+    let privileged = Some(SecurityContext {
+        privileged: true,
+        ..Default::default()
+    });
+    let r = rejection(g.when(with("secure", "a", root, false)));
+    assert_eq!(r.code, RejectionCode::PodSecurityViolation);
+    assert_eq!(r.fields[0].field, "securityContext.runAsUser");
+    assert!(
+        r.message.contains("enforces pod security level restricted"),
+        "{}",
+        r.message
+    );
+    let r = rejection(g.when(with("secure", "b", privileged, true)));
+    let fields: Vec<&str> = r.fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(fields, ["securityContext.privileged", "hostPaths"]);
+    g.apply(with("secure", "c", None, false)).unwrap();
+    // The built-in default is privileged until labelled otherwise.
+    g.apply(with("default", "d", privileged, true)).unwrap();
+    g.apply(Command::UpdateNamespace(cmd::UpdateNamespace {
+        name: name("default"),
+        labels: label("baseline"),
+    }))
+    .unwrap();
+    assert_eq!(
+        rejection(g.when(with("default", "e", privileged, false))).code,
+        RejectionCode::PodSecurityViolation
+    );
+    g.apply(with("default", "f", root, false)).unwrap(); // root is baseline's
+    // Who the runtime runs pods as.
+    let t = |sc: Option<SecurityContext>| {
+        let mut t = deployment_spec("x", 1, 100, 64).template;
+        t.security_context = sc;
+        t
+    };
+    assert_eq!(
+        effective_uid(PodSecurityLevel::Restricted, &t(None)),
+        Some(UNPRIVILEGED_UID)
+    );
+    assert_eq!(
+        effective_uid(PodSecurityLevel::Baseline, &t(None)),
+        Some(UNPRIVILEGED_UID)
+    );
+    assert_eq!(effective_uid(PodSecurityLevel::Privileged, &t(None)), None);
+    assert_eq!(
+        effective_uid(
+            PodSecurityLevel::Restricted,
+            &t(Some(SecurityContext {
+                run_as_user: Some(1000),
+                ..Default::default()
+            }))
+        ),
+        Some(1000)
+    );
+}

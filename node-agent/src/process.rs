@@ -246,6 +246,9 @@ pub struct PodLaunch {
     /// `restartPolicy: Never` (a job's pod): an exit is reported with its
     /// code (`Exited`) and the container is not restarted.
     pub restart_never: bool,
+    /// Run the container as this uid (and gid); `None`: as the agent. Set
+    /// from the template and the namespace's pod security level.
+    pub uid: Option<u32>,
 }
 
 impl PodLaunch {
@@ -266,6 +269,9 @@ impl PodLaunch {
         env.insert("POD_ID".into(), pod.id.to_string());
         env.insert("POD_NAME".into(), name.clone());
         env.insert("POD_REVISION".into(), pod.revision.to_string());
+        for h in &spec.host_paths {
+            env.insert(format!("HOST_PATH_{}", h.name), h.path.clone());
+        }
         PodLaunch {
             pod_id: pod.id,
             name,
@@ -278,6 +284,7 @@ impl PodLaunch {
             liveness: spec.liveness_probe.clone(),
             startup: spec.startup_probe.clone(),
             restart_never: !spec.restart_policy.is_always(),
+            uid: None,
         }
     }
 
@@ -778,6 +785,9 @@ fn spawn_container(l: &PodLaunch) -> std::io::Result<Child> {
     cmd.stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log))
         .process_group(0);
+    if let Some(uid) = l.uid {
+        cmd.uid(uid).gid(uid);
+    }
     cmd.spawn()
 }
 
@@ -1093,6 +1103,10 @@ pub async fn run_process(
                         continue;
                     }
                     let dep_name = state.workload(pod.owner).map(|w| w.name.to_string());
+                    let level = state
+                        .workload(pod.owner)
+                        .map(|w| state.pod_security(w.namespace.as_str()))
+                        .unwrap_or(domain::namespace::security::PodSecurityLevel::Privileged);
                     let index = pod
                         .owner
                         .job()
@@ -1109,6 +1123,7 @@ pub async fn run_process(
                             state.addresses.get(pod_id).cloned(),
                             index,
                             volume,
+                            domain::namespace::security::effective_uid(level, spec),
                         )),
                         _ => {
                             if skipped.insert(*pod_id) {
@@ -1119,7 +1134,7 @@ pub async fn run_process(
                 }
             }
         }
-        for (pod, dep_name, spec, previous, index, volume) in launches {
+        for (pod, dep_name, spec, previous, index, volume, uid) in launches {
             let port = match pod_port(previous.as_deref()) {
                 Ok(p) => p,
                 Err(e) => {
@@ -1140,10 +1155,17 @@ pub async fn run_process(
                     .env
                     .insert("JOB_COMPLETION_INDEX".into(), i.to_string());
             }
+            launch.uid = uid;
             if let Some(dir) = volume {
                 if let Err(e) = std::fs::create_dir_all(&dir) {
                     tracing::warn!(pod = %pod.id, dir = %dir.display(), error = %e, "cannot create the pod's volume; not starting it");
                     continue;
+                }
+                // An unprivileged pod owns its volume.
+                if let Some(uid) = uid
+                    && let Err(e) = std::os::unix::fs::chown(&dir, Some(uid), Some(uid))
+                {
+                    tracing::warn!(pod = %pod.id, dir = %dir.display(), error = %e, "cannot give the pod's volume to its user");
                 }
                 tracing::info!(pod = %pod.id, dir = %dir.display(), "volume claim attached");
                 launch
@@ -1436,6 +1458,7 @@ mod tests {
             liveness: None,
             startup: None,
             restart_never: false,
+            uid: None,
         }
     }
 

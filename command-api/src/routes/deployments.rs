@@ -134,6 +134,9 @@ struct CreateDto {
     readiness_probe: Option<Probe>,
     liveness_probe: Option<Probe>,
     startup_probe: Option<Probe>,
+    security_context: Option<domain::model::SecurityContext>,
+    #[serde(default)]
+    host_paths: Vec<domain::model::HostPath>,
 }
 
 impl CreateDto {
@@ -155,6 +158,8 @@ impl CreateDto {
             liveness_probe: self.liveness_probe.clone(),
             startup_probe: self.startup_probe.clone(),
             restart_policy: None,
+            security_context: self.security_context,
+            host_paths: self.host_paths.clone(),
         };
         (t, self)
     }

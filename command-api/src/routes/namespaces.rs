@@ -32,7 +32,7 @@ use utoipa_axum::routes;
 pub fn routes() -> OpenApiRouter<S> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
-        .routes(routes!(read, delete))
+        .routes(routes!(read, delete, update))
         .routes(routes!(undelete))
         .routes(routes!(set_quota, read_quota, remove_quota))
         .routes(routes!(
@@ -116,7 +116,8 @@ fn namespace_json(r: Row) -> Value {
     } else {
         status
     };
-    let mut v = json!({"name": name, "labels": labels, "status": status, "builtIn": false,
+    let built_in = BUILT_IN.contains(&name.as_str());
+    let mut v = json!({"name": name, "labels": labels, "status": status, "builtIn": built_in,
         "createdAt": created_at, "objects": objects});
     if let Some(at) = deleted_at {
         v["deletedAt"] = json!(at);
@@ -202,6 +203,45 @@ async fn read(
         }
         None => Err(ApiError::not_found(format!("namespace '{name}' not found"))),
     }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = NamespaceUpdate)]
+struct UpdateDto {
+    labels: BTreeMap<String, String>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/namespaces/{name}", tag = "namespaces",
+    summary = "Replace a namespace's labels (a built-in's too); `pod-security.orch/enforce: privileged|baseline|restricted` sets its pod security level for what is admitted from now on",
+    params(("name" = String, Path, description = "The namespace's name"), WriteHeaders),
+    request_body = UpdateDto,
+    responses(
+        (status = 200, description = "`{name, labels}`", body = Value),
+        BadBody, Unauthenticated,
+        (status = 404, description = "NAMESPACE_NOT_FOUND", body = ErrorBody),
+        TooLarge, NotJson, Invalid, Rejected, Degraded,
+    ))]
+async fn update(
+    State(s): State<S>,
+    Actor(actor): Actor,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    Body(dto): Body<UpdateDto>,
+) -> Result<Json<Value>, ApiError> {
+    let name = name_of(&raw)?;
+    execute(
+        &s,
+        &headers,
+        &actor,
+        None,
+        Command::UpdateNamespace(cmd::UpdateNamespace {
+            name: name.clone(),
+            labels: dto.labels.clone(),
+        }),
+    )
+    .await?;
+    Ok(Json(json!({"name": name.as_str(), "labels": dto.labels})))
 }
 
 #[utoipa::path(delete, path = "/api/v1/namespaces/{name}", tag = "namespaces",

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use domain::model::{
-    Affinity, PodTemplate, Probe, Resources, RestartPolicy, Toleration, TopologySpreadConstraint,
+    Affinity, HostPath, PodTemplate, Probe, Resources, RestartPolicy, SecurityContext, Toleration,
+    TopologySpreadConstraint,
 };
 use domain::names::{FieldError, Image, check_labels};
 use serde::Deserialize;
@@ -86,6 +87,11 @@ pub struct TemplateDto {
     pub startup_probe: Option<Probe>,
     /// `Always` (deployments) or `Never` (jobs); each kind defaults to its own.
     pub restart_policy: Option<RestartPolicy>,
+    /// Who the container runs as (the namespace's pod security level bounds it).
+    pub security_context: Option<SecurityContext>,
+    /// Host directories for the container (privileged namespaces only).
+    #[serde(default)]
+    pub host_paths: Vec<HostPath>,
 }
 
 impl TemplateDto {
@@ -117,6 +123,8 @@ impl TemplateDto {
             liveness_probe: self.liveness_probe,
             startup_probe: self.startup_probe,
             restart_policy: self.restart_policy.unwrap_or_default(),
+            security_context: self.security_context,
+            host_paths: self.host_paths,
         });
         errors.extend(local.into_iter().map(|mut e| {
             e.field = format!("{prefix}{}", e.field);

@@ -51,6 +51,12 @@ pub(crate) fn create_cron_job(state: &State, c: &cmd::CreateCronJob) -> Decision
     if !errors.is_empty() {
         return Err(validation(&errors));
     }
+    crate::namespace::security::check(
+        state,
+        &spec.namespace,
+        &spec.job_template.template,
+        "jobTemplate.template.",
+    )?;
     check_capacity(state, &spec.job_template.template, 1)?;
     crate::quota::admit(
         state,

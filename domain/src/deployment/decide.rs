@@ -44,6 +44,7 @@ pub(crate) fn create_deployment(state: &State, c: &cmd::CreateDeployment) -> Dec
         ..spec.clone()
     };
     validate_spec(spec)?;
+    crate::namespace::security::check(state, &spec.namespace, &spec.template, "")?;
     check_capacity(state, &spec.template, spec.replicas)?;
     quota::admit(
         state,
@@ -233,6 +234,9 @@ pub(crate) fn update_deployment(state: &State, c: &cmd::UpdateDeployment) -> Dec
     probe.strategy = strategy;
     probe.disruption_budget = budget;
     validate_spec(&probe)?;
+    if template_changed {
+        crate::namespace::security::check(state, &spec.namespace, &spec.template, "")?;
+    }
     if patch.resources.is_some() {
         check_capacity(state, &spec.template, spec.replicas)?;
     }

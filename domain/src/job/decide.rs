@@ -46,6 +46,7 @@ pub(crate) fn create_job(state: &State, c: &cmd::CreateJob) -> Decision {
     if !errors.is_empty() {
         return Err(validation(&errors));
     }
+    crate::namespace::security::check(state, &spec.namespace, &spec.template, "template.")?;
     check_capacity(state, &spec.template, 1)?;
     crate::quota::admit(
         state,

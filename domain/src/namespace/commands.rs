@@ -15,6 +15,15 @@ pub struct CreateNamespace {
     pub labels: BTreeMap<String, String>,
 }
 
+/// Replace the namespace's labels (a built-in's too): how its pod security
+/// level is set. Pods already admitted keep running.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateNamespace {
+    pub name: Name,
+    pub labels: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteNamespace {

@@ -31,7 +31,7 @@ pub(crate) fn create_namespace(state: &State, c: &cmd::CreateNamespace) -> Decis
             ),
         );
     }
-    let mut errors: Vec<FieldError> = Vec::new();
+    let mut errors: Vec<FieldError> = super::security::label_errors(labels);
     check_labels("labels", labels, &mut errors);
     if !errors.is_empty() {
         return Err(validation(&errors));
@@ -41,6 +41,32 @@ pub(crate) fn create_namespace(state: &State, c: &cmd::CreateNamespace) -> Decis
         name: name.clone(),
         labels: labels.clone(),
     })])
+}
+
+pub(crate) fn update_namespace(state: &State, c: &cmd::UpdateNamespace) -> Decision {
+    let cmd::UpdateNamespace { name, labels } = c;
+    if !state.namespace_is_open(name.as_str()) {
+        return reject(
+            RejectionCode::NamespaceNotFound,
+            format!("namespace '{name}' does not exist"),
+        );
+    }
+    let mut errors: Vec<FieldError> = super::security::label_errors(labels);
+    check_labels("labels", labels, &mut errors);
+    if !errors.is_empty() {
+        return Err(validation(&errors));
+    }
+    let now = state.namespaces.get(name.as_str()).map(|n| &n.labels);
+    if now.map_or(labels.is_empty(), |l| l == labels) {
+        return Ok(vec![]);
+    }
+    Ok(vec![Event::NamespaceLabelsChanged(
+        ev::NamespaceLabelsChanged {
+            namespace_id: namespace_id(name.as_str()),
+            name: name.clone(),
+            labels: labels.clone(),
+        },
+    )])
 }
 
 pub(crate) fn delete_namespace(state: &State, c: &cmd::DeleteNamespace) -> Decision {

@@ -17,6 +17,14 @@ pub struct NamespaceCreated {
     pub labels: BTreeMap<String, String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceLabelsChanged {
+    pub namespace_id: Uuid,
+    pub name: Name,
+    pub labels: BTreeMap<String, String>,
+}
+
 /// The namespace is deleted; `objects` is everything it held, which the
 /// namespace controller now deletes one by one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

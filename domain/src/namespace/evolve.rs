@@ -27,6 +27,23 @@ impl State {
         );
     }
 
+    pub(crate) fn on_namespace_labels_changed(&mut self, e: &ev::NamespaceLabelsChanged) {
+        // A built-in is recorded from its first change on.
+        let ns = self
+            .namespaces
+            .entry(e.name.to_string())
+            .or_insert_with(|| Namespace {
+                name: e.name.clone(),
+                labels: Default::default(),
+                deleted: false,
+                objects: Vec::new(),
+                version: 0,
+                cause: None,
+            });
+        ns.labels = e.labels.clone();
+        ns.version += 1;
+    }
+
     pub(crate) fn on_namespace_deleted(&mut self, e: &ev::NamespaceDeleted) {
         if let Some(ns) = self.namespaces.get_mut(e.name.as_str()) {
             ns.deleted = true;

@@ -9,6 +9,7 @@ pub mod commands;
 pub(crate) mod decide;
 pub mod events;
 mod evolve;
+pub mod security;
 
 use std::collections::BTreeMap;
 

@@ -58,6 +58,39 @@ pub struct PodTemplate {
     /// `Never` (a job's: the pod succeeds or fails with its exit code).
     #[serde(default, skip_serializing_if = "RestartPolicy::is_always")]
     pub restart_policy: RestartPolicy,
+    /// Who the container runs as, and whether it asks for the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<SecurityContext>,
+    /// Host directories the container is given (`HOST_PATH_<NAME>` in its
+    /// environment on the process runtime); only where the namespace's pod
+    /// security level is `privileged`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_paths: Vec<HostPath>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecurityContext {
+    /// Run as this uid (default: root where allowed, 65534 elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as_user: Option<u32>,
+    /// Refuse root: without a `runAsUser`, run as 65534.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as_non_root: Option<bool>,
+    /// Full access to the host (privileged namespaces only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HostPath {
+    /// `[A-Z0-9_]+`: the variable is `HOST_PATH_<NAME>`.
+    pub name: String,
+    /// An absolute path on the node.
+    pub path: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +131,8 @@ impl PodTemplate {
             liveness_probe: None,
             startup_probe: None,
             restart_policy: RestartPolicy::Always,
+            security_context: None,
+            host_paths: Vec::new(),
         }
     }
 
@@ -152,6 +187,25 @@ impl PodTemplate {
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = scheduling_errors(self);
         errors.extend(probe_errors(self));
+        for (i, h) in self.host_paths.iter().enumerate() {
+            if h.name.is_empty()
+                || !h
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
+                errors.push(FieldError::new(
+                    format!("hostPaths[{i}].name"),
+                    "must be 1 or more of A-Z, 0-9 and _",
+                ));
+            }
+            if !h.path.starts_with('/') {
+                errors.push(FieldError::new(
+                    format!("hostPaths[{i}].path"),
+                    "must be an absolute path",
+                ));
+            }
+        }
         // 0 is a figure left out: the decider resolves it with the
         // namespace's limit range before it validates (`limitrange::resolve`).
         let r = &self.resources;

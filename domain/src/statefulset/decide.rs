@@ -52,6 +52,7 @@ pub(crate) fn create_stateful_set(state: &State, c: &cmd::CreateStatefulSet) -> 
     if !errors.is_empty() {
         return Err(validation(&errors));
     }
+    crate::namespace::security::check(state, &spec.namespace, &spec.template, "template.")?;
     check_capacity(state, &spec.template, spec.replicas)?;
     quota::admit(
         state,
@@ -156,6 +157,7 @@ pub(crate) fn update_stateful_set(state: &State, c: &cmd::UpdateStatefulSet) -> 
         return Err(validation(&errors));
     }
     if let Some(t) = &template {
+        crate::namespace::security::check(state, &s.spec.namespace, t, "template.")?;
         check_capacity(state, t, 1)?;
         quota::admit(
             state,

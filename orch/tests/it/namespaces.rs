@@ -188,23 +188,23 @@ async fn a_full_quota_refuses_the_test_team_exactly_at_its_limit_while_prod_depl
     }
     assert!(scaled.iter().all(|s| *s == 200 || *s == 403), "{scaled:?}");
     assert!(scaled.contains(&200) && scaled.contains(&403), "{scaled:?}");
-    let committed: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(sum(desired_replicas), 0)::int8 FROM workload_def WHERE namespace = 'test'",
-    )
-    .fetch_one(&c.pool)
-    .await
-    .unwrap();
+    // The quota's read: used vs hard, as the namespace controller recorded
+    // it, equal to the replicas the projection shows (both settle).
+    let (quota, committed) = eventually("the usage is recorded", DEADLINE, || async {
+        let committed: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(sum(desired_replicas), 0)::int8 FROM workload_def WHERE namespace = 'test'",
+        )
+        .fetch_one(&c.pool)
+        .await
+        .ok()?;
+        let (s, v) = c.get("/api/v1/namespaces/test/quota").await;
+        (s == 200 && v["used"]["pods"] == json!(committed)).then_some((v, committed))
+    })
+    .await;
     assert!(
         committed <= 10,
         "{committed} replicas committed under a 10-pod quota"
     );
-
-    // The quota's read: used vs hard, as the namespace controller recorded it.
-    let quota = eventually("the usage is recorded", DEADLINE, || async {
-        let (s, v) = c.get("/api/v1/namespaces/test/quota").await;
-        (s == 200 && v["used"]["pods"] == json!(committed)).then_some(v)
-    })
-    .await;
     assert_eq!(quota["hard"]["pods"], 10, "{quota}");
     assert_eq!(quota["remaining"]["pods"], json!(10 - committed), "{quota}");
     // Never above hard, at any recorded moment (the BI view).
@@ -419,5 +419,136 @@ async fn a_deleted_namespace_takes_its_objects_with_it_and_comes_back_with_them(
     ] {
         assert!(out.contains(line), "{line:?} not in:\n{out}");
     }
+    c.finish().await;
+}
+
+/// Whether this test process (and so the agent it starts) is root: only
+/// root can start a container as another user.
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restricted_namespace_runs_its_pods_as_a_non_root_user_and_refuses_privileged_ones() {
+    if !running_as_root() {
+        eprintln!(
+            "SKIP: the agent must run as root to start containers as another user; this test does not"
+        );
+        return;
+    }
+    let c = Cluster::start(
+        "podsec",
+        Options {
+            runtime: "process",
+            ..Default::default()
+        },
+    )
+    .await;
+    let (s, v) = c
+        .post(
+            "/api/v1/namespaces",
+            json!({"name": "secure", "labels": {"pod-security.orch/enforce": "restricted"}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = c
+        .post(
+            "/api/v1/namespaces",
+            json!({"name": "lax", "labels": {"pod-security.orch/enforce": "sloppy"}}),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let shell = |ns: &str, name: &str| {
+        json!({"namespace": ns, "name": name, "image": "busybox:1.36", "replicas": 1,
+               "resources": {"cpuRequestMilli": 10, "memRequestMb": 16},
+               "command": ["/bin/sh", "-c", "grep '^Uid:' /proc/self/status; exec sleep 600"]})
+    };
+    // Asking for more than restricted allows is refused, with the rule.
+    let mut privileged = shell("secure", "root");
+    privileged["securityContext"] = json!({"privileged": true, "runAsUser": 0});
+    let (s, v) = c.post("/api/v1/workloads/deployments", privileged).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("POD_SECURITY_VIOLATION")),
+        "{v}"
+    );
+    let fields: Vec<&str> = v["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["securityContext.privileged", "securityContext.runAsUser"],
+        "{v}"
+    );
+    let mut host = shell("secure", "host");
+    host["hostPaths"] = json!([{"name": "ETC", "path": "/etc"}]);
+    let (s, v) = c.post("/api/v1/workloads/deployments", host).await;
+    assert_eq!(
+        (s, v["error"]["fields"][0]["field"].as_str()),
+        (422, Some("hostPaths")),
+        "{v}"
+    );
+
+    // What it allows runs, as uid 65534 (read by the container from /proc);
+    // the same pod in `default` (privileged) runs as root.
+    let mut uids = Vec::new();
+    for ns in ["secure", "default"] {
+        let (s, v) = c
+            .post("/api/v1/workloads/deployments", shell(ns, "whoami"))
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let id = v["deploymentId"].as_str().unwrap().to_string();
+        let line = eventually("the pod prints its uid", DEADLINE, || async {
+            let (_, pods) = c
+                .get(&format!("/api/v1/workloads/deployments/{id}/pods"))
+                .await;
+            let pod = pods["items"].as_array()?.first()?["podId"]
+                .as_str()?
+                .to_string();
+            let (s, text) = c.get_text(&format!("/api/v1/pods/{pod}/logs")).await;
+            (s == 200).then_some(())?;
+            text.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(str::to_string)
+        })
+        .await;
+        uids.push(line.split_whitespace().nth(1).unwrap().to_string());
+    }
+    assert_eq!(uids, ["65534", "0"]);
+    // Labelling a built-in changes what it admits from then on.
+    let (s, v) = c
+        .patch(
+            "/api/v1/namespaces/default",
+            json!({"labels": {"pod-security.orch/enforce": "baseline"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let mut p = shell("default", "priv");
+    p["securityContext"] = json!({"privileged": true});
+    let (s, v) = c.post("/api/v1/workloads/deployments", p).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("POD_SECURITY_VIOLATION")),
+        "{v}"
+    );
+    let (_, v) = c.get("/api/v1/namespaces/default").await;
+    assert_eq!(
+        (
+            v["builtIn"].as_bool(),
+            &v["labels"]["pod-security.orch/enforce"]
+        ),
+        (Some(true), &json!("baseline")),
+        "{v}"
+    );
     c.finish().await;
 }

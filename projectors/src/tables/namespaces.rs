@@ -22,6 +22,10 @@ enum Stmt {
     Undeleted {
         name: String,
     },
+    Labels {
+        name: String,
+        labels: Value,
+    },
     QuotaSet {
         namespace: String,
         hard: Value,
@@ -87,6 +91,10 @@ impl Projection for Namespaces {
                 objects: json(&e.objects),
                 at,
             },
+            Event::NamespaceLabelsChanged(e) => Stmt::Labels {
+                name: e.name.to_string(),
+                labels: json(&e.labels),
+            },
             Event::NamespaceUndeleted(e) => Stmt::Undeleted {
                 name: e.name.to_string(),
             },
@@ -148,6 +156,17 @@ impl Projection for Namespaces {
                     .bind(name)
                     .bind(at)
                     .bind(objects)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Stmt::Labels { name, labels } => {
+                    // A built-in gets its row with its first change.
+                    sqlx::query(
+                        "INSERT INTO namespace (name, labels, status) VALUES ($1, $2, 'Active')
+                         ON CONFLICT (name) DO UPDATE SET labels = $2",
+                    )
+                    .bind(name)
+                    .bind(labels)
                     .execute(&mut **tx)
                     .await?;
                 }
