@@ -75,7 +75,7 @@ async fn drive(
         );
         inflight.spawn(async move {
             let t = Instant::now();
-            let req = if n % 2 == 0 {
+            let req = if n.is_multiple_of(2) {
                 http.post(format!("{api}/api/v1/workloads/deployments/{id}/scale"))
                     .json(&json!({"replicas": n % 3}))
             } else {

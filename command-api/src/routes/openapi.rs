@@ -241,6 +241,29 @@ fn consistency(doc: &mut OpenApi) {
     }
 }
 
+/// Every authenticated route: 401 without a valid token, 429 once its
+/// subject is over its rate limit.
+pub struct Unauthenticated;
+
+impl utoipa::IntoResponses for Unauthenticated {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([
+            (
+                "401".to_string(),
+                RefOr::T(error(
+                    "UNAUTHENTICATED: a missing, unknown or revoked bearer token",
+                )),
+            ),
+            (
+                "429".to_string(),
+                RefOr::T(error(
+                    "RATE_LIMITED: the token's subject is over its rate limit (`orch up --api-rate-limit`); the Retry-After header says when to try again",
+                )),
+            ),
+        ])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
@@ -458,28 +481,5 @@ mod tests {
         assert_eq!(doc["paths"]["/metrics"]["get"]["security"], json!([]));
         assert_eq!(doc["security"], json!([{"bearer": []}]));
         assert_eq!(doc["info"]["title"], "orch command API");
-    }
-}
-
-/// Every authenticated route: 401 without a valid token, 429 once its
-/// subject is over its rate limit.
-pub struct Unauthenticated;
-
-impl utoipa::IntoResponses for Unauthenticated {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        BTreeMap::from([
-            (
-                "401".to_string(),
-                RefOr::T(error(
-                    "UNAUTHENTICATED: a missing, unknown or revoked bearer token",
-                )),
-            ),
-            (
-                "429".to_string(),
-                RefOr::T(error(
-                    "RATE_LIMITED: the token's subject is over its rate limit (`orch up --api-rate-limit`); the Retry-After header says when to try again",
-                )),
-            ),
-        ])
     }
 }
