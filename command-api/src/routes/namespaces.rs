@@ -483,17 +483,22 @@ async fn remove_quota(
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let namespace = name_of(&raw)?;
-    execute(
-        &s,
-        &headers,
-        &actor,
-        None,
-        Command::RemoveResourceQuota(cmd::RemoveResourceQuota {
-            namespace: namespace.clone(),
-        }),
-    )
-    .await?;
+    remove(&s, &headers, &actor, &raw, |namespace| {
+        Command::RemoveResourceQuota(cmd::RemoveResourceQuota { namespace })
+    })
+    .await
+}
+
+/// A namespace policy's removal: the command `make` builds, then `{namespace, status: REMOVED}`.
+async fn remove(
+    s: &S,
+    headers: &HeaderMap,
+    actor: &str,
+    raw: &str,
+    make: impl FnOnce(Name) -> Command,
+) -> Result<Json<Value>, ApiError> {
+    let namespace = name_of(raw)?;
+    execute(s, headers, actor, None, make(namespace.clone())).await?;
     Ok(Json(
         json!({"namespace": namespace.as_str(), "status": "REMOVED"}),
     ))
@@ -586,18 +591,8 @@ async fn remove_limit_range(
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let namespace = name_of(&raw)?;
-    execute(
-        &s,
-        &headers,
-        &actor,
-        None,
-        Command::RemoveLimitRange(cmd::RemoveLimitRange {
-            namespace: namespace.clone(),
-        }),
-    )
-    .await?;
-    Ok(Json(
-        json!({"namespace": namespace.as_str(), "status": "REMOVED"}),
-    ))
+    remove(&s, &headers, &actor, &raw, |namespace| {
+        Command::RemoveLimitRange(cmd::RemoveLimitRange { namespace })
+    })
+    .await
 }
