@@ -20,7 +20,7 @@ pub fn decide(state: &State, command: &Command) -> Decision {
     };
     // An undelete puts an object back in its namespace: it must be open
     // (creates check it with the rest of their spec).
-    let open = |namespace| crate::namespace::check_open(state, namespace);
+    let open = |namespace| crate::namespace::lookup::check_open(state, namespace);
     match command {
         Command::RegisterNode(c) => node::decide::register_node(state, c),
         Command::MarkNodeReady(c) => node::decide::mark_node_ready(state, c),

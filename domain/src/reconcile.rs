@@ -830,7 +830,7 @@ pub fn namespaces(state: &State) -> Vec<Planned> {
             });
         }
     }
-    for (namespace, used, version) in crate::quota::stale_usage(state) {
+    for (namespace, used, version) in crate::quota::commitment::stale_usage(state) {
         let digest = serde_json::to_vec(&used).unwrap_or_default();
         out.push(Planned {
             command_id: derive_id(&[

@@ -38,9 +38,9 @@ pub(crate) fn create_cron_job(state: &State, c: &cmd::CreateCronJob) -> Decision
             ),
         );
     }
-    crate::namespace::check_open(state, &spec.namespace)?;
+    crate::namespace::lookup::check_open(state, &spec.namespace)?;
     let mut spec = spec.clone();
-    spec.job_template.template = crate::limitrange::resolve(
+    spec.job_template.template = crate::limitrange::apply::resolve(
         state,
         &spec.namespace,
         &spec.job_template.template,
@@ -58,7 +58,7 @@ pub(crate) fn create_cron_job(state: &State, c: &cmd::CreateCronJob) -> Decision
         "jobTemplate.template.",
     )?;
     check_capacity(state, &spec.job_template.template, 1)?;
-    crate::quota::admit(
+    crate::quota::commitment::admit(
         state,
         &spec.namespace,
         Default::default(),
@@ -118,7 +118,7 @@ pub(crate) fn undelete_cron_job(state: &State, c: &cmd::UndeleteCronJob) -> Deci
             format!("no deleted cron job '{name}' in namespace '{namespace}'"),
         );
     };
-    crate::quota::admit(
+    crate::quota::commitment::admit(
         state,
         namespace,
         Default::default(),
@@ -194,22 +194,22 @@ pub(crate) fn run_cron_job(state: &State, c: &cmd::RunCronJob) -> Decision {
     // The run's job must fit in the namespace's quota (the jobs it
     // replaces give theirs back); if not, the run is skipped, saying why.
     let spec = cj.spec.job_spec(name);
-    if crate::quota::applies(state, &spec.namespace) {
+    if crate::quota::commitment::applies(state, &spec.namespace) {
         let replaced = if cj.spec.concurrency_policy == ConcurrencyPolicy::Replace {
             active
                 .iter()
                 .filter_map(|j| state.jobs.get(j))
                 .fold(crate::quota::Usage::default(), |u, j| {
-                    u.plus(crate::quota::job_usage(j))
+                    u.plus(crate::quota::commitment::job_usage(j))
                 })
         } else {
             crate::quota::Usage::default()
         };
-        if let Err(r) = crate::quota::admit(
+        if let Err(r) = crate::quota::commitment::admit(
             state,
             &spec.namespace,
             replaced,
-            crate::quota::job_spec_usage(&spec),
+            crate::quota::commitment::job_spec_usage(&spec),
         ) {
             return skipped(r.message);
         }

@@ -38,19 +38,19 @@ pub(crate) fn create_deployment(state: &State, c: &cmd::CreateDeployment) -> Dec
             ),
         );
     }
-    crate::namespace::check_open(state, &spec.namespace)?;
+    crate::namespace::lookup::check_open(state, &spec.namespace)?;
     let spec = &DeploymentSpec {
-        template: crate::limitrange::resolve(state, &spec.namespace, &spec.template, "")?,
+        template: crate::limitrange::apply::resolve(state, &spec.namespace, &spec.template, "")?,
         ..spec.clone()
     };
     validate_spec(spec)?;
     crate::namespace::security::check(state, &spec.namespace, &spec.template, "")?;
     check_capacity(state, &spec.template, spec.replicas)?;
-    quota::admit(
+    quota::commitment::admit(
         state,
         &spec.namespace,
         Usage::default(),
-        quota::deployment_spec_usage(spec, false, None),
+        quota::commitment::deployment_spec_usage(spec, false, None),
     )?;
     Ok(vec![Event::DeploymentCreated(ev::DeploymentCreated {
         deployment_id: *deployment_id,
@@ -74,14 +74,14 @@ pub(crate) fn scale_deployment(state: &State, c: &cmd::ScaleDeployment) -> Decis
     }
     if *replicas > d.spec.replicas {
         check_capacity(state, &d.spec.template, *replicas)?;
-        if quota::applies(state, &d.spec.namespace) {
+        if quota::commitment::applies(state, &d.spec.namespace) {
             let mut after = d.spec.clone();
             after.replicas = *replicas;
-            quota::admit(
+            quota::commitment::admit(
                 state,
                 &d.spec.namespace,
-                quota::deployment_usage(d),
-                quota::deployment_usage_with(d, &after),
+                quota::commitment::deployment_usage(d),
+                quota::commitment::deployment_usage_with(d, &after),
             )?;
         }
     }
@@ -142,11 +142,11 @@ pub(crate) fn undelete_deployment(state: &State, c: &cmd::UndeleteDeployment) ->
         );
     };
     check_capacity(state, &d.spec.template, d.spec.replicas)?;
-    quota::admit(
+    quota::commitment::admit(
         state,
         namespace,
         Usage::default(),
-        quota::deployment_usage(d),
+        quota::commitment::deployment_usage(d),
     )?;
     Ok(vec![Event::DeploymentUndeleted(ev::DeploymentUndeleted {
         deployment_id: d.id,
@@ -179,7 +179,8 @@ pub(crate) fn update_deployment(state: &State, c: &cmd::UpdateDeployment) -> Dec
     }
     if let Some(v) = patch.resources {
         spec.template.resources = v;
-        spec.template = crate::limitrange::resolve(state, &spec.namespace, &spec.template, "")?;
+        spec.template =
+            crate::limitrange::apply::resolve(state, &spec.namespace, &spec.template, "")?;
     }
     if let Some(v) = &patch.labels {
         spec.template.labels = v.clone();
@@ -242,16 +243,21 @@ pub(crate) fn update_deployment(state: &State, c: &cmd::UpdateDeployment) -> Dec
     }
     // A template change rolls out: the surge's pods, each as large as the
     // larger revision, must fit in the quota too.
-    if (template_changed || strategy != d.spec.strategy) && quota::applies(state, &d.spec.namespace)
+    if (template_changed || strategy != d.spec.strategy)
+        && quota::commitment::applies(state, &d.spec.namespace)
     {
         let mut after = probe.clone();
         after.replicas = d.spec.replicas;
         let mixed = template_changed || d.rollout.is_some() || d.live_other_revision > 0;
-        quota::admit(
+        quota::commitment::admit(
             state,
             &d.spec.namespace,
-            quota::deployment_usage(d),
-            quota::deployment_spec_usage(&after, mixed, Some(&d.spec.template.resources)),
+            quota::commitment::deployment_usage(d),
+            quota::commitment::deployment_spec_usage(
+                &after,
+                mixed,
+                Some(&d.spec.template.resources),
+            ),
         )?;
     }
     let mut events = Vec::new();

@@ -37,9 +37,14 @@ pub(crate) fn create_job(state: &State, c: &cmd::CreateJob) -> Decision {
             ),
         );
     }
-    crate::namespace::check_open(state, &spec.namespace)?;
+    crate::namespace::lookup::check_open(state, &spec.namespace)?;
     let spec = &crate::job::JobSpec {
-        template: crate::limitrange::resolve(state, &spec.namespace, &spec.template, "template.")?,
+        template: crate::limitrange::apply::resolve(
+            state,
+            &spec.namespace,
+            &spec.template,
+            "template.",
+        )?,
         ..spec.clone()
     };
     let errors = spec.validate();
@@ -48,11 +53,11 @@ pub(crate) fn create_job(state: &State, c: &cmd::CreateJob) -> Decision {
     }
     crate::namespace::security::check(state, &spec.namespace, &spec.template, "template.")?;
     check_capacity(state, &spec.template, 1)?;
-    crate::quota::admit(
+    crate::quota::commitment::admit(
         state,
         &spec.namespace,
         Default::default(),
-        crate::quota::job_spec_usage(spec),
+        crate::quota::commitment::job_spec_usage(spec),
     )?;
     Ok(vec![Event::JobCreated(ev::JobCreated {
         job_id: *job_id,
@@ -103,11 +108,11 @@ pub(crate) fn undelete_job(state: &State, c: &cmd::UndeleteJob) -> Decision {
             format!("no deleted job '{name}' in namespace '{namespace}'"),
         );
     };
-    crate::quota::admit(
+    crate::quota::commitment::admit(
         state,
         namespace,
         Default::default(),
-        crate::quota::job_usage(j),
+        crate::quota::commitment::job_usage(j),
     )?;
     Ok(vec![Event::JobUndeleted(ev::JobUndeleted {
         job_id: j.id,

@@ -10,7 +10,7 @@ use crate::state::State;
 use super::limit_range_id;
 
 pub(crate) fn set_limit_range(state: &State, c: &cmd::SetLimitRange) -> Decision {
-    crate::namespace::check_open(state, &c.namespace)?;
+    crate::namespace::lookup::check_open(state, &c.namespace)?;
     let errors = c.spec.validate();
     if !errors.is_empty() {
         return Err(validation(&errors));

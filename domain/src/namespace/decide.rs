@@ -113,7 +113,7 @@ pub(crate) fn undelete_namespace(state: &State, c: &cmd::UndeleteNamespace) -> D
         match restore(state, name, object) {
             Ok(None) => {}
             Ok(Some((e, usage))) => {
-                if let Err(r) = crate::quota::admit(
+                if let Err(r) = crate::quota::commitment::admit(
                     state,
                     name,
                     crate::quota::Usage::default(),
@@ -164,7 +164,7 @@ fn restore(
                 state,
                 &cmd::UndeleteDeployment { namespace, name },
             )?;
-            (e, crate::quota::deployment_usage(d))
+            (e, crate::quota::commitment::deployment_usage(d))
         }
         ObjectKind::StatefulSet => {
             let Some(s) = state
@@ -178,14 +178,14 @@ fn restore(
                 state,
                 &cmd::UndeleteStatefulSet { namespace, name },
             )?;
-            (e, crate::quota::stateful_set_usage(s))
+            (e, crate::quota::commitment::stateful_set_usage(s))
         }
         ObjectKind::Job => {
             let Some(j) = state.deleted_jobs.get(&key).filter(|j| j.id.0 == o.id) else {
                 return Ok(None);
             };
             let e = job::decide::undelete_job(state, &cmd::UndeleteJob { namespace, name })?;
-            (e, crate::quota::job_usage(j))
+            (e, crate::quota::commitment::job_usage(j))
         }
         ObjectKind::CronJob => {
             if state

@@ -7,10 +7,11 @@ use crate::event::Event;
 use crate::rejection::RejectionCode;
 use crate::state::State;
 
-use super::{quota_id, usage};
+use super::commitment::usage;
+use super::quota_id;
 
 pub(crate) fn set_resource_quota(state: &State, c: &cmd::SetResourceQuota) -> Decision {
-    crate::namespace::check_open(state, &c.namespace)?;
+    crate::namespace::lookup::check_open(state, &c.namespace)?;
     if state
         .quotas
         .get(c.namespace.as_str())

@@ -180,13 +180,13 @@ pub(crate) fn rollback(
     }
     // A rollback asked for by a person must fit in the quota with its
     // surge; an automatic one (a failed rollout undone) is never held back.
-    if !automatic && crate::quota::applies(state, &d.spec.namespace) {
+    if !automatic && crate::quota::commitment::applies(state, &d.spec.namespace) {
         let target = &d.template(revision).expect("checked").template.resources;
-        crate::quota::admit(
+        crate::quota::commitment::admit(
             state,
             &d.spec.namespace,
-            crate::quota::deployment_usage(d),
-            crate::quota::deployment_spec_usage(&d.spec, true, Some(target)),
+            crate::quota::commitment::deployment_usage(d),
+            crate::quota::commitment::deployment_spec_usage(&d.spec, true, Some(target)),
         )?;
     }
     let mut events = Vec::with_capacity(2);

@@ -49,8 +49,8 @@ pub(crate) fn create_service(state: &State, c: &cmd::CreateService) -> Decision 
     if !errors.is_empty() {
         return Err(validation(&errors));
     }
-    crate::namespace::check_open(state, &spec.namespace)?;
-    crate::quota::admit(
+    crate::namespace::lookup::check_open(state, &spec.namespace)?;
+    crate::quota::commitment::admit(
         state,
         &spec.namespace,
         Default::default(),
@@ -94,7 +94,7 @@ pub(crate) fn undelete_service(state: &State, c: &cmd::UndeleteService) -> Decis
             format!("no deleted service '{name}' in namespace '{namespace}'"),
         );
     };
-    crate::quota::admit(
+    crate::quota::commitment::admit(
         state,
         namespace,
         Default::default(),

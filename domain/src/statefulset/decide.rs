@@ -43,9 +43,14 @@ pub(crate) fn create_stateful_set(state: &State, c: &cmd::CreateStatefulSet) -> 
             ),
         );
     }
-    crate::namespace::check_open(state, &spec.namespace)?;
+    crate::namespace::lookup::check_open(state, &spec.namespace)?;
     let spec = &crate::statefulset::StatefulSetSpec {
-        template: crate::limitrange::resolve(state, &spec.namespace, &spec.template, "template.")?,
+        template: crate::limitrange::apply::resolve(
+            state,
+            &spec.namespace,
+            &spec.template,
+            "template.",
+        )?,
         ..spec.clone()
     };
     let errors = spec.validate();
@@ -54,7 +59,7 @@ pub(crate) fn create_stateful_set(state: &State, c: &cmd::CreateStatefulSet) -> 
     }
     crate::namespace::security::check(state, &spec.namespace, &spec.template, "template.")?;
     check_capacity(state, &spec.template, spec.replicas)?;
-    quota::admit(
+    quota::commitment::admit(
         state,
         &spec.namespace,
         Usage::default(),
@@ -89,11 +94,11 @@ pub(crate) fn scale_stateful_set(state: &State, c: &cmd::ScaleStatefulSet) -> De
         return Err(validation(&errors));
     }
     check_capacity(state, &s.spec.template, c.replicas)?;
-    quota::admit(
+    quota::commitment::admit(
         state,
         &s.spec.namespace,
-        quota::stateful_set_usage(s),
-        quota::stateful_set_usage_with(s, c.replicas, &s.spec.template.resources),
+        quota::commitment::stateful_set_usage(s),
+        quota::commitment::stateful_set_usage_with(s, c.replicas, &s.spec.template.resources),
     )?;
     Ok(vec![Event::StatefulSetScaled(ev::StatefulSetScaled {
         stateful_set_id: s.id,
@@ -114,7 +119,7 @@ pub(crate) fn update_stateful_set(state: &State, c: &cmd::UpdateStatefulSet) -> 
         })
     });
     let template = match template {
-        Some(t) => Some(crate::limitrange::resolve(
+        Some(t) => Some(crate::limitrange::apply::resolve(
             state,
             &s.spec.namespace,
             &t,
@@ -159,11 +164,11 @@ pub(crate) fn update_stateful_set(state: &State, c: &cmd::UpdateStatefulSet) -> 
     if let Some(t) = &template {
         crate::namespace::security::check(state, &s.spec.namespace, t, "template.")?;
         check_capacity(state, t, 1)?;
-        quota::admit(
+        quota::commitment::admit(
             state,
             &s.spec.namespace,
-            quota::stateful_set_usage(s),
-            quota::stateful_set_usage_with(s, s.spec.replicas, &t.resources),
+            quota::commitment::stateful_set_usage(s),
+            quota::commitment::stateful_set_usage_with(s, s.spec.replicas, &t.resources),
         )?;
     }
     Ok(events)
@@ -280,11 +285,11 @@ pub(crate) fn undelete_stateful_set(state: &State, c: &cmd::UndeleteStatefulSet)
         );
     };
     check_capacity(state, &s.spec.template, s.spec.replicas)?;
-    quota::admit(
+    quota::commitment::admit(
         state,
         namespace,
         Usage::default(),
-        quota::stateful_set_usage(s),
+        quota::commitment::stateful_set_usage(s),
     )?;
     Ok(vec![Event::StatefulSetUndeleted(
         ev::StatefulSetUndeleted {
