@@ -56,7 +56,8 @@ pub struct ExplainArgs {
 pub struct UndeleteArgs {
     #[command(flatten)]
     pub conn: ApiConn,
-    /// `<kind>/<namespace>/<name>`: a deployment, statefulset, job or cronjob.
+    /// `<kind>/<namespace>/<name>`: a deployment, statefulset, job, cronjob or
+    /// service; or `namespace/<name>` (with everything it held).
     pub target: String,
     /// Why (recorded with the command).
     #[arg(long)]
@@ -1004,7 +1005,33 @@ async fn explain_cron_job(api: &Api, target: &str) -> anyhow::Result<()> {
 pub async fn undelete(a: UndeleteArgs) -> anyhow::Result<()> {
     let api = Api::new(&a.conn);
     let parts: Vec<&str> = a.target.split('/').collect();
-    const KINDS: [&str; 4] = ["deployment", "statefulset", "job", "cronjob"];
+    // A namespace: itself and everything it held, in one step.
+    if let ["namespace", name] = parts.as_slice() {
+        let mut req = api
+            .http
+            .post(format!("{}/api/v1/namespaces/{name}/undelete", api.base));
+        if let Some(r) = &a.reason {
+            req = req.header("x-change-reason", r);
+        }
+        let out = api.send(req).await?;
+        println!(
+            "restored namespace {name} with {}",
+            objects(&out["restored"])
+        );
+        for s in out["skipped"].as_array().into_iter().flatten() {
+            println!(
+                "  not restored: {} {}: {}",
+                s["object"]["kind"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_ascii_lowercase(),
+                s["object"]["name"].as_str().unwrap_or(""),
+                s["reason"].as_str().unwrap_or("")
+            );
+        }
+        return Ok(());
+    }
+    const KINDS: [&str; 5] = ["deployment", "statefulset", "job", "cronjob", "service"];
     let [kind, ns, name] = parts.as_slice() else {
         bail!(
             "'{}': expected <kind>/<namespace>/<name>, the kind one of {}",
@@ -1022,17 +1049,28 @@ pub async fn undelete(a: UndeleteArgs) -> anyhow::Result<()> {
     if let Some(r) = &a.reason {
         body["reason"] = json!(r);
     }
+    let path = if *kind == "service" {
+        "services/undelete".to_string()
+    } else {
+        format!("workloads/{kind}s/undelete")
+    };
     let out = api
         .send(
             api.http
-                .post(format!("{}/api/v1/workloads/{kind}s/undelete", api.base))
+                .post(format!("{}/api/v1/{path}", api.base))
                 .json(&body),
         )
         .await?;
-    let id = ["deploymentId", "statefulSetId", "jobId", "cronJobId"]
-        .iter()
-        .find_map(|k| out[k].as_str())
-        .unwrap_or("");
+    let id = [
+        "deploymentId",
+        "statefulSetId",
+        "jobId",
+        "cronJobId",
+        "serviceId",
+    ]
+    .iter()
+    .find_map(|k| out[k].as_str())
+    .unwrap_or("");
     match out["revision"].as_u64() {
         Some(r) => println!(
             "restored {kind} {ns}/{name} ({id}) at revision {r} with {} replica(s)",

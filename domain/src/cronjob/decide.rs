@@ -118,6 +118,12 @@ pub(crate) fn undelete_cron_job(state: &State, c: &cmd::UndeleteCronJob) -> Deci
             format!("no deleted cron job '{name}' in namespace '{namespace}'"),
         );
     };
+    crate::namespace::security::check(
+        state,
+        namespace,
+        &cj.spec.job_template.template,
+        "jobTemplate.template.",
+    )?;
     crate::quota::commitment::admit(
         state,
         namespace,

@@ -141,6 +141,8 @@ pub(crate) fn undelete_deployment(state: &State, c: &cmd::UndeleteDeployment) ->
             format!("no deleted deployment '{name}' in namespace '{namespace}'"),
         );
     };
+    // The namespace's pod security level may have been raised since.
+    crate::namespace::security::check(state, namespace, &d.spec.template, "")?;
     check_capacity(state, &d.spec.template, d.spec.replicas)?;
     quota::commitment::admit(
         state,

@@ -108,6 +108,7 @@ pub(crate) fn undelete_job(state: &State, c: &cmd::UndeleteJob) -> Decision {
             format!("no deleted job '{name}' in namespace '{namespace}'"),
         );
     };
+    crate::namespace::security::check(state, namespace, &j.spec.template, "template.")?;
     crate::quota::commitment::admit(
         state,
         namespace,

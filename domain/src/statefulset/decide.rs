@@ -284,6 +284,7 @@ pub(crate) fn undelete_stateful_set(state: &State, c: &cmd::UndeleteStatefulSet)
             format!("no deleted statefulset '{name}' in namespace '{namespace}'"),
         );
     };
+    crate::namespace::security::check(state, namespace, &s.spec.template, "template.")?;
     check_capacity(state, &s.spec.template, s.spec.replicas)?;
     quota::commitment::admit(
         state,

@@ -395,11 +395,21 @@ async fn a_deleted_namespace_takes_its_objects_with_it_and_comes_back_with_them(
     );
 
     // Undelete: the namespace and everything it held, in one step.
+    // (Through the CLI, which asks POST /api/v1/namespaces/shop/undelete.)
+    let (ok, out, err) = c.orch(&["undelete", "namespace/shop"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("restored namespace shop with deployment web, service web"),
+        "{out}"
+    );
     let (s, v) = c
         .post("/api/v1/namespaces/shop/undelete", json!(null))
         .await;
-    assert_eq!(s, 201, "{v}");
-    assert_eq!(v["restored"].as_array().map(Vec::len), Some(2), "{v}");
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (404, Some("NOT_FOUND")),
+        "not deleted any more: {v}"
+    );
     c.wait_count("2 pods run in shop again", live, 2).await;
     let (s, v) = c.get(&format!("/api/v1/workloads/deployments/{web}")).await;
     assert_eq!(s, 200, "the same deployment, by its id: {v}");
