@@ -46,7 +46,7 @@ pub struct HistoryArgs {
 pub struct ExplainArgs {
     #[command(flatten)]
     pub conn: ApiConn,
-    /// `pod`, `deployment`, `statefulset`, `job` or `cronjob`.
+    /// `pod`, `deployment`, `statefulset`, `job`, `cronjob` or `namespace`.
     pub kind: String,
     /// An id, or `<namespace>/<name>`.
     pub target: String,
@@ -656,8 +656,92 @@ pub async fn explain(a: ExplainArgs) -> anyhow::Result<()> {
         "job" => explain_job(&api, &a.target).await,
         "cronjob" => explain_cron_job(&api, &a.target).await,
         "statefulset" => explain_stateful_set(&api, &a.target).await,
-        k => bail!("explain {k}: expected pod, deployment, statefulset, job or cronjob"),
+        "namespace" => explain_namespace(&api, &a.target).await,
+        k => bail!("explain {k}: expected pod, deployment, statefulset, job, cronjob or namespace"),
     }
+}
+
+/// A namespace: its state and level, its quota (used, hard, left), its
+/// limit range, and the requests refused there lately, with why.
+async fn explain_namespace(api: &Api, name: &str) -> anyhow::Result<()> {
+    let ns = api.get(&format!("/api/v1/namespaces/{name}"), &[]).await?;
+    let level = ns["labels"]["pod-security.orch/enforce"]
+        .as_str()
+        .unwrap_or("privileged");
+    println!(
+        "namespace {name}: {}, pod security level {level}{}, {} object(s)",
+        ns["status"].as_str().unwrap_or(""),
+        if ns["builtIn"] == true {
+            ", built in"
+        } else {
+            ""
+        },
+        ns["objects"]
+    );
+    match api
+        .get(&format!("/api/v1/namespaces/{name}/quota"), &[])
+        .await
+    {
+        Ok(q) => {
+            println!(
+                "\nQUOTA (usage as recorded at {})",
+                q["updatedAt"].as_str().unwrap_or("")
+            );
+            println!(
+                "  {:<20} {:>10} {:>10} {:>10}",
+                "resource", "used", "hard", "left"
+            );
+            for (k, hard) in q["hard"].as_object().into_iter().flatten() {
+                let (used, left) = (q["used"][k].to_string(), q["remaining"][k].to_string());
+                println!("  {k:<20} {used:>10} {:>10} {left:>10}", hard.to_string());
+            }
+        }
+        Err(_) => println!("\nQUOTA none"),
+    }
+    match api
+        .get(&format!("/api/v1/namespaces/{name}/limitrange"), &[])
+        .await
+    {
+        Ok(l) => println!("\nLIMIT RANGE {}", l["spec"]),
+        Err(_) => println!("\nLIMIT RANGE none"),
+    }
+    let page = api
+        .get(
+            "/api/v1/events",
+            &[
+                ("type", "CommandRejected".into()),
+                ("order", "desc".into()),
+                ("limit", "500".into()),
+            ],
+        )
+        .await?;
+    let (quoted, plain) = (format!("namespace '{name}'"), format!("namespace {name} "));
+    let refusals: Vec<&Value> = page["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            let b = &e["body"];
+            let m = b["message"].as_str().unwrap_or("");
+            b["quota"]["namespace"] == name || m.contains(&quoted) || m.contains(&plain)
+        })
+        .take(10)
+        .collect();
+    println!("\nREFUSED LATELY (newest first)");
+    if refusals.is_empty() {
+        println!("  nothing");
+    }
+    for e in refusals {
+        println!(
+            "  {} {} by {}: {} {}",
+            time(e),
+            e["body"]["commandType"].as_str().unwrap_or(""),
+            e["actor"].as_str().unwrap_or(""),
+            e["body"]["code"].as_str().unwrap_or(""),
+            e["body"]["message"].as_str().unwrap_or("")
+        );
+    }
+    Ok(())
 }
 
 async fn explain_pod(api: &Api, target: &str) -> anyhow::Result<()> {

@@ -179,15 +179,31 @@ async fn a_full_quota_refuses_the_test_team_exactly_at_its_limit_while_prod_depl
                 .send()
                 .await
                 .unwrap();
-            r.status().as_u16()
+            (r.status().as_u16(), 2 + (i % 3) as i64)
         });
     }
     let mut scaled = Vec::new();
     while let Some(s) = set.join_next().await {
         scaled.push(s.unwrap());
     }
-    assert!(scaled.iter().all(|s| *s == 200 || *s == 403), "{scaled:?}");
-    assert!(scaled.contains(&200) && scaled.contains(&403), "{scaled:?}");
+    assert!(
+        scaled.iter().all(|(s, _)| *s == 200 || *s == 403),
+        "{scaled:?}"
+    );
+    assert!(
+        scaled.iter().any(|(s, _)| *s == 200) && scaled.iter().any(|(s, _)| *s == 403),
+        "{scaled:?}"
+    );
+    // What the answers say the namespace commits: each accepted scale's
+    // replicas, 1 for each refused one.
+    let expected: i64 = scaled
+        .iter()
+        .map(|(s, r)| if *s == 200 { *r } else { 1 })
+        .sum();
+    assert!(
+        expected <= 10,
+        "{expected} replicas accepted under a 10-pod quota: {scaled:?}"
+    );
     // The quota's read: used vs hard, as the namespace controller recorded
     // it, equal to the replicas the projection shows (both settle).
     let (quota, committed) = eventually("the usage is recorded", DEADLINE, || async {
@@ -198,13 +214,10 @@ async fn a_full_quota_refuses_the_test_team_exactly_at_its_limit_while_prod_depl
         .await
         .ok()?;
         let (s, v) = c.get("/api/v1/namespaces/test/quota").await;
-        (s == 200 && v["used"]["pods"] == json!(committed)).then_some((v, committed))
+        (s == 200 && committed == expected && v["used"]["pods"] == json!(committed))
+            .then_some((v, committed))
     })
     .await;
-    assert!(
-        committed <= 10,
-        "{committed} replicas committed under a 10-pod quota"
-    );
     assert_eq!(quota["hard"]["pods"], 10, "{quota}");
     assert_eq!(quota["remaining"]["pods"], json!(10 - committed), "{quota}");
     // Never above hard, at any recorded moment (the BI view).
@@ -277,6 +290,26 @@ async fn a_full_quota_refuses_the_test_team_exactly_at_its_limit_while_prod_depl
     .await
     .unwrap();
     assert!(refusals >= 41, "{refusals}");
+    // `orch explain namespace` says what is used, what is left and who was refused.
+    let (ok, out, err) = c.orch(&["explain", "namespace", "test"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("QUOTA (usage as recorded"), "{out}");
+    assert!(
+        out.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
+            == [
+                "pods",
+                &committed.to_string(),
+                "10",
+                &(10 - committed).to_string()
+            ]),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "CreateDeployment by admin: QUOTA_EXCEEDED exceeded quota in namespace 'test'"
+        ),
+        "{out}"
+    );
     // And who set the quota, in the quota's history.
     let (_, h) = c
         .get("/api/v1/events?kind=resourcequota&namespace=test")
