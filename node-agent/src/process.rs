@@ -838,7 +838,14 @@ fn spawn_probers(
             ProbeKind::Startup => &l.startup,
         };
         if let Some(p) = probe {
-            probes.spawn(prober(*kind, p.clone(), l.port, l.env.clone(), tx.clone()));
+            probes.spawn(prober(
+                *kind,
+                p.clone(),
+                l.port,
+                l.env.clone(),
+                l.uid,
+                tx.clone(),
+            ));
         }
     }
 }
@@ -848,6 +855,7 @@ async fn prober(
     p: Probe,
     port: u16,
     env: BTreeMap<String, String>,
+    uid: Option<u32>,
     tx: mpsc::Sender<(ProbeKind, Result<(), String>)>,
 ) {
     tokio::time::sleep(Duration::from_millis(p.initial_delay_ms)).await;
@@ -855,15 +863,21 @@ async fn prober(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let res = run_probe(&p, port, &env).await;
+        let res = run_probe(&p, port, &env, uid).await;
         if tx.send((kind, res)).await.is_err() {
             return;
         }
     }
 }
 
-/// One probe: `Err` says why it failed.
-pub async fn run_probe(p: &Probe, port: u16, env: &BTreeMap<String, String>) -> Result<(), String> {
+/// One probe: `Err` says why it failed. An exec probe runs as the
+/// container does (`uid`).
+pub async fn run_probe(
+    p: &Probe,
+    port: u16,
+    env: &BTreeMap<String, String>,
+    uid: Option<u32>,
+) -> Result<(), String> {
     let timeout = Duration::from_millis(p.timeout_ms.max(1));
     if let Some(h) = &p.http_get {
         let what = format!("GET {}", h.path);
@@ -900,6 +914,9 @@ pub async fn run_probe(p: &Probe, port: u16, env: &BTreeMap<String, String>) -> 
         let what = format!("exec {:?}", x.command);
         let mut cmd = base_command(Path::new(prog), args, env);
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        if let Some(uid) = uid {
+            cmd.uid(uid).gid(uid);
+        }
         let run = async {
             let mut child = cmd.spawn()?;
             child.wait().await
@@ -1671,6 +1688,33 @@ mod tests {
             failure_threshold,
             success_threshold: 1,
         }
+    }
+
+    #[tokio::test]
+    async fn an_exec_probe_runs_as_the_containers_user() {
+        let root = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("Uid:"))
+                    .map(|l| l.split_whitespace().nth(1) == Some("0"))
+            })
+            .unwrap_or(false);
+        if !root {
+            eprintln!(
+                "SKIP: only root can run a probe as another user; this test does not run as root"
+            );
+            return;
+        }
+        let p = exec_probe("[ \"$(id -u)\" = 65534 ]".into(), 100, 1);
+        assert_eq!(
+            run_probe(&p, 1, &BTreeMap::new(), Some(65534)).await,
+            Ok(())
+        );
+        assert!(
+            run_probe(&p, 1, &BTreeMap::new(), None).await.is_err(),
+            "as root it fails"
+        );
     }
 
     #[tokio::test]
