@@ -794,21 +794,9 @@ pub fn cron_jobs(state: &State, now_ms: i64) -> Vec<Planned> {
 /// whose namespace commits something else than last recorded has the new
 /// figures recorded.
 pub fn namespaces(state: &State) -> Vec<Planned> {
-    use crate::ids::{CronJobId, JobId, ServiceId, StatefulSetId};
-    use crate::namespace::ObjectKind;
     let mut out = Vec::new();
     for ns in state.namespaces.values().filter(|n| n.deleted) {
-        for o in &ns.objects {
-            let live = match o.kind {
-                ObjectKind::Deployment => state.deployments.contains_key(&DeploymentId(o.id)),
-                ObjectKind::StatefulSet => state.stateful_sets.contains_key(&StatefulSetId(o.id)),
-                ObjectKind::Job => state.jobs.contains_key(&JobId(o.id)),
-                ObjectKind::CronJob => state.cron_jobs.contains_key(&CronJobId(o.id)),
-                ObjectKind::Service => state.services.contains_key(&ServiceId(o.id)),
-            };
-            if !live {
-                continue;
-            }
+        for o in ns.objects.iter().filter(|o| state.holds(o)) {
             let kind: &'static str = o.kind.into();
             out.push(Planned {
                 command_id: derive_id(&[

@@ -178,10 +178,10 @@ pub struct State {
     /// Each namespace's limit range, by namespace name.
     #[serde(default)]
     pub limit_ranges: BTreeMap<String, crate::limitrange::LimitRange>,
-    /// The versions of the namespace policies' aggregates (`<kind>/<namespace>`),
-    /// kept across their removal.
+    /// The versions of the namespace policies' aggregates (quotas, limit
+    /// ranges) by aggregate id, kept across their removal.
     #[serde(default)]
-    pub policy_versions: BTreeMap<String, u64>,
+    pub policy_versions: BTreeMap<uuid::Uuid, u64>,
     #[serde(skip)]
     pub(crate) node_names: HashMap<String, NodeId>,
     /// Pending pods without a node: the scheduler's queue, without a scan of every pod.
@@ -674,19 +674,7 @@ impl State {
                 .values()
                 .find(|n| crate::namespace::namespace_id(n.name.as_str()) == agg.id)
                 .map_or(0, |n| n.version),
-            AggregateKind::ResourceQuota | AggregateKind::LimitRange => {
-                let (prefix, id): (&str, fn(&str) -> uuid::Uuid) =
-                    if agg.kind == AggregateKind::ResourceQuota {
-                        ("resourcequota/", crate::quota::quota_id)
-                    } else {
-                        ("limitrange/", crate::limitrange::limit_range_id)
-                    };
-                self.policy_versions
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?, v)))
-                    .find(|(ns, _)| id(ns) == agg.id)
-                    .map_or(0, |(_, v)| *v)
-            }
+            AggregateKind::ResourceQuota | AggregateKind::LimitRange => self.policy_version(agg.id),
             AggregateKind::Job => match self.jobs.get(&JobId(agg.id)) {
                 Some(j) => j.version,
                 None => self

@@ -7,7 +7,7 @@ use super::LimitRange;
 
 impl State {
     pub(crate) fn on_limit_range_set(&mut self, e: &ev::LimitRangeSet) {
-        self.bump_policy_version("limitrange", e.namespace.as_str());
+        self.bump_policy_version(e.limit_range_id);
         self.limit_ranges.insert(
             e.namespace.to_string(),
             LimitRange {
@@ -18,7 +18,7 @@ impl State {
     }
 
     pub(crate) fn on_limit_range_removed(&mut self, e: &ev::LimitRangeRemoved) {
-        self.bump_policy_version("limitrange", e.namespace.as_str());
+        self.bump_policy_version(e.limit_range_id);
         self.limit_ranges.remove(e.namespace.as_str());
     }
 }

@@ -222,20 +222,10 @@ fn restore(
 pub(crate) fn purge_namespace_object(state: &State, c: &cmd::PurgeNamespaceObject) -> Decision {
     use crate::ids::{CronJobId, DeploymentId, JobId, ServiceId, StatefulSetId};
     use crate::{cronjob, deployment, job, service, statefulset};
-    if state.namespace_is_open(c.namespace.as_str()) {
+    if state.namespace_is_open(c.namespace.as_str()) || !state.holds(&c.object) {
         return Ok(vec![]);
     }
     let id = c.object.id;
-    let live = match c.object.kind {
-        ObjectKind::Deployment => state.deployments.contains_key(&DeploymentId(id)),
-        ObjectKind::StatefulSet => state.stateful_sets.contains_key(&StatefulSetId(id)),
-        ObjectKind::Job => state.jobs.contains_key(&JobId(id)),
-        ObjectKind::CronJob => state.cron_jobs.contains_key(&CronJobId(id)),
-        ObjectKind::Service => state.services.contains_key(&ServiceId(id)),
-    };
-    if !live {
-        return Ok(vec![]);
-    }
     match c.object.kind {
         ObjectKind::Deployment => deployment::decide::delete_deployment(
             state,

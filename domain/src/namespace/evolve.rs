@@ -16,14 +16,7 @@ impl State {
         self.limit_ranges.remove(e.name.as_str());
         self.namespaces.insert(
             e.name.to_string(),
-            Namespace {
-                name: e.name.clone(),
-                labels: e.labels.clone(),
-                deleted: false,
-                objects: Vec::new(),
-                version: version + 1,
-                cause: None,
-            },
+            Namespace::new(e.name.clone(), e.labels.clone(), version + 1),
         );
     }
 
@@ -32,14 +25,7 @@ impl State {
         let ns = self
             .namespaces
             .entry(e.name.to_string())
-            .or_insert_with(|| Namespace {
-                name: e.name.clone(),
-                labels: Default::default(),
-                deleted: false,
-                objects: Vec::new(),
-                version: 0,
-                cause: None,
-            });
+            .or_insert_with(|| Namespace::new(e.name.clone(), Default::default(), 0));
         ns.labels = e.labels.clone();
         ns.version += 1;
     }

@@ -22,6 +22,18 @@ impl State {
         }
     }
 
+    /// Whether the object is live (not deleted).
+    pub fn holds(&self, o: &ObjectRef) -> bool {
+        use crate::ids::{CronJobId, DeploymentId, JobId, ServiceId, StatefulSetId};
+        match o.kind {
+            ObjectKind::Deployment => self.deployments.contains_key(&DeploymentId(o.id)),
+            ObjectKind::StatefulSet => self.stateful_sets.contains_key(&StatefulSetId(o.id)),
+            ObjectKind::Job => self.jobs.contains_key(&JobId(o.id)),
+            ObjectKind::CronJob => self.cron_jobs.contains_key(&CronJobId(o.id)),
+            ObjectKind::Service => self.services.contains_key(&ServiceId(o.id)),
+        }
+    }
+
     /// Every live object in the namespace, in a stable order.
     pub fn objects_in(&self, namespace: &str) -> Vec<ObjectRef> {
         let mut out = Vec::new();

@@ -47,6 +47,20 @@ pub struct Namespace {
     pub cause: Option<Uuid>,
 }
 
+impl Namespace {
+    /// A live namespace, before its first event is counted.
+    pub(crate) fn new(name: Name, labels: BTreeMap<String, String>, version: u64) -> Self {
+        Namespace {
+            name,
+            labels,
+            deleted: false,
+            objects: Vec::new(),
+            version,
+            cause: None,
+        }
+    }
+}
+
 /// The kinds a namespace holds.
 #[derive(
     Debug,

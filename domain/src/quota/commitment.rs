@@ -183,7 +183,10 @@ pub fn stale_usage(state: &State) -> Vec<(Name, Usage, u64)> {
         .values()
         .filter_map(|q| {
             let now = usage(state, q.namespace.as_str());
-            (now != q.used).then(|| (q.namespace.clone(), now, q.version))
+            (now != q.used).then(|| {
+                let version = state.policy_version(super::quota_id(q.namespace.as_str()));
+                (q.namespace.clone(), now, version)
+            })
         })
         .collect()
 }

@@ -179,5 +179,4 @@ pub struct ResourceQuota {
     pub namespace: Name,
     pub hard: QuotaSpec,
     pub used: Usage,
-    pub version: u64,
 }
