@@ -101,12 +101,18 @@ type Row = (
     Option<Value>,
 );
 
-const SELECT: &str =
-    "SELECT n.name, n.labels, n.status, n.created_at, n.deleted_at, n.deleted_objects,
+/// Every namespace with what it holds and its quota; the built-ins (`$1`)
+/// are rows too, as recorded or, never changed, as they start.
+const SELECT: &str = "WITH n AS (
+         SELECT name, labels, status, created_at, deleted_at, deleted_objects FROM namespace
+         UNION ALL
+         SELECT b, '{}'::jsonb, 'Active', NULL, NULL, '[]'::jsonb FROM unnest($1::text[]) b
+          WHERE b NOT IN (SELECT name FROM namespace))
+     SELECT n.name, n.labels, n.status, n.created_at, n.deleted_at, n.deleted_objects,
        (SELECT count(*) FROM workload_def w WHERE w.namespace = n.name)
          + (SELECT count(*) FROM service v WHERE v.namespace = n.name),
        q.hard, q.used
-     FROM namespace n LEFT JOIN resource_quota q ON q.namespace = n.name";
+     FROM n LEFT JOIN resource_quota q ON q.namespace = n.name";
 
 fn namespace_json(r: Row) -> Value {
     let (name, labels, status, created_at, deleted_at, deleted_objects, objects, hard, used) = r;
@@ -129,28 +135,6 @@ fn namespace_json(r: Row) -> Value {
     v
 }
 
-/// A built-in namespace never recorded (they exist without an event).
-async fn built_in(pool: &sqlx::PgPool, name: &str) -> Result<Value, ApiError> {
-    let (objects,): (i64,) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM workload_def WHERE namespace = $1)
-              + (SELECT count(*) FROM service WHERE namespace = $1)",
-    )
-    .bind(name)
-    .fetch_one(pool)
-    .await?;
-    let quota: Option<(Value, Value)> =
-        sqlx::query_as("SELECT hard, used FROM resource_quota WHERE namespace = $1")
-            .bind(name)
-            .fetch_optional(pool)
-            .await?;
-    let mut v = json!({"name": name, "labels": {}, "status": "Active", "builtIn": true,
-        "createdAt": null, "objects": objects});
-    if let Some((hard, used)) = quota {
-        v["quota"] = json!({"hard": hard, "used": used});
-    }
-    Ok(v)
-}
-
 #[utoipa::path(get, path = "/api/v1/namespaces", tag = "namespaces", summary = "List namespaces (the built-in ones first)",
     params(AsOfQuery),
     responses(
@@ -163,16 +147,12 @@ async fn list(
     ApiQuery(q): ApiQuery<AsOfQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let pool = read_pool(&s, q.as_of.as_deref()).await?;
-    let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} ORDER BY n.name"))
-        .fetch_all(&pool)
-        .await?;
-    let mut items = Vec::new();
-    for b in BUILT_IN {
-        if !rows.iter().any(|r| r.0 == b) {
-            items.push(built_in(&pool, b).await?);
-        }
-    }
-    items.extend(rows.into_iter().map(namespace_json));
+    let rows: Vec<Row> =
+        sqlx::query_as(&format!("{SELECT} ORDER BY n.name = ANY($1) DESC, n.name"))
+            .bind(&BUILT_IN[..])
+            .fetch_all(&pool)
+            .await?;
+    let items: Vec<Value> = rows.into_iter().map(namespace_json).collect();
     Ok(Json(json!({"items": items})))
 }
 
@@ -192,17 +172,13 @@ async fn read(
 ) -> Result<Json<Value>, ApiError> {
     let name = name_of(&raw)?;
     let pool = read_pool(&s, q.as_of.as_deref()).await?;
-    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE n.name = $1"))
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE n.name = $2"))
+        .bind(&BUILT_IN[..])
         .bind(name.as_str())
         .fetch_optional(&pool)
         .await?;
-    match row {
-        Some(r) => Ok(Json(namespace_json(r))),
-        None if BUILT_IN.contains(&name.as_str()) => {
-            Ok(Json(built_in(&pool, name.as_str()).await?))
-        }
-        None => Err(ApiError::not_found(format!("namespace '{name}' not found"))),
-    }
+    row.map(|r| Json(namespace_json(r)))
+        .ok_or_else(|| ApiError::not_found(format!("namespace '{name}' not found")))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
