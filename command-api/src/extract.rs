@@ -28,7 +28,7 @@ impl FromRequestParts<S> for Actor {
             && let Err(not_until) = limiter.check_key(&actor)
         {
             use governor::clock::Clock;
-            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            let wait = not_until.wait_time_from(limiter.clock().now());
             infra::metrics::counter(
                 "apiserver_rate_limited_total",
                 "API requests refused with 429: their subject was over its rate limit",
