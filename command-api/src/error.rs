@@ -89,7 +89,9 @@ impl ApiError {
             C::NotFound | C::RevisionNotFound | C::NamespaceNotFound => StatusCode::NOT_FOUND,
             C::NamespaceTerminating => StatusCode::CONFLICT,
             // Like Kubernetes: a quota, or a namespace that may not be deleted, forbids the request.
-            C::QuotaExceeded | C::NamespaceProtected => StatusCode::FORBIDDEN,
+            C::QuotaExceeded | C::NamespaceProtected | C::Forbidden | C::BuiltIn => {
+                StatusCode::FORBIDDEN
+            }
             C::InsufficientClusterCapacity | C::ValidationFailed | C::PodSecurityViolation => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -162,5 +164,17 @@ impl IntoResponse for ApiError {
                 .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         resp
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }

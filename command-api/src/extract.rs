@@ -14,14 +14,17 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::state::S;
 
-/// The authenticated actor (from the bearer token), recorded on every event its request causes.
+/// The authenticated actor (from the bearer token), recorded on every
+/// event its request causes. Extracting it also checks the route's access
+/// rule (`access::of`): a handler that takes an `Actor` runs only for a
+/// caller that may call it.
 pub struct Actor(pub String);
 
 impl FromRequestParts<S> for Actor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, ApiError> {
-        let actor = s.auth.authenticate(&parts.headers, &s.pool).await?;
+        let actor = crate::auth::authenticate(s, &parts.headers).await?.actor;
         // Fairness: each subject has its own bucket, so one tenant flooding
         // the API is answered 429 while the others go on.
         if let Some(limiter) = &s.limiter
@@ -43,6 +46,32 @@ impl FromRequestParts<S> for Actor {
                 ),
             );
             e.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+            return Err(e);
+        }
+        let path = parts
+            .extensions
+            .get::<axum::extract::MatchedPath>()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default();
+        let params = match axum::extract::RawPathParams::from_request_parts(parts, s).await {
+            Ok(p) => p
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            Err(_) => HashMap::new(),
+        };
+        let query: HashMap<String, String> = parts
+            .uri
+            .query()
+            .and_then(|q| serde_urlencoded::from_str(q).ok())
+            .unwrap_or_default();
+        if let Err(e) = crate::access::check(s, &actor, &parts.method, &path, &params, &query).await
+        {
+            infra::metrics::counter(
+                "apiserver_forbidden_total",
+                "API requests refused with 403 FORBIDDEN: their subject lacked a permission",
+            )
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Err(e);
         }
         Ok(Actor(actor))

@@ -4,6 +4,7 @@
 //! or the decider does not answer in time. Reads come from the PostgreSQL
 //! projections.
 
+mod access;
 mod asof;
 mod auth;
 pub mod consistency;
@@ -24,7 +25,7 @@ use infra::kafka::{CommandBus, KafkaConfig};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-pub use auth::{Bootstrap, BootstrapError, bootstrap_admin, hash_token, issue_token};
+pub use auth::{Bootstrap, BootstrapError, hash_token};
 pub use error::ApiError;
 pub use outcome::Outcomes;
 pub use state::AppState;
@@ -38,6 +39,9 @@ pub struct ApiConfig {
     /// Requests per second each subject (token actor) may make, with this
     /// burst; `None`: no limit.
     pub rate_limit: Option<RateLimit>,
+    /// Check every request against RBAC (`false` only to measure its cost:
+    /// the decider still authorizes every command).
+    pub authorize: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -52,8 +56,16 @@ pub async fn build(
     pool: PgPool,
     cfg: ApiConfig,
     shutdown: CancellationToken,
-) -> infra::Result<Router> {
+) -> infra::Result<Api> {
     let outcomes = Outcomes::start(kafka, shutdown.clone()).await?;
+    // Tokens, roles and bindings come from the log: serve once this
+    // instance has read all of it that was there when it started.
+    let (_, end) = kafka.watermarks(&kafka.events_topic()).await?;
+    let view = infra::view::spawn_view(kafka, 0, shutdown.clone(), |_, _| {}).await?;
+    {
+        let mut rx = view.offset.clone();
+        let _ = rx.wait_for(|o| *o >= end).await;
+    }
     let projected =
         consistency::Projected::start(kafka, pool.clone(), cfg.read_wait, shutdown.clone()).await?;
     let limiter = cfg.rate_limit.and_then(|r| {
@@ -80,7 +92,9 @@ pub async fn build(
         heartbeats: infra::kafka::HeartbeatSender::new(kafka)?,
         pool,
         outcomes,
-        auth: auth::TokenCache::default(),
+        view,
+        authorize: cfg.authorize,
+        bootstrap: Default::default(),
         command_timeout: cfg.command_timeout,
         as_of: asof::AsOfReads::new(kafka.clone(), cfg.database_url),
         projected,
@@ -89,5 +103,41 @@ pub async fn build(
             .build()
             .map_err(|e| infra::Error::Other(e.to_string()))?,
     };
-    Ok(routes::router(Arc::new(state)))
+    let state = Arc::new(state);
+    Ok(Api {
+        router: routes::router(state.clone()),
+        state,
+    })
+}
+
+/// A built API: its router, and what `orch up` and the load tests do in
+/// the same process (the bootstrap token, tokens minted for tests).
+#[derive(Clone)]
+pub struct Api {
+    pub router: Router,
+    state: state::S,
+}
+
+impl Api {
+    /// See `auth::bootstrap_admin`.
+    pub async fn bootstrap_admin(
+        &self,
+        file: &std::path::Path,
+        given: Option<String>,
+        rotate: bool,
+    ) -> Result<(String, Bootstrap, u64), BootstrapError> {
+        auth::bootstrap_admin(&self.state, file, given, rotate).await
+    }
+
+    /// A token for `subject` (which must exist), never expiring: for
+    /// in-process tools and load tests.
+    pub async fn mint_token(&self, subject: &str) -> Result<String, ApiError> {
+        auth::mint_token(&self.state, subject, None, false).await
+    }
+
+    /// Submit `command` as `system:bootstrap` (cluster-admin) and wait until
+    /// this API has folded its outcome: seeding users and bindings.
+    pub async fn submit_as_bootstrap(&self, command: domain::Command) -> Result<(), ApiError> {
+        auth::as_bootstrap(&self.state, command).await
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use infra::kafka::CommandBus;
 use sqlx::PgPool;
 
-use crate::{asof, auth, consistency, outcome::Outcomes};
+use crate::{asof, consistency, outcome::Outcomes};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,7 +15,14 @@ pub struct AppState {
     pub heartbeats: infra::kafka::HeartbeatSender,
     pub pool: PgPool,
     pub outcomes: Outcomes,
-    pub auth: auth::TokenCache,
+    /// The decider's `State`, folded from the log by this instance: tokens,
+    /// roles and bindings for authentication and authorization, and each
+    /// object's namespace.
+    pub view: infra::view::View,
+    /// Check every request against RBAC (off only to measure its cost).
+    pub authorize: bool,
+    /// The bootstrap token this instance started with (digest, token id).
+    pub bootstrap: Arc<std::sync::RwLock<Option<(String, uuid::Uuid)>>>,
     pub command_timeout: Duration,
     /// For proxying to node agents (pod logs).
     pub http: reqwest::Client,
@@ -28,3 +35,13 @@ pub struct AppState {
 }
 
 pub type S = Arc<AppState>;
+
+impl AppState {
+    /// Wait (up to the command timeout) until this instance's view has
+    /// folded the log up to `offset`, so a token, role or binding just
+    /// recorded applies to the next request here.
+    pub async fn wait_for_view(&self, offset: i64) {
+        let mut rx = self.view.offset.clone();
+        let _ = tokio::time::timeout(self.command_timeout, rx.wait_for(|o| *o >= offset)).await;
+    }
+}

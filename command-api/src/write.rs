@@ -36,12 +36,42 @@ pub async fn execute(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     });
+    if state.authorize {
+        let st = state.view.state.read().await;
+        if let Err(r) = domain::rbac::authorize::command(&st, actor, &body) {
+            infra::metrics::counter(
+                "apiserver_forbidden_total",
+                "API requests refused with 403 FORBIDDEN: their subject lacked a permission",
+            )
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let need = domain::rbac::needs::of(&st, &body);
+            return Err(crate::access::forbidden(r.message, need.as_ref()));
+        }
+    }
+    // A token, role or binding applies to the caller's next request here.
+    let grants = matches!(
+        body,
+        Command::CreateUser(_)
+            | Command::UpdateUser(_)
+            | Command::DeleteUser(_)
+            | Command::CreateServiceAccount(_)
+            | Command::DeleteServiceAccount(_)
+            | Command::IssueToken(_)
+            | Command::RevokeToken(_)
+            | Command::PutRole(_)
+            | Command::DeleteRole(_)
+            | Command::PutRoleBinding(_)
+            | Command::DeleteRoleBinding(_)
+    );
     let env = CommandEnvelope::new(command_id, actor, reason, body).with_reply();
     let outcome = state
         .outcomes
         .submit(&state.bus, &state.pool, env, state.command_timeout)
         .await?;
     crate::consistency::record_written(outcome.offset);
+    if grants {
+        state.wait_for_view(outcome.offset + 1).await;
+    }
     let events = outcome.events;
     if let Some(Event::CommandRejected(ev::CommandRejected {
         code,

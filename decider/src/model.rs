@@ -81,7 +81,12 @@ impl WriteModel {
         if self.has_handled(&cmd.command_id) {
             return None;
         }
-        let events = match decide(&self.state, &cmd.body) {
+        // Authorized again by the single writer: a grant revoked while the
+        // request was in flight, or a component writing to the log directly,
+        // is held to what its subject may do now.
+        let decision = domain::rbac::authorize::command(&self.state, &cmd.actor, &cmd.body)
+            .and_then(|()| decide(&self.state, &cmd.body));
+        let events = match decision {
             Ok(events) if events.is_empty() && !cmd.reply => return None,
             Ok(events) => events,
             Err(r) => vec![Event::CommandRejected(ev::CommandRejected {
@@ -130,7 +135,7 @@ mod tests {
     use domain::testing::*;
 
     fn cmd(body: Command) -> CommandEnvelope {
-        CommandEnvelope::new(Uuid::now_v7(), "alice", Some("test".into()), body)
+        CommandEnvelope::new(Uuid::now_v7(), "admin", Some("test".into()), body)
     }
 
     #[test]

@@ -7,12 +7,14 @@ use uuid::Uuid;
 
 pub use crate::cronjob::commands::*;
 pub use crate::deployment::commands::*;
+pub use crate::identity::commands::*;
 pub use crate::job::commands::*;
 pub use crate::limitrange::commands::*;
 pub use crate::namespace::commands::*;
 pub use crate::node::commands::*;
 pub use crate::pod::commands::*;
 pub use crate::quota::commands::*;
+pub use crate::rbac::commands::*;
 pub use crate::rollout::commands::*;
 pub use crate::service::commands::*;
 pub use crate::statefulset::commands::*;
@@ -132,6 +134,17 @@ pub enum Command {
     RecordQuotaUsage(RecordQuotaUsage),
     SetLimitRange(SetLimitRange),
     RemoveLimitRange(RemoveLimitRange),
+    CreateUser(CreateUser),
+    UpdateUser(UpdateUser),
+    DeleteUser(DeleteUser),
+    CreateServiceAccount(CreateServiceAccount),
+    DeleteServiceAccount(DeleteServiceAccount),
+    IssueToken(IssueToken),
+    RevokeToken(RevokeToken),
+    PutRole(PutRole),
+    DeleteRole(DeleteRole),
+    PutRoleBinding(PutRoleBinding),
+    DeleteRoleBinding(DeleteRoleBinding),
 }
 
 impl Command {

@@ -15,8 +15,8 @@ use crate::state::State;
 /// Every command is decided by its resource's slice: one line each.
 pub fn decide(state: &State, command: &Command) -> Decision {
     use crate::{
-        cronjob, deployment, job, namespace as ns, node, pod, quota, rollout, service,
-        statefulset as sts,
+        cronjob, deployment, identity as id, job, namespace as ns, node, pod, quota, rbac, rollout,
+        service, statefulset as sts,
     };
     // An undelete puts an object back in its namespace: it must be open
     // (creates check it with the rest of their spec).
@@ -94,5 +94,16 @@ pub fn decide(state: &State, command: &Command) -> Decision {
         Command::UndeleteStatefulSet(c) => {
             open(&c.namespace).and_then(|_| sts::decide::undelete_stateful_set(state, c))
         }
+        Command::CreateUser(c) => id::decide::create_user(state, c),
+        Command::UpdateUser(c) => id::decide::update_user(state, c),
+        Command::DeleteUser(c) => id::decide::delete_user(state, c),
+        Command::CreateServiceAccount(c) => id::decide::create_service_account(state, c),
+        Command::DeleteServiceAccount(c) => id::decide::delete_service_account(state, c),
+        Command::IssueToken(c) => id::decide::issue_token(state, c),
+        Command::RevokeToken(c) => id::decide::revoke_token(state, c),
+        Command::PutRole(c) => rbac::decide::put_role(state, c),
+        Command::DeleteRole(c) => rbac::decide::delete_role(state, c),
+        Command::PutRoleBinding(c) => rbac::decide::put_role_binding(state, c),
+        Command::DeleteRoleBinding(c) => rbac::decide::delete_role_binding(state, c),
     }
 }

@@ -15,12 +15,14 @@ use crate::ids::derive_id;
 
 pub use crate::cronjob::events::*;
 pub use crate::deployment::events::*;
+pub use crate::identity::events::*;
 pub use crate::job::events::*;
 pub use crate::limitrange::events::*;
 pub use crate::namespace::events::*;
 pub use crate::node::events::*;
 pub use crate::pod::events::*;
 pub use crate::quota::events::*;
+pub use crate::rbac::events::*;
 pub use crate::rollout::events::*;
 pub use crate::service::events::*;
 pub use crate::statefulset::events::*;
@@ -65,6 +67,13 @@ pub enum AggregateKind {
     ResourceQuota,
     #[strum(serialize = "limitrange")]
     LimitRange,
+    User,
+    #[strum(serialize = "serviceaccount")]
+    ServiceAccount,
+    Token,
+    Role,
+    #[strum(serialize = "rolebinding")]
+    RoleBinding,
     Command,
 }
 
@@ -151,6 +160,17 @@ pub enum Event {
     ResourceQuotaUsageRecorded(ResourceQuotaUsageRecorded),
     LimitRangeSet(LimitRangeSet),
     LimitRangeRemoved(LimitRangeRemoved),
+    UserCreated(UserCreated),
+    UserGroupsChanged(UserGroupsChanged),
+    UserDeleted(UserDeleted),
+    ServiceAccountCreated(ServiceAccountCreated),
+    ServiceAccountDeleted(ServiceAccountDeleted),
+    TokenIssued(TokenIssued),
+    TokenRevoked(TokenRevoked),
+    RoleSet(RoleSet),
+    RoleDeleted(RoleDeleted),
+    RoleBindingSet(RoleBindingSet),
+    RoleBindingDeleted(RoleBindingDeleted),
     CommandRejected(CommandRejected),
 }
 
@@ -279,6 +299,23 @@ impl Event {
             Event::LimitRangeSet(ev::LimitRangeSet { limit_range_id, .. })
             | Event::LimitRangeRemoved(ev::LimitRangeRemoved { limit_range_id, .. }) => {
                 (LimitRange, *limit_range_id)
+            }
+            Event::UserCreated(ev::UserCreated { user_id, .. })
+            | Event::UserGroupsChanged(ev::UserGroupsChanged { user_id, .. })
+            | Event::UserDeleted(ev::UserDeleted { user_id, .. }) => (User, *user_id),
+            Event::ServiceAccountCreated(ev::ServiceAccountCreated {
+                service_account_id, ..
+            })
+            | Event::ServiceAccountDeleted(ev::ServiceAccountDeleted {
+                service_account_id, ..
+            }) => (ServiceAccount, *service_account_id),
+            Event::TokenIssued(ev::TokenIssued { token_id, .. })
+            | Event::TokenRevoked(ev::TokenRevoked { token_id, .. }) => (Token, *token_id),
+            Event::RoleSet(ev::RoleSet { role_id, .. })
+            | Event::RoleDeleted(ev::RoleDeleted { role_id, .. }) => (Role, *role_id),
+            Event::RoleBindingSet(ev::RoleBindingSet { binding_id, .. })
+            | Event::RoleBindingDeleted(ev::RoleBindingDeleted { binding_id, .. }) => {
+                (RoleBinding, *binding_id)
             }
             Event::CommandRejected(_) => (Command, command_id),
         };

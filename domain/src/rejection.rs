@@ -42,6 +42,10 @@ pub enum RejectionCode {
     NamespaceProtected,
     QuotaExceeded,
     PodSecurityViolation,
+    /// The actor lacks a permission (or would grant one it lacks).
+    Forbidden,
+    /// A built-in (role, binding, user) cannot be changed or deleted.
+    BuiltIn,
     /// A code this release does not know (a record from a newer one).
     #[serde(other)]
     Other,

@@ -182,6 +182,12 @@ pub struct State {
     /// ranges) by aggregate id, kept across their removal.
     #[serde(default)]
     pub policy_versions: BTreeMap<uuid::Uuid, u64>,
+    /// Users, service accounts and tokens.
+    #[serde(default)]
+    pub identities: crate::identity::Identities,
+    /// The cluster's own roles and bindings (the built-ins are code).
+    #[serde(default)]
+    pub rbac: crate::rbac::Rbac,
     #[serde(skip)]
     pub(crate) node_names: HashMap<String, NodeId>,
     /// Pending pods without a node: the scheduler's queue, without a scan of every pod.
@@ -674,7 +680,13 @@ impl State {
                 .values()
                 .find(|n| crate::namespace::namespace_id(n.name.as_str()) == agg.id)
                 .map_or(0, |n| n.version),
-            AggregateKind::ResourceQuota | AggregateKind::LimitRange => self.policy_version(agg.id),
+            AggregateKind::ResourceQuota
+            | AggregateKind::LimitRange
+            | AggregateKind::User
+            | AggregateKind::ServiceAccount
+            | AggregateKind::Token
+            | AggregateKind::Role
+            | AggregateKind::RoleBinding => self.policy_version(agg.id),
             AggregateKind::Job => match self.jobs.get(&JobId(agg.id)) {
                 Some(j) => j.version,
                 None => self
@@ -817,6 +829,17 @@ impl State {
             Event::ResourceQuotaUsageRecorded(e) => self.on_resource_quota_usage_recorded(e),
             Event::LimitRangeSet(e) => self.on_limit_range_set(e),
             Event::LimitRangeRemoved(e) => self.on_limit_range_removed(e),
+            Event::UserCreated(e) => self.on_user_created(e),
+            Event::UserGroupsChanged(e) => self.on_user_groups_changed(e),
+            Event::UserDeleted(e) => self.on_user_deleted(e),
+            Event::ServiceAccountCreated(e) => self.on_service_account_created(e),
+            Event::ServiceAccountDeleted(e) => self.on_service_account_deleted(e),
+            Event::TokenIssued(e) => self.on_token_issued(e),
+            Event::TokenRevoked(e) => self.on_token_revoked(e),
+            Event::RoleSet(e) => self.on_role_set(e),
+            Event::RoleDeleted(e) => self.on_role_deleted(e),
+            Event::RoleBindingSet(e) => self.on_role_binding_set(e),
+            Event::RoleBindingDeleted(e) => self.on_role_binding_deleted(e),
             Event::CommandRejected(_) => {}
         }
     }

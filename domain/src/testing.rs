@@ -27,6 +27,12 @@ impl Given {
         decide(&self.state, &command)
     }
 
+    /// Authorize for `actor`, decide and fold, like the decider does.
+    pub fn apply_as(&mut self, actor: &str, command: Command) -> Result<Vec<Event>, Rejection> {
+        crate::rbac::authorize::command(&self.state, actor, &command)?;
+        self.apply(command)
+    }
+
     /// Decide and fold, like the decider does.
     pub fn apply(&mut self, command: Command) -> Result<Vec<Event>, Rejection> {
         let events = decide(&self.state, &command)?;

@@ -154,7 +154,7 @@ async fn main() -> anyhow::Result<()> {
         a.nodes,
     )
     .await?;
-    let (api, _) = load_tests::serve_api_limited(
+    let (api, _, handle) = load_tests::serve_api_with(
         &kafka,
         &plane.pool,
         "bench-admin",
@@ -164,10 +164,11 @@ async fn main() -> anyhow::Result<()> {
             per_second: a.rate,
             burst: a.rate,
         }),
+        true,
     )
     .await?;
-    let ta = command_api::issue_token(&plane.pool, "tenant-a").await?;
-    let tb = command_api::issue_token(&plane.pool, "tenant-b").await?;
+    let ta = load_tests::mint(&handle, "tenant-a", &["editor"]).await?;
+    let tb = load_tests::mint(&handle, "tenant-b", &["editor"]).await?;
     let id_a = deployment(&api, &ta, "team-a").await?;
     let id_b = deployment(&api, &tb, "team-b").await?;
     let b_rate = (a.rate / 2).max(1);

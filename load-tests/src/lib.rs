@@ -126,6 +126,40 @@ pub async fn create_namespace(api: &str, token: &str, name: &str) -> anyhow::Res
     Ok(())
 }
 
+/// A token for `who`: the built-in `admin`, or a user created now with
+/// `roles` (cluster roles) bound to it cluster-wide.
+pub async fn mint(api: &command_api::Api, who: &str, roles: &[&str]) -> anyhow::Result<String> {
+    use domain::command as cmd;
+    if who != domain::identity::ADMIN {
+        let name =
+            domain::identity::UserName::parse("user", who).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let _ = api
+            .submit_as_bootstrap(domain::Command::CreateUser(cmd::CreateUser {
+                name,
+                groups: Default::default(),
+            }))
+            .await;
+        for role in roles {
+            api.submit_as_bootstrap(domain::Command::PutRoleBinding(cmd::PutRoleBinding {
+                namespace: None,
+                name: domain::names::Name::parse("name", &format!("{who}-{role}"))
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                role: domain::rbac::RoleRef::ClusterRole {
+                    name: role.to_string(),
+                },
+                subjects: vec![domain::rbac::Subject::User {
+                    name: who.to_string(),
+                }],
+            }))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
+    api.mint_token(who)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 pub async fn serve_api(
     kafka: &KafkaConfig,
     pool: &sqlx::PgPool,
@@ -145,8 +179,23 @@ pub async fn serve_api_limited(
     stop: tokio_util::sync::CancellationToken,
     rate_limit: Option<command_api::RateLimit>,
 ) -> anyhow::Result<(String, String)> {
-    let token = command_api::issue_token(pool, who).await?;
-    let router = command_api::build(
+    let (url, token, _) =
+        serve_api_with(kafka, pool, who, command_timeout, stop, rate_limit, true).await?;
+    Ok((url, token))
+}
+
+/// An API in this process, its URL, a cluster-admin token for `who`, and
+/// the API itself (to mint more tokens); `authorize: false` turns RBAC off.
+pub async fn serve_api_with(
+    kafka: &KafkaConfig,
+    pool: &sqlx::PgPool,
+    who: &str,
+    command_timeout: Duration,
+    stop: tokio_util::sync::CancellationToken,
+    rate_limit: Option<command_api::RateLimit>,
+    authorize: bool,
+) -> anyhow::Result<(String, String, command_api::Api)> {
+    let api = command_api::build(
         kafka,
         pool.clone(),
         command_api::ApiConfig {
@@ -157,14 +206,17 @@ pub async fn serve_api_limited(
             // The load tests drive everything as one subject, as fast as it
             // goes, unless they measure the limit.
             rate_limit,
+            authorize,
         },
         stop,
     )
     .await?;
+    let token = mint(&api, who, &["cluster-admin"]).await?;
+    let router = api.router.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let api = format!("http://{}", listener.local_addr()?);
+    let url = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, router).await });
-    Ok((api, token))
+    Ok((url, token, api))
 }
 
 /// The control plane in this process (decider, projector, reconcilers, API)

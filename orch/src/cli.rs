@@ -210,6 +210,24 @@ impl Api {
 fn target_query(target: &str) -> anyhow::Result<(String, Vec<(&'static str, String)>)> {
     let parts: Vec<&str> = target.split('/').collect();
     let kind = parts[0];
+    // Identities and RBAC objects have ids derived from their names.
+    let derived = match parts.as_slice() {
+        ["user", name] => Some(("user", domain::identity::user_id(name))),
+        ["serviceaccount", ns, name] => Some((
+            "serviceaccount",
+            domain::identity::service_account_id(ns, name),
+        )),
+        ["clusterrole", name] => Some(("role", domain::rbac::role_id(None, name))),
+        ["role", ns, name] => Some(("role", domain::rbac::role_id(Some(ns), name))),
+        ["clusterrolebinding", name] => Some(("rolebinding", domain::rbac::binding_id(None, name))),
+        ["rolebinding", ns, name] => {
+            Some(("rolebinding", domain::rbac::binding_id(Some(ns), name)))
+        }
+        _ => None,
+    };
+    if let Some((kind, id)) = derived {
+        return Ok((kind.to_string(), vec![("aggregate", id.to_string())]));
+    }
     if ![
         "deployment",
         "statefulset",
@@ -224,7 +242,7 @@ fn target_query(target: &str) -> anyhow::Result<(String, Vec<(&'static str, Stri
     .contains(&kind)
     {
         bail!(
-            "'{target}': the kind must be deployment, statefulset, job, cronjob, pod, service, node, namespace or resourcequota"
+            "'{target}': the kind must be deployment, statefulset, job, cronjob, pod, service, node, namespace, resourcequota, user/<name>, serviceaccount/<ns>/<name>, role/<ns>/<name>, clusterrole/<name>, rolebinding/<ns>/<name> or clusterrolebinding/<name>"
         );
     }
     let mut q = vec![("kind", kind.to_string())];
@@ -477,6 +495,71 @@ pub fn summarize(e: &Value) -> String {
             b["spec"]["selector"]
         ),
         "NamespaceCreated" => format!("namespace {} created", s("name")),
+        "UserCreated" => format!("user {} created, groups {}", s("name"), b["groups"]),
+        "UserGroupsChanged" => format!("user {} groups now {}", s("name"), b["groups"]),
+        "UserDeleted" => format!("user {} deleted", s("name")),
+        "ServiceAccountCreated" => {
+            format!("service account {}/{} created", s("namespace"), s("name"))
+        }
+        "ServiceAccountDeleted" => {
+            format!("service account {}/{} deleted", s("namespace"), s("name"))
+        }
+        "TokenIssued" => format!(
+            "token {} issued for {}, expires {}",
+            short(&b["tokenId"]),
+            s("subject"),
+            b["expiresAt"].as_str().unwrap_or("never")
+        ),
+        "TokenRevoked" => format!("token {} of {} revoked", short(&b["tokenId"]), s("subject")),
+        "RoleSet" => format!(
+            "role {}{} set: {}",
+            b["namespace"]
+                .as_str()
+                .map_or(String::new(), |n| format!("{n}/")),
+            s("name"),
+            b["rules"]
+        ),
+        "RoleDeleted" => format!("role {} deleted", s("name")),
+        "RoleBindingSet" | "RoleBindingDeleted" => {
+            let who = |k: &str| {
+                b[k].as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|x| {
+                                format!(
+                                    "{} {}",
+                                    x["kind"].as_str().unwrap_or(""),
+                                    x["name"].as_str().unwrap_or("")
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default()
+            };
+            let at = b["namespace"]
+                .as_str()
+                .map_or("cluster-wide".to_string(), |n| format!("in {n}"));
+            let role = format!(
+                "{} {}",
+                b["role"]["kind"].as_str().unwrap_or(""),
+                b["role"]["name"].as_str().unwrap_or("")
+            );
+            if e["type"] == "RoleBindingDeleted" {
+                format!(
+                    "binding {} ({role} {at}) deleted: {} lost it",
+                    s("name"),
+                    who("subjects")
+                )
+            } else {
+                format!(
+                    "binding {} gives {role} {at}: granted to [{}], revoked from [{}]",
+                    s("name"),
+                    who("added"),
+                    who("removed")
+                )
+            }
+        }
         "NamespaceDeleted" => format!(
             "namespace {} deleted with {} object(s): {}",
             s("name"),
@@ -604,7 +687,34 @@ pub async fn history(a: HistoryArgs) -> anyhow::Result<()> {
     if let Some(x) = &a.until {
         q.push(("until", x.clone()));
     }
-    let events = api.events(&q).await?;
+    let mut events = api.events(&q).await?;
+    // A user's or service account's history includes its grants and tokens.
+    let subject = match a.target.split('/').collect::<Vec<_>>().as_slice() {
+        ["user", name] => Some(name.to_string()),
+        ["serviceaccount", ns, name] => Some(format!("system:serviceaccount:{ns}:{name}")),
+        _ => None,
+    };
+    if let Some(subject) = subject {
+        let mut q: Vec<(&'static str, String)> = vec![("subject", subject)];
+        q.extend(
+            [
+                ("actor", &a.actor),
+                ("since", &a.since),
+                ("until", &a.until),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k, v))),
+        );
+        events.extend(api.events(&q).await?);
+        let key = |e: &Value| {
+            (
+                e["offset"].as_i64().unwrap_or(0),
+                e["index"].as_i64().unwrap_or(0),
+            )
+        };
+        events.sort_by_key(key);
+        events.dedup_by_key(|e| key(e));
+    }
     if events.is_empty() {
         bail!("no events for {}", a.target);
     }
@@ -1178,6 +1288,124 @@ pub enum TokenAction {
     /// Revoke the token given with --token / ORCH_TOKEN (for the bootstrap
     /// admin token: the next `orch up` mints a new one).
     Revoke,
+    /// Issue a token (for yourself, or with --subject for a user or
+    /// `system:serviceaccount:<ns>:<name>`); printed once.
+    Create {
+        #[arg(long)]
+        subject: Option<String>,
+        /// Lifetime in seconds (default: 24 h for a user, 90 days for a service account).
+        #[arg(long)]
+        ttl_seconds: Option<i64>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AuthArgs {
+    #[command(flatten)]
+    pub conn: ApiConn,
+    #[command(subcommand)]
+    pub action: AuthAction,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum AuthAction {
+    /// Who the token is: subject, groups, bindings.
+    Whoami,
+    /// May I? `orch auth can-i scale deployments -n shop`
+    CanI {
+        verb: String,
+        resource: String,
+        #[arg(short, long)]
+        namespace: Option<String>,
+    },
+    /// Every subject that may, and through which binding.
+    WhoCan {
+        verb: String,
+        resource: String,
+        #[arg(short, long)]
+        namespace: Option<String>,
+    },
+}
+
+pub async fn auth(a: AuthArgs) -> anyhow::Result<()> {
+    let api = Api::new(&a.conn);
+    let q = |verb: String, resource: String, namespace: Option<String>| {
+        let mut q = vec![("verb", verb), ("resource", resource)];
+        if let Some(ns) = namespace {
+            q.push(("namespace", ns));
+        }
+        q
+    };
+    match a.action {
+        AuthAction::Whoami => {
+            let v = api.get("/api/v1/auth/whoami", &[]).await?;
+            println!(
+                "{} ({}), groups {}",
+                v["actor"].as_str().unwrap_or("?"),
+                v["kind"].as_str().unwrap_or("?"),
+                v["groups"]
+            );
+            for b in v["bindings"].as_array().into_iter().flatten() {
+                println!(
+                    "  {}  {} {}",
+                    b["binding"].as_str().unwrap_or(""),
+                    b["role"]["kind"].as_str().unwrap_or(""),
+                    b["role"]["name"].as_str().unwrap_or("")
+                );
+            }
+        }
+        AuthAction::CanI {
+            verb,
+            resource,
+            namespace,
+        } => {
+            let v = api
+                .get("/api/v1/auth/can-i", &q(verb, resource, namespace))
+                .await?;
+            if v["allowed"] == true {
+                println!(
+                    "yes, through {} ({})",
+                    v["binding"].as_str().unwrap_or(""),
+                    v["role"].as_str().unwrap_or("")
+                );
+            } else {
+                println!("no");
+                std::process::exit(1);
+            }
+        }
+        AuthAction::WhoCan {
+            verb,
+            resource,
+            namespace,
+        } => {
+            let v = api
+                .get("/api/v1/auth/who-can", &q(verb, resource, namespace))
+                .await?;
+            for s in v["subjects"].as_array().into_iter().flatten() {
+                let who = match s["namespace"].as_str() {
+                    Some(ns) => format!(
+                        "{} {}/{}",
+                        s["kind"].as_str().unwrap_or(""),
+                        ns,
+                        s["name"].as_str().unwrap_or("")
+                    ),
+                    None => format!(
+                        "{} {}",
+                        s["kind"].as_str().unwrap_or(""),
+                        s["name"].as_str().unwrap_or("")
+                    ),
+                };
+                println!(
+                    "{who:<40} {:<40} {}",
+                    s["binding"].as_str().unwrap_or(""),
+                    s["role"].as_str().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 pub async fn token(a: TokenArgs) -> anyhow::Result<()> {
@@ -1191,6 +1419,36 @@ pub async fn token(a: TokenArgs) -> anyhow::Result<()> {
                 "revoked the token of {}",
                 out["actor"].as_str().unwrap_or("?")
             );
+        }
+        TokenAction::Create {
+            subject,
+            ttl_seconds,
+            description,
+        } => {
+            let mut body = serde_json::Map::new();
+            if let Some(s) = subject {
+                body.insert("subject".into(), s.into());
+            }
+            if let Some(t) = ttl_seconds {
+                body.insert("ttlSeconds".into(), t.into());
+            }
+            if let Some(d) = description {
+                body.insert("description".into(), d.into());
+            }
+            let out = api
+                .send(
+                    api.http
+                        .post(format!("{}/api/v1/tokens", api.base))
+                        .json(&body),
+                )
+                .await?;
+            eprintln!(
+                "token {} for {}, expires {} (shown once):",
+                out["tokenId"].as_str().unwrap_or("?"),
+                out["subject"].as_str().unwrap_or("?"),
+                out["expiresAt"].as_str().unwrap_or("?")
+            );
+            println!("{}", out["token"].as_str().unwrap_or(""));
         }
     }
     Ok(())

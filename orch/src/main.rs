@@ -46,8 +46,10 @@ enum Cmd {
     Explain(cli::ExplainArgs),
     /// Restore a deleted deployment from its history (recorded as a command of its own).
     Undelete(cli::UndeleteArgs),
-    /// Manage API tokens (revoke the one you hold).
+    /// Manage API tokens (issue one, revoke the one you hold).
     Token(cli::TokenArgs),
+    /// Who am I, may I, who may: answered by the API from the roles and bindings.
+    Auth(cli::AuthArgs),
     /// Rebuild every projection from the log into a fresh schema (verified against the live
     /// tables), or the cluster as it was with --as-of.
     Replay(replay::ReplayArgs),
@@ -85,6 +87,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Explain(a) => cli::explain(a).await,
             Cmd::Undelete(a) => cli::undelete(a).await,
             Cmd::Token(a) => cli::token(a).await,
+            Cmd::Auth(a) => cli::auth(a).await,
             Cmd::Snapshot(a) => replay::snapshot(a).await,
             Cmd::DemoApp(_) => unreachable!("handled before the runtime is built"),
         }

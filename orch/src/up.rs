@@ -82,6 +82,10 @@ pub struct UpArgs {
     /// Mint a new bootstrap admin token and revoke the kept one.
     #[arg(long)]
     pub rotate_admin_token: bool,
+    /// Let every authenticated subject call every route (only to measure
+    /// what authorization costs: the decider still authorizes each command).
+    #[arg(long)]
+    pub no_authorization: bool,
     /// How long a read with `?minOffset=` waits for the projections before answering 503.
     #[arg(long, env = "ORCH_READ_WAIT_MS", default_value_t = 10_000)]
     pub read_wait_ms: u64,
@@ -390,25 +394,7 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
     let mut api_addr = None;
     if has("api") {
         let file = a.data_dir.join("admin-token");
-        let (token, how, revoked) =
-            command_api::bootstrap_admin(&pool, &file, a.admin_token.clone(), a.rotate_admin_token)
-                .await
-                .context("the bootstrap admin token")?;
-        let kept = match how {
-            command_api::Bootstrap::Kept => format!("kept from {}", file.display()),
-            command_api::Bootstrap::Minted => format!("new, kept in {}", file.display()),
-            command_api::Bootstrap::Given => "as given".into(),
-        };
-        tracing::info!(revoked, "bootstrap admin token: {kept}");
-        let note = format!(
-            "(admin token {kept}{}; `orch token revoke` revokes it, and the next start mints a new one)",
-            if revoked > 0 {
-                format!("; {revoked} earlier bootstrap token(s) revoked")
-            } else {
-                String::new()
-            }
-        );
-        let router = command_api::build(
+        let api = command_api::build(
             &kafka,
             pool.clone(),
             command_api::ApiConfig {
@@ -419,10 +405,30 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
                     per_second: a.api_rate_limit,
                     burst: a.api_burst,
                 }),
+                authorize: !a.no_authorization,
             },
             shutdown.clone(),
         )
         .await?;
+        let (token, how, revoked) = api
+            .bootstrap_admin(&file, a.admin_token.clone(), a.rotate_admin_token)
+            .await
+            .context("the bootstrap admin token")?;
+        let kept = match how {
+            command_api::Bootstrap::Kept => format!("kept from {}", file.display()),
+            command_api::Bootstrap::Minted => format!("new, kept in {}", file.display()),
+            command_api::Bootstrap::Given => "as given".into(),
+        };
+        tracing::info!(revoked, "bootstrap admin token: {kept}");
+        let note = format!(
+            "(admin token {kept}{}; `orch token revoke` revokes it, and the next start mints a new one;\n mint tokens for others with POST /api/v1/users and POST /api/v1/tokens)",
+            if revoked > 0 {
+                format!("; {revoked} earlier bootstrap token(s) revoked")
+            } else {
+                String::new()
+            }
+        );
+        let router = api.router;
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
             .with_context(|| format!("binding {}", a.listen))?;

@@ -43,6 +43,10 @@ struct Query {
     causation: Option<String>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
+    /// The grants and tokens of a subject (a user's name, or
+    /// `system:serviceaccount:<ns>:<name>`): bindings that added or removed
+    /// it, and its tokens issued and revoked.
+    subject: Option<String>,
     /// `asc` (oldest first, the default) or `desc`.
     order: Option<String>,
     /// 1–1000, default 100.
@@ -150,6 +154,16 @@ async fn list(
             })?)
         }
     };
+    // A binding names a subject as {kind, name[, namespace]}.
+    let subject_filter = q
+        .subject
+        .as_deref()
+        .map(|subject| match domain::identity::Principal::of(subject) {
+            domain::identity::Principal::ServiceAccount { namespace, name } => {
+                json!([{"kind": "ServiceAccount", "namespace": namespace, "name": name}])
+            }
+            _ => json!([{"kind": "User", "name": subject}]),
+        });
     // Keyset paging over the log position: stable while the log grows.
     let sql = format!(
         "SELECT log_offset, batch_index, event_id, event_type, aggregate_kind, aggregate_id, sequence,
@@ -169,6 +183,11 @@ async fn list(
                   SELECT aggregate_id FROM event_log
                    WHERE event_type = 'PodCreated'
                      AND COALESCE(body->>'deploymentId', body->>'jobId', body->>'statefulSetId') = $13))
+            AND ($14::text IS NULL
+                 OR (event_type IN ('RoleBindingSet', 'RoleBindingDeleted')
+                     AND (body->'added' @> $15 OR body->'removed' @> $15
+                          OR (event_type = 'RoleBindingDeleted' AND body->'subjects' @> $15)))
+                 OR (event_type IN ('TokenIssued', 'TokenRevoked') AND body->>'subject' = $14))
             AND ($6::timestamptz IS NULL OR occurred_at >= $6)
             AND ($7::timestamptz IS NULL OR occurred_at < $7)
             AND ($8::int8 IS NULL OR (log_offset, batch_index) {} ($8, $9))
@@ -191,6 +210,8 @@ async fn list(
         .bind(q.name)
         .bind(causation)
         .bind(owner)
+        .bind(q.subject.as_deref())
+        .bind(subject_filter)
         .fetch_all(&s.pool)
         .await?;
     let next = (rows.len() as i64 == limit)

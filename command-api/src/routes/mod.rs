@@ -3,11 +3,13 @@
 mod cronjobs;
 mod deployments;
 mod events;
+mod identities;
 mod jobs;
 mod namespaces;
 mod nodes;
 mod openapi;
 mod pods;
+mod rbac;
 mod services;
 mod statefulsets;
 mod template;
@@ -39,6 +41,8 @@ fn api() -> OpenApiRouter<S> {
         .merge(services::routes())
         .merge(namespaces::routes())
         .merge(events::routes())
+        .merge(identities::routes())
+        .merge(rbac::routes())
         .routes(routes!(openapi::document))
         .routes(routes!(revoke_token))
         .routes(routes!(metrics))
@@ -99,7 +103,7 @@ async fn observe(req: Request, next: Next) -> Response {
 #[utoipa::path(delete, path = "/api/v1/auth/token", tag = "auth",
     summary = "Revoke the token this request presents (for the bootstrap admin token, the next `orch up` mints a new one)",
     responses(
-        (status = 200, description = "`{actor, status: REVOKED}`", body = serde_json::Value),
+        (status = 200, description = "`{actor, tokenId, status: REVOKED}`", body = serde_json::Value),
         Unauthenticated, Degraded,
     ))]
 async fn revoke_token(
@@ -107,9 +111,17 @@ async fn revoke_token(
     crate::extract::Actor(who): crate::extract::Actor,
     headers: HeaderMap,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    crate::auth::revoke(&s.pool, &s.auth, &headers).await?;
+    let token_id = crate::auth::authenticate(&s, &headers).await?.token_id;
+    crate::write::execute(
+        &s,
+        &headers,
+        &who,
+        None,
+        domain::Command::RevokeToken(domain::command::RevokeToken { token_id }),
+    )
+    .await?;
     tracing::info!(actor = %who, "token revoked by its holder");
     Ok(axum::Json(
-        serde_json::json!({"actor": who, "status": "REVOKED"}),
+        serde_json::json!({"actor": who, "tokenId": token_id, "status": "REVOKED"}),
     ))
 }

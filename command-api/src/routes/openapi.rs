@@ -217,6 +217,11 @@ fn consistency(doc: &mut OpenApi) {
                 "INVALID_QUERY (minOffset), OFFSET_NOT_IN_LOG",
             );
             extend(
+                "403",
+                "Forbidden",
+                "FORBIDDEN: the token's subject lacks the permission the route or its command needs (details: verb, resource, namespace)",
+            );
+            extend(
                 "503",
                 "Unavailable",
                 "PROJECTION_BEHIND (minOffset not reached in time)",
@@ -370,6 +375,9 @@ mod tests {
             ("pods.rs", include_str!("pods.rs")),
             ("services.rs", include_str!("services.rs")),
             ("events.rs", include_str!("events.rs")),
+            ("namespaces.rs", include_str!("namespaces.rs")),
+            ("identities.rs", include_str!("identities.rs")),
+            ("rbac.rs", include_str!("rbac.rs")),
         ];
         for (file, source) in sources {
             for call in [".route(", ".route_service(", ".nest_service("] {
@@ -379,6 +387,31 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_documented_route_has_an_access_rule() {
+        // A route without one is refused to everyone (`access::check`).
+        let doc = doc();
+        let mut missing = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            if super::PUBLIC.contains(&path.as_str()) {
+                continue;
+            }
+            for m in ["get", "put", "post", "delete", "patch"] {
+                if item[m].is_object() {
+                    let method =
+                        axum::http::Method::from_bytes(m.to_uppercase().as_bytes()).unwrap();
+                    if crate::access::of(&method, path).is_none() {
+                        missing.push(format!("{} {path}", m.to_uppercase()));
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "routes without an access rule: {missing:?}"
+        );
     }
 
     #[test]

@@ -34,6 +34,63 @@ impl State {
         }
     }
 
+    /// The namespace of the object (workload, cron job, service or pod)
+    /// with this id, live or last deleted; `None` if this state has never
+    /// seen it.
+    pub fn namespace_of(&self, id: Uuid) -> Option<&Name> {
+        use crate::ids::{CronJobId, DeploymentId, JobId, PodId, ServiceId, StatefulSetId};
+        if let Some(p) = self.pods.get(&PodId(id)) {
+            return self.workload(p.owner).map(|w| w.namespace);
+        }
+        self.deployments
+            .get(&DeploymentId(id))
+            .map(|d| &d.spec.namespace)
+            .or_else(|| {
+                self.stateful_sets
+                    .get(&StatefulSetId(id))
+                    .map(|s| &s.spec.namespace)
+            })
+            .or_else(|| self.jobs.get(&JobId(id)).map(|j| &j.spec.namespace))
+            .or_else(|| {
+                self.cron_jobs
+                    .get(&CronJobId(id))
+                    .map(|c| &c.spec.namespace)
+            })
+            .or_else(|| self.services.get(&ServiceId(id)).map(|s| &s.spec.namespace))
+            .or_else(|| {
+                let deleted = self
+                    .deleted
+                    .values()
+                    .find(|d| d.id.0 == id)
+                    .map(|d| &d.spec.namespace);
+                deleted
+                    .or_else(|| {
+                        self.deleted_stateful_sets
+                            .values()
+                            .find(|s| s.id.0 == id)
+                            .map(|s| &s.spec.namespace)
+                    })
+                    .or_else(|| {
+                        self.deleted_jobs
+                            .values()
+                            .find(|j| j.id.0 == id)
+                            .map(|j| &j.spec.namespace)
+                    })
+                    .or_else(|| {
+                        self.deleted_cron_jobs
+                            .values()
+                            .find(|c| c.id.0 == id)
+                            .map(|c| &c.spec.namespace)
+                    })
+                    .or_else(|| {
+                        self.deleted_services
+                            .values()
+                            .find(|s| s.id.0 == id)
+                            .map(|s| &s.spec.namespace)
+                    })
+            })
+    }
+
     /// Every live object in the namespace, in a stable order.
     pub fn objects_in(&self, namespace: &str) -> Vec<ObjectRef> {
         let mut out = Vec::new();

@@ -135,7 +135,7 @@ async fn a_decider_killed_mid_stream_loses_no_command_and_doubles_no_event() {
                 let spec = domain::testing::deployment_spec(&format!("d-{i}"), 0, 10, 10);
                 CommandEnvelope::new(
                     uuid::Uuid::now_v7(),
-                    "it",
+                    "admin",
                     None,
                     Command::CreateDeployment(cmd::CreateDeployment {
                         deployment_id: DeploymentId(uuid::Uuid::now_v7()),

@@ -20,8 +20,8 @@ async fn a_flooding_tenant_is_answered_429_while_another_is_served() {
         },
     )
     .await;
-    let a = command_api::issue_token(&c.pool, "tenant-a").await.unwrap();
-    let b = command_api::issue_token(&c.pool, "tenant-b").await.unwrap();
+    let a = c.user_token("tenant-a", &[("viewer", None)]).await;
+    let b = c.user_token("tenant-b", &[("viewer", None)]).await;
     let get = |token: String| {
         let (http, url) = (c.http.clone(), format!("{}/api/v1/namespaces", c.api));
         async move {

@@ -2,6 +2,7 @@
 //! driven through the REST API and checked in the projections and the log.
 
 mod agents;
+mod authorization;
 mod crashes;
 mod deployments;
 mod fairness;

@@ -376,8 +376,16 @@ async fn restarting_orch_up_three_times_leaves_one_usable_bootstrap_token_and_a_
     for _ in 0..3 {
         restart_control_plane(&mut c, &opts).await;
     }
-    let live = "SELECT count(*) FROM api_tokens WHERE bootstrap AND revoked_at IS NULL";
-    assert_eq!(c.count(live).await, 1);
+    // Exactly one live bootstrap token in the projection, and it is the current one.
+    let live = |token: &str| {
+        format!(
+            "SELECT count(*) * 10 + count(*) FILTER (WHERE token_sha256 = '{}')
+               FROM api_tokens WHERE bootstrap AND revoked_at IS NULL",
+            command_api::hash_token(token)
+        )
+    };
+    c.wait_count("one live bootstrap token", &live(&c.token), 11)
+        .await;
     assert_eq!(c.token, first);
     let (status, _) = c.get("/api/v1/nodes/health").await;
     assert_eq!(status, 200);
@@ -409,7 +417,8 @@ async fn restarting_orch_up_three_times_leaves_one_usable_bootstrap_token_and_a_
     assert_ne!(c.token, first);
     let (status, _) = c.get("/api/v1/nodes/health").await;
     assert_eq!(status, 200);
-    assert_eq!(c.count(live).await, 1);
+    c.wait_count("one live bootstrap token", &live(&c.token), 11)
+        .await;
     // A rotation at start revokes the kept one.
     let mut rotate = opts.clone();
     rotate.up_args.push("--rotate-admin-token".into());
@@ -422,7 +431,8 @@ async fn restarting_orch_up_three_times_leaves_one_usable_bootstrap_token_and_a_
     c.token = p.value("TOKEN");
     c.procs[0] = p;
     assert_ne!(c.token, old);
-    assert_eq!(c.count(live).await, 1);
+    c.wait_count("one live bootstrap token", &live(&c.token), 11)
+        .await;
     let r = c
         .http
         .get(format!("{}/api/v1/nodes/health", c.api))

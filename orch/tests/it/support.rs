@@ -386,6 +386,50 @@ impl Cluster {
         self.send_json(reqwest::Method::POST, path, body).await
     }
 
+    /// A request with another token (`None`: no token at all).
+    pub async fn send_as(
+        &self,
+        token: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut r = self.http.request(method, format!("{}{path}", self.api));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A user created now (by the admin), bound to each cluster role in
+    /// `roles` as `(role, namespace)` (`None`: cluster-wide), and a token for it.
+    pub async fn user_token(&self, name: &str, roles: &[(&str, Option<&str>)]) -> String {
+        let (s, v) = self
+            .post("/api/v1/users", serde_json::json!({"name": name}))
+            .await;
+        assert!(s == 201 || s == 409, "creating user {name}: {s} {v}");
+        for (role, ns) in roles {
+            let body = serde_json::json!({"role": {"kind": "ClusterRole", "name": role},
+                "subjects": [{"kind": "User", "name": name}]});
+            let path = match ns {
+                Some(ns) => format!("/api/v1/namespaces/{ns}/rolebindings/{name}-{role}"),
+                None => format!("/api/v1/clusterrolebindings/{name}-{role}"),
+            };
+            let (s, v) = self.put(&path, body).await;
+            assert_eq!(s, 200, "binding {role} to {name}: {v}");
+        }
+        let (s, v) = self
+            .post("/api/v1/tokens", serde_json::json!({"subject": name}))
+            .await;
+        assert_eq!(s, 201, "a token for {name}: {v}");
+        v["token"].as_str().unwrap().to_string()
+    }
+
     async fn send_json(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
         let r = self
             .http

@@ -7,6 +7,7 @@
 
 mod deployments;
 pub mod event_log;
+mod identities;
 mod jobs;
 mod namespaces;
 mod node_status;
@@ -80,6 +81,7 @@ macro_rules! registry {
 }
 
 registry!(
+    identities: identities::Identities,
     namespaces: namespaces::Namespaces,
     nodes: node_status::Nodes,
     deployments: deployments::Deployments,
