@@ -88,6 +88,10 @@ pub async fn authenticate(s: &AppState, headers: &HeaderMap) -> Result<Authentic
         }
     }
     match known {
+        Ok(t) if !state.identities.exists(&t.subject) => Err(unauthorized(&format!(
+            "this token's subject {} no longer exists",
+            t.subject
+        ))),
         Ok(t) => Ok(Authenticated {
             actor: t.subject.clone(),
             token_id: t.token_id,

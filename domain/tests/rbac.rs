@@ -718,3 +718,37 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_deleted_namespace_grants_nothing_and_one_created_again_starts_without_its_grants() {
+    let mut g = teams();
+    assert!(grant(&g.state, "bob", &need(Verb::Get, "pods", Some("shop"))).is_some());
+    g.apply_as(
+        "admin",
+        Command::DeleteNamespace(cmd::DeleteNamespace { name: name("shop") }),
+    )
+    .unwrap();
+    assert!(grant(&g.state, "bob", &need(Verb::Get, "pods", Some("shop"))).is_none());
+    // Undeleted: the grants come back with it.
+    g.apply_as(
+        "admin",
+        Command::UndeleteNamespace(cmd::UndeleteNamespace { name: name("shop") }),
+    )
+    .unwrap();
+    assert!(grant(&g.state, "bob", &need(Verb::Get, "pods", Some("shop"))).is_some());
+    // Deleted and created again: a new namespace, without them.
+    g.apply_as(
+        "admin",
+        Command::DeleteNamespace(cmd::DeleteNamespace { name: name("shop") }),
+    )
+    .unwrap();
+    ns(&mut g, "shop");
+    assert!(grant(&g.state, "bob", &need(Verb::Get, "pods", Some("shop"))).is_none());
+    assert!(
+        g.state
+            .rbac
+            .bindings
+            .values()
+            .all(|b| b.namespace.as_deref() != Some("shop"))
+    );
+}

@@ -108,7 +108,6 @@ async fn drive(
 }
 
 async fn deployment(api: &str, token: &str, ns: &str) -> anyhow::Result<String> {
-    load_tests::create_namespace(api, token, ns).await?;
     let r = reqwest::Client::new()
         .post(format!("{api}/api/v1/workloads/deployments"))
         .bearer_auth(token)
@@ -154,7 +153,7 @@ async fn main() -> anyhow::Result<()> {
         a.nodes,
     )
     .await?;
-    let (api, _, handle) = load_tests::serve_api_with(
+    let (api, admin, handle) = load_tests::serve_api_with(
         &kafka,
         &plane.pool,
         "bench-admin",
@@ -167,6 +166,9 @@ async fn main() -> anyhow::Result<()> {
         true,
     )
     .await?;
+    // The admin makes the tenants' namespaces; each tenant edits its own.
+    load_tests::create_namespace(&api, &admin, "team-a").await?;
+    load_tests::create_namespace(&api, &admin, "team-b").await?;
     let ta = load_tests::mint(&handle, "tenant-a", &["editor"]).await?;
     let tb = load_tests::mint(&handle, "tenant-b", &["editor"]).await?;
     let id_a = deployment(&api, &ta, "team-a").await?;

@@ -11,9 +11,19 @@ impl State {
             .namespaces
             .get(e.name.as_str())
             .map_or(0, |n| n.version);
-        // A namespace created again starts without the old one's quota.
+        // A namespace created again starts without the old one's quota,
+        // roles, bindings and service accounts.
         self.quotas.remove(e.name.as_str());
         self.limit_ranges.remove(e.name.as_str());
+        let ns = Some(e.name.as_str());
+        self.rbac.roles.retain(|_, r| r.namespace.as_deref() != ns);
+        self.rbac
+            .bindings
+            .retain(|_, b| b.namespace.as_deref() != ns);
+        let prefix = format!("{}/", e.name);
+        self.identities
+            .service_accounts
+            .retain(|k| !k.starts_with(&prefix));
         self.namespaces.insert(
             e.name.to_string(),
             Namespace::new(e.name.clone(), e.labels.clone(), version + 1),

@@ -80,8 +80,18 @@ pub fn grant(state: &State, actor: &str, need: &Need) -> Option<Grant> {
     }
     let principal = Principal::of(actor);
     let groups = principal.groups(&state.identities);
+    // A deleted namespace's bindings grant nothing (an undelete brings them
+    // back; a re-created namespace starts without them).
+    let open = need
+        .namespace
+        .as_deref()
+        .is_none_or(|n| state.namespace_is_open(n));
     bindings(state)
-        .filter(|b| reaches(b, need) && names(b, &principal, actor, &groups))
+        .filter(|b| {
+            (open || b.namespace.is_none())
+                && reaches(b, need)
+                && names(b, &principal, actor, &groups)
+        })
         .find(|b| {
             rules_of(state, b)
                 .iter()
@@ -300,7 +310,11 @@ fn no_escalation(state: &State, actor: &str, command: &Command) -> Result<(), Re
 /// listed as groups, and the users known to be in them as users.
 pub fn who_can(state: &State, need: &Need) -> Vec<(Subject, Grant)> {
     let mut out = Vec::new();
-    for b in bindings(state).filter(|b| reaches(b, need)) {
+    let open = need
+        .namespace
+        .as_deref()
+        .is_none_or(|n| state.namespace_is_open(n));
+    for b in bindings(state).filter(|b| (open || b.namespace.is_none()) && reaches(b, need)) {
         if !rules_of(state, b)
             .iter()
             .any(|r| r.allows(need.verb, need.resource))

@@ -72,6 +72,11 @@ enum Stmt {
         ns: String,
         name: String,
     },
+    /// A namespace created (again): it starts without the roles, bindings
+    /// and service accounts of the one deleted before it.
+    Fresh {
+        ns: String,
+    },
 }
 
 #[derive(Default)]
@@ -182,6 +187,9 @@ impl Projection for Identities {
                 ns: e.namespace.clone().unwrap_or_default(),
                 name: e.name.clone(),
             },
+            Event::NamespaceCreated(e) => Stmt::Fresh {
+                ns: e.name.to_string(),
+            },
             _ => return,
         };
         self.statements.push(st);
@@ -258,6 +266,15 @@ impl Projection for Identities {
                 .bind(by),
                 Stmt::BindingGone { ns, name } => {
                     sqlx::query("DELETE FROM rbac_bindings WHERE namespace = $1 AND name = $2").bind(ns).bind(name)
+                }
+                Stmt::Fresh { ns } => {
+                    for table in ["rbac_roles", "rbac_bindings", "service_accounts"] {
+                        sqlx::query(&format!("DELETE FROM {table} WHERE namespace = $1"))
+                            .bind(ns)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    continue;
                 }
             };
             q.execute(&mut **tx).await?;
