@@ -752,3 +752,46 @@ fn a_deleted_namespace_grants_nothing_and_one_created_again_starts_without_its_g
             .all(|b| b.namespace.as_deref() != Some("shop"))
     );
 }
+
+#[test]
+fn only_a_node_agent_reports_a_pods_status() {
+    let mut g = given(&[node_registered("n-a", "az-a", 8000, 16384)]);
+    let mut spec = deployment_spec("web", 1, 100, 64);
+    spec.namespace = name("default");
+    g.apply_as(
+        "admin",
+        Command::CreateDeployment(cmd::CreateDeployment {
+            deployment_id: deployment_id(7),
+            spec,
+        }),
+    )
+    .unwrap();
+    let r = authorize::check(
+        &g.state,
+        "system:scheduler",
+        &need(Verb::Update, "pods/status", Some("default")),
+    );
+    assert!(r.is_err());
+    let r = authorize::check(
+        &g.state,
+        "system:controller",
+        &need(Verb::Update, "pods/status", Some("default")),
+    );
+    assert!(r.is_err());
+    assert!(
+        authorize::check(
+            &g.state,
+            "system:node-agent/n-a",
+            &need(Verb::Update, "pods/status", Some("default"))
+        )
+        .is_ok()
+    );
+    assert!(
+        authorize::check(
+            &g.state,
+            "system:scheduler",
+            &need(Verb::Update, "pods/binding", Some("default"))
+        )
+        .is_ok()
+    );
+}

@@ -256,7 +256,7 @@ impl utoipa::IntoResponses for Unauthenticated {
             (
                 "401".to_string(),
                 RefOr::T(error(
-                    "UNAUTHENTICATED: a missing, unknown or revoked bearer token",
+                    "UNAUTHENTICATED: a missing, unknown, expired or revoked bearer token, or one whose subject was deleted",
                 )),
             ),
             (

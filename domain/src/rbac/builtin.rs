@@ -11,8 +11,9 @@
 //!   range, nor grant beyond what it holds (no `bind`, no `escalate`).
 //! - `cluster-admin`: everything, everywhere.
 //! - `system:scheduler`, `system:controller`, `system:node-agent`: what the
-//!   components need, and no more (the node agent is further held to its
-//!   own node's pods).
+//!   components need, and no more: only node agents report a pod's status
+//!   (`pods/status`), each for its own node's pods only; the scheduler binds
+//!   (`pods/binding`) and evicts to preempt.
 
 use std::sync::OnceLock;
 
@@ -101,7 +102,7 @@ pub fn roles() -> &'static [Role] {
                         &["pods", "nodes", "deployments", "statefulsets", "jobs"],
                     ),
                     rule(&["create"], &["pods/binding", "pods/eviction"]),
-                    rule(&["update"], &["pods/status"]),
+                    rule(&["update"], &["pods/binding"]),
                 ],
             ),
             cluster_role(
@@ -120,7 +121,6 @@ pub fn roles() -> &'static [Role] {
                             "cronjobs/status",
                             "services",
                             "pods",
-                            "pods/status",
                             "pods/eviction",
                             "nodes/status",
                             "resourcequotas/status",

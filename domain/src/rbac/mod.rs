@@ -79,7 +79,8 @@ impl Verb {
 }
 
 /// Every resource a rule may name. `…/status`, `…/binding` and
-/// `…/eviction` are the parts the components write.
+/// `…/eviction` are the parts the components write: a pod's status is
+/// the node agent's report, its binding the scheduler's decision.
 pub const RESOURCES: &[&str] = &[
     "deployments",
     "deployments/status",

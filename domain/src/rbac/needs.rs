@@ -135,7 +135,8 @@ pub fn of(state: &State, command: &Command) -> Option<Need> {
         // pods
         C::CreatePod(c) => at(Create, "pods", workload_ns(state, c.owner)),
         C::BindPod(c) => at(Create, "pods/binding", pod_ns(state, &c.pod_id)),
-        C::MarkPodUnschedulable(c) => at(Update, "pods/status", pod_ns(state, &c.pod_id)),
+        // The scheduler's verdict on a pod's binding, not a report of its status.
+        C::MarkPodUnschedulable(c) => at(Update, "pods/binding", pod_ns(state, &c.pod_id)),
         C::EvictPod(c) => at(Create, "pods/eviction", pod_ns(state, &c.pod_id)),
         C::DeletePod(c) => at(Delete, "pods", pod_ns(state, &c.pod_id)),
         C::ReportPodStarted(c) => at(Update, "pods/status", pod_ns(state, &c.pod_id)),

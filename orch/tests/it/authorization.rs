@@ -523,3 +523,262 @@ async fn a_token_revoked_on_one_api_instance_is_refused_by_another_within_a_seco
     assert!(took < Duration::from_secs(1), "{took:?}");
     c.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_decider_holds_a_component_writing_the_log_directly_to_its_own_role() {
+    use domain::command as cmd;
+    use domain::{Command, CommandEnvelope};
+    let c = Cluster::start(
+        "direct",
+        Options {
+            nodes_per_zone: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    let id = c.deploy_ready("web", 2, 100).await;
+    let pods: Vec<(uuid::Uuid, uuid::Uuid, String)> = sqlx::query_as(
+        "SELECT p.id, p.node_id, n.name FROM pod_instance p JOIN node_status n ON n.id = p.node_id
+          WHERE p.workload_id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_all(&c.pool)
+    .await
+    .unwrap();
+    let (pod, node, node_name) = pods[0].clone();
+    let other: String = sqlx::query_scalar("SELECT name FROM node_status WHERE id <> $1 LIMIT 1")
+        .bind(node)
+        .fetch_one(&c.pool)
+        .await
+        .unwrap();
+    let bus = infra::kafka::CommandBus::new(&c.kafka()).unwrap();
+    let fail = |actor: &str| {
+        CommandEnvelope::new(
+            uuid::Uuid::now_v7(),
+            actor,
+            None,
+            Command::ReportPodFailed(cmd::ReportPodFailed {
+                pod_id: domain::PodId(pod),
+                node_id: domain::NodeId(node),
+                reason: "forged".into(),
+                exit_code: Some(1),
+            }),
+        )
+    };
+    // Another node's agent, a made-up user, and the scheduler (which binds, never reports).
+    let forged = [
+        fail(&format!("system:node-agent/{other}")),
+        fail("mallory"),
+        fail("system:scheduler"),
+        CommandEnvelope::new(
+            uuid::Uuid::now_v7(),
+            format!("system:node-agent/{node_name}"),
+            None,
+            Command::CreateNamespace(cmd::CreateNamespace {
+                name: domain::names::Name::parse("n", "agents-may-not").unwrap(),
+                labels: Default::default(),
+            }),
+        ),
+    ];
+    bus.send_all(&forged).await.unwrap();
+    for env in &forged {
+        eprintln!(
+            "waiting for the refusal of {} by {}",
+            env.body.type_name(),
+            env.actor
+        );
+        let (code, message): (String, String) =
+            eventually("the forged command refused", DEADLINE, || async {
+                sqlx::query_as(
+                    "SELECT COALESCE(body->>'code', 'accepted: ' || event_type), COALESCE(body->>'message', '')
+                   FROM event_log WHERE causation_id = $1 ORDER BY batch_index LIMIT 1",
+                )
+                .bind(env.command_id)
+                .fetch_optional(&c.pool)
+                .await
+                .ok()
+                .flatten()
+            })
+            .await;
+        assert_eq!(code, "FORBIDDEN", "{} {message}", env.actor);
+    }
+    let (phase,): (String,) = sqlx::query_as("SELECT phase FROM pod_instance WHERE id = $1")
+        .bind(pod)
+        .fetch_one(&c.pool)
+        .await
+        .unwrap();
+    assert_eq!(phase, "RUNNING", "a forged report changed the pod");
+    c.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_service_accounts_and_tokens_have_a_life_of_their_own_and_the_cli_asks_about_them() {
+    let c = Cluster::start(
+        "idents",
+        Options {
+            nodes_per_zone: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (s, v) = c
+        .post(
+            "/api/v1/users",
+            json!({"name": "sam@example.com", "groups": ["ops"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = c
+        .post("/api/v1/users", json!({"name": "system:root"}))
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["error"]["fields"][0]["field"], "name", "{v}");
+    let (s, v) = c
+        .post(
+            "/api/v1/users",
+            json!({"name": "x", "groups": ["system:masters"]}),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let (s, v) = c
+        .post("/api/v1/users", json!({"name": "sam@example.com"}))
+        .await;
+    assert_eq!(s, 409, "{v}");
+    // A user's token lives 24 h unless asked otherwise; the token is never listed.
+    let (s, v) = c
+        .post("/api/v1/tokens", json!({"subject": "sam@example.com"}))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let sam = v["token"].as_str().unwrap().to_string();
+    let expires: chrono::DateTime<chrono::Utc> = v["expiresAt"].as_str().unwrap().parse().unwrap();
+    let left = expires - chrono::Utc::now();
+    assert!(
+        left > chrono::Duration::hours(23) && left <= chrono::Duration::hours(24),
+        "{left}"
+    );
+    let (s, v) = c
+        .post("/api/v1/tokens", json!({"subject": "nobody-here"}))
+        .await;
+    assert_eq!(s, 404, "{v}");
+    let (s, v) = c.post("/api/v1/tokens", json!({"ttlSeconds": 0})).await;
+    assert_eq!(s, 422, "{v}");
+    let (s, v) = c
+        .send_as(Some(&sam), Method::GET, "/api/v1/tokens", None)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["items"].as_array().unwrap().len(),
+        1,
+        "sam sees only its own: {v}"
+    );
+    assert!(
+        !v.to_string().contains(&sam),
+        "a listing shows a token: {v}"
+    );
+    // Sam mints one for himself, but not for anyone else.
+    let (s, v) = c
+        .send_as(
+            Some(&sam),
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"ttlSeconds": 60})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = c
+        .send_as(
+            Some(&sam),
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"subject": "admin"})),
+        )
+        .await;
+    assert_eq!(s, 403, "{v}");
+    // The CLI: whoami, can-i (exit 1 for no), who-can.
+    let run = |token: &str, args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_orch"))
+            .args(args)
+            .env("ORCH_API", &c.api)
+            .env("ORCH_TOKEN", token)
+            .env("ORCH_CLI_STATE", c.data_dir().join("cli-state.json"))
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (ok, out) = run(&sam, &["auth", "whoami"]);
+    assert!(
+        ok && out.contains("sam@example.com (User)") && out.contains("ops"),
+        "{out}"
+    );
+    let (ok, out) = run(&sam, &["auth", "can-i", "delete", "pods", "-n", "default"]);
+    assert!(!ok && out.trim() == "no", "{out}");
+    let (ok, out) = run(
+        &c.token,
+        &["auth", "can-i", "delete", "pods", "-n", "default"],
+    );
+    assert!(
+        ok && out.contains("clusterrolebinding/cluster-admin"),
+        "{out}"
+    );
+    let (ok, out) = run(
+        &c.token,
+        &["auth", "who-can", "create", "pods/binding", "-n", "default"],
+    );
+    assert!(
+        ok && out.contains("system:scheduler") && out.contains("admin"),
+        "{out}"
+    );
+    // A service account: created, given a token, deleted with its tokens.
+    let (s, v) = c
+        .post(
+            "/api/v1/namespaces/default/serviceaccounts",
+            json!({"name": "ci"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["actor"], "system:serviceaccount:default:ci");
+    let (ok, token) = run(
+        &c.token,
+        &[
+            "token",
+            "create",
+            "--subject",
+            "system:serviceaccount:default:ci",
+        ],
+    );
+    assert!(ok, "{token}");
+    let ci = token.trim().to_string();
+    let (s, v) = c
+        .send_as(Some(&ci), Method::GET, "/api/v1/auth/whoami", None)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(
+        v["groups"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("system:serviceaccounts:default")),
+        "{v}"
+    );
+    let status = c
+        .delete("/api/v1/namespaces/default/serviceaccounts/ci")
+        .await;
+    assert_eq!(status, 200);
+    let (s, v) = c
+        .send_as(Some(&ci), Method::GET, "/api/v1/auth/whoami", None)
+        .await;
+    assert_eq!(s, 401, "{v}");
+    // Deleting the user takes its tokens along; admin cannot be deleted.
+    assert_eq!(c.delete("/api/v1/users/sam@example.com").await, 200);
+    let (s, _) = c
+        .send_as(Some(&sam), Method::GET, "/api/v1/auth/whoami", None)
+        .await;
+    assert_eq!(s, 401);
+    assert_eq!(c.delete("/api/v1/users/admin").await, 403);
+    let (s, v) = c.get("/api/v1/users").await;
+    assert_eq!(s, 200);
+    assert_eq!(v["items"][0]["name"], "admin", "{v}");
+    c.finish().await;
+}
