@@ -253,12 +253,6 @@ async fn delete_cluster_role(
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    if builtin::role(&raw).is_some() {
-        return Err(ApiError::rejected(
-            domain::RejectionCode::BuiltIn,
-            format!("cluster role '{raw}' is built in: it cannot be deleted"),
-        ));
-    }
     delete_role_in(&s, &headers, &actor, None, name("name", &raw)?).await
 }
 
@@ -413,12 +407,6 @@ async fn delete_cluster_binding(
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    if builtin::bindings().iter().any(|b| b.name == raw) {
-        return Err(ApiError::rejected(
-            domain::RejectionCode::BuiltIn,
-            format!("cluster binding '{raw}' is built in: it cannot be deleted"),
-        ));
-    }
     delete_binding_in(&s, &headers, &actor, None, name("name", &raw)?).await
 }
 

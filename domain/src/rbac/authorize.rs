@@ -106,10 +106,7 @@ pub fn grant(state: &State, actor: &str, need: &Need) -> Option<Grant> {
 pub fn forbidden(actor: &str, need: &Need) -> Rejection {
     Rejection::new(
         RejectionCode::Forbidden,
-        format!(
-            "{actor} may not {need}: no role bound to it grants '{}' on '{}' there",
-            need.verb, need.resource
-        ),
+        format!("{actor} may not {need}: no role bound to {actor} allows it"),
     )
 }
 

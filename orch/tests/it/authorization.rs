@@ -467,6 +467,81 @@ async fn a_grant_is_history_can_i_and_who_can_answer_and_nobody_escalates() {
             && out.contains("bob runs the shop team"),
         "{out}"
     );
+    // Bad input: 4xx with the field, never a 500.
+    let (s, v) = c
+        .put(
+            "/api/v1/namespaces/shop/roles/r",
+            json!({"rules": [{"verbs": ["fly"], "resources": ["pods"]}]}),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["error"]["fields"][0]["field"], "rules[0].verbs[0]", "{v}");
+    let (s, v) = c
+        .put(
+            "/api/v1/namespaces/shop/roles/r",
+            json!({"rules": [{"verbs": ["get"], "resources": ["pods"], "extra": 1}]}),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let (s, v) = c
+        .put(
+            "/api/v1/namespaces/shop/rolebindings/b",
+            json!({"role": {"kind": "Role", "name": "missing"}, "subjects": [{"kind": "User", "name": "bob"}]}),
+        )
+        .await;
+    assert_eq!(s, 404, "{v}");
+    let (s, v) = c
+        .put(
+            "/api/v1/namespaces/shop/rolebindings/b",
+            json!({"role": {"kind": "ClusterRole", "name": "viewer"}, "subjects": []}),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let (s, v) = c
+        .put(
+            "/api/v1/clusterrolebindings/cluster-admin",
+            json!({"role": {"kind": "ClusterRole", "name": "viewer"}, "subjects": [{"kind": "User", "name": "bob"}]}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("BUILT_IN")),
+        "{v}"
+    );
+    assert_eq!(c.delete("/api/v1/clusterroles/viewer").await, 403);
+    let (s, v) = c.get("/api/v1/auth/can-i?verb=fly&resource=pods").await;
+    assert_eq!(s, 422, "{v}");
+    let (s, v) = c.get("/api/v1/clusterroles").await;
+    assert_eq!(s, 200);
+    let names: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    for b in ["viewer", "editor", "admin", "cluster-admin"] {
+        assert!(names.contains(&b), "{names:?}");
+    }
+    // The binding's end: bob loses the role at once, and history says so.
+    assert_eq!(
+        c.delete("/api/v1/namespaces/shop/rolebindings/bob-admin")
+            .await,
+        200
+    );
+    assert_eq!(
+        can(
+            bob.clone(),
+            "verb=scale&resource=deployments&namespace=shop"
+        )
+        .await["allowed"],
+        false
+    );
+    c.wait_count(
+        "the revocation in the grant history",
+        "SELECT count(*) FROM rbac_grant_history WHERE subject_name = 'bob' AND change = 'revoked'",
+        1,
+    )
+    .await;
     c.finish().await;
 }
 
