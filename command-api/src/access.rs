@@ -92,6 +92,12 @@ pub fn of(method: &Method, path: &str) -> Option<Access> {
         "/clusterroles/{role}" => Needs(Get, "roles", Cluster),
         "/clusterrolebindings" => Needs(List, "rolebindings", Cluster),
         "/clusterrolebindings/{binding}" => Needs(Get, "rolebindings", Cluster),
+        "/namespaces/{name}/secrets" => Needs(List, "secrets", Path),
+        "/namespaces/{name}/secrets/{secret}" => Needs(Get, "secrets", Path),
+        "/namespaces/{name}/secrets/{secret}/data" => Needs(ReadSecrets, "secrets", Path),
+        "/secrets/key-rotations" | "/secrets/key-rotations/{rotation}" => {
+            Needs(Get, "secrets", Cluster)
+        }
         "/users" => Needs(List, "users", Cluster),
         "/users/{user}" => Needs(Get, "users", Cluster),
         _ => return None,

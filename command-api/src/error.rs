@@ -85,7 +85,8 @@ impl ApiError {
             | C::PodNotOnNode
             | C::NodeNotReady
             | C::BindInfeasible
-            | C::PreemptionInvalid => StatusCode::CONFLICT,
+            | C::PreemptionInvalid
+            | C::Conflict => StatusCode::CONFLICT,
             C::NotFound | C::RevisionNotFound | C::NamespaceNotFound => StatusCode::NOT_FOUND,
             C::NamespaceTerminating => StatusCode::CONFLICT,
             // Like Kubernetes: a quota, or a namespace that may not be deleted, forbids the request.

@@ -42,6 +42,8 @@ pub struct ApiConfig {
     /// Check every request against RBAC (`false` only to measure its cost:
     /// the decider still authorizes every command).
     pub authorize: bool,
+    /// The key ring secrets are sealed and opened with.
+    pub secret_keys: infra::keyring::KeySource,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +96,8 @@ pub async fn build(
         outcomes,
         view,
         authorize: cfg.authorize,
+        keys: Arc::new(infra::keyring::Keys::new(cfg.secret_keys)),
+        rotation_errors: Default::default(),
         bootstrap: Default::default(),
         command_timeout: cfg.command_timeout,
         as_of: asof::AsOfReads::new(kafka.clone(), cfg.database_url),

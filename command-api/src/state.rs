@@ -32,6 +32,10 @@ pub struct AppState {
     pub projected: consistency::Projected,
     /// Each subject's token bucket (`None`: requests are not limited).
     pub limiter: Option<Arc<governor::DefaultKeyedRateLimiter<String>>>,
+    /// The key ring secrets are sealed and opened with.
+    pub keys: Arc<infra::keyring::Keys>,
+    /// What went wrong in the key rotations this instance ran, by rotation.
+    pub rotation_errors: Arc<std::sync::Mutex<std::collections::HashMap<uuid::Uuid, Vec<String>>>>,
 }
 
 pub type S = Arc<AppState>;

@@ -48,7 +48,7 @@ pub async fn execute(
             return Err(crate::access::forbidden(r.message, need.as_ref()));
         }
     }
-    // A token, role or binding applies to the caller's next request here.
+    // A token, role, binding or secret applies to the caller's next request here.
     let grants = matches!(
         body,
         Command::CreateUser(_)
@@ -62,6 +62,13 @@ pub async fn execute(
             | Command::DeleteRole(_)
             | Command::PutRoleBinding(_)
             | Command::DeleteRoleBinding(_)
+            // Secrets are read from the view (and sealed for its next version).
+            | Command::SetSecret(_)
+            | Command::DeleteSecret(_)
+            | Command::UndeleteSecret(_)
+            | Command::StartKeyRotation(_)
+            | Command::RewrapSecret(_)
+            | Command::CompleteKeyRotation(_)
     );
     let env = CommandEnvelope::new(command_id, actor, reason, body).with_reply();
     let outcome = state

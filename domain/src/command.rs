@@ -16,6 +16,7 @@ pub use crate::pod::commands::*;
 pub use crate::quota::commands::*;
 pub use crate::rbac::commands::*;
 pub use crate::rollout::commands::*;
+pub use crate::secret::commands::*;
 pub use crate::service::commands::*;
 pub use crate::statefulset::commands::*;
 
@@ -134,6 +135,12 @@ pub enum Command {
     RecordQuotaUsage(RecordQuotaUsage),
     SetLimitRange(SetLimitRange),
     RemoveLimitRange(RemoveLimitRange),
+    SetSecret(SetSecret),
+    DeleteSecret(DeleteSecret),
+    UndeleteSecret(UndeleteSecret),
+    StartKeyRotation(StartKeyRotation),
+    RewrapSecret(RewrapSecret),
+    CompleteKeyRotation(CompleteKeyRotation),
     CreateUser(CreateUser),
     UpdateUser(UpdateUser),
     DeleteUser(DeleteUser),

@@ -91,6 +91,14 @@ pub fn decide(state: &State, command: &Command) -> Decision {
         Command::RecordQuotaUsage(c) => quota::decide::record_quota_usage(state, c),
         Command::SetLimitRange(c) => crate::limitrange::decide::set_limit_range(state, c),
         Command::RemoveLimitRange(c) => crate::limitrange::decide::remove_limit_range(state, c),
+        Command::SetSecret(c) => crate::secret::decide::set_secret(state, c),
+        Command::DeleteSecret(c) => crate::secret::decide::delete_secret(state, c),
+        Command::UndeleteSecret(c) => {
+            open(&c.namespace).and_then(|_| crate::secret::decide::undelete_secret(state, c))
+        }
+        Command::StartKeyRotation(c) => crate::secret::decide::start_key_rotation(state, c),
+        Command::RewrapSecret(c) => crate::secret::decide::rewrap_secret(state, c),
+        Command::CompleteKeyRotation(c) => crate::secret::decide::complete_key_rotation(state, c),
         Command::UndeleteStatefulSet(c) => {
             open(&c.namespace).and_then(|_| sts::decide::undelete_stateful_set(state, c))
         }

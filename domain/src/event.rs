@@ -24,6 +24,7 @@ pub use crate::pod::events::*;
 pub use crate::quota::events::*;
 pub use crate::rbac::events::*;
 pub use crate::rollout::events::*;
+pub use crate::secret::events::*;
 pub use crate::service::events::*;
 pub use crate::statefulset::events::*;
 
@@ -74,6 +75,9 @@ pub enum AggregateKind {
     Role,
     #[strum(serialize = "rolebinding")]
     RoleBinding,
+    Secret,
+    #[strum(serialize = "keyrotation")]
+    KeyRotation,
     Command,
 }
 
@@ -171,6 +175,12 @@ pub enum Event {
     RoleDeleted(RoleDeleted),
     RoleBindingSet(RoleBindingSet),
     RoleBindingDeleted(RoleBindingDeleted),
+    SecretSet(SecretSet),
+    SecretDeleted(SecretDeleted),
+    SecretUndeleted(SecretUndeleted),
+    KeyRotationStarted(KeyRotationStarted),
+    SecretRewrapped(SecretRewrapped),
+    KeyRotationCompleted(KeyRotationCompleted),
     CommandRejected(CommandRejected),
 }
 
@@ -316,6 +326,14 @@ impl Event {
             Event::RoleBindingSet(ev::RoleBindingSet { binding_id, .. })
             | Event::RoleBindingDeleted(ev::RoleBindingDeleted { binding_id, .. }) => {
                 (RoleBinding, *binding_id)
+            }
+            Event::SecretSet(ev::SecretSet { secret_id, .. })
+            | Event::SecretDeleted(ev::SecretDeleted { secret_id, .. })
+            | Event::SecretUndeleted(ev::SecretUndeleted { secret_id, .. })
+            | Event::SecretRewrapped(ev::SecretRewrapped { secret_id, .. }) => (Secret, *secret_id),
+            Event::KeyRotationStarted(ev::KeyRotationStarted { rotation_id, .. })
+            | Event::KeyRotationCompleted(ev::KeyRotationCompleted { rotation_id, .. }) => {
+                (KeyRotation, *rotation_id)
             }
             Event::CommandRejected(_) => (Command, command_id),
         };

@@ -25,6 +25,7 @@ pub mod reconcile;
 pub mod rejection;
 mod rollout;
 pub mod scheduler;
+pub mod secret;
 mod service;
 pub mod state;
 pub mod statefulset;

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::NodeId;
 use crate::names::Name;
-pub use crate::pod::template::{HostPath, PodTemplate, RestartPolicy, SecurityContext};
+pub use crate::pod::template::{
+    HostPath, PodTemplate, RestartPolicy, SecretEnv, SecretFiles, SecurityContext,
+};
 
 /// What one pod asks for. Requests drive scheduling; limits are enforced by the runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -46,6 +46,8 @@ pub enum RejectionCode {
     Forbidden,
     /// A built-in (role, binding, user) cannot be changed or deleted.
     BuiltIn,
+    /// The object changed between the request's read and its write (send it again).
+    Conflict,
     /// A code this release does not know (a record from a newer one).
     #[serde(other)]
     Other,

@@ -188,6 +188,9 @@ pub struct State {
     /// The cluster's own roles and bindings (the built-ins are code).
     #[serde(default)]
     pub rbac: crate::rbac::Rbac,
+    /// Secrets (ciphertext only) and KEK rotations.
+    #[serde(default)]
+    pub secrets: crate::secret::Secrets,
     #[serde(skip)]
     pub(crate) node_names: HashMap<String, NodeId>,
     /// Pending pods without a node: the scheduler's queue, without a scan of every pod.
@@ -686,7 +689,9 @@ impl State {
             | AggregateKind::ServiceAccount
             | AggregateKind::Token
             | AggregateKind::Role
-            | AggregateKind::RoleBinding => self.policy_version(agg.id),
+            | AggregateKind::RoleBinding
+            | AggregateKind::Secret
+            | AggregateKind::KeyRotation => self.policy_version(agg.id),
             AggregateKind::Job => match self.jobs.get(&JobId(agg.id)) {
                 Some(j) => j.version,
                 None => self
@@ -840,6 +845,12 @@ impl State {
             Event::RoleDeleted(e) => self.on_role_deleted(e),
             Event::RoleBindingSet(e) => self.on_role_binding_set(e),
             Event::RoleBindingDeleted(e) => self.on_role_binding_deleted(e),
+            Event::SecretSet(e) => self.on_secret_set(e),
+            Event::SecretDeleted(e) => self.on_secret_deleted(e),
+            Event::SecretUndeleted(e) => self.on_secret_undeleted(e),
+            Event::KeyRotationStarted(e) => self.on_key_rotation_started(e),
+            Event::SecretRewrapped(e) => self.on_secret_rewrapped(e),
+            Event::KeyRotationCompleted(e) => self.on_key_rotation_completed(e),
             Event::CommandRejected(_) => {}
         }
     }

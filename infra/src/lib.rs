@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod kafka;
+pub mod keyring;
 pub mod metrics;
 pub mod view;
 

@@ -207,6 +207,7 @@ pub async fn serve_api_with(
             // goes, unless they measure the limit.
             rate_limit,
             authorize,
+            secret_keys: infra::keyring::KeySource::None,
         },
         stop,
     )

@@ -5,6 +5,7 @@
 //! starts nodes or whole zones, to rehearse outages.
 
 pub mod process;
+pub mod secrets;
 
 use domain::command as cmd;
 use domain::event as ev;

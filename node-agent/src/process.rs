@@ -107,6 +107,11 @@ pub struct ProcessConfig {
     pub drain_delay: Duration,
     /// SIGKILL this long after SIGTERM.
     pub termination_grace: Duration,
+    /// The key ring pods' secrets are opened with (re-read when a secret
+    /// names a key it does not hold).
+    pub secret_keys: infra::keyring::KeySource,
+    /// Pods' secret files: `<secret_dir>/<node>/<pod id>/<NAME>/<key>`.
+    pub secret_dir: PathBuf,
 }
 
 impl Default for ProcessConfig {
@@ -123,6 +128,8 @@ impl Default for ProcessConfig {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             drain_delay: Duration::from_secs(1),
+            secret_keys: infra::keyring::KeySource::None,
+            secret_dir: std::env::temp_dir().join("orch-secrets"),
             termination_grace: Duration::from_secs(10),
         }
     }
@@ -228,7 +235,7 @@ pub fn free_port() -> std::io::Result<u16> {
 // Supervisor
 
 /// Everything a supervisor needs to run one pod's container.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PodLaunch {
     pub pod_id: PodId,
     /// `<deployment>-<ordinal>`.
@@ -249,6 +256,21 @@ pub struct PodLaunch {
     /// Run the container as this uid (and gid); `None`: as the agent. Set
     /// from the template and the namespace's pod security level.
     pub uid: Option<u32>,
+}
+
+/// Without the environment's values (they may be secrets).
+impl std::fmt::Debug for PodLaunch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PodLaunch")
+            .field("pod_id", &self.pod_id)
+            .field("name", &self.name)
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("port", &self.port)
+            .field("uid", &self.uid)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PodLaunch {
@@ -1082,6 +1104,12 @@ pub async fn run_process(
     }
 
     let timings = cfg.timings();
+    let keys = infra::keyring::Keys::new(cfg.secret_keys.clone());
+    // This node's pods' secret files; what a previous run left is stale.
+    let secret_root = std::path::absolute(cfg.secret_dir.join(&cfg.node_name))
+        .unwrap_or_else(|_| cfg.secret_dir.join(&cfg.node_name));
+    let _ = std::fs::remove_dir_all(&secret_root);
+    let mut secret_errors: HashMap<PodId, String> = HashMap::new();
     let mut sups: HashMap<PodId, Supervisor> = HashMap::new();
     let mut skipped: std::collections::HashSet<PodId> = Default::default();
     let mut exited: std::collections::HashSet<PodId> = Default::default();
@@ -1132,6 +1160,10 @@ pub async fn run_process(
                     let volume = state
                         .volume_claim_of(pod)
                         .map(|(ns, claim)| cfg.volume_dir.join(ns).join(claim));
+                    let namespace = state
+                        .workload(pod.owner)
+                        .map(|w| w.namespace.to_string())
+                        .unwrap_or_default();
                     match (state.template_of(pod), dep_name) {
                         (Some(spec), Some(dep_name)) => launches.push((
                             pod.clone(),
@@ -1141,6 +1173,8 @@ pub async fn run_process(
                             index,
                             volume,
                             domain::namespace::security::effective_uid(level, spec),
+                            crate::secrets::wanted(&state, &namespace, spec),
+                            namespace,
                         )),
                         _ => {
                             if skipped.insert(*pod_id) {
@@ -1151,7 +1185,27 @@ pub async fn run_process(
                 }
             }
         }
-        for (pod, dep_name, spec, previous, index, volume, uid) in launches {
+        for (pod, dep_name, spec, previous, index, volume, uid, secrets, namespace) in launches {
+            let injected = if spec.uses_secrets() {
+                let dir = secret_root.join(pod.id.to_string());
+                match crate::secrets::inject(&keys, &namespace, &spec, &secrets, &dir, uid) {
+                    Ok(i) => {
+                        secret_errors.remove(&pod.id);
+                        Some(i)
+                    }
+                    Err(e) => {
+                        crate::secrets::remove(&dir);
+                        // Tried again every reconcile; said once per cause.
+                        if secret_errors.get(&pod.id) != Some(&e) {
+                            tracing::warn!(pod = %pod.id, error = %e, "cannot give the pod its secrets; not starting it");
+                            secret_errors.insert(pod.id, e);
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
             let port = match pod_port(previous.as_deref()) {
                 Ok(p) => p,
                 Err(e) => {
@@ -1173,6 +1227,12 @@ pub async fn run_process(
                     .insert("JOB_COMPLETION_INDEX".into(), i.to_string());
             }
             launch.uid = uid;
+            if let Some(i) = injected {
+                if let Some(dir) = &i.dir {
+                    tracing::info!(pod = %pod.id, dir = %dir.display(), "secret files written");
+                }
+                launch.env.extend(i.env);
+            }
             if let Some(dir) = volume {
                 if let Err(e) = std::fs::create_dir_all(&dir) {
                     tracing::warn!(pod = %pod.id, dir = %dir.display(), error = %e, "cannot create the pod's volume; not starting it");
@@ -1197,6 +1257,7 @@ pub async fn run_process(
             let keep = !s.is_finished();
             if !keep {
                 registry.lock().unwrap().remove(id);
+                crate::secrets::remove(&secret_root.join(id.to_string()));
                 // Ended on its own (a job's pod that exited): not started
                 // again while the decider has yet to mark it done.
                 if !s.stopping() {
@@ -1218,6 +1279,7 @@ pub async fn run_process(
         s.join().await;
         registry.lock().unwrap().remove(&id);
     }
+    crate::secrets::remove(&secret_root);
     Ok(())
 }
 

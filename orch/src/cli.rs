@@ -64,10 +64,10 @@ pub struct UndeleteArgs {
     pub reason: Option<String>,
 }
 
-struct Api {
-    base: String,
+pub(crate) struct Api {
+    pub(crate) base: String,
     token: String,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     /// The log offset of the last write this CLI made to this API (from any
     /// earlier invocation too): reads ask the API to include it.
     written: std::sync::Mutex<Option<i64>>,
@@ -92,7 +92,7 @@ fn read_state() -> serde_json::Map<String, Value> {
 }
 
 impl Api {
-    fn new(c: &ApiConn) -> Api {
+    pub(crate) fn new(c: &ApiConn) -> Api {
         let base = c.api.trim_end_matches('/').to_string();
         let written = read_state().get(&base).and_then(Value::as_i64);
         Api {
@@ -146,7 +146,7 @@ impl Api {
         ))
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    pub(crate) async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         let req = req
             .bearer_auth(&self.token)
             .build()
@@ -181,7 +181,7 @@ impl Api {
         Ok(body)
     }
 
-    async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+    pub(crate) async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
         self.send(self.http.get(format!("{}{path}", self.base)).query(query))
             .await
     }
@@ -223,6 +223,7 @@ fn target_query(target: &str) -> anyhow::Result<(String, Vec<(&'static str, Stri
         ["rolebinding", ns, name] => {
             Some(("rolebinding", domain::rbac::binding_id(Some(ns), name)))
         }
+        ["secret", ns, name] => Some(("secret", domain::secret::secret_id(ns, name))),
         _ => None,
     };
     if let Some((kind, id)) = derived {
@@ -242,7 +243,7 @@ fn target_query(target: &str) -> anyhow::Result<(String, Vec<(&'static str, Stri
     .contains(&kind)
     {
         bail!(
-            "'{target}': the kind must be deployment, statefulset, job, cronjob, pod, service, node, namespace, resourcequota, user/<name>, serviceaccount/<ns>/<name>, role/<ns>/<name>, clusterrole/<name>, rolebinding/<ns>/<name> or clusterrolebinding/<name>"
+            "'{target}': the kind must be deployment, statefulset, job, cronjob, pod, service, node, namespace, resourcequota, user/<name>, serviceaccount/<ns>/<name>, role/<ns>/<name>, clusterrole/<name>, rolebinding/<ns>/<name>, clusterrolebinding/<name> or secret/<ns>/<name>"
         );
     }
     let mut q = vec![("kind", kind.to_string())];
@@ -520,6 +521,74 @@ pub fn summarize(e: &Value) -> String {
             b["rules"]
         ),
         "RoleDeleted" => format!("role {} deleted", s("name")),
+        // Key names only: an event never holds a value (its ciphertext is not shown either).
+        "SecretSet" => {
+            let list = |k: &str| {
+                b[k].as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .filter(|l| !l.is_empty())
+            };
+            let mut parts = Vec::new();
+            if let Some(l) = list("added") {
+                parts.push(format!("added {l}"));
+            }
+            if let Some(l) = list("changed") {
+                parts.push(format!("value changed: {l}"));
+            }
+            if let Some(l) = list("removed") {
+                parts.push(format!("removed {l}"));
+            }
+            format!(
+                "secret {}/{} {} version {}: {} (data key wrapped with '{}')",
+                s("namespace"),
+                s("name"),
+                if b["created"] == true {
+                    "created,"
+                } else {
+                    "set,"
+                },
+                b["version"],
+                parts.join("; "),
+                b["data"]["keyId"].as_str().unwrap_or("")
+            )
+        }
+        "SecretDeleted" => format!(
+            "secret {}/{} deleted (version {})",
+            s("namespace"),
+            s("name"),
+            b["version"]
+        ),
+        "SecretUndeleted" => format!(
+            "secret {}/{} restored (version {})",
+            s("namespace"),
+            s("name"),
+            b["version"]
+        ),
+        "SecretRewrapped" => format!(
+            "secret {}/{} version {}: data key re-wrapped from '{}' to '{}' (rotation {})",
+            s("namespace"),
+            s("name"),
+            b["version"],
+            s("fromKey"),
+            s("toKey"),
+            short(&b["rotationId"])
+        ),
+        "KeyRotationStarted" => format!(
+            "key rotation {} started: {} data key(s) to re-wrap under '{}'",
+            short(&b["rotationId"]),
+            b["total"],
+            s("toKey")
+        ),
+        "KeyRotationCompleted" => format!(
+            "key rotation {} completed: every data key wrapped under '{}'",
+            short(&b["rotationId"]),
+            s("toKey")
+        ),
         "RoleBindingSet" | "RoleBindingDeleted" => {
             let who = |k: &str| {
                 b[k].as_array()

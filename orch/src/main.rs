@@ -7,6 +7,7 @@ mod cli;
 mod demo_app;
 mod gateway;
 mod replay;
+mod secrets;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +51,8 @@ enum Cmd {
     Token(cli::TokenArgs),
     /// Who am I, may I, who may: answered by the API from the roles and bindings.
     Auth(cli::AuthArgs),
+    /// Secrets: set, list, show (values with --reveal), delete, and rotate the key-encryption key.
+    Secrets(secrets::SecretsArgs),
     /// Rebuild every projection from the log into a fresh schema (verified against the live
     /// tables), or the cluster as it was with --as-of.
     Replay(replay::ReplayArgs),
@@ -88,6 +91,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Undelete(a) => cli::undelete(a).await,
             Cmd::Token(a) => cli::token(a).await,
             Cmd::Auth(a) => cli::auth(a).await,
+            Cmd::Secrets(a) => secrets::run(a).await,
             Cmd::Snapshot(a) => replay::snapshot(a).await,
             Cmd::DemoApp(_) => unreachable!("handled before the runtime is built"),
         }

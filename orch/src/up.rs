@@ -193,6 +193,23 @@ pub struct ProcessArgs {
     pub termination_grace_ms: u64,
     #[arg(long, default_value_t = 5_000)]
     pub process_heartbeat_ms: u64,
+    /// The secrets' key ring: lines `<id>:<base64 32-byte key>`, the last
+    /// active (`ORCH_SECRET_KEYS` holds the ring itself instead). `orch up`
+    /// defaults to `<data-dir>/secret-keys`, made with one fresh key.
+    #[arg(long, env = "ORCH_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// Where pods' secret files are written (`<dir>/<pod id>/<NAME>/<key>`,
+    /// mode 0400), removed when the pod stops; a tmpfs keeps them off disk.
+    #[arg(long, env = "ORCH_SECRET_DIR", default_value = default_secret_dir())]
+    pub secret_dir: PathBuf,
+}
+
+fn default_secret_dir() -> &'static str {
+    if std::path::Path::new("/dev/shm").is_dir() {
+        "/dev/shm/orch-secrets"
+    } else {
+        ".orch/secrets"
+    }
 }
 
 impl ProcessArgs {
@@ -210,6 +227,8 @@ impl ProcessArgs {
             backoff_max: Duration::from_millis(self.backoff_max_ms),
             drain_delay: Duration::from_millis(self.drain_delay_ms),
             termination_grace: Duration::from_millis(self.termination_grace_ms),
+            secret_keys: infra::keyring::KeySource::from_env_or(self.secret_key_file.clone()),
+            secret_dir: self.secret_dir.clone(),
         }
     }
 }
@@ -285,8 +304,42 @@ where
     })
 }
 
-pub async fn up(a: UpArgs) -> anyhow::Result<()> {
+/// `<data-dir>/secret-keys` unless a ring is given: made (mode 0600, one
+/// fresh key) when missing, so `orch up` seals secrets from the start.
+fn default_key_ring(a: &mut UpArgs) -> anyhow::Result<()> {
+    if a.process.secret_key_file.is_some()
+        || std::env::var("ORCH_SECRET_KEYS").is_ok_and(|v| !v.trim().is_empty())
+    {
+        return Ok(());
+    }
+    let path = a.data_dir.join("secret-keys");
+    if !path.exists() {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::create_dir_all(&a.data_dir)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("creating the secrets' key ring {}", path.display()))?;
+        writeln!(
+            f,
+            "# orch secrets' key-encryption keys: <id>:<base64 32 bytes>; the last is active.\n{}",
+            infra::keyring::generate_line("k1")
+        )?;
+        eprintln!(
+            "secrets: made the key ring {} (one fresh key, mode 0600; back it up: without it no secret opens)",
+            path.display()
+        );
+    }
+    a.process.secret_key_file = Some(path);
+    Ok(())
+}
+
+pub async fn up(mut a: UpArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signal();
+    default_key_ring(&mut a)?;
     let mut _broker = None;
     let brokers = match &a.conn.kafka_brokers {
         Some(b) => b.clone(),
@@ -406,6 +459,9 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
                     burst: a.api_burst,
                 }),
                 authorize: !a.no_authorization,
+                secret_keys: infra::keyring::KeySource::from_env_or(
+                    a.process.secret_key_file.clone(),
+                ),
             },
             shutdown.clone(),
         )

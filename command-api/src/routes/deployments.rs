@@ -137,6 +137,10 @@ struct CreateDto {
     security_context: Option<domain::model::SecurityContext>,
     #[serde(default)]
     host_paths: Vec<domain::model::HostPath>,
+    #[serde(default)]
+    secret_env: Vec<domain::model::SecretEnv>,
+    #[serde(default)]
+    secret_files: Vec<domain::model::SecretFiles>,
 }
 
 impl CreateDto {
@@ -160,6 +164,8 @@ impl CreateDto {
             restart_policy: None,
             security_context: self.security_context,
             host_paths: self.host_paths.clone(),
+            secret_env: self.secret_env.clone(),
+            secret_files: self.secret_files.clone(),
         };
         (t, self)
     }

@@ -10,6 +10,7 @@ mod nodes;
 mod openapi;
 mod pods;
 mod rbac;
+mod secrets;
 mod services;
 mod statefulsets;
 mod template;
@@ -43,6 +44,7 @@ fn api() -> OpenApiRouter<S> {
         .merge(events::routes())
         .merge(identities::routes())
         .merge(rbac::routes())
+        .merge(secrets::routes())
         .routes(routes!(openapi::document))
         .routes(routes!(revoke_token))
         .routes(routes!(metrics))

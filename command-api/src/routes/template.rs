@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use domain::model::{
-    Affinity, HostPath, PodTemplate, Probe, Resources, RestartPolicy, SecurityContext, Toleration,
-    TopologySpreadConstraint,
+    Affinity, HostPath, PodTemplate, Probe, Resources, RestartPolicy, SecretEnv, SecretFiles,
+    SecurityContext, Toleration, TopologySpreadConstraint,
 };
 use domain::names::{FieldError, Image, check_labels};
 use serde::Deserialize;
@@ -92,6 +92,14 @@ pub struct TemplateDto {
     /// Host directories for the container (privileged namespaces only).
     #[serde(default)]
     pub host_paths: Vec<HostPath>,
+    /// Secret values as environment variables: `[{name, secret, key}]`
+    /// (creating the workload needs `read-secrets` in its namespace).
+    #[serde(default)]
+    pub secret_env: Vec<SecretEnv>,
+    /// Secrets as files: `[{name, secret}]`, a directory of one file per
+    /// key (mode 0400) named by `SECRET_DIR_<NAME>`.
+    #[serde(default)]
+    pub secret_files: Vec<SecretFiles>,
 }
 
 impl TemplateDto {
@@ -125,6 +133,8 @@ impl TemplateDto {
             restart_policy: self.restart_policy.unwrap_or_default(),
             security_context: self.security_context,
             host_paths: self.host_paths,
+            secret_env: self.secret_env,
+            secret_files: self.secret_files,
         });
         errors.extend(local.into_iter().map(|mut e| {
             e.field = format!("{prefix}{}", e.field);

@@ -57,6 +57,12 @@ pub(crate) fn create_cron_job(state: &State, c: &cmd::CreateCronJob) -> Decision
         &spec.job_template.template,
         "jobTemplate.template.",
     )?;
+    crate::secret::check_refs(
+        state,
+        &spec.namespace,
+        &spec.job_template.template,
+        "jobTemplate.template.",
+    )?;
     check_capacity(state, &spec.job_template.template, 1)?;
     crate::quota::commitment::admit(
         state,

@@ -215,6 +215,16 @@ fn restore(
             )?;
             (e, crate::quota::Usage::count(ObjectKind::Service))
         }
+        ObjectKind::Secret => {
+            if state.secrets.deleted.get(&key).is_none_or(|s| s.id != o.id) {
+                return Ok(None);
+            }
+            let e = crate::secret::decide::undelete_secret(
+                state,
+                &cmd::UndeleteSecret { namespace, name },
+            )?;
+            (e, crate::quota::Usage::default())
+        }
     };
     Ok(Some((events, usage)))
 }
@@ -252,5 +262,15 @@ pub(crate) fn purge_namespace_object(state: &State, c: &cmd::PurgeNamespaceObjec
                 service_id: ServiceId(id),
             },
         ),
+        ObjectKind::Secret => match state.secrets.live.values().find(|s| s.id == id) {
+            Some(s) => crate::secret::decide::delete_secret(
+                state,
+                &cmd::DeleteSecret {
+                    namespace: s.namespace.clone(),
+                    name: s.name.clone(),
+                },
+            ),
+            None => Ok(vec![]),
+        },
     }
 }

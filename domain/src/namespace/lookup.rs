@@ -31,6 +31,7 @@ impl State {
             ObjectKind::Job => self.jobs.contains_key(&JobId(o.id)),
             ObjectKind::CronJob => self.cron_jobs.contains_key(&CronJobId(o.id)),
             ObjectKind::Service => self.services.contains_key(&ServiceId(o.id)),
+            ObjectKind::Secret => self.secrets.live.values().any(|s| s.id == o.id),
         }
     }
 
@@ -57,6 +58,7 @@ impl State {
                     .map(|c| &c.spec.namespace)
             })
             .or_else(|| self.services.get(&ServiceId(id)).map(|s| &s.spec.namespace))
+            .or_else(|| self.secrets.by_id(id).map(|s| &s.namespace))
             .or_else(|| {
                 let deleted = self
                     .deleted
@@ -127,6 +129,9 @@ impl State {
         }
         for s in self.services.values() {
             add(ObjectKind::Service, s.id.0, &s.spec.namespace, &s.spec.name);
+        }
+        for s in self.secrets.in_namespace(namespace) {
+            add(ObjectKind::Secret, s.id, &s.namespace, &s.name);
         }
         out.sort();
         out

@@ -82,6 +82,7 @@ pub enum ObjectKind {
     Job,
     CronJob,
     Service,
+    Secret,
 }
 
 /// One object of a namespace: its kind, id and name.

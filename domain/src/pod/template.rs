@@ -66,6 +66,37 @@ pub struct PodTemplate {
     /// security level is `privileged`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_paths: Vec<HostPath>,
+    /// Secret values as environment variables, opened by the node agent
+    /// when it starts the container (they win over `env`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_env: Vec<SecretEnv>,
+    /// Secrets as files: per entry a directory (mode 0500, the container's
+    /// user's) holding one file per key (mode 0400), named by
+    /// `SECRET_DIR_<NAME>` in the environment; removed when the pod stops.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_files: Vec<SecretFiles>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretEnv {
+    /// The variable: `[A-Za-z_][A-Za-z0-9_]*`.
+    pub name: String,
+    /// A secret of the pod's namespace.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub secret: crate::names::Name,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretFiles {
+    /// `[A-Z0-9_]+`: the variable is `SECRET_DIR_<NAME>`.
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub secret: crate::names::Name,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,7 +164,14 @@ impl PodTemplate {
             restart_policy: RestartPolicy::Always,
             security_context: None,
             host_paths: Vec::new(),
+            secret_env: Vec::new(),
+            secret_files: Vec::new(),
         }
+    }
+
+    /// Whether its pods are given secrets.
+    pub fn uses_secrets(&self) -> bool {
+        !self.secret_env.is_empty() || !self.secret_files.is_empty()
     }
 
     /// The pods' priority: the class's value when a class is named.
@@ -203,6 +241,47 @@ impl PodTemplate {
                 errors.push(FieldError::new(
                     format!("hostPaths[{i}].path"),
                     "must be an absolute path",
+                ));
+            }
+        }
+        let mut vars = std::collections::BTreeSet::new();
+        for (i, e) in self.secret_env.iter().enumerate() {
+            let mut chars = e.name.chars();
+            let ok = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                errors.push(FieldError::new(
+                    format!("secretEnv[{i}].name"),
+                    "a variable name: a letter or _, then letters, digits and _",
+                ));
+            } else if !vars.insert(e.name.as_str()) {
+                errors.push(FieldError::new(
+                    format!("secretEnv[{i}].name"),
+                    format!("'{}' is set twice", e.name),
+                ));
+            }
+            if let Err(err) = crate::secret::check_key(&format!("secretEnv[{i}].key"), &e.key) {
+                errors.push(err);
+            }
+        }
+        let mut dirs = std::collections::BTreeSet::new();
+        for (i, f) in self.secret_files.iter().enumerate() {
+            if f.name.is_empty()
+                || !f
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
+                errors.push(FieldError::new(
+                    format!("secretFiles[{i}].name"),
+                    "must be 1 or more of A-Z, 0-9 and _",
+                ));
+            } else if !dirs.insert(f.name.as_str()) {
+                errors.push(FieldError::new(
+                    format!("secretFiles[{i}].name"),
+                    format!("'{}' is given twice", f.name),
                 ));
             }
         }

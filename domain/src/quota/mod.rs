@@ -137,6 +137,8 @@ impl Usage {
             ObjectKind::Job => u.jobs = 1,
             ObjectKind::CronJob => u.cron_jobs = 1,
             ObjectKind::Service => u.services = 1,
+            // Not counted (a quota has no figure for secrets).
+            ObjectKind::Secret => {}
         }
         u
     }

@@ -183,6 +183,9 @@ pub fn command(state: &State, actor: &str, command: &Command) -> Result<(), Reje
     if let Some(need) = needs::of(state, command) {
         check(state, actor, &need)?;
     }
+    if let Some(need) = needs::template_secrets(state, command) {
+        check(state, actor, &need)?;
+    }
     node_restriction(state, actor, command)?;
     no_escalation(state, actor, command)
 }

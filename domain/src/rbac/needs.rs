@@ -233,7 +233,44 @@ pub fn of(state: &State, command: &Command) -> Option<Need> {
             "rolebindings",
             c.namespace.as_ref().map(|n| n.as_str()),
         )),
+        // secrets (a rotation is the cluster's: it touches every namespace)
+        C::SetSecret(c)
+            if c.create_only
+                || state
+                    .secrets
+                    .get(c.namespace.as_str(), c.name.as_str())
+                    .is_none() =>
+        {
+            ns(Create, "secrets", &c.namespace)
+        }
+        C::SetSecret(c) => ns(Update, "secrets", &c.namespace),
+        C::DeleteSecret(c) => ns(Delete, "secrets", &c.namespace),
+        C::UndeleteSecret(c) => ns(Create, "secrets", &c.namespace),
+        C::StartKeyRotation(_) | C::RewrapSecret(_) | C::CompleteKeyRotation(_) => {
+            cluster(Update, "secrets")
+        }
     }
+}
+
+/// A template that takes secrets into its pods reads their values: the
+/// command also needs `read-secrets` on secrets in its namespace (else
+/// `create deployments` would be a way round `read-secrets`).
+pub fn template_secrets(state: &State, command: &Command) -> Option<Need> {
+    use Command as C;
+    let (namespace, template) = match command {
+        C::UpdateStatefulSet(c) => (
+            &state.stateful_sets.get(&c.stateful_set_id)?.spec.namespace,
+            c.template.as_ref()?,
+        ),
+        C::CreateDeployment(c) => (&c.spec.namespace, &c.spec.template),
+        C::CreateStatefulSet(c) => (&c.spec.namespace, &c.spec.template),
+        C::CreateJob(c) => (&c.spec.namespace, &c.spec.template),
+        C::CreateCronJob(c) => (&c.spec.namespace, &c.spec.job_template.template),
+        _ => return None,
+    };
+    template
+        .uses_secrets()
+        .then(|| Need::new(ReadSecrets, "secrets", Some(namespace.as_str())))
 }
 
 /// Tokens of a service account are its namespace's; a user's are the cluster's.

@@ -13,5 +13,6 @@ mod namespaces;
 mod restarts;
 mod rollouts;
 mod scheduling;
+mod secrets;
 mod statefulsets;
 mod support;

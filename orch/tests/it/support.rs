@@ -309,9 +309,38 @@ impl Cluster {
             "500",
             "--termination-grace-ms",
             "3000",
+            // The ring `orch up` made in the cluster's data directory.
+            "--secret-key-file",
+            &self.data_dir().join("secret-keys").display().to_string(),
+            "--secret-dir",
+            &self.secret_dir().display().to_string(),
         ]
         .map(String::from)
         .to_vec()
+    }
+
+    /// Where the process agents write pods' secret files.
+    pub fn secret_dir(&self) -> PathBuf {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("it-secrets")
+            .join(&self.db_name)
+    }
+
+    /// Every log file of this cluster: its processes' and its pods'.
+    pub fn log_files(&self) -> Vec<PathBuf> {
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let mut out = Vec::new();
+        if let Ok(dir) = std::fs::read_dir(base.join("it-logs")) {
+            for e in dir.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&self.db_name) {
+                    out.push(e.path());
+                }
+            }
+        }
+        if let Ok(dir) = std::fs::read_dir(base.join("it-pod-logs").join(&self.db_name)) {
+            out.extend(dir.flatten().map(|e| e.path()));
+        }
+        out
     }
 
     /// Where the process agents keep StatefulSet volume claims.

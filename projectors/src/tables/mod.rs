@@ -12,6 +12,7 @@ mod jobs;
 mod namespaces;
 mod node_status;
 mod pod_instance;
+mod secrets;
 mod services;
 mod statefulsets;
 
@@ -83,6 +84,7 @@ macro_rules! registry {
 registry!(
     identities: identities::Identities,
     namespaces: namespaces::Namespaces,
+    secrets: secrets::Secrets,
     nodes: node_status::Nodes,
     deployments: deployments::Deployments,
     jobs: jobs::Jobs,
