@@ -148,6 +148,25 @@ pub fn check_labels(
     }
 }
 
+/// A key of a secret: 1–253 of `A-Z a-z 0-9 - _ .` (as Kubernetes', so a
+/// key is also a file name).
+pub fn check_secret_key(field: &str, key: &str) -> Result<(), FieldError> {
+    if key.is_empty()
+        || key.len() > 253
+        || key == "."
+        || key == ".."
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(FieldError::new(
+            field,
+            "a key is 1 to 253 of A-Z, a-z, 0-9, '-', '_' and '.' (not '.' or '..')",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

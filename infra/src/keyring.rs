@@ -157,13 +157,8 @@ impl Keyring {
         })
     }
 
-    fn data_key(
-        &self,
-        namespace: &str,
-        name: &str,
-        version: u64,
-        data: &SecretData,
-    ) -> R<Aes256Gcm> {
+    /// The version's data key, unwrapped (256 bits).
+    fn unwrap_key(&self, namespace: &str, name: &str, version: u64, data: &SecretData) -> R<Plain> {
         let what = format!("secret {namespace}/{name}");
         let kek = self.kek(&data.key_id, &what)?;
         let dek = open_with(
@@ -175,7 +170,7 @@ impl Keyring {
         if dek.len() != 32 {
             return Err(KeyError(format!("{what}: its data key is not 256 bits")));
         }
-        Ok(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&dek)))
+        Ok(dek)
     }
 
     /// Every value of the version.
@@ -186,7 +181,8 @@ impl Keyring {
         version: u64,
         data: &SecretData,
     ) -> R<BTreeMap<String, Plain>> {
-        let cipher = self.data_key(namespace, name, version, data)?;
+        let dek = self.unwrap_key(namespace, name, version, data)?;
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&dek));
         let mut out = BTreeMap::new();
         for (key, sealed) in &data.values {
             let aad = value_aad(namespace, name, version, key);
@@ -205,13 +201,7 @@ impl Keyring {
         data: &SecretData,
     ) -> R<Sealed> {
         let what = format!("secret {namespace}/{name}");
-        let kek = self.kek(&data.key_id, &what)?;
-        let dek = open_with(
-            &kek,
-            &data.wrapped_key,
-            &key_aad(namespace, name, version),
-            &format!("{what}'s data key (with key '{}')", data.key_id),
-        )?;
+        let dek = self.unwrap_key(namespace, name, version, data)?;
         let active = self.kek(self.active_id(), &what)?;
         seal_with(&active, &dek, &key_aad(namespace, name, version), &what)
     }

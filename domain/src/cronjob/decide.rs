@@ -57,7 +57,7 @@ pub(crate) fn create_cron_job(state: &State, c: &cmd::CreateCronJob) -> Decision
         &spec.job_template.template,
         "jobTemplate.template.",
     )?;
-    crate::secret::check_refs(
+    crate::secret::decide::check_refs(
         state,
         &spec.namespace,
         &spec.job_template.template,

@@ -45,7 +45,7 @@ pub(crate) fn create_deployment(state: &State, c: &cmd::CreateDeployment) -> Dec
     };
     validate_spec(spec)?;
     crate::namespace::security::check(state, &spec.namespace, &spec.template, "")?;
-    crate::secret::check_refs(state, &spec.namespace, &spec.template, "")?;
+    crate::secret::decide::check_refs(state, &spec.namespace, &spec.template, "")?;
     check_capacity(state, &spec.template, spec.replicas)?;
     quota::commitment::admit(
         state,
@@ -240,7 +240,7 @@ pub(crate) fn update_deployment(state: &State, c: &cmd::UpdateDeployment) -> Dec
     validate_spec(&probe)?;
     if template_changed {
         crate::namespace::security::check(state, &spec.namespace, &spec.template, "")?;
-        crate::secret::check_refs(state, &spec.namespace, &spec.template, "")?;
+        crate::secret::decide::check_refs(state, &spec.namespace, &spec.template, "")?;
     }
     if patch.resources.is_some() {
         check_capacity(state, &spec.template, spec.replicas)?;

@@ -52,7 +52,7 @@ pub(crate) fn create_job(state: &State, c: &cmd::CreateJob) -> Decision {
         return Err(validation(&errors));
     }
     crate::namespace::security::check(state, &spec.namespace, &spec.template, "template.")?;
-    crate::secret::check_refs(state, &spec.namespace, &spec.template, "template.")?;
+    crate::secret::decide::check_refs(state, &spec.namespace, &spec.template, "template.")?;
     check_capacity(state, &spec.template, 1)?;
     crate::quota::commitment::admit(
         state,

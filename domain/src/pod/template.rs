@@ -262,7 +262,8 @@ impl PodTemplate {
                     format!("'{}' is set twice", e.name),
                 ));
             }
-            if let Err(err) = crate::secret::check_key(&format!("secretEnv[{i}].key"), &e.key) {
+            if let Err(err) = crate::names::check_secret_key(&format!("secretEnv[{i}].key"), &e.key)
+            {
                 errors.push(err);
             }
         }

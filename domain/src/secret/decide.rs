@@ -10,6 +10,9 @@ use crate::rejection::RejectionCode;
 use crate::state::State;
 
 use super::{secret_id, validate_data};
+use crate::names::{FieldError, Name};
+use crate::pod::template::PodTemplate;
+use crate::rejection::Rejection;
 
 pub(crate) fn set_secret(state: &State, c: &cmd::SetSecret) -> Decision {
     crate::namespace::lookup::check_open(state, &c.namespace)?;
@@ -196,4 +199,53 @@ pub(crate) fn complete_key_rotation(state: &State, c: &cmd::CompleteKeyRotation)
             total: rotation.total,
         },
     )])
+}
+
+/// A pod's secret references must name secrets (and keys) of its namespace
+/// that exist when the template is admitted (`422`, per field): a typo is
+/// caught at the request, not at the pod's start.
+pub(crate) fn check_refs(
+    state: &State,
+    namespace: &Name,
+    template: &PodTemplate,
+    prefix: &str,
+) -> Result<(), Rejection> {
+    let mut errors = Vec::new();
+    let missing =
+        |secret: &Name| format!("no secret '{secret}' in namespace '{namespace}': create it first");
+    for (i, e) in template.secret_env.iter().enumerate() {
+        match state.secrets.get(namespace.as_str(), e.secret.as_str()) {
+            None => errors.push(FieldError::new(
+                format!("{prefix}secretEnv[{i}].secret"),
+                missing(&e.secret),
+            )),
+            Some(s) if !s.data.values.contains_key(&e.key) => errors.push(FieldError::new(
+                format!("{prefix}secretEnv[{i}].key"),
+                format!(
+                    "secret '{}' has no key '{}' (it has: {})",
+                    e.secret,
+                    e.key,
+                    s.data.keys().join(", ")
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+    for (i, f) in template.secret_files.iter().enumerate() {
+        if state
+            .secrets
+            .get(namespace.as_str(), f.secret.as_str())
+            .is_none()
+        {
+            errors.push(FieldError::new(
+                format!("{prefix}secretFiles[{i}].secret"),
+                missing(&f.secret),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::decision::validation(&errors))
+    }
 }

@@ -27,9 +27,6 @@ use uuid::Uuid;
 
 use crate::ids::derive_id;
 use crate::names::{FieldError, Name};
-use crate::pod::template::PodTemplate;
-use crate::rejection::Rejection;
-use crate::state::State;
 
 pub fn secret_id(namespace: &str, name: &str) -> Uuid {
     derive_id(&[b"secret", namespace.as_bytes(), name.as_bytes()])
@@ -158,24 +155,7 @@ impl Secrets {
     }
 }
 
-/// A key of a secret: 1–253 of `A-Z a-z 0-9 - _ .` (as Kubernetes', so a
-/// key is also a file name).
-pub fn check_key(field: &str, key: &str) -> Result<(), FieldError> {
-    if key.is_empty()
-        || key.len() > 253
-        || key == "."
-        || key == ".."
-        || !key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err(FieldError::new(
-            field,
-            "a key is 1 to 253 of A-Z, a-z, 0-9, '-', '_' and '.' (not '.' or '..')",
-        ));
-    }
-    Ok(())
-}
+pub use crate::names::check_secret_key as check_key;
 
 /// The envelope's own shape: keys, sizes, a key id.
 pub fn validate_data(data: &SecretData) -> Vec<FieldError> {
@@ -201,53 +181,4 @@ pub fn validate_data(data: &SecretData) -> Vec<FieldError> {
         ));
     }
     errors
-}
-
-/// A pod's secret references must name secrets (and keys) of its namespace
-/// that exist when the template is admitted (`422`, per field): a typo is
-/// caught at the request, not at the pod's start.
-pub(crate) fn check_refs(
-    state: &State,
-    namespace: &Name,
-    template: &PodTemplate,
-    prefix: &str,
-) -> Result<(), Rejection> {
-    let mut errors = Vec::new();
-    let missing =
-        |secret: &Name| format!("no secret '{secret}' in namespace '{namespace}': create it first");
-    for (i, e) in template.secret_env.iter().enumerate() {
-        match state.secrets.get(namespace.as_str(), e.secret.as_str()) {
-            None => errors.push(FieldError::new(
-                format!("{prefix}secretEnv[{i}].secret"),
-                missing(&e.secret),
-            )),
-            Some(s) if !s.data.values.contains_key(&e.key) => errors.push(FieldError::new(
-                format!("{prefix}secretEnv[{i}].key"),
-                format!(
-                    "secret '{}' has no key '{}' (it has: {})",
-                    e.secret,
-                    e.key,
-                    s.data.keys().join(", ")
-                ),
-            )),
-            Some(_) => {}
-        }
-    }
-    for (i, f) in template.secret_files.iter().enumerate() {
-        if state
-            .secrets
-            .get(namespace.as_str(), f.secret.as_str())
-            .is_none()
-        {
-            errors.push(FieldError::new(
-                format!("{prefix}secretFiles[{i}].secret"),
-                missing(&f.secret),
-            ));
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(crate::decision::validation(&errors))
-    }
 }

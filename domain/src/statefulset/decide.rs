@@ -58,7 +58,7 @@ pub(crate) fn create_stateful_set(state: &State, c: &cmd::CreateStatefulSet) -> 
         return Err(validation(&errors));
     }
     crate::namespace::security::check(state, &spec.namespace, &spec.template, "template.")?;
-    crate::secret::check_refs(state, &spec.namespace, &spec.template, "template.")?;
+    crate::secret::decide::check_refs(state, &spec.namespace, &spec.template, "template.")?;
     check_capacity(state, &spec.template, spec.replicas)?;
     quota::commitment::admit(
         state,
@@ -164,7 +164,7 @@ pub(crate) fn update_stateful_set(state: &State, c: &cmd::UpdateStatefulSet) -> 
     }
     if let Some(t) = &template {
         crate::namespace::security::check(state, &s.spec.namespace, t, "template.")?;
-        crate::secret::check_refs(state, &s.spec.namespace, t, "template.")?;
+        crate::secret::decide::check_refs(state, &s.spec.namespace, t, "template.")?;
         check_capacity(state, t, 1)?;
         quota::commitment::admit(
             state,
