@@ -92,6 +92,8 @@ pub fn of(method: &Method, path: &str) -> Option<Access> {
         "/clusterroles/{role}" => Needs(Get, "roles", Cluster),
         "/clusterrolebindings" => Needs(List, "rolebindings", Cluster),
         "/clusterrolebindings/{binding}" => Needs(Get, "rolebindings", Cluster),
+        "/namespaces/{name}/networkpolicies" => Needs(List, "networkpolicies", Path),
+        "/namespaces/{name}/networkpolicies/{policy}" => Needs(Get, "networkpolicies", Path),
         "/namespaces/{name}/secrets" => Needs(List, "secrets", Path),
         "/namespaces/{name}/secrets/{secret}" => Needs(Get, "secrets", Path),
         "/namespaces/{name}/secrets/{secret}/data" => Needs(ReadSecrets, "secrets", Path),

@@ -69,6 +69,8 @@ pub async fn execute(
             | Command::StartKeyRotation(_)
             | Command::RewrapSecret(_)
             | Command::CompleteKeyRotation(_)
+            | Command::PutNetworkPolicy(_)
+            | Command::DeleteNetworkPolicy(_)
     );
     let env = CommandEnvelope::new(command_id, actor, reason, body).with_reply();
     let outcome = state

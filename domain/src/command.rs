@@ -11,6 +11,7 @@ pub use crate::identity::commands::*;
 pub use crate::job::commands::*;
 pub use crate::limitrange::commands::*;
 pub use crate::namespace::commands::*;
+pub use crate::networkpolicy::commands::*;
 pub use crate::node::commands::*;
 pub use crate::pod::commands::*;
 pub use crate::quota::commands::*;
@@ -141,6 +142,8 @@ pub enum Command {
     StartKeyRotation(StartKeyRotation),
     RewrapSecret(RewrapSecret),
     CompleteKeyRotation(CompleteKeyRotation),
+    PutNetworkPolicy(PutNetworkPolicy),
+    DeleteNetworkPolicy(DeleteNetworkPolicy),
     CreateUser(CreateUser),
     UpdateUser(UpdateUser),
     DeleteUser(DeleteUser),

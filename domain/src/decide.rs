@@ -99,6 +99,10 @@ pub fn decide(state: &State, command: &Command) -> Decision {
         Command::StartKeyRotation(c) => crate::secret::decide::start_key_rotation(state, c),
         Command::RewrapSecret(c) => crate::secret::decide::rewrap_secret(state, c),
         Command::CompleteKeyRotation(c) => crate::secret::decide::complete_key_rotation(state, c),
+        Command::PutNetworkPolicy(c) => crate::networkpolicy::decide::put_network_policy(state, c),
+        Command::DeleteNetworkPolicy(c) => {
+            crate::networkpolicy::decide::delete_network_policy(state, c)
+        }
         Command::UndeleteStatefulSet(c) => {
             open(&c.namespace).and_then(|_| sts::decide::undelete_stateful_set(state, c))
         }

@@ -19,6 +19,7 @@ pub use crate::identity::events::*;
 pub use crate::job::events::*;
 pub use crate::limitrange::events::*;
 pub use crate::namespace::events::*;
+pub use crate::networkpolicy::events::*;
 pub use crate::node::events::*;
 pub use crate::pod::events::*;
 pub use crate::quota::events::*;
@@ -78,6 +79,8 @@ pub enum AggregateKind {
     Secret,
     #[strum(serialize = "keyrotation")]
     KeyRotation,
+    #[strum(serialize = "networkpolicy")]
+    NetworkPolicy,
     Command,
 }
 
@@ -181,6 +184,8 @@ pub enum Event {
     KeyRotationStarted(KeyRotationStarted),
     SecretRewrapped(SecretRewrapped),
     KeyRotationCompleted(KeyRotationCompleted),
+    NetworkPolicySet(NetworkPolicySet),
+    NetworkPolicyDeleted(NetworkPolicyDeleted),
     CommandRejected(CommandRejected),
 }
 
@@ -334,6 +339,10 @@ impl Event {
             Event::KeyRotationStarted(ev::KeyRotationStarted { rotation_id, .. })
             | Event::KeyRotationCompleted(ev::KeyRotationCompleted { rotation_id, .. }) => {
                 (KeyRotation, *rotation_id)
+            }
+            Event::NetworkPolicySet(ev::NetworkPolicySet { policy_id, .. })
+            | Event::NetworkPolicyDeleted(ev::NetworkPolicyDeleted { policy_id, .. }) => {
+                (NetworkPolicy, *policy_id)
             }
             Event::CommandRejected(_) => (Command, command_id),
         };

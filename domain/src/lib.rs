@@ -16,6 +16,7 @@ pub mod limitrange;
 pub mod model;
 pub mod names;
 pub mod namespace;
+pub mod networkpolicy;
 mod node;
 mod owners;
 mod pod;

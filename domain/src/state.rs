@@ -191,6 +191,9 @@ pub struct State {
     /// Secrets (ciphertext only) and KEK rotations.
     #[serde(default)]
     pub secrets: crate::secret::Secrets,
+    /// Network policies by `namespace/name`.
+    #[serde(default)]
+    pub network_policies: BTreeMap<String, crate::networkpolicy::NetworkPolicy>,
     #[serde(skip)]
     pub(crate) node_names: HashMap<String, NodeId>,
     /// Pending pods without a node: the scheduler's queue, without a scan of every pod.
@@ -691,7 +694,8 @@ impl State {
             | AggregateKind::Role
             | AggregateKind::RoleBinding
             | AggregateKind::Secret
-            | AggregateKind::KeyRotation => self.policy_version(agg.id),
+            | AggregateKind::KeyRotation
+            | AggregateKind::NetworkPolicy => self.policy_version(agg.id),
             AggregateKind::Job => match self.jobs.get(&JobId(agg.id)) {
                 Some(j) => j.version,
                 None => self
@@ -851,6 +855,8 @@ impl State {
             Event::KeyRotationStarted(e) => self.on_key_rotation_started(e),
             Event::SecretRewrapped(e) => self.on_secret_rewrapped(e),
             Event::KeyRotationCompleted(e) => self.on_key_rotation_completed(e),
+            Event::NetworkPolicySet(e) => self.on_network_policy_set(e),
+            Event::NetworkPolicyDeleted(e) => self.on_network_policy_deleted(e),
             Event::CommandRejected(_) => {}
         }
     }

@@ -50,6 +50,30 @@ pub trait Resolve: Send + Sync + 'static {
     /// The service for this host (without port, lowercase) and path, with
     /// its Ready endpoints now (may be empty).
     fn route(&self, host: &str, path: &str) -> Option<Route>;
+
+    /// The pod a [`POD_TOKEN_HEADER`] names, or why the token is refused
+    /// (by default no pod identity is known here).
+    fn identify(&self, _token: &str) -> Result<String, String> {
+        Err("this gateway verifies no pod identity".into())
+    }
+
+    /// The endpoints of `route` that `caller` may reach (network policy),
+    /// or why it may reach none (by default, every endpoint).
+    fn admit(&self, route: Route, _caller: &Caller) -> Result<Route, String> {
+        Ok(route)
+    }
+}
+
+/// The header a pod proves who it is with (`ORCH_POD_TOKEN`); never sent upstream.
+pub const POD_TOKEN_HEADER: &str = "x-orch-pod-token";
+
+/// Who sends a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// No pod identity: outside the cluster.
+    External,
+    /// A pod, by id, its token verified.
+    Pod(String),
 }
 
 #[derive(Clone, Debug)]
@@ -114,6 +138,7 @@ pub async fn serve(
 }
 
 struct Metrics {
+    denied: Arc<AtomicU64>,
     requests: Arc<AtomicU64>,
     retries: Arc<AtomicU64>,
     failed: Arc<AtomicU64>,
@@ -123,6 +148,10 @@ impl Metrics {
     fn get() -> Metrics {
         use infra::metrics::counter;
         Metrics {
+            denied: counter(
+                "gateway_network_policy_denied_total",
+                "Requests refused (403) because a network policy isolates every endpoint from the caller, or the caller's pod identity did not verify.",
+            ),
             requests: counter(
                 "gateway_requests_total",
                 "Requests received by the gateway.",
@@ -246,7 +275,11 @@ fn upstream_headers(src: &HeaderMap, client: Option<SocketAddr>, raw_host: &str)
     let skip = hop_by_hop(src);
     let mut out = HeaderMap::with_capacity(src.len() + 3);
     for (name, value) in src {
-        if skip(name) || name == header::CONTENT_LENGTH || name == header::EXPECT {
+        if skip(name)
+            || name == header::CONTENT_LENGTH
+            || name == header::EXPECT
+            || name == POD_TOKEN_HEADER
+        {
             continue;
         }
         out.append(name.clone(), value.clone());
@@ -329,6 +362,33 @@ async fn proxy(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
             format!("service {} has no Ready endpoint", route.service),
         );
     }
+    let caller = match parts.headers.get(POD_TOKEN_HEADER).map(|v| v.to_str()) {
+        None => Caller::External,
+        Some(Ok(t)) => match gw.resolver.identify(t) {
+            Ok(pod) => Caller::Pod(pod),
+            Err(why) => {
+                gw.metrics.denied.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%host, %path, service = %route.service, %why, "pod identity refused");
+                return gw.own_answer(StatusCode::FORBIDDEN, "POD_IDENTITY_INVALID", why);
+            }
+        },
+        Some(Err(_)) => {
+            gw.metrics.denied.fetch_add(1, Ordering::Relaxed);
+            return gw.own_answer(
+                StatusCode::FORBIDDEN,
+                "POD_IDENTITY_INVALID",
+                format!("{POD_TOKEN_HEADER} is not text"),
+            );
+        }
+    };
+    let route = match gw.resolver.admit(route, &caller) {
+        Ok(r) => r,
+        Err(why) => {
+            gw.metrics.denied.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(%host, %path, ?caller, %why, "network policy denied");
+            return gw.own_answer(StatusCode::FORBIDDEN, "NETWORK_POLICY_DENIED", why);
+        }
+    };
 
     let declared_len = parts
         .headers
@@ -374,7 +434,11 @@ async fn proxy(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
     for attempt in 1..=attempts {
         if attempt > 1 {
             // Re-resolve: an endpoint that just stopped being Ready is gone.
-            match gw.resolver.route(&host, &path) {
+            match gw
+                .resolver
+                .route(&host, &path)
+                .and_then(|r| gw.resolver.admit(r, &caller).ok())
+            {
                 Some(r) if !r.endpoints.is_empty() => {
                     service = r.service;
                     endpoints = r.endpoints;

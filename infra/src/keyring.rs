@@ -207,6 +207,64 @@ impl Keyring {
     }
 }
 
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+fn mac(key: &[u8], msg: &[u8]) -> HmacSha256 {
+    use hmac::Mac;
+    let mut m = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    m.update(msg);
+    m
+}
+
+impl Keyring {
+    /// The key a KEK lends pods' identities (never the KEK itself).
+    fn identity_key(&self, id: &str) -> Option<Zeroizing<Vec<u8>>> {
+        use hmac::Mac;
+        let (_, k) = self.keys.iter().find(|(k, _)| k == id)?;
+        let derived = mac(k.as_slice(), b"orch/pod-identity-key")
+            .finalize()
+            .into_bytes();
+        Some(Zeroizing::new(derived.to_vec()))
+    }
+
+    /// A pod's identity for the gateway (`ORCH_POD_TOKEN`, sent as
+    /// `X-Orch-Pod-Token`): `<pod id>.<key id>.<base64url HMAC>`, made by
+    /// the agent that runs the pod with the ring's active key.
+    pub fn pod_token(&self, pod_id: &str) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use hmac::Mac;
+        let id = self.active_id();
+        let key = self
+            .identity_key(id)
+            .expect("the active key is in the ring");
+        let tag = mac(&key, pod_id.as_bytes()).finalize().into_bytes();
+        format!("{pod_id}.{id}.{}", URL_SAFE_NO_PAD.encode(tag))
+    }
+
+    /// The pod a token names, if its HMAC holds under the key it names.
+    pub fn verify_pod_token(&self, token: &str) -> R<String> {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use hmac::Mac;
+        let bad = |why: &str| KeyError(format!("the pod identity token {why}"));
+        let mut parts = token.splitn(3, '.');
+        let (Some(pod), Some(id), Some(tag)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad("is not <pod>.<key>.<mac>"));
+        };
+        let key = self.identity_key(id).ok_or_else(|| {
+            bad(&format!(
+                "names key '{id}', which this key ring does not hold"
+            ))
+        })?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| bad("is malformed"))?;
+        mac(&key, pod.as_bytes())
+            .verify_slice(&tag)
+            .map_err(|_| bad("does not verify: forged, or made for another pod"))?;
+        Ok(pod.to_string())
+    }
+}
+
 fn seal_with(cipher: &Aes256Gcm, plain: &[u8], aad: &str, what: &str) -> R<Sealed> {
     let nonce = Aes256Gcm::generate_nonce(OsRng);
     let ct = cipher
@@ -399,6 +457,23 @@ mod tests {
             err.contains("key 'k1'") && err.contains("does not hold"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_pod_token_verifies_for_its_pod_only() {
+        let ring = Keyring::parse(&generate_line("k1")).unwrap();
+        let t = ring.pod_token("pod-1");
+        assert_eq!(ring.verify_pod_token(&t).unwrap(), "pod-1");
+        let forged = t.replacen("pod-1", "pod-2", 1);
+        assert!(
+            ring.verify_pod_token(&forged)
+                .unwrap_err()
+                .0
+                .contains("does not verify")
+        );
+        let other = Keyring::parse(&generate_line("k1")).unwrap();
+        assert!(other.verify_pod_token(&t).is_err());
+        assert!(ring.verify_pod_token("garbage").is_err());
     }
 
     #[test]

@@ -25,8 +25,10 @@
 //! winning) `PORT` (a free port assigned to the pod and kept across its
 //! restarts, and across agent restarts when the pod's reported address
 //! is still free), `POD_ID`,
-//! `POD_NAME` (`<deployment>-<ordinal>`) and `POD_REVISION`. Exec probes run
-//! with the same environment.
+//! `POD_NAME` (`<deployment>-<ordinal>`) and `POD_REVISION`; with a key
+//! ring, `ORCH_POD_TOKEN` (the pod's identity for the gateway's network
+//! policies) and its secrets (`crate::secrets`). Exec probes run with the
+//! same environment.
 //!
 //! stdout and stderr of every run go to `<log_dir>/<pod_id>.log` (appended),
 //! served by the control API at `GET /pods/{pod_id}/logs`.
@@ -1227,6 +1229,12 @@ pub async fn run_process(
                     .insert("JOB_COMPLETION_INDEX".into(), i.to_string());
             }
             launch.uid = uid;
+            // Its identity for the gateway's network policies.
+            if let Ok(ring) = keys.ring() {
+                launch
+                    .env
+                    .insert("ORCH_POD_TOKEN".into(), ring.pod_token(&pod.id.to_string()));
+            }
             if let Some(i) = injected {
                 if let Some(dir) = &i.dir {
                     tracing::info!(pod = %pod.id, dir = %dir.display(), "secret files written");

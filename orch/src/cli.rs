@@ -224,6 +224,10 @@ fn target_query(target: &str) -> anyhow::Result<(String, Vec<(&'static str, Stri
             Some(("rolebinding", domain::rbac::binding_id(Some(ns), name)))
         }
         ["secret", ns, name] => Some(("secret", domain::secret::secret_id(ns, name))),
+        ["networkpolicy", ns, name] => Some((
+            "networkpolicy",
+            domain::networkpolicy::network_policy_id(ns, name),
+        )),
         _ => None,
     };
     if let Some((kind, id)) = derived {
@@ -243,7 +247,7 @@ fn target_query(target: &str) -> anyhow::Result<(String, Vec<(&'static str, Stri
     .contains(&kind)
     {
         bail!(
-            "'{target}': the kind must be deployment, statefulset, job, cronjob, pod, service, node, namespace, resourcequota, user/<name>, serviceaccount/<ns>/<name>, role/<ns>/<name>, clusterrole/<name>, rolebinding/<ns>/<name>, clusterrolebinding/<name> or secret/<ns>/<name>"
+            "'{target}': the kind must be deployment, statefulset, job, cronjob, pod, service, node, namespace, resourcequota, user/<name>, serviceaccount/<ns>/<name>, role/<ns>/<name>, clusterrole/<name>, rolebinding/<ns>/<name>, clusterrolebinding/<name>, secret/<ns>/<name> or networkpolicy/<ns>/<name>"
         );
     }
     let mut q = vec![("kind", kind.to_string())];
@@ -578,6 +582,21 @@ pub fn summarize(e: &Value) -> String {
             s("toKey"),
             short(&b["rotationId"])
         ),
+        "NetworkPolicySet" => format!(
+            "network policy {}/{} {}: pods {} take {}",
+            s("namespace"),
+            s("name"),
+            if b["created"] == true {
+                "created"
+            } else {
+                "changed"
+            },
+            b["spec"]["podSelector"],
+            b["spec"]["ingress"]
+        ),
+        "NetworkPolicyDeleted" => {
+            format!("network policy {}/{} deleted", s("namespace"), s("name"))
+        }
         "KeyRotationStarted" => format!(
             "key rotation {} started: {} data key(s) to re-wrap under '{}'",
             short(&b["rotationId"]),

@@ -507,8 +507,9 @@ pub async fn up(mut a: UpArgs) -> anyhow::Result<()> {
             .with_context(|| format!("binding the gateway to {}", a.gateway_listen))?;
         gateway_addr = Some(listener.local_addr()?);
         let (k, s) = (kafka.clone(), shutdown.clone());
+        let keys = infra::keyring::KeySource::from_env_or(a.process.secret_key_file.clone());
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = crate::gateway::run(k, listener, s).await {
+            if let Err(e) = crate::gateway::run(k, listener, keys, s).await {
                 tracing::error!(error = %e, "gateway failed");
             }
         }));

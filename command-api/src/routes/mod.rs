@@ -6,6 +6,7 @@ mod events;
 mod identities;
 mod jobs;
 mod namespaces;
+mod networkpolicies;
 mod nodes;
 mod openapi;
 mod pods;
@@ -41,6 +42,7 @@ fn api() -> OpenApiRouter<S> {
         .merge(pods::routes())
         .merge(services::routes())
         .merge(namespaces::routes())
+        .merge(networkpolicies::routes())
         .merge(events::routes())
         .merge(identities::routes())
         .merge(rbac::routes())

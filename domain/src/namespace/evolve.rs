@@ -15,6 +15,8 @@ impl State {
         // roles, bindings and service accounts.
         self.quotas.remove(e.name.as_str());
         self.limit_ranges.remove(e.name.as_str());
+        self.network_policies
+            .retain(|_, p| p.namespace.as_str() != e.name.as_str());
         let ns = Some(e.name.as_str());
         self.rbac.roles.retain(|_, r| r.namespace.as_deref() != ns);
         self.rbac

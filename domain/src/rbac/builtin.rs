@@ -4,8 +4,8 @@
 //!
 //! - `viewer`: read everything in its scope except secrets' values, roles,
 //!   bindings, users and tokens; read logs.
-//! - `editor`: a viewer that also changes workloads, services, pods and
-//!   secrets (and reads secrets' values).
+//! - `editor`: a viewer that also changes workloads, services, pods,
+//!   secrets and network policies (and reads secrets' values).
 //! - `admin`: an editor that also manages roles, bindings, service accounts
 //!   and their tokens; it cannot change its namespace's quota or limit
 //!   range, nor grant beyond what it holds (no `bind`, no `escalate`).
@@ -60,6 +60,7 @@ fn viewer_rules() -> Vec<Rule> {
         "events",
         "serviceaccounts",
         "secrets",
+        "networkpolicies",
     ]);
     vec![rule(READ, &read), rule(&["logs"], &["pods"])]
 }
@@ -67,7 +68,7 @@ fn viewer_rules() -> Vec<Rule> {
 fn editor_rules() -> Vec<Rule> {
     let mut r = viewer_rules();
     let mut write: Vec<&str> = WORKLOADS.to_vec();
-    write.extend(["pods/eviction", "secrets"]);
+    write.extend(["pods/eviction", "secrets", "networkpolicies"]);
     r.push(rule(
         &["create", "update", "delete", "scale", "rollout", "rollback"],
         &write,

@@ -108,6 +108,7 @@ pub const RESOURCES: &[&str] = &[
     "roles",
     "rolebindings",
     "secrets",
+    "networkpolicies",
 ];
 
 /// The resources that live outside namespaces: only a cluster binding grants them.

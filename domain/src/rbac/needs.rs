@@ -249,6 +249,8 @@ pub fn of(state: &State, command: &Command) -> Option<Need> {
         C::StartKeyRotation(_) | C::RewrapSecret(_) | C::CompleteKeyRotation(_) => {
             cluster(Update, "secrets")
         }
+        C::PutNetworkPolicy(c) => ns(Update, "networkpolicies", &c.namespace),
+        C::DeleteNetworkPolicy(c) => ns(Delete, "networkpolicies", &c.namespace),
     }
 }
 

@@ -10,6 +10,7 @@ mod healing;
 mod history;
 mod jobs;
 mod namespaces;
+mod networkpolicies;
 mod restarts;
 mod rollouts;
 mod scheduling;

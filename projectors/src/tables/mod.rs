@@ -10,6 +10,7 @@ pub mod event_log;
 mod identities;
 mod jobs;
 mod namespaces;
+mod network_policies;
 mod node_status;
 mod pod_instance;
 mod secrets;
@@ -85,6 +86,7 @@ registry!(
     identities: identities::Identities,
     namespaces: namespaces::Namespaces,
     secrets: secrets::Secrets,
+    network_policies: network_policies::NetworkPolicies,
     nodes: node_status::Nodes,
     deployments: deployments::Deployments,
     jobs: jobs::Jobs,
