@@ -119,3 +119,24 @@ pub async fn create(
         axum::Json(serde_json::json!({key: id, "status": "CREATED"})),
     ))
 }
+
+/// A command on a namespaced object named in the path (`{name}` the
+/// namespace, then the object's name): both names checked, the command
+/// made and executed, `{namespace, name, status}` answered.
+pub async fn on_named(
+    state: &S,
+    headers: &HeaderMap,
+    actor: &str,
+    (namespace, name): (String, String),
+    status: &str,
+    command: impl FnOnce(domain::names::Name, domain::names::Name) -> Command,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let parse = |field: &str, raw: &str| {
+        domain::names::Name::parse(field, raw).map_err(|e| ApiError::validation(vec![e]))
+    };
+    let body = command(parse("namespace", &namespace)?, parse("name", &name)?);
+    execute(state, headers, actor, None, body).await?;
+    Ok(axum::Json(
+        serde_json::json!({"namespace": namespace, "name": name, "status": status}),
+    ))
+}

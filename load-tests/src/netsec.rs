@@ -42,7 +42,10 @@ fn per_op(label: &str, n: u32, f: impl FnMut()) -> f64 {
         f();
     }
     let us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
-    println!("{label:<58} {us:>9.2} µs  ({:>10.0}/s on one core)", 1e6 / us);
+    println!(
+        "{label:<58} {us:>9.2} µs  ({:>10.0}/s on one core)",
+        1e6 / us
+    );
     us
 }
 
@@ -60,7 +63,12 @@ fn main() -> anyhow::Result<()> {
     let ring = Keyring::parse(&format!("{k1}\n{}", generate_line("k2")))?;
     let old = Keyring::parse(&k1)?;
     let values: BTreeMap<String, Plain> = (0..a.keys)
-        .map(|i| (format!("key{i}"), zeroize::Zeroizing::new(vec![b'x'; a.value_bytes])))
+        .map(|i| {
+            (
+                format!("key{i}"),
+                zeroize::Zeroizing::new(vec![b'x'; a.value_bytes]),
+            )
+        })
         .collect();
     let n = a.iterations;
     println!(
@@ -94,7 +102,11 @@ fn main() -> anyhow::Result<()> {
                     from: vec![Peer {
                         pod_selector: Some(labels(&[(
                             "app",
-                            if i + 1 == a.policies { "front" } else { "other" },
+                            if i + 1 == a.policies {
+                                "front"
+                            } else {
+                                "other"
+                            },
                         )])),
                         ..Default::default()
                     }],
@@ -114,14 +126,20 @@ fn main() -> anyhow::Result<()> {
     let v = admits(&policies, "shop", &dest, 8080, &caller);
     assert!(v.allowed, "the last policy admits the caller");
     per_op(
-        &format!("network-policy verdict among {} policies (allowed)", a.policies),
+        &format!(
+            "network-policy verdict among {} policies (allowed)",
+            a.policies
+        ),
         n,
         || {
             black_box(admits(&policies, "shop", &dest, 8080, &caller));
         },
     );
     per_op(
-        &format!("network-policy verdict among {} policies (refused)", a.policies),
+        &format!(
+            "network-policy verdict among {} policies (refused)",
+            a.policies
+        ),
         n,
         || {
             black_box(admits(&policies, "shop", &dest, 8080, &Source::External));

@@ -124,7 +124,7 @@ pub async fn run(a: SecretsArgs) -> anyhow::Result<()> {
                 println!(
                     "{:<30} {:>7}  {:<8} {}",
                     s["name"].as_str().unwrap_or(""),
-                    s["version"],
+                    s["version"].to_string(),
                     s["keyId"].as_str().unwrap_or(""),
                     keys(s)
                 );

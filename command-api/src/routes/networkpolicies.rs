@@ -124,23 +124,11 @@ async fn put_policy(
 async fn delete_policy(
     State(s): State<S>,
     Actor(actor): Actor,
-    Path((ns, raw)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let namespace = name("namespace", &ns)?;
-    let policy = name("name", &raw)?;
-    execute(
-        &s,
-        &headers,
-        &actor,
-        None,
-        Command::DeleteNetworkPolicy(cmd::DeleteNetworkPolicy {
-            namespace,
-            name: policy,
-        }),
-    )
-    .await?;
-    Ok(Json(
-        json!({"namespace": ns, "name": raw, "status": "DELETED"}),
-    ))
+    crate::write::on_named(&s, &headers, &actor, path, "DELETED", |namespace, name| {
+        Command::DeleteNetworkPolicy(cmd::DeleteNetworkPolicy { namespace, name })
+    })
+    .await
 }

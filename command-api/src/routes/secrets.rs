@@ -402,25 +402,13 @@ async fn read_secret_data(
 async fn delete_secret(
     State(s): State<S>,
     Actor(actor): Actor,
-    Path((ns, raw)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let namespace = name("namespace", &ns)?;
-    let secret = name("name", &raw)?;
-    execute(
-        &s,
-        &headers,
-        &actor,
-        None,
-        Command::DeleteSecret(cmd::DeleteSecret {
-            namespace,
-            name: secret,
-        }),
-    )
-    .await?;
-    Ok(Json(
-        json!({"namespace": ns, "name": raw, "status": "DELETED"}),
-    ))
+    crate::write::on_named(&s, &headers, &actor, path, "DELETED", |namespace, name| {
+        Command::DeleteSecret(cmd::DeleteSecret { namespace, name })
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/namespaces/{name}/secrets/{secret}/undelete", tag = "secrets", summary = "Bring back the last deleted version of a secret",
@@ -434,19 +422,12 @@ async fn undelete_secret(
     Path((ns, raw)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let namespace = name("namespace", &ns)?;
-    let secret = name("name", &raw)?;
-    execute(
-        &s,
-        &headers,
-        &actor,
-        None,
-        Command::UndeleteSecret(cmd::UndeleteSecret {
-            namespace,
-            name: secret,
-        }),
-    )
-    .await?;
+    let path = (ns.clone(), raw.clone());
+    let _restored =
+        crate::write::on_named(&s, &headers, &actor, path, "RESTORED", |namespace, name| {
+            Command::UndeleteSecret(cmd::UndeleteSecret { namespace, name })
+        })
+        .await?;
     let st = s.view.state.read().await;
     let mut out = st
         .secrets
