@@ -14,10 +14,11 @@ use crate::support::*;
 const POLICY_DEADLINE: Duration = Duration::from_secs(20);
 
 /// A pod that calls `host` through the gateway every 100 ms with its identity
-/// and prints each status as `code=<n>`.
+/// and prints each status as `code=<n>` (900 times at most: a pod the test
+/// leaves behind, its agent killed, stops on its own).
 fn caller(ns: &str, name: &str, gateway: &str, host: &str, token_expr: &str) -> Value {
     let script = format!(
-        "while true; do echo code=$(curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: {host}' -H \"X-Orch-Pod-Token: {token_expr}\" {gateway}/); sleep 0.1; done"
+        "for i in $(seq 1 900); do echo code=$(curl -s -m 2 -o /dev/null -w '%{{http_code}}' -H 'Host: {host}' -H \"X-Orch-Pod-Token: {token_expr}\" {gateway}/); sleep 0.1; done; exec sleep 600"
     );
     json!({"namespace": ns, "name": name, "image": "busybox:1.36", "replicas": 1,
         "resources": {"cpuRequestMilli": 10, "memRequestMb": 16},
@@ -208,6 +209,33 @@ async fn a_policy_lets_in_only_the_callers_it_names_and_changes_apply_within_a_d
     );
     eventually("everyone gets through again", POLICY_DEADLINE, || async {
         (from_outside(&c, "web.test").await.0 == 200).then_some(())
+    })
+    .await;
+    // The callers stop with their deployments, before the agent goes.
+    for id in &ids {
+        assert_eq!(
+            c.delete(&format!("/api/v1/workloads/deployments/{id}"))
+                .await,
+            200
+        );
+    }
+    eventually("the agent runs no caller any more", DEADLINE, || async {
+        let v: Value = c
+            .http
+            .get(format!("{}/pods", c.agent))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let left = v["items"].as_array()?.iter().any(|p| {
+            let n = p["name"].as_str().unwrap_or("");
+            ["friend", "stranger", "forger"]
+                .iter()
+                .any(|c| n.starts_with(c))
+        });
+        (!left).then_some(())
     })
     .await;
     c.finish().await;
