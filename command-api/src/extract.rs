@@ -186,6 +186,11 @@ impl<T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+/// A name from the path or body, or `422` for its field.
+pub fn parse_name(field: &str, raw: &str) -> Result<domain::names::Name, ApiError> {
+    domain::names::Name::parse(field, raw).map_err(|e| ApiError::validation(vec![e]))
+}
+
 pub fn parse_id(field: &str, s: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(s).map_err(|_| {
         ApiError::new(

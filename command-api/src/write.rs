@@ -131,10 +131,11 @@ pub async fn on_named(
     status: &str,
     command: impl FnOnce(domain::names::Name, domain::names::Name) -> Command,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let parse = |field: &str, raw: &str| {
-        domain::names::Name::parse(field, raw).map_err(|e| ApiError::validation(vec![e]))
-    };
-    let body = command(parse("namespace", &namespace)?, parse("name", &name)?);
+    use crate::extract::parse_name;
+    let body = command(
+        parse_name("namespace", &namespace)?,
+        parse_name("name", &name)?,
+    );
     execute(state, headers, actor, None, body).await?;
     Ok(axum::Json(
         serde_json::json!({"namespace": namespace, "name": name, "status": status}),

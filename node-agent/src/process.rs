@@ -1149,9 +1149,14 @@ pub async fn run_process(
                     if !pod.is_live() || pod.node != Some(node_id) {
                         continue;
                     }
-                    let dep_name = state.workload(pod.owner).map(|w| w.name.to_string());
-                    let level = state
-                        .workload(pod.owner)
+                    let workload = state.workload(pod.owner);
+                    let dep_name = workload.as_ref().map(|w| w.name.to_string());
+                    let namespace = workload
+                        .as_ref()
+                        .map(|w| w.namespace.to_string())
+                        .unwrap_or_default();
+                    let level = workload
+                        .as_ref()
                         .map(|w| state.pod_security(w.namespace.as_str()))
                         .unwrap_or(domain::namespace::security::PodSecurityLevel::Privileged);
                     let index = pod
@@ -1162,10 +1167,6 @@ pub async fn run_process(
                     let volume = state
                         .volume_claim_of(pod)
                         .map(|(ns, claim)| cfg.volume_dir.join(ns).join(claim));
-                    let namespace = state
-                        .workload(pod.owner)
-                        .map(|w| w.namespace.to_string())
-                        .unwrap_or_default();
                     match (state.template_of(pod), dep_name) {
                         (Some(spec), Some(dep_name)) => launches.push((
                             pod.clone(),

@@ -34,8 +34,8 @@ type Labels = BTreeMap<String, String>;
 #[derive(Default)]
 struct Policies {
     policies: Vec<NetworkPolicy>,
-    /// Each endpoint's pod: namespace and labels.
-    endpoints: HashMap<SocketAddr, (String, Labels)>,
+    /// Each endpoint's pod (a key of `pods`).
+    endpoints: HashMap<SocketAddr, String>,
     /// Every live pod, as a caller: namespace and labels.
     pods: HashMap<String, (String, Labels)>,
     namespaces: HashMap<String, Labels>,
@@ -56,17 +56,18 @@ impl Table {
         let mut p = Policies::default();
         if !state.network_policies.is_empty() {
             p.policies = state.network_policies.values().cloned().collect();
-            for (id, addr) in &state.addresses {
-                if let (Some(l), Ok(a)) = (state.pod_labels(*id), addr.parse()) {
-                    p.endpoints.insert(a, l);
-                }
-            }
             for id in state.pods.keys() {
                 if let Some((ns, labels)) = state.pod_labels(*id) {
                     p.namespaces
                         .entry(ns.clone())
                         .or_insert_with(|| state.namespace_labels(&ns));
                     p.pods.insert(id.to_string(), (ns, labels));
+                }
+            }
+            for (id, addr) in &state.addresses {
+                let id = id.to_string();
+                if let (true, Ok(a)) = (p.pods.contains_key(&id), addr.parse()) {
+                    p.endpoints.insert(a, id);
                 }
             }
         }
@@ -143,9 +144,10 @@ impl Resolve for Table {
             .keys
             .as_ref()
             .ok_or("this gateway has no key ring to verify pod identities with")?;
-        keys.ring()
+        // The ring is read again only for a key it does not hold yet.
+        let key_id = token.split('.').nth(1).unwrap_or_default();
+        keys.ring_with(key_id)
             .and_then(|r| r.verify_pod_token(token))
-            .or_else(|_| keys.reload().and_then(|r| r.verify_pod_token(token)))
             .map_err(|e| e.0)
     }
 
@@ -176,7 +178,7 @@ impl Resolve for Table {
             .endpoints
             .iter()
             .copied()
-            .filter(|e| match p.endpoints.get(e) {
+            .filter(|e| match p.endpoints.get(e).and_then(|id| p.pods.get(id)) {
                 None => true,
                 Some((ns, labels)) => {
                     let v = admits(&p.policies, ns, labels, e.port(), &source);

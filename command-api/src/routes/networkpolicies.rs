@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use domain::command as cmd;
 use domain::command::Command;
-use domain::names::Name;
 use domain::networkpolicy::{NetworkPolicy, NetworkPolicySpec};
 use serde_json::{Value, json};
 
@@ -16,7 +15,7 @@ use super::openapi::{
     WriteHeaders,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Actor, Body};
+use crate::extract::{Actor, Body, parse_name as name};
 use crate::state::S;
 use crate::write::execute;
 use utoipa_axum::router::OpenApiRouter;
@@ -26,10 +25,6 @@ pub fn routes() -> OpenApiRouter<S> {
     OpenApiRouter::new()
         .routes(routes!(list_policies))
         .routes(routes!(read_policy, put_policy, delete_policy))
-}
-
-fn name(field: &str, raw: &str) -> Result<Name, ApiError> {
-    Name::parse(field, raw).map_err(|e| ApiError::validation(vec![e]))
 }
 
 fn policy_json(p: &NetworkPolicy) -> Value {

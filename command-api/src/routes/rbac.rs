@@ -21,7 +21,7 @@ use super::openapi::{
     Unauthenticated, WriteHeaders,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Actor, Body};
+use crate::extract::{Actor, Body, parse_name as name};
 use crate::json::ApiQuery;
 use crate::state::S;
 use crate::write::execute;
@@ -48,10 +48,6 @@ pub fn routes() -> OpenApiRouter<S> {
         .routes(routes!(put_binding, read_binding, delete_binding))
         .routes(routes!(can_i))
         .routes(routes!(who_can))
-}
-
-fn name(field: &str, raw: &str) -> Result<Name, ApiError> {
-    Name::parse(field, raw).map_err(|e| ApiError::validation(vec![e]))
 }
 
 fn role_json(r: &Role, built_in: bool) -> Value {

@@ -17,8 +17,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use domain::command as cmd;
 use domain::command::Command;
-use domain::names::{FieldError, Name};
-use domain::secret::{MAX_KEYS, MAX_VALUE_BYTES, Secret, check_key};
+use domain::names::{FieldError, Name, check_secret_key};
+use domain::secret::{MAX_KEYS, MAX_VALUE_BYTES, Secret};
 use infra::keyring::Plain;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -31,7 +31,7 @@ use super::openapi::{
     WriteHeaders,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Actor, Body};
+use crate::extract::{Actor, Body, parse_name as name};
 use crate::state::{AppState, S};
 use crate::write::execute;
 use utoipa_axum::router::OpenApiRouter;
@@ -45,10 +45,6 @@ pub fn routes() -> OpenApiRouter<S> {
         .routes(routes!(undelete_secret))
         .routes(routes!(start_rotation, list_rotations))
         .routes(routes!(read_rotation))
-}
-
-fn name(field: &str, raw: &str) -> Result<Name, ApiError> {
-    Name::parse(field, raw).map_err(|e| ApiError::validation(vec![e]))
 }
 
 /// The body of a secret write (documented; read by hand, see the module).
@@ -108,7 +104,7 @@ fn values(body: &Value, with_name: bool) -> Result<BTreeMap<String, Plain>, ApiE
         };
         for (k, v) in map {
             let path = format!("{field}.{k}");
-            if let Err(e) = check_key(&path, k) {
+            if let Err(e) = check_secret_key(&path, k) {
                 errors.push(e);
                 continue;
             }

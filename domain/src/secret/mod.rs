@@ -155,8 +155,6 @@ impl Secrets {
     }
 }
 
-pub use crate::names::check_secret_key as check_key;
-
 /// The envelope's own shape: keys, sizes, a key id.
 pub fn validate_data(data: &SecretData) -> Vec<FieldError> {
     let mut errors = Vec::new();
@@ -170,7 +168,7 @@ pub fn validate_data(data: &SecretData) -> Vec<FieldError> {
         ));
     }
     for k in data.values.keys() {
-        if let Err(e) = check_key(&format!("data.{k}"), k) {
+        if let Err(e) = crate::names::check_secret_key(&format!("data.{k}"), k) {
             errors.push(e);
         }
     }

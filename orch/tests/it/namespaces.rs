@@ -552,14 +552,7 @@ async fn a_restricted_namespace_runs_its_pods_as_a_non_root_user_and_refuses_pri
         assert_eq!(s, 201, "{v}");
         let id = v["deploymentId"].as_str().unwrap().to_string();
         let line = eventually("the pod prints its uid", DEADLINE, || async {
-            let (_, pods) = c
-                .get(&format!("/api/v1/workloads/deployments/{id}/pods"))
-                .await;
-            let pod = pods["items"].as_array()?.first()?["podId"]
-                .as_str()?
-                .to_string();
-            let (s, text) = c.get_text(&format!("/api/v1/pods/{pod}/logs")).await;
-            (s == 200).then_some(())?;
+            let (_, text) = c.pod_logs(&id, "").await.into_iter().next()?;
             text.lines()
                 .find(|l| l.starts_with("Uid:"))
                 .map(str::to_string)

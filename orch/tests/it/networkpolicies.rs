@@ -27,14 +27,7 @@ fn caller(ns: &str, name: &str, gateway: &str, host: &str, token_expr: &str) -> 
 
 /// The last status a caller pod printed.
 async fn last_code(c: &Cluster, deployment: &str) -> Option<String> {
-    let (_, pods) = c
-        .get(&format!("/api/v1/workloads/deployments/{deployment}/pods"))
-        .await;
-    let pod = pods["items"].as_array()?.first()?["podId"]
-        .as_str()?
-        .to_string();
-    let (s, text) = c.get_text(&format!("/api/v1/pods/{pod}/logs?tail=3")).await;
-    (s == 200).then_some(())?;
+    let (_, text) = c.pod_logs(deployment, "?tail=3").await.into_iter().next()?;
     text.lines()
         .rev()
         .find_map(|l| l.strip_prefix("code="))

@@ -86,19 +86,10 @@ async fn pod_log_with(
         &format!("a pod of {deployment} prints {want}"),
         DEADLINE,
         || async {
-            let (_, pods) = c
-                .get(&format!("/api/v1/workloads/deployments/{deployment}/pods"))
-                .await;
-            for p in pods["items"].as_array()? {
-                let id = p["podId"].as_str()?.to_string();
-                if !not.contains(&id) {
-                    let (s, text) = c.get_text(&format!("/api/v1/pods/{id}/logs")).await;
-                    if s == 200 && text.contains(want) {
-                        return Some((id, text));
-                    }
-                }
-            }
-            None
+            c.pod_logs(deployment, "")
+                .await
+                .into_iter()
+                .find(|(id, text)| !not.contains(id) && text.contains(want))
         },
     )
     .await

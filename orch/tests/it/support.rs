@@ -518,6 +518,27 @@ impl Cluster {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// (pod id, log) of each pod of `deployment` whose log can be read now,
+    /// in the API's order; `query` goes after `/logs` (e.g. `?tail=3`).
+    pub async fn pod_logs(&self, deployment: &str, query: &str) -> Vec<(String, String)> {
+        let (_, pods) = self
+            .get(&format!("/api/v1/workloads/deployments/{deployment}/pods"))
+            .await;
+        let mut out = Vec::new();
+        for p in pods["items"].as_array().into_iter().flatten() {
+            let Some(id) = p["podId"].as_str() else {
+                continue;
+            };
+            let (s, text) = self
+                .get_text(&format!("/api/v1/pods/{id}/logs{query}"))
+                .await;
+            if s == 200 {
+                out.push((id.to_string(), text));
+            }
+        }
+        out
+    }
+
     pub async fn delete(&self, path: &str) -> u16 {
         self.http
             .delete(format!("{}{path}", self.api))
